@@ -1,0 +1,55 @@
+import { z } from "zod";
+import { defineEvent } from "./envelope.ts";
+import { usageSchema } from "./run.ts";
+
+export const agentReportSchema = z.object({
+  status: z.enum(["done", "partial", "blocked", "failed"]),
+  summary: z.string(),
+  filesChanged: z.array(z.string()),
+  testsPassed: z.boolean().optional(),
+  notes: z.string().optional(),
+});
+export type AgentReport = z.infer<typeof agentReportSchema>;
+
+export const agentStarted = defineEvent(
+  "agent.started",
+  z.object({
+    name: z.string(),
+    role: z.string().describe("Short description of the agent's role"),
+    task: z.string(),
+    model: z.string(),
+    tools: z.array(z.string()),
+    parentAgentId: z.string().optional(),
+  }),
+);
+
+export const agentStepStarted = defineEvent("agent.step.started", z.object({ step: z.number().int().positive() }));
+
+export const agentTextDelta = defineEvent("agent.text.delta", z.object({ step: z.number().int(), text: z.string() }));
+
+export const agentReasoningDelta = defineEvent(
+  "agent.reasoning.delta",
+  z.object({ step: z.number().int(), text: z.string() }),
+);
+
+export const agentStepEnded = defineEvent(
+  "agent.step.ended",
+  z.object({
+    step: z.number().int().positive(),
+    /** The assistant message of this step, exactly as it goes back into the conversation. */
+    text: z.string(),
+    toolCalls: z.array(z.object({ id: z.string(), name: z.string(), args: z.unknown() })),
+    finishReason: z.string(),
+    usage: usageSchema,
+    costUsd: z.number().optional(),
+  }),
+);
+
+export const agentFinished = defineEvent(
+  "agent.finished",
+  z.object({
+    name: z.string(),
+    report: agentReportSchema,
+    reason: z.enum(["finish", "no_tool_calls", "max_steps", "budget", "error", "cancelled"]),
+  }),
+);

@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { defineEvent } from "./envelope.ts";
+import { riskSchema } from "./tool.ts";
+
+export const approvalRequested = defineEvent(
+  "approval.requested",
+  z.object({
+    approvalId: z.string(),
+    callId: z.string().optional(),
+    tool: z.string(),
+    args: z.unknown(),
+    risk: riskSchema,
+    reason: z.string().describe("Why approval is needed (which rule or mode asked)"),
+  }),
+);
+
+export const approvalResolved = defineEvent(
+  "approval.resolved",
+  z.object({
+    approvalId: z.string(),
+    decision: z.enum(["approve", "deny", "edit"]),
+    by: z.string().describe("cli, api, dashboard, rule, timeout, --yes"),
+    reason: z.string().optional(),
+    editedArgs: z.unknown().optional(),
+    ruleLearned: z.string().optional(),
+  }),
+);
+
+export const interventionReceived = defineEvent(
+  "intervention.received",
+  z.object({
+    interventionId: z.string(),
+    message: z.string(),
+    targetAgentId: z.string().optional(),
+    interrupt: z.boolean(),
+    by: z.string(),
+  }),
+);
+
+export const interventionDelivered = defineEvent(
+  "intervention.delivered",
+  z.object({ interventionId: z.string(), agentId: z.string(), step: z.number().int() }),
+);
+
+export const runPaused = defineEvent("run.paused", z.object({ by: z.string(), reason: z.string().optional() }));
+export const runResumed = defineEvent("run.resumed", z.object({ by: z.string() }));
+export const runForked = defineEvent(
+  "run.forked",
+  z.object({ newRunId: z.string(), atSeq: z.number().int(), guidance: z.string().optional() }),
+);
+
+/** A safety detector fired: the same call repeated, or no progress for N steps. */
+export const loopDetected = defineEvent(
+  "loop.detected",
+  z.object({ kind: z.enum(["repeated_call", "no_progress"]), detail: z.string(), action: z.string() }),
+);

@@ -1,0 +1,69 @@
+import { z } from "zod";
+import { defineEvent } from "./envelope.ts";
+
+export const runStatusSchema = z.enum(["queued", "running", "waiting", "paused", "succeeded", "failed", "cancelled"]);
+export type RunStatus = z.infer<typeof runStatusSchema>;
+
+export const usageSchema = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  cachedInputTokens: z.number().int().nonnegative().optional(),
+  reasoningTokens: z.number().int().nonnegative().optional(),
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+export const modelRefSchema = z.object({
+  provider: z.string(),
+  model: z.string(),
+  baseUrl: z.string().optional(),
+  /** True for the scripted/demo model: never a real LLM, and every view says so. */
+  scripted: z.boolean().optional(),
+});
+
+export const sandboxRefSchema = z.object({
+  backend: z.string(),
+  isolated: z.boolean(),
+  network: z.enum(["off", "on"]),
+  warning: z.string().optional(),
+});
+
+export const budgetSchema = z.object({
+  maxSteps: z.number().int().positive(),
+  maxTokens: z.number().int().positive().optional(),
+  maxCostUsd: z.number().positive().optional(),
+});
+
+export const runCreated = defineEvent(
+  "run.created",
+  z.object({
+    task: z.string(),
+    repo: z.string().describe("Absolute path of the user's checkout"),
+    workspace: z.string().describe("Absolute path of the run's private copy"),
+    mode: z.enum(["single", "pipeline", "dynamic"]),
+    model: modelRefSchema,
+    sandbox: sandboxRefSchema,
+    budget: budgetSchema,
+    approval: z.string(),
+    forkedFrom: z.object({ runId: z.string(), seq: z.number().int() }).optional(),
+  }),
+);
+
+export const runStatus = defineEvent(
+  "run.status",
+  z.object({ status: runStatusSchema, reason: z.string().optional() }),
+);
+
+export const runFinished = defineEvent(
+  "run.finished",
+  z.object({
+    status: z.enum(["succeeded", "failed", "cancelled"]),
+    summary: z.string(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  }),
+);
+
+/** A process (re)attached to the run: the first start and every `resume`. */
+export const runAttached = defineEvent(
+  "run.attached",
+  z.object({ pid: z.number().int(), resumed: z.boolean(), host: z.string().optional() }),
+);

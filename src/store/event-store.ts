@@ -1,0 +1,43 @@
+import type { EntourageEvent, NewEvent, RunStatus } from "../core/index.ts";
+
+/** One row of `listRuns`: what the runs list needs without folding every event. */
+export interface RunSummary {
+  runId: string;
+  task: string;
+  repo: string;
+  status: RunStatus;
+  createdAt: number;
+  updatedAt: number;
+  /** Number of events (last seq + 1). */
+  events: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** A cost is known only when every model step had a price. */
+  costKnown: boolean;
+}
+
+export interface ListRunsOptions {
+  status?: RunStatus;
+  limit?: number;
+}
+
+/**
+ * The durable, append-only log of every run. `append` resolves only once the events are durable, so the
+ * engine can act on them. `seq` is assigned by the store: gap-free per run, starting at 0.
+ */
+export interface EventStore {
+  /** Appends events to a run atomically, in order; returns them with id/seq/time/v filled in. */
+  append(runId: string, events: readonly NewEvent[]): Promise<EntourageEvent[]>;
+  /** Events of a run with `seq >= fromSeq`, in order; at most `limit`. */
+  read(runId: string, options?: { fromSeq?: number; limit?: number }): Promise<EntourageEvent[]>;
+  /**
+   * Live tail: calls `listener` with every event appended to `runId` (or to any run when `runId` is
+   * "*") after the call, in order. Returns the unsubscribe function. Combine with `read` to resume from a seq.
+   */
+  subscribe(runId: string | "*", listener: (event: EntourageEvent) => void): () => void;
+  listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
+  /** Next seq the run would get (= number of events); 0 for an unknown run. */
+  nextSeq(runId: string): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,42 @@
+import type { z } from "zod";
+import type { Sandbox } from "../sandbox/index.ts";
+import type { Workspace } from "../workspace/index.ts";
+
+/** How dangerous a call is; the approval policy decides per risk class. */
+export type Risk = "read" | "write" | "execute" | "network" | "destructive";
+
+/** What a tool may touch: the run's workspace (files, host-side, confined) and its sandbox (processes). */
+export interface ToolContext {
+  workspace: Workspace;
+  sandbox: Sandbox;
+  signal: AbortSignal;
+  /** Streams partial output (command stdout/stderr) to live views while the tool runs. */
+  onOutput?: (text: string, stream: "stdout" | "stderr") => void;
+}
+
+/** What a tool returns: text for the model plus structured fields for events and views. */
+export interface ToolResult {
+  /** The text the model reads. The wrapper truncates it; tools need not. */
+  output: string;
+  /** True when the call did not do what was asked (the model should react). */
+  isError?: boolean;
+  /** Structured data recorded in `tool.call.ended` (exit code, files written, …). */
+  metadata?: Record<string, unknown>;
+  /** Workspace-relative paths this call may have changed; a checkpoint follows when non-empty or unknown. */
+  changed?: string[] | "unknown";
+}
+
+export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
+  name: string;
+  /** What the model reads about the tool. Long descriptions live in a sibling `.md` file. */
+  description: string;
+  input: Input;
+  /** Risk class; a function when it depends on the arguments (e.g. `rm -rf` is destructive). */
+  risk: Risk | ((input: z.infer<Input>) => Risk);
+  execute(input: z.infer<Input>, ctx: ToolContext): Promise<ToolResult>;
+}
+
+/** Declares a tool. Identity at runtime; it exists so the input type flows into `execute`. */
+export function defineTool<Input extends z.ZodType>(tool: ToolDefinition<Input>): ToolDefinition<Input> {
+  return tool;
+}
