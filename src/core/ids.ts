@@ -5,16 +5,27 @@ export type IdGenerator = (prefix: string) => string;
 
 const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
 
+// Random bytes drawn in blocks: one randomBytes call per 512 ids instead of one per id.
+let pool = randomBytes(4096);
+let poolOffset = 0;
+function randomChars(n: number): string {
+  if (poolOffset + n > pool.length) {
+    pool = randomBytes(4096);
+    poolOffset = 0;
+  }
+  let out = "";
+  for (let i = 0; i < n; i++) out += alphabet[pool[poolOffset + i]! % 36];
+  poolOffset += n;
+  return out;
+}
+
 /**
  * Time-ordered, url-safe ids: `run_` + base36 millisecond time + 8 random chars. Sorting ids sorts by
  * creation time, which keeps `runs` listings and file names in a sensible order.
  */
 export const newId: IdGenerator = (prefix) => {
   const time = Date.now().toString(36).padStart(9, "0");
-  const bytes = randomBytes(8);
-  let rand = "";
-  for (const b of bytes) rand += alphabet[b % 36];
-  return `${prefix}_${time}${rand}`;
+  return `${prefix}_${time}${randomChars(8)}`;
 };
 
 /** A counter-based generator for tests: `run_1`, `run_2`, … per prefix. */

@@ -23,9 +23,15 @@ export const agentStarted = defineEvent(
   }),
 );
 
-export const agentStepStarted = defineEvent("agent.step.started", z.object({ step: z.number().int().positive() }));
+export const agentStepStarted = defineEvent(
+  "agent.step.started",
+  z.object({ step: z.number().int().positive() }),
+);
 
-export const agentTextDelta = defineEvent("agent.text.delta", z.object({ step: z.number().int(), text: z.string() }));
+export const agentTextDelta = defineEvent(
+  "agent.text.delta",
+  z.object({ step: z.number().int(), text: z.string() }),
+);
 
 export const agentReasoningDelta = defineEvent(
   "agent.reasoning.delta",

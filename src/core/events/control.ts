@@ -42,7 +42,10 @@ export const interventionDelivered = defineEvent(
   z.object({ interventionId: z.string(), agentId: z.string(), step: z.number().int() }),
 );
 
-export const runPaused = defineEvent("run.paused", z.object({ by: z.string(), reason: z.string().optional() }));
+export const runPaused = defineEvent(
+  "run.paused",
+  z.object({ by: z.string(), reason: z.string().optional() }),
+);
 export const runResumed = defineEvent("run.resumed", z.object({ by: z.string() }));
 export const runForked = defineEvent(
   "run.forked",

@@ -11,7 +11,9 @@ export const llmRequest = defineEvent(
     attempt: z.number().int().positive(),
     messages: z.number().int().describe("Number of messages sent"),
     estimatedInputTokens: z.number().int(),
-    prefixHash: z.string().describe("Hash of system prompt + tool list; stable across steps for prompt caching"),
+    prefixHash: z
+      .string()
+      .describe("Hash of system prompt + tool list; stable across steps for prompt caching"),
   }),
 );
 

@@ -1,7 +1,15 @@
 import { z } from "zod";
 import { defineEvent } from "./envelope.ts";
 
-export const runStatusSchema = z.enum(["queued", "running", "waiting", "paused", "succeeded", "failed", "cancelled"]);
+export const runStatusSchema = z.enum([
+  "queued",
+  "running",
+  "waiting",
+  "paused",
+  "succeeded",
+  "failed",
+  "cancelled",
+]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
 
 export const usageSchema = z.object({

@@ -14,7 +14,10 @@ export const toolCallRequested = defineEvent(
   }),
 );
 
-export const toolCallStarted = defineEvent("tool.call.started", z.object({ callId: z.string(), name: z.string() }));
+export const toolCallStarted = defineEvent(
+  "tool.call.started",
+  z.object({ callId: z.string(), name: z.string() }),
+);
 
 export const toolOutputDelta = defineEvent(
   "tool.output.delta",

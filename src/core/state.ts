@@ -1,0 +1,203 @@
+import type { AgentReport, EntourageEvent, RunStatus, Usage } from "./events/index.ts";
+
+/** One agent of the run's tree, as folded from its events. */
+export interface AgentState {
+  agentId: string;
+  name: string;
+  parentAgentId?: string;
+  task: string;
+  model: string;
+  status: "running" | "finished";
+  steps: number;
+  usage: Usage;
+  costUsd: number;
+  report?: AgentReport;
+}
+
+export interface PendingToolCall {
+  callId: string;
+  name: string;
+  args: unknown;
+  agentId?: string;
+  seq: number;
+  started: boolean;
+}
+
+export interface RunState {
+  runId: string;
+  task: string;
+  repo: string;
+  workspace: string;
+  mode: string;
+  status: RunStatus;
+  model: { provider: string; model: string; scripted?: boolean };
+  sandbox: { backend: string; isolated: boolean; warning?: string };
+  createdAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  summary?: string;
+  error?: { code: string; message: string };
+  agents: AgentState[];
+  activeAgentId?: string;
+  usage: Usage;
+  costUsd: number;
+  /** False once any model step had no known price: views then show tokens only. */
+  costKnown: boolean;
+  steps: number;
+  toolCalls: number;
+  /** Tool calls whose intent was logged but whose result was not: interrupted by a crash or still running. */
+  pendingToolCalls: PendingToolCall[];
+  checkpoints: { seq: number; ref: string; label: string; filesChanged: string[] }[];
+  lastSeq: number;
+}
+
+const zeroUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0 });
+
+function addUsage(into: Usage, u: Usage): void {
+  into.inputTokens += u.inputTokens;
+  into.outputTokens += u.outputTokens;
+  if (u.cachedInputTokens) into.cachedInputTokens = (into.cachedInputTokens ?? 0) + u.cachedInputTokens;
+  if (u.reasoningTokens) into.reasoningTokens = (into.reasoningTokens ?? 0) + u.reasoningTokens;
+}
+
+/** The initial state, before `run.created`. */
+export function emptyRunState(runId: string): RunState {
+  return {
+    runId,
+    task: "",
+    repo: "",
+    workspace: "",
+    mode: "single",
+    status: "queued",
+    model: { provider: "", model: "" },
+    sandbox: { backend: "", isolated: false },
+    createdAt: 0,
+    updatedAt: 0,
+    agents: [],
+    usage: zeroUsage(),
+    costUsd: 0,
+    costKnown: true,
+    steps: 0,
+    toolCalls: 0,
+    pendingToolCalls: [],
+    checkpoints: [],
+    lastSeq: -1,
+  };
+}
+
+/**
+ * Folds one event into the run state. Pure apart from mutating `state`, which the caller owns; the state is
+ * never a second source of truth — it can always be rebuilt by folding the log from the start.
+ */
+export function reduceRun(state: RunState, event: EntourageEvent): RunState {
+  state.lastSeq = event.seq;
+  state.updatedAt = event.time;
+  const agent = event.agentId ? state.agents.find((a) => a.agentId === event.agentId) : undefined;
+  switch (event.type) {
+    case "run.created": {
+      const d = event.data;
+      Object.assign(state, {
+        task: d.task,
+        repo: d.repo,
+        workspace: d.workspace,
+        mode: d.mode,
+        model: d.model,
+        sandbox: d.sandbox,
+        createdAt: event.time,
+      });
+      break;
+    }
+    case "run.status":
+      state.status = event.data.status;
+      break;
+    case "run.finished":
+      state.status = event.data.status;
+      state.summary = event.data.summary;
+      state.finishedAt = event.time;
+      if (event.data.error) state.error = event.data.error;
+      state.activeAgentId = undefined;
+      break;
+    case "run.paused":
+      state.status = "paused";
+      break;
+    case "run.resumed":
+      state.status = "running";
+      break;
+    case "agent.started":
+      state.agents.push({
+        agentId: event.agentId ?? `agent@${event.seq}`,
+        name: event.data.name,
+        parentAgentId: event.data.parentAgentId,
+        task: event.data.task,
+        model: event.data.model,
+        status: "running",
+        steps: 0,
+        usage: zeroUsage(),
+        costUsd: 0,
+      });
+      state.activeAgentId = event.agentId;
+      break;
+    case "agent.step.started":
+      state.steps += 1;
+      if (agent) agent.steps = event.data.step;
+      break;
+    case "llm.response":
+      addUsage(state.usage, event.data.usage);
+      if (event.data.costUsd === undefined) state.costKnown = false;
+      else state.costUsd += event.data.costUsd;
+      if (agent) {
+        addUsage(agent.usage, event.data.usage);
+        agent.costUsd += event.data.costUsd ?? 0;
+      }
+      break;
+    case "agent.finished":
+      if (agent) {
+        agent.status = "finished";
+        agent.report = event.data.report;
+      }
+      if (state.activeAgentId === event.agentId) state.activeAgentId = agent?.parentAgentId;
+      break;
+    case "tool.call.requested":
+      state.toolCalls += 1;
+      state.pendingToolCalls.push({
+        callId: event.data.callId,
+        name: event.data.name,
+        args: event.data.args,
+        agentId: event.agentId,
+        seq: event.seq,
+        started: false,
+      });
+      break;
+    case "tool.call.started": {
+      const call = state.pendingToolCalls.find((c) => c.callId === event.data.callId);
+      if (call) call.started = true;
+      break;
+    }
+    case "tool.call.ended":
+      state.pendingToolCalls = state.pendingToolCalls.filter((c) => c.callId !== event.data.callId);
+      break;
+    case "checkpoint.created":
+      state.checkpoints.push({
+        seq: event.seq,
+        ref: event.data.ref,
+        label: event.data.label,
+        filesChanged: event.data.filesChanged,
+      });
+      break;
+    default:
+      break;
+  }
+  return state;
+}
+
+/** Folds a whole log. */
+export function foldRun(runId: string, events: Iterable<EntourageEvent>): RunState {
+  const state = emptyRunState(runId);
+  for (const e of events) reduceRun(state, e);
+  return state;
+}
+
+/** True for the statuses a run never leaves. */
+export function isTerminal(status: RunStatus): boolean {
+  return status === "succeeded" || status === "failed" || status === "cancelled";
+}
