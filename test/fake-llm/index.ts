@@ -1,0 +1,14 @@
+export {
+  type FakeToolCall,
+  type FakeTurn,
+  loadScenario,
+  parseScenario,
+  type Scenario,
+  type ScenarioInput,
+} from "./scenario.ts";
+export {
+  type FakeModelServer,
+  type FakeModelServerOptions,
+  type RecordedRequest,
+  startFakeModelServer,
+} from "./server.ts";

@@ -1,0 +1,306 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type FakeTurn, loadScenario, parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
+import { anthropicAnswer, anthropicError, openaiAnswer, openaiError, type WireAnswer } from "./wire.ts";
+
+/**
+ * A real HTTP server that stands in for an LLM in every test: it speaks OpenAI chat completions and
+ * Anthropic messages (streamed and not), replays a scenario turn by turn, injects faults, and records
+ * each request so tests can assert what the model was sent. See ./README.md for the scenario format.
+ */
+export interface RecordedRequest {
+  /** 0-based position among all requests. */
+  index: number;
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body (undefined if the body was not JSON). */
+  // biome-ignore lint/suspicious/noExplicitAny: tests walk arbitrary wire JSON (`requests[1].body.messages`)
+  body: any;
+  /** Milliseconds since the epoch when the request arrived. */
+  time: number;
+  /** The wire format the request was answered in. */
+  api: "openai" | "anthropic" | "unknown";
+  /** Index of the scenario turn that answered it, if any. */
+  turn?: number;
+  /** HTTP status sent (200 for answers, also when a fault cut the stream). */
+  status?: number;
+  /** True once the response was completely written (false while streaming, stalled or cut). */
+  ended: boolean;
+}
+
+export interface FakeModelServer {
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** `url + '/v1'`: the base URL the OpenAI and Anthropic clients take. */
+  baseUrl: string;
+  requests: RecordedRequest[];
+  /** Expectation mismatches and exhaustion, in order; a passing test usually asserts this is empty. */
+  failures: string[];
+  remainingTurns(): number;
+  close(): Promise<void>;
+}
+
+export interface FakeModelServerOptions {
+  /** The scenario: an object, a bare list of turns, or the path of a JSON scenario file. */
+  scenario: Scenario | ScenarioInput | string;
+  port?: number;
+  host?: string;
+  /** Called for every request as soon as its body is read (main.ts uses it for --record). */
+  onRequest?: (request: RecordedRequest) => void;
+  /** Called with each failure message as it happens (main.ts prints them on stderr). */
+  onFailure?: (message: string) => void;
+}
+
+export async function startFakeModelServer(options: FakeModelServerOptions): Promise<FakeModelServer> {
+  const scenario =
+    typeof options.scenario === "string"
+      ? await loadScenario(options.scenario)
+      : parseScenario(options.scenario);
+  const turns = scenario.turns;
+  const requests: RecordedRequest[] = [];
+  const failures: string[] = [];
+  const fail = (message: string) => {
+    failures.push(message);
+    options.onFailure?.(message);
+  };
+  let next = 0;
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      fail(`internal error: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { message: `fake model server bug: ${String(error)}` } });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    let body: RecordedRequest["body"];
+    try {
+      body = raw.length > 0 ? JSON.parse(raw) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const api = path.endsWith("/chat/completions")
+      ? "openai"
+      : path.endsWith("/messages")
+        ? "anthropic"
+        : "unknown";
+    const record: RecordedRequest = {
+      index: requests.length,
+      method: req.method ?? "GET",
+      path,
+      headers: req.headers,
+      body,
+      time: Date.now(),
+      api,
+      ended: false,
+    };
+    requests.push(record);
+    options.onRequest?.(record);
+    res.on("finish", () => {
+      record.ended = true;
+    });
+
+    if (api === "unknown" || req.method !== "POST") {
+      record.status = 404;
+      sendJson(res, 404, {
+        error: {
+          message: `fake model server: no route for ${req.method} ${path}; it serves POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic)`,
+        },
+      });
+      return;
+    }
+    const errorBody = api === "openai" ? openaiError : anthropicError;
+    if (body === undefined) {
+      record.status = 400;
+      sendJson(res, 400, errorBody(400, "fake model server: request body is not JSON"));
+      return;
+    }
+
+    const turnIndex = next;
+    const turn = turns[turnIndex];
+    if (!turn) {
+      const message = `fake model server: scenario exhausted: all ${turns.length} turns were used, and request #${record.index} (${path}) has none left`;
+      fail(message);
+      record.status = 500;
+      sendJson(res, 500, errorBody(500, message));
+      return;
+    }
+    next++;
+    record.turn = turnIndex;
+
+    const mismatch = checkExpectations(turn, turnIndex, api, body);
+    if (mismatch) {
+      fail(mismatch);
+      record.status = 400;
+      sendJson(res, 400, errorBody(400, mismatch));
+      return;
+    }
+
+    const closed = closedSignal(res);
+    if (turn.delayMs) await wait(turn.delayMs, closed);
+    if (closed.aborted) return;
+
+    if (turn.status) {
+      const headers: Record<string, string> = {};
+      if (turn.retryAfter !== undefined) headers["retry-after"] = String(turn.retryAfter);
+      if (turn.retryAfterMs !== undefined) headers["retry-after-ms"] = String(turn.retryAfterMs);
+      record.status = turn.status;
+      sendJson(
+        res,
+        turn.status,
+        errorBody(turn.status, turn.errorMessage ?? `fake model server: scripted HTTP ${turn.status}`),
+        headers,
+      );
+      return;
+    }
+
+    const model = typeof body.model === "string" ? body.model : "fake-model";
+    const ctx = { turnIndex, model, includeUsage: body.stream_options?.include_usage === true };
+    const answer: WireAnswer = api === "openai" ? openaiAnswer(turn, ctx) : anthropicAnswer(turn, ctx);
+    record.status = 200;
+    if (body.stream === true) await stream(res, answer.frames, turn, closed);
+    else await respondJson(res, answer.json, turn, closed);
+  }
+
+  async function stream(
+    res: ServerResponse,
+    frames: string[],
+    turn: FakeTurn,
+    closed: AbortSignal,
+  ): Promise<void> {
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    res.flushHeaders();
+    for (let i = 0; i < frames.length; i++) {
+      if (turn.stallAfterChunks !== undefined && i >= turn.stallAfterChunks) return await untilClosed(closed);
+      if (turn.truncateAfterChunks !== undefined && i >= turn.truncateAfterChunks) return cut(res);
+      if (turn.endAfterChunks !== undefined && i >= turn.endAfterChunks) break;
+      if (i > 0 && turn.chunkDelayMs) await wait(turn.chunkDelayMs, closed);
+      if (closed.aborted) return;
+      res.write(frames[i]);
+    }
+    if (turn.stallAfterChunks !== undefined) return await untilClosed(closed);
+    if (turn.truncateAfterChunks !== undefined) return cut(res);
+    res.end();
+  }
+
+  async function respondJson(res: ServerResponse, json: unknown, turn: FakeTurn, closed: AbortSignal) {
+    const text = JSON.stringify(json);
+    if (turn.stallAfterChunks !== undefined) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.flushHeaders();
+      return await untilClosed(closed);
+    }
+    if (turn.truncateAfterChunks !== undefined) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      return cut(res);
+    }
+    sendJson(res, 200, json);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host ?? "127.0.0.1"}:${port}`;
+
+  return {
+    url,
+    baseUrl: `${url}/v1`,
+    requests,
+    failures,
+    remainingTurns: () => turns.length - next,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Returns a failure message if the request does not meet the turn's expectations. */
+function checkExpectations(
+  turn: FakeTurn,
+  turnIndex: number,
+  api: "openai" | "anthropic",
+  body: { tools?: unknown; messages?: unknown; system?: unknown },
+) {
+  const label = `turn ${turnIndex}${turn.name ? ` (${turn.name})` : ""}`;
+  if (turn.expectTools) {
+    const offered: string[] = (Array.isArray(body.tools) ? body.tools : []).map(
+      (t: { name?: string; function?: { name?: string } }) =>
+        (api === "openai" ? t?.function?.name : t?.name) ?? "(unnamed)",
+    );
+    const missing = turn.expectTools.filter((name) => !offered.includes(name));
+    if (missing.length > 0) {
+      return `fake model server: ${label} expected tools [${missing.join(", ")}] in the request, but it offered [${offered.join(", ")}]`;
+    }
+  }
+  if (turn.expectMessageContains) {
+    const haystack = api === "anthropic" ? { system: body.system, messages: body.messages } : body.messages;
+    const json = JSON.stringify(haystack ?? null);
+    const strings = collectStrings(haystack).join("\n");
+    const missing = turn.expectMessageContains.filter((s) => !json.includes(s) && !strings.includes(s));
+    if (missing.length > 0) {
+      return `fake model server: ${label} expected the request messages to contain ${missing.map((s) => JSON.stringify(s)).join(", ")}; they were: ${json.slice(0, 2000)}`;
+    }
+  }
+  return undefined;
+}
+
+function collectStrings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) for (const v of value) collectStrings(v, out);
+  else if (value && typeof value === "object") for (const v of Object.values(value)) collectStrings(v, out);
+  return out;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(value);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Aborts when the client goes away (or the server closes the connection). */
+function closedSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.on("close", () => controller.abort());
+  return controller.signal;
+}
+
+async function wait(ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch(() => {});
+}
+
+function untilClosed(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
+function cut(res: ServerResponse): void {
+  res.socket?.destroy();
+}
