@@ -1,1 +1,2 @@
+export * from "./run-tool.ts";
 export * from "./tool.ts";

@@ -1,1 +1,24 @@
-export type Workspace = unknown;
+export type { ApplyOutcome, ApplyPlan } from "./apply.ts";
+export type { ChangeStatus, ChangeSummary, FileChange } from "./changes.ts";
+export { type ConfinedPath, confine, isWithin } from "./confine.ts";
+export type { SkippedPath } from "./copy-repo.ts";
+export {
+  BINARY_SNIFF_BYTES,
+  detectEol,
+  isBinary,
+  MAX_READ_BYTES,
+  type ReadTextOptions,
+  splitLines,
+  type TextSlice,
+  type WorkspaceStat,
+  type WriteResult,
+} from "./files.ts";
+export {
+  type CreateWorkspaceOptions,
+  type DiffRange,
+  type ListOptions,
+  type OpenWorkspaceOptions,
+  type Snapshot,
+  Workspace,
+  type WorkspaceMeta,
+} from "./workspace.ts";

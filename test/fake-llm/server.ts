@@ -39,6 +39,8 @@ export interface FakeModelServer {
   /** Expectation mismatches and exhaustion, in order; a passing test usually asserts this is empty. */
   failures: string[];
   remainingTurns(): number;
+  /** Makes `index` the next turn served: a test that killed its client mid-turn replays that turn. */
+  seek(index: number): void;
   close(): Promise<void>;
 }
 
@@ -221,6 +223,10 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     requests,
     failures,
     remainingTurns: () => turns.length - next,
+    seek: (index) => {
+      if (!Number.isInteger(index) || index < 0 || index > turns.length) throw new Error(`seek: no turn ${index}`);
+      next = index;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,0 +1,116 @@
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { newId, UserError } from "../../core/index.ts";
+import { createScriptedModel, type Model, type ScriptedTurn } from "../../llm/index.ts";
+import type { ApprovalMode } from "../../orchestrator/index.ts";
+import { Workspace } from "../../workspace/index.ts";
+import { chooseSandbox, home, runDir } from "../compose.ts";
+import { reportError } from "../main.ts";
+import { startRun } from "./run.ts";
+
+const DEMO_DIR = new URL("../../../demo/", import.meta.url);
+const DEMO_TASK = "Fix the failing tests in src/date.js";
+
+/**
+ * The demo's model: a script that replays demo/fix-date.scenario.json. It is not an LLM and is labelled
+ * `scripted` everywhere. It picks its answer by the number of assistant turns so far, so a resumed demo
+ * run continues where it stopped.
+ */
+export function createScriptedDemoModel(): Model {
+  const scenario = JSON.parse(readFileSync(new URL("fix-date.scenario.json", DEMO_DIR), "utf8")) as {
+    turns: (ScriptedTurn & Record<string, unknown>)[];
+  };
+  const turns: ScriptedTurn[] = scenario.turns.map(({ text, toolCalls, usage }) => ({
+    text,
+    toolCalls,
+    usage,
+  }));
+  return createScriptedModel({
+    id: "demo-fix-date",
+    turns: turns.map(() => (request) => {
+      const done = request.messages.filter((m) => m.role === "assistant").length;
+      const turn = turns[done];
+      if (!turn) throw new UserError("script_exhausted", "The demo script has no more turns.");
+      return turn;
+    }),
+  });
+}
+
+/** Copies the bundled sample repo into ENTOURAGE_HOME and makes it a git repo, so the demo never touches the user's files. */
+function makeSampleRepo(): string {
+  const dir = join(home(), "demo", `dates-${newId("repo").slice(5)}`);
+  mkdirSync(dir, { recursive: true });
+  cpSync(new URL("sample-repo/", DEMO_DIR), dir, { recursive: true });
+  const git = (...args: string[]) =>
+    execFileSync(
+      "git",
+      [
+        "-c",
+        "user.name=Entourage demo",
+        "-c",
+        "user.email=demo@entourage.invalid",
+        "-c",
+        "commit.gpgsign=false",
+        ...args,
+      ],
+      {
+        cwd: dir,
+        stdio: "pipe",
+      },
+    );
+  git("init", "-q");
+  git("add", "-A");
+  git("commit", "-q", "-m", "Sample project with a failing test");
+  return dir;
+}
+
+/** `entourage demo`: the whole flow on a bundled sample repo with the scripted model; no API key needed. */
+export async function demoCommand(flags: {
+  sandbox?: "bwrap" | "docker" | "subprocess";
+  approval?: ApprovalMode;
+  json?: boolean;
+}): Promise<number> {
+  try {
+    // Bundled, trusted code: on a machine with no isolating sandbox the demo may use subprocess, and says so.
+    const sandbox = await chooseSandbox(flags.sandbox, "off", true);
+    if (!flags.sandbox && sandbox.name === "subprocess") {
+      sandbox.ref.warning =
+        "no isolating sandbox (bubblewrap or Docker) works here, so the demo runs its bundled, trusted sample code with the subprocess backend (no isolation). Real runs never fall back like this.";
+    }
+    const repo = makeSampleRepo();
+    const model = createScriptedDemoModel();
+    const runId = newId("run");
+    const dirs = runDir(runId);
+    const workspace = await Workspace.create({ repo, dir: dirs.workspace });
+    const approvalMode = flags.approval ?? "auto";
+    const code = await startRun({
+      runId,
+      model,
+      workspace,
+      sandboxName: sandbox.name,
+      sandboxOptions: { network: "off", timeoutMs: 120_000, env: {} },
+      created: {
+        task: DEMO_TASK,
+        repo,
+        workspace: dirs.workspace,
+        mode: "single",
+        model: { provider: model.provider, model: model.id, scripted: true },
+        sandbox: sandbox.ref,
+        budget: { maxSteps: 10 },
+        approval: approvalMode,
+      },
+      approvalMode,
+      yes: approvalMode === "auto",
+      json: flags.json ?? false,
+    });
+    if (!flags.json) {
+      process.stdout.write(
+        `\nThe sample repo is ${repo} — untouched so far.\nSee the change: npx entourage diff ${runId}\nApply it:      npx entourage apply ${runId}\nWith a real model: npx entourage run "<task>" --repo <your repo>\n`,
+      );
+    }
+    return code;
+  } catch (error) {
+    return reportError(error);
+  }
+}

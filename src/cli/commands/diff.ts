@@ -1,0 +1,42 @@
+import { reportError } from "../main.ts";
+import { openRunWorkspace } from "../run-workspace.ts";
+import { colorEnabled, makeStyle } from "../style.ts";
+
+/** `entourage diff`: the change the run made, baseline → its latest checkpoint. */
+export async function diffCommand(runId: string, opts: { stat?: boolean }): Promise<number> {
+  try {
+    const { workspace } = await openRunWorkspace(runId);
+    if (opts.stat) {
+      const changes = await workspace.changes();
+      for (const f of changes.files) process.stdout.write(`${f.status.padEnd(9)} ${f.path}\n`);
+      process.stdout.write(
+        `${changes.files.length} files changed, ${changes.insertions} insertions(+), ${changes.deletions} deletions(-)\n`,
+      );
+      return 0;
+    }
+    const text = await workspace.diff();
+    if (text === "") {
+      process.stderr.write(`Run ${runId} changed nothing.\n`);
+      return 0;
+    }
+    const s = makeStyle(colorEnabled(process.stdout));
+    const painted = text
+      .split("\n")
+      .map((l) =>
+        l.startsWith("+++") || l.startsWith("---")
+          ? s.bold(l)
+          : l.startsWith("+")
+            ? s.green(l)
+            : l.startsWith("-")
+              ? s.red(l)
+              : l.startsWith("@@")
+                ? s.cyan(l)
+                : l,
+      )
+      .join("\n");
+    process.stdout.write(painted.endsWith("\n") ? painted : `${painted}\n`);
+    return 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}

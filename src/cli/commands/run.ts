@@ -1,0 +1,171 @@
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { loadConfig } from "../../config/index.ts";
+import { AbortedError, type EventData, newId, systemClock, UserError } from "../../core/index.ts";
+import type { Model } from "../../llm/index.ts";
+import { type ApprovalMode, createRun, driveRun } from "../../orchestrator/index.ts";
+import type { Sandbox } from "../../sandbox/index.ts";
+import type { EventStore } from "../../store/index.ts";
+import { builtinTools } from "../../tools/builtin/index.ts";
+import { Workspace } from "../../workspace/index.ts";
+import { chooseSandbox, createSandbox, home, makeModel, openStore, runDir } from "../compose.ts";
+import { abortOnSignals, attachView, exitCodeOf, terminalApprover } from "../live.ts";
+import { EXIT, reportError } from "../main.ts";
+
+export interface RunFlags {
+  repo: string;
+  provider?: string;
+  model?: string;
+  baseUrl?: string;
+  sandbox?: "bwrap" | "docker" | "subprocess";
+  approval?: ApprovalMode;
+  maxSteps?: number;
+  maxTokens?: number;
+  maxCost?: number;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** `entourage run`: copy the repo, run the agent live, leave the change ready to diff and apply. */
+export async function runCommand(task: string, flags: RunFlags): Promise<number> {
+  try {
+    if (task.trim() === "")
+      throw new UserError(
+        "empty_task",
+        'The task is empty: say what to do, e.g. entourage run "Fix the failing test"',
+      );
+    const repo = resolve(flags.repo);
+    if (!existsSync(repo) || !statSync(repo).isDirectory()) {
+      throw new UserError(
+        "repo_not_found",
+        `The repository ${repo} does not exist or is not a directory (--repo).`,
+      );
+    }
+    const config = loadConfig({
+      home: home(),
+      repo,
+      flags: {
+        provider: flags.provider,
+        model: flags.model,
+        baseUrl: flags.baseUrl,
+        sandbox: flags.sandbox,
+        approval: flags.approval,
+        maxSteps: flags.maxSteps,
+        maxTokens: flags.maxTokens,
+        maxCostUsd: flags.maxCost,
+      },
+    });
+    const model = await makeModel(
+      { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
+      { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
+    );
+    const sandboxChoice = await chooseSandbox(config.sandbox, config.network);
+    const runId = newId("run");
+    const dirs = runDir(runId);
+    const workspace = await Workspace.create({ repo, dir: dirs.workspace });
+    return await startRun({
+      runId,
+      model,
+      workspace,
+      sandboxName: sandboxChoice.name,
+      created: {
+        task,
+        repo,
+        workspace: dirs.workspace,
+        mode: "single",
+        model: {
+          provider: model.provider,
+          model: model.id,
+          baseUrl: config.baseUrl,
+          scripted: model.scripted || undefined,
+        },
+        sandbox: sandboxChoice.ref,
+        budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
+        approval: flags.yes ? "auto (--yes)" : config.approval,
+      },
+      approvalMode: flags.yes ? "auto" : config.approval,
+      yes: flags.yes ?? false,
+      json: flags.json ?? false,
+      sandboxOptions: {
+        network: config.network,
+        timeoutMs: config.commandTimeoutSeconds * 1000,
+        env: config.sandboxEnv,
+      },
+    });
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+export interface StartRunOptions {
+  runId: string;
+  model: Model;
+  workspace: Workspace;
+  sandboxName: "bwrap" | "docker" | "subprocess";
+  sandboxOptions: { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
+  created: EventData<"run.created">;
+  approvalMode: ApprovalMode;
+  yes: boolean;
+  json: boolean;
+}
+
+/** Logs `run.created` and drives the run with a live view. Shared by `run` and `demo`. */
+export async function startRun(options: StartRunOptions): Promise<number> {
+  const store = await openStore();
+  try {
+    const detach = attachView(store, options.runId, options.json);
+    await createRun(store, options.runId, options.created);
+    return await drive(store, options.runId, {
+      model: options.model,
+      workspace: options.workspace,
+      sandbox: await createSandbox(options.sandboxName, options.workspace.dir, options.sandboxOptions),
+      approvalMode: options.approvalMode,
+      yes: options.yes,
+      detach,
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+/** Drives a run (new or resumed) to its end or to an interruption; returns the exit code. */
+export async function drive(
+  store: EventStore,
+  runId: string,
+  parts: {
+    model: Model;
+    workspace: Workspace;
+    sandbox: Sandbox;
+    approvalMode: ApprovalMode;
+    yes: boolean;
+    detach: () => void;
+  },
+): Promise<number> {
+  const signals = abortOnSignals();
+  try {
+    const state = await driveRun(
+      {
+        store,
+        model: parts.model,
+        sandbox: parts.sandbox,
+        workspace: parts.workspace,
+        tools: builtinTools,
+        approval: { mode: parts.approvalMode, approver: terminalApprover(parts.yes) },
+        ids: newId,
+        clock: systemClock,
+        signal: signals.signal,
+      },
+      runId,
+    );
+    parts.detach();
+    return exitCodeOf(state);
+  } catch (error) {
+    parts.detach();
+    if (AbortedError.isInstance(error) || signals.received())
+      return signals.received() === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
+    throw error;
+  } finally {
+    signals.dispose();
+    await parts.sandbox.destroy();
+  }
+}

@@ -1,0 +1,56 @@
+import type { RunStatus } from "../../core/index.ts";
+import { openStore } from "../compose.ts";
+import { reportError } from "../main.ts";
+import { colorEnabled, formatCost, formatDuration, formatTokens, makeStyle } from "../style.ts";
+
+/** `entourage runs`: the runs table, newest first. */
+export async function runsCommand(opts: {
+  status?: RunStatus;
+  limit: number;
+  json?: boolean;
+}): Promise<number> {
+  try {
+    const store = await openStore();
+    try {
+      const runs = await store.listRuns({ status: opts.status, limit: opts.limit });
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        return 0;
+      }
+      if (runs.length === 0) {
+        process.stdout.write(
+          opts.status
+            ? `No ${opts.status} runs.\n`
+            : 'No runs yet. Start one with: entourage run "<task>" --repo <dir>\n',
+        );
+        return 0;
+      }
+      const s = makeStyle(colorEnabled(process.stdout));
+      const rows = runs.map((r) => [
+        r.runId,
+        r.status,
+        formatDuration(r.updatedAt - r.createdAt),
+        `${formatTokens(r.inputTokens + r.outputTokens)}`,
+        formatCost(r.costUsd, r.costKnown),
+        r.task.replace(/\s+/g, " ").slice(0, 60),
+      ]);
+      const header = ["RUN", "STATUS", "DURATION", "TOKENS", "COST", "TASK"];
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      const fmt = (cells: string[]) =>
+        cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
+      process.stdout.write(`${s.dim(fmt(header))}\n`);
+      for (const row of rows) {
+        const status = row[1]!;
+        const paint =
+          status === "succeeded" ? s.green : status === "failed" || status === "cancelled" ? s.red : s.yellow;
+        const line = fmt(row).replace(status.padEnd(widths[1]!), paint(status.padEnd(widths[1]!)));
+        process.stdout.write(`${line}\n`);
+      }
+      return 0;
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    return reportError(error);
+  }
+}

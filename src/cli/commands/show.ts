@@ -1,0 +1,33 @@
+import { UserError } from "../../core/index.ts";
+import { openStore } from "../compose.ts";
+import { reportError } from "../main.ts";
+import { TerminalRenderer } from "../render.ts";
+import { colorEnabled, makeStyle } from "../style.ts";
+
+/** `entourage show`: a run's events, as the live view printed them, or JSONL. */
+export async function showCommand(runId: string, opts: { json?: boolean; full?: boolean }): Promise<number> {
+  try {
+    const store = await openStore();
+    try {
+      const events = await store.read(runId);
+      if (events.length === 0)
+        throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
+      if (opts.json) {
+        process.stdout.write(events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+        return 0;
+      }
+      const out: string[] = [];
+      const renderer = new TerminalRenderer((s) => out.push(s), makeStyle(colorEnabled(process.stdout)), {
+        outputLines: opts.full ? Number.POSITIVE_INFINITY : undefined,
+      });
+      for (const event of events) renderer.render(event);
+      renderer.end();
+      process.stdout.write(out.join(""));
+      return 0;
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    return reportError(error);
+  }
+}

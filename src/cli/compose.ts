@@ -1,0 +1,106 @@
+/**
+ * The composition root: the only place that picks concrete backends (store, sandbox, model) and wires
+ * them into the engine. Heavy modules are imported lazily so `entourage runs` does not load the AI SDK.
+ */
+import { join } from "node:path";
+import type { EventData } from "../core/index.ts";
+import { UserError } from "../core/index.ts";
+import type { Model } from "../llm/index.ts";
+import type { Sandbox, SandboxBackendName, SandboxSpec } from "../sandbox/index.ts";
+import { DEFAULT_LIMITS } from "../sandbox/index.ts";
+import { entourageHome } from "../store/home.ts";
+import type { EventStore } from "../store/index.ts";
+
+export function home(): string {
+  return entourageHome(process.env);
+}
+
+export function runDir(runId: string): { root: string; workspace: string } {
+  const root = join(home(), "runs", runId);
+  return { root, workspace: join(root, "workspace") };
+}
+
+export async function openStore(): Promise<EventStore> {
+  const { openSqliteEventStore, defaultDatabasePath } = await import("../store/backends/sqlite.ts");
+  return openSqliteEventStore(defaultDatabasePath(home()));
+}
+
+export interface SandboxChoice {
+  name: SandboxBackendName;
+  ref: EventData<"run.created">["sandbox"];
+}
+
+const SUBPROCESS_WARNING =
+  "sandbox 'subprocess' does not isolate anything: commands run as you, with access to your files and network. Use it only for trusted code.";
+
+/** Picks the sandbox backend: the one asked for, else bwrap where it works, else docker; never subprocess silently. */
+export async function chooseSandbox(
+  requested: SandboxBackendName | undefined,
+  network: "off" | "on",
+  allowFallback = false,
+): Promise<SandboxChoice> {
+  const { createBackend, selectDefaultBackend } = await import("../sandbox/backends/index.ts");
+  let name = requested;
+  if (!name) {
+    const selected = await selectDefaultBackend();
+    if (selected.backend) name = selected.backend.name;
+    else if (allowFallback) name = "subprocess";
+    else {
+      throw new UserError(
+        "no_sandbox",
+        `No isolating sandbox works on this machine:\n${selected.reasons.map((r) => `  - ${r}`).join("\n")}\n` +
+          "Install bubblewrap (apt-get install bubblewrap) or Docker, or pass --sandbox subprocess to run commands without isolation (trusted code only).",
+      );
+    }
+  }
+  const backend = createBackend(name);
+  const probe = await backend.probe();
+  if (!probe.available) {
+    throw new UserError(
+      "sandbox_unavailable",
+      `The ${name} sandbox is not available here: ${probe.reason ?? "unknown reason"}`,
+    );
+  }
+  return {
+    name,
+    ref: {
+      backend: name,
+      isolated: backend.isolated,
+      network,
+      warning: backend.isolated ? undefined : SUBPROCESS_WARNING,
+    },
+  };
+}
+
+export async function createSandbox(
+  name: SandboxBackendName,
+  workspace: string,
+  options: { network: "off" | "on"; timeoutMs: number; env: Record<string, string> },
+): Promise<Sandbox> {
+  const { createBackend } = await import("../sandbox/backends/index.ts");
+  const spec: SandboxSpec = {
+    workspace,
+    network: options.network,
+    limits: { ...DEFAULT_LIMITS, timeoutMs: options.timeoutMs },
+    env: options.env,
+  };
+  return createBackend(name).create(spec);
+}
+
+export interface ModelFlags {
+  provider?: string;
+  model?: string;
+  baseUrl?: string;
+}
+
+/** Builds the model from flags/config/env; a UserError listing the ways to configure one when there is none. */
+export async function makeModel(
+  flags: ModelFlags,
+  options: { idleTimeoutMs: number; maxRetries: number },
+): Promise<Model> {
+  const { resolveModelConfig, createModel } = await import("../llm/index.ts");
+  const config = resolveModelConfig({ flags, env: process.env });
+  return createModel(config, {
+    retry: { idleTimeoutMs: options.idleTimeoutMs, maxAttempts: options.maxRetries + 1 },
+  });
+}

@@ -1,0 +1,195 @@
+import { Command, CommanderError, Option } from "commander";
+import { EntourageError, errorMessage, UserError } from "../core/index.ts";
+import { colorEnabled, makeStyle } from "./style.ts";
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+
+const SANDBOX_HELP =
+  "sandbox backend: bwrap (Linux namespaces, default where it works), docker, or subprocess (NO isolation: commands run as you, on your machine; for development only)";
+
+/** Options shared by `run` and `demo`. */
+function runOptions(cmd: Command): Command {
+  return cmd
+    .option("--provider <name>", "model provider: openai, anthropic, google, openai-compatible")
+    .option("--model <id>", "model id, e.g. gpt-4.1, claude-sonnet-4-5, qwen2.5-coder")
+    .option(
+      "--base-url <url>",
+      "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter)",
+    )
+    .addOption(new Option("--sandbox <backend>", SANDBOX_HELP).choices(["bwrap", "docker", "subprocess"]))
+    .addOption(
+      new Option("--approval <mode>", "when to ask before a tool call runs").choices([
+        "auto",
+        "ask-risky",
+        "ask-all",
+        "plan",
+      ]),
+    )
+    .option("--max-steps <n>", "model steps before the agent is stopped", parsePositiveInt)
+    .option("--max-tokens <n>", "token budget for the whole run", parsePositiveInt)
+    .option("--max-cost <usd>", "cost budget in USD for the whole run", parsePositiveNumber)
+    .option("--yes", "approve every tool call without asking (non-interactive use)")
+    .option("--json", "print the run's events as JSONL on stdout instead of the live view");
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CommanderError(
+      EXIT.usage,
+      "entourage.invalidArgument",
+      `expected a positive integer, got "${value}"`,
+    );
+  return n;
+}
+
+function parsePositiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new CommanderError(
+      EXIT.usage,
+      "entourage.invalidArgument",
+      `expected a positive number, got "${value}"`,
+    );
+  return n;
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command("entourage")
+    .description(
+      "Multi-agent coding orchestrator: every step visible, risky actions approved by you, all code sandboxed.",
+    )
+    .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  runOptions(
+    program
+      .command("run")
+      .description("run a coding task on a repository; your checkout is untouched until you apply the result")
+      .argument("<task>", "what to do, in plain words")
+      .option("--repo <dir>", "the repository to work on", "."),
+  ).action(async (task: string, opts) =>
+    setExit(await (await import("./commands/run.ts")).runCommand(task, opts)),
+  );
+
+  program
+    .command("demo")
+    .description(
+      "the whole flow on a bundled sample repo with a scripted model (labelled as such): no API key needed",
+    )
+    .addOption(new Option("--sandbox <backend>", SANDBOX_HELP).choices(["bwrap", "docker", "subprocess"]))
+    .addOption(
+      new Option(
+        "--approval <mode>",
+        "when to ask before a tool call runs (default for the demo: auto)",
+      ).choices(["auto", "ask-risky", "ask-all", "plan"]),
+    )
+    .option("--json", "print the run's events as JSONL")
+    .action(async (opts) => setExit(await (await import("./commands/demo.ts")).demoCommand(opts)));
+
+  program
+    .command("runs")
+    .description("list runs: id, status, task, duration, tokens, cost")
+    .addOption(
+      new Option("--status <status>", "only runs with this status").choices([
+        "queued",
+        "running",
+        "waiting",
+        "paused",
+        "succeeded",
+        "failed",
+        "cancelled",
+      ]),
+    )
+    .option("--limit <n>", "at most this many", parsePositiveInt, 30)
+    .option("--json", "print JSON")
+    .action(async (opts) => setExit(await (await import("./commands/runs.ts")).runsCommand(opts)));
+
+  program
+    .command("show")
+    .description("show a run's events, human-readable or as JSONL")
+    .argument("<run-id>")
+    .option("--json", "print the events as JSONL")
+    .option("--full", "show every line of command output")
+    .action(async (runId: string, opts) =>
+      setExit(await (await import("./commands/show.ts")).showCommand(runId, opts)),
+    );
+
+  program
+    .command("diff")
+    .description("print the change a run made (unified diff)")
+    .argument("<run-id>")
+    .option("--stat", "only the list of changed files")
+    .action(async (runId: string, opts) =>
+      setExit(await (await import("./commands/diff.ts")).diffCommand(runId, opts)),
+    );
+
+  program
+    .command("apply")
+    .description(
+      "write a run's change into your checkout (refused if the files changed there since the run started)",
+    )
+    .argument("<run-id>")
+    .action(async (runId: string) =>
+      setExit(await (await import("./commands/apply.ts")).applyCommand(runId)),
+    );
+
+  program
+    .command("resume")
+    .description("continue a run whose process stopped (crash, kill, Ctrl-C) from its event log")
+    .argument("<run-id>")
+    .option("--yes", "approve every tool call without asking")
+    .addOption(
+      new Option("--approval <mode>", "when to ask before a tool call runs").choices([
+        "auto",
+        "ask-risky",
+        "ask-all",
+        "plan",
+      ]),
+    )
+    .option("--json", "print the run's new events as JSONL")
+    .action(async (runId: string, opts) =>
+      setExit(await (await import("./commands/resume.ts")).resumeCommand(runId, opts)),
+    );
+
+  return program;
+}
+
+/** Runs the CLI; resolves with the process exit code. Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every usage mistake exits 2 (commander already printed the message).
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.code === "commander.help"
+      )
+        return EXIT.ok;
+      if (error.code === "entourage.invalidArgument") process.stderr.write(`error: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    return reportError(error);
+  }
+}
+
+/** Prints an error for a person: the message, never a stack trace (unless ENTOURAGE_DEBUG is set). */
+export function reportError(error: unknown): number {
+  const s = makeStyle(colorEnabled(process.stderr));
+  if (UserError.isInstance(error)) {
+    process.stderr.write(`${s.red("error:")} ${error.message}\n`);
+    return EXIT.usage;
+  }
+  const code = EntourageError.isInstance(error) ? ` (${error.code})` : "";
+  process.stderr.write(`${s.red("error:")} ${errorMessage(error)}${code}\n`);
+  if (process.env.ENTOURAGE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  return EXIT.failed;
+}

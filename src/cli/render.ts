@@ -1,0 +1,207 @@
+import type { EntourageEvent } from "../core/index.ts";
+import { formatCost, formatDuration, formatTokens, type Style } from "./style.ts";
+
+/** Lines of a command's output shown live per call; the rest is counted, and kept in the log. */
+const OUTPUT_LINES_SHOWN = 12;
+
+/** One-line summary of a tool call's arguments: the argument a person cares about. */
+export function describeArgs(name: string, args: unknown): string {
+  const a = (args ?? {}) as Record<string, unknown>;
+  const pick = a.command ?? a.path ?? a.pattern ?? a.summary;
+  let text = typeof pick === "string" ? pick : JSON.stringify(args);
+  if (name === "read_file" && a.offset) text += ` @${a.offset}`;
+  text = text.replace(/\s+/g, " ");
+  return text.length > 120 ? `${text.slice(0, 117)}…` : text;
+}
+
+/**
+ * Turns events into terminal lines, for the live view of `run`/`resume` and for `show`. It keeps only
+ * what it needs to lay out text (which stream is open); everything it prints comes from the events.
+ */
+export class TerminalRenderer {
+  private readonly out: (s: string) => void;
+  private readonly s: Style;
+  private atLineStart = true;
+  private openText: string | undefined;
+  private outputLines = new Map<string, { shown: number; hidden: number; partial: string }>();
+  private tokens = { input: 0, output: 0, cost: 0, costKnown: true };
+  private startedAt = 0;
+  private agentNames = new Map<string, string>();
+
+  private readonly maxOutputLines: number;
+
+  constructor(out: (s: string) => void, style: Style, options: { outputLines?: number } = {}) {
+    this.out = out;
+    this.s = style;
+    this.maxOutputLines = options.outputLines ?? OUTPUT_LINES_SHOWN;
+  }
+
+  private line(text: string): void {
+    if (!this.atLineStart) this.out("\n");
+    this.out(`${text}\n`);
+    this.atLineStart = true;
+    this.openText = undefined;
+  }
+
+  render(event: EntourageEvent): void {
+    const s = this.s;
+    switch (event.type) {
+      case "run.created": {
+        const d = event.data;
+        this.startedAt = event.time;
+        const model = d.model.scripted
+          ? s.yellow(`${d.model.provider}/${d.model.model} (scripted demo model, not an LLM)`)
+          : `${d.model.provider}/${d.model.model}`;
+        const sandbox = d.sandbox.isolated
+          ? d.sandbox.backend
+          : s.yellow(`${d.sandbox.backend} (NO ISOLATION)`);
+        this.line(
+          `${s.bold("entourage")} ${s.dim("·")} run ${s.cyan(event.runId)} ${s.dim("·")} ${model} ${s.dim("·")} sandbox ${sandbox}`,
+        );
+        if (d.sandbox.warning) this.line(s.yellow(`! ${d.sandbox.warning}`));
+        this.line(`${s.dim("task")} ${d.task}`);
+        this.line(
+          `${s.dim("repo")} ${d.repo} ${s.dim(`(untouched until you apply; work happens in ${d.workspace})`)}`,
+        );
+        break;
+      }
+      case "run.attached":
+        if (event.data.resumed) this.line(s.cyan(`↻ resumed by pid ${event.data.pid}`));
+        break;
+      case "agent.started":
+        if (event.agentId) this.agentNames.set(event.agentId, event.data.name);
+        this.line(`${s.magenta("●")} ${s.bold(event.data.name)} ${s.dim(event.data.role)}`);
+        break;
+      case "agent.step.started":
+        this.line(s.dim(`  step ${event.data.step}`));
+        break;
+      case "agent.text.delta":
+      case "agent.reasoning.delta": {
+        const kind = event.type;
+        if (this.openText !== kind) {
+          if (!this.atLineStart) this.out("\n");
+          this.out("  ");
+          this.openText = kind;
+        }
+        const text = event.data.text.replace(/\n/g, "\n  ");
+        this.out(kind === "agent.reasoning.delta" ? s.dim(text) : text);
+        this.atLineStart = false;
+        break;
+      }
+      case "llm.retry":
+        this.line(
+          s.yellow(
+            `  ⟳ model call failed (${event.data.reason}); retry in ${formatDuration(event.data.delayMs)} (attempt ${event.data.attempt + 1})`,
+          ),
+        );
+        break;
+      case "llm.response":
+        this.tokens.input += event.data.usage.inputTokens;
+        this.tokens.output += event.data.usage.outputTokens;
+        if (event.data.costUsd === undefined) this.tokens.costKnown = false;
+        else this.tokens.cost += event.data.costUsd;
+        break;
+      case "agent.step.ended":
+        this.line(
+          s.dim(
+            `  ${formatTokens(this.tokens.input)} in · ${formatTokens(this.tokens.output)} out · ${formatCost(this.tokens.cost, this.tokens.costKnown)}`,
+          ),
+        );
+        break;
+      case "tool.call.requested":
+        this.line(
+          `  ${s.cyan("→")} ${s.bold(event.data.name)} ${describeArgs(event.data.name, event.data.args)}`,
+        );
+        break;
+      case "approval.requested":
+        this.line(s.yellow(`    ? approval needed: ${event.data.reason}`));
+        break;
+      case "approval.resolved": {
+        const d = event.data;
+        const text = `    ${d.decision === "deny" ? "✗ denied" : d.decision === "edit" ? "✎ edited" : "✓ approved"} by ${d.by}${d.reason ? `: ${d.reason}` : ""}`;
+        this.line(d.decision === "deny" ? s.red(text) : s.dim(text));
+        break;
+      }
+      case "tool.output.delta": {
+        const o = this.outputLines.get(event.data.callId) ?? { shown: 0, hidden: 0, partial: "" };
+        this.outputLines.set(event.data.callId, o);
+        const lines = (o.partial + event.data.text).split("\n");
+        o.partial = lines.pop() ?? "";
+        for (const l of lines) {
+          if (o.shown < this.maxOutputLines) {
+            o.shown += 1;
+            this.line(s.dim(`    │ ${l.slice(0, 200)}`));
+          } else o.hidden += 1;
+        }
+        break;
+      }
+      case "tool.call.ended": {
+        const d = event.data;
+        const o = this.outputLines.get(d.callId);
+        if (o?.partial && o.shown < this.maxOutputLines) this.line(s.dim(`    │ ${o.partial.slice(0, 200)}`));
+        else if (o?.partial) o.hidden += 1;
+        if (o?.hidden)
+          this.line(s.dim(`    │ … ${o.hidden} more lines (entourage show ${event.runId} --full)`));
+        this.outputLines.delete(d.callId);
+        const what =
+          d.exitCode !== undefined ? `exit ${d.exitCode}` : d.skipped ? d.skipped : firstLine(d.output);
+        const text = `    ${d.isError ? "✗" : "✓"} ${what} ${s.dim(`· ${formatDuration(d.durationMs)}`)}`;
+        this.line(d.isError ? s.red(text) : s.green(text));
+        if (d.isError && d.exitCode === undefined && d.skipped !== "denied")
+          this.line(s.dim(`      ${firstLine(d.output, 160)}`));
+        break;
+      }
+      case "checkpoint.created":
+        this.line(
+          s.dim(`  ◆ checkpoint ${event.data.ref.slice(0, 8)} ${event.data.filesChanged.join(", ")}`),
+        );
+        break;
+      case "agent.finished": {
+        const r = event.data.report;
+        this.line(
+          `${s.magenta("●")} ${s.bold(event.data.name)} finished: ${r.status} ${s.dim(`(${event.data.reason})`)}`,
+        );
+        break;
+      }
+      case "diff.ready": {
+        const d = event.data;
+        this.line(
+          d.files.length === 0
+            ? s.dim("  no changes")
+            : `  ${d.files.length} file${d.files.length === 1 ? "" : "s"} changed ${s.green(`+${d.insertions}`)} ${s.red(`−${d.deletions}`)}: ${d.files.map((f) => f.path).join(", ")}`,
+        );
+        break;
+      }
+      case "run.status":
+        if (event.data.status === "paused") this.line(s.yellow(`⏸ paused: ${event.data.reason ?? ""}`));
+        break;
+      case "run.finished": {
+        const d = event.data;
+        const took = this.startedAt ? ` in ${formatDuration(event.time - this.startedAt)}` : "";
+        const mark = d.status === "succeeded" ? s.green("✔ succeeded") : s.red(`✘ ${d.status}`);
+        this.line(`${mark}${took}`);
+        if (d.summary) this.line(`  ${d.summary.trim().replace(/\n/g, "\n  ")}`);
+        this.line(
+          s.dim(
+            `  tokens ${formatTokens(this.tokens.input)} in · ${formatTokens(this.tokens.output)} out · ${formatCost(this.tokens.cost, this.tokens.costKnown)}`,
+          ),
+        );
+        this.line(s.dim(`  next: entourage diff ${event.runId}  ·  entourage apply ${event.runId}`));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** Ends a half-written line (before the process prints anything else). */
+  end(): void {
+    if (!this.atLineStart) this.out("\n");
+    this.atLineStart = true;
+  }
+}
+
+function firstLine(text: string, max = 80): string {
+  const line = text.split("\n").find((l) => l.trim() !== "") ?? "";
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}

@@ -1,0 +1,461 @@
+import { createHash } from "node:crypto";
+import type { AgentDefinition } from "../agents/index.ts";
+import {
+  AbortedError,
+  type AgentReport,
+  type Clock,
+  EntourageError,
+  type EntourageEvent,
+  type EventData,
+  errorMessage,
+  type IdGenerator,
+  type Usage,
+} from "../core/index.ts";
+import { costOf, type Model, type ModelMessage } from "../llm/index.ts";
+import type { Sandbox } from "../sandbox/index.ts";
+import { executeTool, prepareCall, type ToolDefinition, type ToolResult, toolSpec } from "../tools/index.ts";
+import type { Workspace } from "../workspace/index.ts";
+import { type ApprovalMode, type Approver, approvalReason } from "./approval.ts";
+import { agentHistory } from "./conversation.ts";
+import type { RunEmitter } from "./emitter.ts";
+
+/** Run-wide token and cost budget, shared by every agent of the run. */
+export interface RunBudget {
+  maxSteps: number;
+  maxTokens?: number;
+  maxCostUsd?: number;
+  /** Usage so far, across agents; updated as steps end. */
+  used: { tokens: number; costUsd: number };
+}
+
+export interface AgentLoopDeps {
+  emitter: RunEmitter;
+  model: Model;
+  tools: readonly ToolDefinition[];
+  workspace: Workspace;
+  sandbox: Sandbox;
+  approval: { mode: ApprovalMode; approver: Approver };
+  budget: RunBudget;
+  ids: IdGenerator;
+  clock: Clock;
+  signal: AbortSignal;
+}
+
+export interface AgentOutcome {
+  report: AgentReport;
+  reason: EventData<"agent.finished">["reason"];
+}
+
+type ToolCall = { id: string; name: string; args: unknown; argsError?: string };
+
+/**
+ * One agent's loop: model step → tool calls (through the approval gate) → results → next step, until the
+ * agent calls `finish`, answers without tool calls, or runs out of budget. Every act is preceded by a
+ * durable intent event and followed by a result event; `history` (the agent's events so far) lets the
+ * same code continue a run after a crash without repeating completed steps.
+ */
+export async function runAgent(
+  deps: AgentLoopDeps,
+  agent: AgentDefinition,
+  agentId: string,
+  events: readonly EntourageEvent[],
+): Promise<AgentOutcome> {
+  const { signal } = deps;
+  const tools = deps.tools.filter((t) => agent.tools.includes(t.name));
+  const specs = tools.map(toolSpec);
+  const prefixHash = createHash("sha256")
+    .update(agent.systemPrompt)
+    .update(JSON.stringify(specs))
+    .digest("hex")
+    .slice(0, 16);
+  const maxSteps = agent.maxSteps ?? deps.budget.maxSteps;
+  const history = agentHistory(agentId, events);
+  const messages = history.messages;
+  let step = history.lastStep;
+
+  // Resume: the last recorded turn may have tool calls whose results were never written.
+  if (history.lastTurn?.toolCalls.some((c) => !history.ended.has(c.id))) {
+    const outcome = await handleToolCalls(
+      deps,
+      tools,
+      agentId,
+      step,
+      history.lastTurn.toolCalls,
+      messages,
+      history,
+    );
+    if (outcome) return finishAgent(deps, agent, agentId, outcome);
+  }
+
+  for (;;) {
+    if (signal.aborted) throw new AbortedError("the run was interrupted");
+    if (step >= maxSteps) {
+      return finishAgent(deps, agent, agentId, {
+        reason: "max_steps",
+        report: await partialReport(
+          deps,
+          `Stopped after ${step} steps: the step budget (${maxSteps}) is used up.`,
+        ),
+      });
+    }
+    const overBudget = budgetExceeded(deps.budget);
+    if (overBudget) {
+      return finishAgent(deps, agent, agentId, {
+        reason: "budget",
+        report: await partialReport(deps, overBudget),
+      });
+    }
+    step += 1;
+    const turn = await modelStep(deps, agentId, step, agent.systemPrompt, messages, specs, prefixHash);
+    messages.push({
+      role: "assistant",
+      text: turn.text,
+      toolCalls: turn.toolCalls.map(({ id, name, args }) => ({ id, name, args })),
+    });
+    if (turn.toolCalls.length === 0) {
+      if (turn.text.trim() === "") {
+        return finishAgent(deps, agent, agentId, {
+          reason: "error",
+          report: await partialReport(deps, "The model returned an empty answer twice.", "failed"),
+        });
+      }
+      return finishAgent(deps, agent, agentId, {
+        reason: "no_tool_calls",
+        report: await partialReport(deps, turn.text, "done"),
+      });
+    }
+    const outcome = await handleToolCalls(deps, tools, agentId, step, turn.toolCalls, messages, undefined);
+    if (outcome) return finishAgent(deps, agent, agentId, outcome);
+  }
+}
+
+function budgetExceeded(budget: RunBudget): string | undefined {
+  if (budget.maxTokens !== undefined && budget.used.tokens >= budget.maxTokens) {
+    return `Stopped: the token budget (${budget.maxTokens}) is used up (${budget.used.tokens} tokens).`;
+  }
+  if (budget.maxCostUsd !== undefined && budget.used.costUsd >= budget.maxCostUsd) {
+    return `Stopped: the cost budget ($${budget.maxCostUsd}) is used up ($${budget.used.costUsd.toFixed(4)}).`;
+  }
+  return undefined;
+}
+
+async function partialReport(
+  deps: AgentLoopDeps,
+  summary: string,
+  status: AgentReport["status"] = "partial",
+): Promise<AgentReport> {
+  const changes = await deps.workspace.changes();
+  return { status, summary, filesChanged: changes.files.map((f) => f.path) };
+}
+
+async function finishAgent(
+  deps: AgentLoopDeps,
+  agent: AgentDefinition,
+  agentId: string,
+  outcome: AgentOutcome,
+): Promise<AgentOutcome> {
+  await deps.emitter.emit({
+    type: "agent.finished",
+    agentId,
+    data: { name: agent.name, report: outcome.report, reason: outcome.reason },
+  });
+  return outcome;
+}
+
+/** Rough token estimate (4 characters a token) for the `llm.request` event; the response has the real count. */
+function estimateTokens(system: string, messages: ModelMessage[], specs: unknown): number {
+  return Math.ceil((system.length + JSON.stringify(messages).length + JSON.stringify(specs).length) / 4);
+}
+
+async function modelStep(
+  deps: AgentLoopDeps,
+  agentId: string,
+  step: number,
+  system: string,
+  messages: ModelMessage[],
+  specs: ReturnType<typeof toolSpec>[],
+  prefixHash: string,
+): Promise<{ text: string; toolCalls: ToolCall[] }> {
+  const { emitter, model } = deps;
+  void emitter.emit({ type: "agent.step.started", agentId, data: { step } });
+  await emitter.emit({
+    type: "llm.request",
+    agentId,
+    data: {
+      provider: model.provider,
+      model: model.id,
+      step,
+      attempt: 1,
+      messages: messages.length,
+      estimatedInputTokens: estimateTokens(system, messages, specs),
+      prefixHash,
+    },
+  });
+  const started = deps.clock();
+  let firstTokenMs: number | undefined;
+  let text = "";
+  let toolCalls: ToolCall[] = [];
+  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  let finishReason = "unknown";
+  for await (const part of model.stream({ system, messages, tools: specs, signal: deps.signal })) {
+    switch (part.type) {
+      case "text-delta":
+        firstTokenMs ??= deps.clock() - started;
+        text += part.text;
+        emitter.emitDelta({ type: "agent.text.delta", agentId, data: { step, text: part.text } });
+        break;
+      case "reasoning-delta":
+        firstTokenMs ??= deps.clock() - started;
+        emitter.emitDelta({ type: "agent.reasoning.delta", agentId, data: { step, text: part.text } });
+        break;
+      case "tool-call":
+        firstTokenMs ??= deps.clock() - started;
+        toolCalls.push({ id: part.id, name: part.name, args: part.args, argsError: part.argsError });
+        break;
+      case "usage":
+        usage = part.usage;
+        break;
+      case "finish":
+        finishReason = part.reason;
+        break;
+      case "retry":
+        // Whatever streamed before the failure is discarded; the model answers the same turn again.
+        text = "";
+        toolCalls = [];
+        await emitter.emit({
+          type: "llm.retry",
+          agentId,
+          data: {
+            step,
+            attempt: part.attempt,
+            delayMs: part.delayMs,
+            reason: part.reason,
+            status: part.status,
+          },
+        });
+        break;
+      default:
+        break;
+    }
+  }
+  const costUsd = costOf(model.provider, model.id, usage);
+  deps.budget.used.tokens += usage.inputTokens + usage.outputTokens;
+  deps.budget.used.costUsd += costUsd ?? 0;
+  void emitter.emit({
+    type: "llm.response",
+    agentId,
+    data: { step, usage, costUsd, latencyMs: deps.clock() - started, firstTokenMs, finishReason },
+  });
+  await emitter.emit({
+    type: "agent.step.ended",
+    agentId,
+    data: {
+      step,
+      text,
+      toolCalls: toolCalls.map(({ id, name, args }) => ({ id, name, args })),
+      finishReason,
+      usage,
+      costUsd,
+    },
+  });
+  return { text, toolCalls };
+}
+
+/**
+ * Runs one turn's tool calls in order. `resumed` carries what the log already holds for these calls: a
+ * call with a result is skipped; a call whose intent was logged but whose result was not was cut off by
+ * a crash. A call that never started (e.g. the process died while waiting for approval) goes through the
+ * gate again; one that started is re-run if it only reads, and otherwise reported to the model as
+ * interrupted (its effects may or may not be in the workspace) rather than silently repeated.
+ * Returns an outcome when the agent called `finish`.
+ */
+async function handleToolCalls(
+  deps: AgentLoopDeps,
+  tools: readonly ToolDefinition[],
+  agentId: string,
+  step: number,
+  calls: readonly ToolCall[],
+  messages: ModelMessage[],
+  resumed:
+    | { requested: Map<string, EventData<"tool.call.requested">>; started: Set<string>; ended: Set<string> }
+    | undefined,
+): Promise<AgentOutcome | undefined> {
+  const { emitter } = deps;
+  const results: { callId: string; name: string; output: string; isError: boolean }[] = [];
+  let finish: AgentOutcome | undefined;
+  // `finish` goes last so every other call of the turn has its result before the agent ends.
+  const ordered = [...calls.filter((c) => c.name !== "finish"), ...calls.filter((c) => c.name === "finish")];
+  for (const call of ordered) {
+    if (resumed?.ended.has(call.id)) continue;
+    if (deps.signal.aborted) throw new AbortedError("the run was interrupted");
+    const end = async (
+      output: string,
+      isError: boolean,
+      extra: Partial<EventData<"tool.call.ended">> = {},
+    ): Promise<void> => {
+      results.push({ callId: call.id, name: call.name, output, isError });
+      await emitter.emit({
+        type: "tool.call.ended",
+        agentId,
+        data: { callId: call.id, name: call.name, output, isError, durationMs: 0, ...extra },
+      });
+    };
+    const prepared = prepareCall(tools, call.name, call.args, call.argsError);
+    const logged = resumed?.requested.get(call.id);
+    if (!logged) {
+      await emitter.emit({
+        type: "tool.call.requested",
+        agentId,
+        data: {
+          callId: call.id,
+          name: call.name,
+          args: call.args,
+          risk: prepared.ok ? prepared.risk : "execute",
+          step,
+        },
+      });
+    }
+    if (!prepared.ok) {
+      await end(prepared.message, true, { skipped: prepared.reason });
+      continue;
+    }
+    const interrupted = resumed?.started.has(call.id) ?? false;
+    if (interrupted && prepared.risk !== "read") {
+      await end(
+        `This ${call.name} call was interrupted (the Entourage process stopped) before its result was recorded. ` +
+          "Its effects may or may not be in the workspace: check before running it again.",
+        true,
+        { skipped: "interrupted" },
+      );
+      continue;
+    }
+    let input = prepared.input;
+    const reason = interrupted ? undefined : approvalReason(deps.approval.mode, prepared.risk);
+    if (reason) {
+      const approvalId = deps.ids("appr");
+      await emitter.emit({
+        type: "approval.requested",
+        agentId,
+        data: { approvalId, callId: call.id, tool: call.name, args: input, risk: prepared.risk, reason },
+      });
+      const decision = await deps.approval.approver(
+        { approvalId, agentId, tool: call.name, args: input, risk: prepared.risk, reason },
+        deps.signal,
+      );
+      await emitter.emit({
+        type: "approval.resolved",
+        agentId,
+        data: {
+          approvalId,
+          decision: decision.decision,
+          by: decision.by,
+          reason: decision.reason,
+          editedArgs: decision.editedArgs,
+        },
+      });
+      if (decision.decision === "deny") {
+        const why = decision.reason ? ` Reason: ${decision.reason}` : "";
+        await end(
+          `The user denied this ${call.name} call.${why} Do not retry it as is; adapt your approach.`,
+          true,
+          {
+            skipped: "denied",
+          },
+        );
+        continue;
+      }
+      if (decision.decision === "edit") {
+        const edited = prepareCall(tools, call.name, decision.editedArgs);
+        if (!edited.ok) {
+          await end(`The user's edited arguments are invalid: ${edited.message}`, true, {
+            skipped: "invalid",
+          });
+          continue;
+        }
+        input = edited.input;
+      }
+    }
+    if (call.name === "finish") {
+      const args = input as {
+        status: AgentReport["status"];
+        summary: string;
+        files_changed: string[];
+        tests_passed?: boolean;
+        notes?: string;
+      };
+      await end("Report received.", false);
+      finish = {
+        reason: "finish",
+        report: {
+          status: args.status,
+          summary: args.summary,
+          filesChanged: args.files_changed,
+          testsPassed: args.tests_passed,
+          notes: args.notes,
+        },
+      };
+      continue;
+    }
+    const result = await runTool(deps, prepared.tool, input, agentId, call.id);
+    await end(result.output, result.isError ?? false, {
+      durationMs: (result.metadata?.durationMs as number | undefined) ?? 0,
+      exitCode: result.metadata?.exitCode as number | undefined,
+      metadata: result.metadata,
+    });
+    if (result.changed === "unknown" || (result.changed && result.changed.length > 0)) {
+      await checkpoint(deps, agentId, `${call.name} (step ${step})`, call.id);
+    }
+  }
+  if (results.length > 0) {
+    const last = messages.at(-1);
+    if (last?.role === "tool") last.results.push(...results);
+    else messages.push({ role: "tool", results });
+  }
+  return finish;
+}
+
+async function runTool(
+  deps: AgentLoopDeps,
+  tool: ToolDefinition,
+  input: unknown,
+  agentId: string,
+  callId: string,
+): Promise<ToolResult> {
+  const { emitter } = deps;
+  await emitter.emit({ type: "tool.call.started", agentId, data: { callId, name: tool.name } });
+  const started = deps.clock();
+  try {
+    const result = await executeTool(tool, input, {
+      workspace: deps.workspace,
+      sandbox: deps.sandbox,
+      signal: deps.signal,
+      onOutput: (text, stream) =>
+        emitter.emitDelta({ type: "tool.output.delta", agentId, data: { callId, stream, text } }),
+    });
+    return { ...result, metadata: { durationMs: deps.clock() - started, ...result.metadata } };
+  } catch (error) {
+    if (AbortedError.isInstance(error) || deps.signal.aborted) throw error;
+    const message = EntourageError.isInstance(error) ? error.message : errorMessage(error);
+    return {
+      output: `${tool.name} failed: ${message}`,
+      isError: true,
+      metadata: { durationMs: deps.clock() - started },
+    };
+  }
+}
+
+/** Snapshots the workspace (files changed by edits and by commands alike) and logs the checkpoint. */
+export async function checkpoint(
+  deps: Pick<AgentLoopDeps, "workspace" | "emitter">,
+  agentId: string | undefined,
+  label: string,
+  callId?: string,
+) {
+  const snap = await deps.workspace.snapshot(label);
+  if (!snap) return undefined;
+  return deps.emitter.emit({
+    type: "checkpoint.created",
+    agentId,
+    data: { ref: snap.ref, label, filesChanged: snap.filesChanged, callId },
+  });
+}

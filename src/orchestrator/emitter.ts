@@ -1,0 +1,112 @@
+import type { EntourageEvent, NewEvent } from "../core/index.ts";
+import type { EventStore } from "../store/index.ts";
+
+type DeltaEvent = Extract<
+  NewEvent,
+  { type: "agent.text.delta" | "agent.reasoning.delta" | "tool.output.delta" }
+>;
+
+/** How long streamed text may sit in memory before it is written; bounds the live views' latency. */
+const DELTA_FLUSH_MS = 25;
+
+/**
+ * Writes a run's events to the store with group commit: events emitted in the same tick share one
+ * transaction, and `emit` resolves once its event is durable — the engine awaits that before it acts.
+ * Streaming deltas (model text, command output) are coalesced per stream for up to 25 ms so a fast
+ * stream does not cost one transaction per token; they are always written before the next other event,
+ * so the order of the log is the order things happened.
+ */
+export class RunEmitter {
+  readonly runId: string;
+  private readonly store: EventStore;
+  private queue: { event: NewEvent; resolve: (e: EntourageEvent) => void; reject: (e: unknown) => void }[] =
+    [];
+  private scheduled = false;
+  private writing: Promise<void> = Promise.resolve();
+  private delta: DeltaEvent | undefined;
+  private deltaTimer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(store: EventStore, runId: string) {
+    this.store = store;
+    this.runId = runId;
+  }
+
+  /** Queues an event; resolves with the stored event (seq assigned) once it is durable. */
+  emit(event: NewEvent): Promise<EntourageEvent> {
+    if (this.failure) return Promise.reject(this.failure);
+    this.materializeDelta();
+    return this.enqueue(event);
+  }
+
+  /** Streams a delta; merged with the previous one when it continues the same stream. Never awaited. */
+  emitDelta(event: DeltaEvent): void {
+    const open = this.delta;
+    if (open && sameStream(open, event)) {
+      open.data.text += event.data.text;
+      return;
+    }
+    this.materializeDelta();
+    this.delta = structuredClone(event);
+    this.deltaTimer = setTimeout(() => {
+      this.materializeDelta();
+    }, DELTA_FLUSH_MS);
+  }
+
+  /** Resolves when everything emitted so far is durable; rejects if a write failed. */
+  async flush(): Promise<void> {
+    this.materializeDelta();
+    await this.last;
+    if (this.failure) throw this.failure;
+  }
+
+  private materializeDelta(): void {
+    if (this.deltaTimer) clearTimeout(this.deltaTimer);
+    this.deltaTimer = undefined;
+    const open = this.delta;
+    this.delta = undefined;
+    if (open) this.enqueue(open).catch(() => {}); // a failure surfaces at the next emit/flush
+  }
+
+  private enqueue(event: NewEvent): Promise<EntourageEvent> {
+    const promise = new Promise<EntourageEvent>((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+    });
+    this.last = promise.catch(() => {});
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.writing = this.writing.then(() => this.write());
+      });
+    }
+    return promise;
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    try {
+      const stored = await this.store.append(
+        this.runId,
+        batch.map((b) => b.event),
+      );
+      batch.forEach((b, i) => {
+        b.resolve(stored[i]!);
+      });
+    } catch (error) {
+      this.failure = error;
+      for (const b of batch) b.reject(error);
+    }
+  }
+}
+
+function sameStream(a: DeltaEvent, b: DeltaEvent): boolean {
+  if (a.type !== b.type || a.agentId !== b.agentId) return false;
+  if (a.type === "tool.output.delta" && b.type === "tool.output.delta") {
+    return a.data.callId === b.data.callId && a.data.stream === b.data.stream;
+  }
+  return true;
+}

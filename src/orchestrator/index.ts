@@ -1,0 +1,5 @@
+export * from "./agent-loop.ts";
+export * from "./approval.ts";
+export * from "./conversation.ts";
+export * from "./emitter.ts";
+export * from "./run-engine.ts";

@@ -1,0 +1,171 @@
+import { hostname } from "node:os";
+import { type AgentDefinition, generalAgent } from "../agents/index.ts";
+import {
+  AbortedError,
+  type Clock,
+  EntourageError,
+  type EntourageEvent,
+  type EventData,
+  errorMessage,
+  foldRun,
+  type IdGenerator,
+  isTerminal,
+  type RunState,
+  UserError,
+} from "../core/index.ts";
+import type { Model } from "../llm/index.ts";
+import type { Sandbox } from "../sandbox/index.ts";
+import type { EventStore } from "../store/index.ts";
+import type { ToolDefinition } from "../tools/index.ts";
+import type { Workspace } from "../workspace/index.ts";
+import { type AgentOutcome, checkpoint, runAgent } from "./agent-loop.ts";
+import type { ApprovalMode, Approver } from "./approval.ts";
+import { RunEmitter } from "./emitter.ts";
+
+/** Everything a run needs, chosen by the composition root (CLI or server). */
+export interface RunContext {
+  store: EventStore;
+  model: Model;
+  sandbox: Sandbox;
+  workspace: Workspace;
+  tools: readonly ToolDefinition[];
+  approval: { mode: ApprovalMode; approver: Approver };
+  ids: IdGenerator;
+  clock: Clock;
+  signal: AbortSignal;
+}
+
+/** Logs `run.created` for a new run. Nothing runs yet: `driveRun` does that. */
+export async function createRun(
+  store: EventStore,
+  runId: string,
+  data: EventData<"run.created">,
+): Promise<void> {
+  await store.append(runId, [
+    { type: "run.created", data },
+    { type: "run.status", data: { status: "queued" } },
+  ]);
+}
+
+/** The first message an agent receives: the user's task and where it works. */
+function taskMessage(task: string): string {
+  return `${task}\n\n(You are working in a private copy of the repository; paths are relative to its root.)`;
+}
+
+/**
+ * Runs a run from wherever its log stops: a new run from the beginning, a crashed one from its last
+ * completed step. All progress comes from the log, so calling this twice never repeats a completed step.
+ * Resolves with the folded final state. On abort (SIGINT, cancel) the run is left `paused` and resumable.
+ */
+export async function driveRun(
+  ctx: RunContext,
+  runId: string,
+  agent: AgentDefinition = generalAgent,
+): Promise<RunState> {
+  const events = await ctx.store.read(runId);
+  if (events.length === 0)
+    throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
+  const before = foldRun(runId, events);
+  if (isTerminal(before.status)) {
+    throw new UserError(
+      "run_finished",
+      `Run ${runId} has already ${before.status}; there is nothing to resume. Its change: entourage diff ${runId}`,
+    );
+  }
+  const emitter = new RunEmitter(ctx.store, runId);
+  const resumed = events.some((e) => e.type === "run.attached");
+  await emitter.emit({ type: "run.attached", data: { pid: process.pid, resumed, host: hostname() } });
+  await emitter.emit({ type: "run.status", data: { status: "running" } });
+
+  try {
+    let started: EntourageEvent | undefined = events.find((e) => e.type === "agent.started");
+    let agentId = started?.agentId;
+    if (!started || !agentId) {
+      agentId = ctx.ids("agent");
+      started = await emitter.emit({
+        type: "agent.started",
+        agentId,
+        data: {
+          name: agent.name,
+          role: agent.description,
+          task: taskMessage(before.task),
+          model: `${ctx.model.provider}/${ctx.model.id}`,
+          tools: [...agent.tools],
+        },
+      });
+    }
+    const history: EntourageEvent[] = events.includes(started) ? events : [...events, started];
+    const finished = history.find((e) => e.type === "agent.finished" && e.agentId === agentId);
+    const outcome: AgentOutcome =
+      finished?.type === "agent.finished"
+        ? { report: finished.data.report, reason: finished.data.reason }
+        : await runAgent(
+            {
+              emitter,
+              model: ctx.model,
+              tools: ctx.tools,
+              workspace: ctx.workspace,
+              sandbox: ctx.sandbox,
+              approval: ctx.approval,
+              budget: {
+                maxSteps: budgetOf(events).maxSteps,
+                maxTokens: budgetOf(events).maxTokens,
+                maxCostUsd: budgetOf(events).maxCostUsd,
+                used: {
+                  tokens: before.usage.inputTokens + before.usage.outputTokens,
+                  costUsd: before.costUsd,
+                },
+              },
+              ids: ctx.ids,
+              clock: ctx.clock,
+              signal: ctx.signal,
+            },
+            agent,
+            agentId,
+            history,
+          );
+    await checkpoint({ workspace: ctx.workspace, emitter }, undefined, "final");
+    const changes = await ctx.workspace.changes();
+    await emitter.emit({
+      type: "diff.ready",
+      data: {
+        baseRef: ctx.workspace.baseRef,
+        headRef: (await ctx.workspace.head()) ?? ctx.workspace.baseRef,
+        files: changes.files,
+        insertions: changes.insertions,
+        deletions: changes.deletions,
+      },
+    });
+    const succeeded = outcome.report.status === "done";
+    await emitter.emit({
+      type: "run.finished",
+      data: { status: succeeded ? "succeeded" : "failed", summary: outcome.report.summary },
+    });
+  } catch (error) {
+    if (AbortedError.isInstance(error) || ctx.signal.aborted) {
+      await emitter.flush().catch(() => {});
+      await emitter.emit({
+        type: "run.status",
+        data: { status: "paused", reason: `interrupted; continue with: entourage resume ${runId}` },
+      });
+      await emitter.flush();
+      throw error instanceof Error ? error : new AbortedError();
+    }
+    const code = EntourageError.isInstance(error) ? error.code : "internal_error";
+    const message = errorMessage(error);
+    await emitter.flush().catch(() => {});
+    await emitter.emit({
+      type: "run.finished",
+      data: { status: "failed", summary: message, error: { code, message } },
+    });
+  }
+  await emitter.flush();
+  return foldRun(runId, await ctx.store.read(runId));
+}
+
+function budgetOf(events: readonly EntourageEvent[]): EventData<"run.created">["budget"] {
+  const created = events.find((e) => e.type === "run.created");
+  if (created?.type !== "run.created")
+    throw new UserError("run_corrupt", "The run has no run.created event.");
+  return created.data.budget;
+}

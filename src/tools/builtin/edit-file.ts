@@ -1,0 +1,142 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { ToolInputError } from "../../core/index.ts";
+import { detectEol, isBinary, splitLines } from "../../workspace/index.ts";
+import { defineTool } from "../tool.ts";
+import { rethrowWithSuggestions } from "./read-file.ts";
+import { closestRegion, lineAt, numberLines } from "./text.ts";
+
+/** Lines of context shown around an edit, and the most lines shown in any excerpt. */
+const CONTEXT_LINES = 3;
+const MAX_EXCERPT_LINES = 30;
+
+export const editFileTool = defineTool({
+  name: "edit_file",
+  description: readFileSync(new URL("./edit-file.md", import.meta.url), "utf8").trim(),
+  input: z.object({
+    path: z.string().min(1).describe("File path relative to the project root"),
+    old_string: z.string().describe("The exact text to replace, whitespace and indentation included"),
+    new_string: z.string().describe("The text to put in its place"),
+    replace_all: z
+      .boolean()
+      .optional()
+      .describe("Replace every occurrence instead of requiring exactly one (default false)"),
+  }),
+  risk: "write",
+  async execute(input, ctx) {
+    if (input.old_string === "") {
+      throw new ToolInputError(
+        "old_string is empty. Give the exact text to replace; to create a file or replace all of it use write_file.",
+        { code: "edit_empty" },
+      );
+    }
+    if (input.old_string === input.new_string) {
+      throw new ToolInputError("old_string and new_string are identical, so there is nothing to change.", {
+        code: "edit_noop",
+      });
+    }
+    const bytes = await ctx.workspace
+      .readBytes(input.path)
+      .catch((error: unknown) => rethrowWithSuggestions(error, input.path, ctx.workspace));
+    const path = ctx.workspace.confine(input.path).rel;
+    if (isBinary(bytes)) {
+      throw new ToolInputError(`${path} is a binary file; edit_file only edits text.`, {
+        code: "binary_file",
+      });
+    }
+    let content: string;
+    try {
+      content = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw new ToolInputError(
+        `${path} is not valid UTF-8, so editing it as text could corrupt it. Change it with run_command (e.g. sed) instead.`,
+        { code: "not_utf8" },
+      );
+    }
+
+    // Keep the file's line endings: the model writes \n, a CRLF file gets \r\n.
+    const eol = detectEol(content);
+    const convert = (text: string) =>
+      eol === "\r\n" ? text.replace(/\r?\n/g, "\r\n") : text.replace(/\r\n/g, "\n");
+    const candidates = [...new Set([convert(input.old_string), input.old_string])];
+    const oldString = candidates.find((candidate) => content.includes(candidate));
+    if (oldString === undefined) throw noMatch(path, content, input.old_string);
+    const newString = oldString === input.old_string ? input.new_string : convert(input.new_string);
+
+    const positions: number[] = [];
+    for (
+      let at = content.indexOf(oldString);
+      at !== -1;
+      at = content.indexOf(oldString, at + oldString.length)
+    ) {
+      positions.push(at);
+    }
+    if (positions.length > 1 && !input.replace_all) {
+      const lines = positions.map((at) => lineAt(content, at));
+      throw new ToolInputError(
+        `old_string matches ${positions.length} times in ${path} (at lines ${lines.join(", ")}). ` +
+          "Include more surrounding lines to pick one, or set replace_all to true to replace them all.",
+        { code: "edit_ambiguous" },
+      );
+    }
+
+    // Rebuild by slicing: String.replace would interpret `$&`, `$1`… in new_string.
+    let updated = "";
+    let from = 0;
+    const newStarts: number[] = [];
+    for (const at of positions) {
+      updated += content.slice(from, at);
+      newStarts.push(updated.length);
+      updated += newString;
+      from = at + oldString.length;
+    }
+    updated += content.slice(from);
+    await ctx.workspace.writeText(path, updated);
+
+    const firstLine = lineAt(updated, newStarts[0]!);
+    const output =
+      `Edited ${path}: replaced ${positions.length} occurrence${positions.length === 1 ? "" : "s"}` +
+      ` (line${positions.length === 1 ? "" : "s"} ${newStarts.map((at) => lineAt(updated, at)).join(", ")}).\n` +
+      excerpt(updated, firstLine, splitLines(newString).length || 1);
+    return {
+      output,
+      metadata: { path, replacements: positions.length, lines: newStarts.map((at) => lineAt(updated, at)) },
+      changed: [path],
+    };
+  },
+});
+
+/** The edited region of the new content with a few lines of context, numbered like read_file. */
+function excerpt(content: string, firstLine: number, length: number): string {
+  const lines = splitLines(content);
+  const start = Math.max(1, firstLine - CONTEXT_LINES);
+  const end = Math.min(lines.length, firstLine + length - 1 + CONTEXT_LINES, start + MAX_EXCERPT_LINES - 1);
+  return numberLines(lines.slice(start - 1, end), start);
+}
+
+function noMatch(path: string, content: string, oldString: string): ToolInputError {
+  const lines = splitLines(content);
+  const region = closestRegion(lines, splitLines(oldString));
+  if (!region || region.score < 0.3) {
+    return new ToolInputError(
+      `No match for old_string in ${path}, and no lines are similar to it. Read the file with read_file to see its current content, then retry.`,
+      { code: "edit_no_match" },
+    );
+  }
+  const first = region.start + 1;
+  const last = region.start + region.length;
+  const shown = lines.slice(
+    region.start,
+    Math.min(region.start + region.length, region.start + MAX_EXCERPT_LINES),
+  );
+  const sameIgnoringSpace =
+    shown.join("\n").replace(/\s+/g, " ").trim() === oldString.replace(/\s+/g, " ").trim()
+      ? " They differ from old_string only in whitespace or indentation."
+      : "";
+  return new ToolInputError(
+    `No match for old_string in ${path}; the closest lines are ${first === last ? first : `${first}–${last}`}:\n` +
+      `${numberLines(shown, first)}\n` +
+      `${sameIgnoringSpace ? `${sameIgnoringSpace.trim()} ` : ""}Copy old_string exactly from the file (without the line numbers) and retry.`,
+    { code: "edit_no_match" },
+  );
+}

@@ -1,0 +1,73 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import type { Risk } from "../tool.ts";
+import { defineTool } from "../tool.ts";
+
+const DESTRUCTIVE = [
+  /\brm\s+(-[a-zA-Z]*[rf][a-zA-Z]*\s+)+/, // rm -rf, rm -r, rm -f
+  /\bgit\s+(reset\s+--hard|clean\s+-[a-zA-Z]*f|push\s+.*(--force|-f\b))/,
+  /\b(mkfs|dd\s+if=|shred|truncate\s+-s\s*0)\b/,
+  /\bchmod\s+-R\b|\bchown\s+-R\b/,
+  /(^|[;&|]\s*)>\s*\S/, // truncating redirection at the start of a command
+];
+const NETWORK = [
+  /\b(curl|wget|ssh|scp|rsync|nc|telnet|ftp)\b/,
+  /\b(npm|pnpm|yarn|bun)\s+(install|i|add|ci|update|publish)\b/,
+  /\bpip3?\s+install\b|\buv\s+(pip|add|sync)\b|\bpoetry\s+(add|install)\b/,
+  /\bgit\s+(clone|fetch|pull|push)\b|\bcargo\s+(install|update|fetch)\b|\bgo\s+get\b|\bapt(-get)?\s+install\b/,
+];
+
+/** Risk of a shell command: destructive and network patterns first, anything else is execute. */
+export function commandRisk(command: string): Risk {
+  if (DESTRUCTIVE.some((re) => re.test(command))) return "destructive";
+  if (NETWORK.some((re) => re.test(command))) return "network";
+  return "execute";
+}
+
+export const runCommandTool = defineTool({
+  name: "run_command",
+  description: readFileSync(new URL("./run-command.md", import.meta.url), "utf8").trim(),
+  input: z.object({
+    command: z.string().min(1).describe("The bash command line to run"),
+    timeout_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .optional()
+      .describe(
+        "Wall-clock limit; the whole process tree is killed when it expires (default: the run's limit)",
+      ),
+    cwd: z.string().optional().describe("Directory to run in, relative to the workspace root"),
+  }),
+  risk: (input) => commandRisk(input.command),
+  async execute(input, ctx) {
+    if (input.cwd !== undefined) ctx.workspace.resolve(input.cwd); // refuses escapes with an actionable error
+    const result = await ctx.sandbox.exec(["bash", "-c", input.command], {
+      cwd: input.cwd,
+      timeoutMs: input.timeout_seconds ? input.timeout_seconds * 1000 : undefined,
+      signal: ctx.signal,
+      onOutput: (chunk) => ctx.onOutput?.(chunk.text, chunk.stream),
+    });
+    const status = result.timedOut
+      ? `timed out after ${Math.round(result.durationMs / 1000)} s and was killed (exit ${result.exitCode})`
+      : result.killed
+        ? `was killed (exit ${result.exitCode}; out of memory or a process limit)`
+        : `exit code ${result.exitCode}`;
+    const dropped = result.outputTruncated
+      ? "\n[the sandbox dropped part of the output: it exceeded the output cap]"
+      : "";
+    const body = result.output.length > 0 ? result.output : "(no output)";
+    return {
+      output: `$ ${input.command}\n${status} · ${result.durationMs} ms\n${body}${dropped}`,
+      isError: result.exitCode !== 0,
+      metadata: {
+        exitCode: result.exitCode,
+        timedOut: result.timedOut,
+        killed: result.killed,
+        durationMs: result.durationMs,
+      },
+      changed: "unknown",
+    };
+  },
+});

@@ -1,0 +1,70 @@
+import { lstat, readFile, readlink } from "node:fs/promises";
+import path from "node:path";
+import { runGit, SHADOW_IDENTITY, writeChunk } from "./git.ts";
+
+/** Files read ahead of the stream; bounds memory while keeping the disk busy. */
+const READ_AHEAD = 64;
+
+export interface BaselineOptions {
+  /** The workspace (work tree) holding the copied files. */
+  dir: string;
+  /** Every copied path: files and symlinks. */
+  paths: string[];
+  env: Record<string, string>;
+  /** Unix ms of the baseline commit. */
+  time: number;
+  message: string;
+}
+
+/**
+ * Records the copied files as the first commit of the shadow git with one `git fast-import` stream,
+ * which writes a single pack instead of one loose object file per file (`git add` of 1,000 files
+ * spends most of its time creating files), then builds the index from it. Every listed path is
+ * committed, including files the project's .gitignore matches but the user tracks anyway.
+ */
+export async function commitBaseline(options: BaselineOptions): Promise<void> {
+  const { dir, env } = options;
+  const date = `${Math.floor(options.time / 1000)} +0000`;
+  const ident = `${SHADOW_IDENTITY.name} <${SHADOW_IDENTITY.email}> ${date}`;
+  const message = Buffer.from(options.message);
+  await runGit(["fast-import", "--quiet", "--done"], {
+    env,
+    cwd: dir,
+    input: async (stdin) => {
+      await writeChunk(
+        stdin,
+        `commit refs/heads/main\nauthor ${ident}\ncommitter ${ident}\ndata ${message.length}\n`,
+      );
+      await writeChunk(stdin, Buffer.concat([message, Buffer.from("\n")]));
+      for (let at = 0; at < options.paths.length; at += READ_AHEAD) {
+        const batch = options.paths.slice(at, at + READ_AHEAD);
+        const entries = await Promise.all(batch.map((rel) => readEntry(dir, rel)));
+        for (const [i, entry] of entries.entries()) {
+          await writeChunk(
+            stdin,
+            `M ${entry.mode} inline ${quotePath(batch[i]!)}\ndata ${entry.data.length}\n`,
+          );
+          await writeChunk(stdin, entry.data);
+          await writeChunk(stdin, "\n");
+        }
+      }
+      // With --done, a stream cut short (a crash here) commits nothing.
+      await writeChunk(stdin, "done\n");
+    },
+  });
+  // Index = the baseline tree, with stat data refreshed from the files on disk.
+  await runGit(["reset", "-q"], { env, cwd: dir });
+}
+
+async function readEntry(dir: string, rel: string): Promise<{ mode: string; data: Buffer }> {
+  const file = path.join(dir, rel);
+  const info = await lstat(file);
+  if (info.isSymbolicLink()) return { mode: "120000", data: await readlink(file, { encoding: "buffer" }) };
+  return { mode: info.mode & 0o100 ? "100755" : "100644", data: await readFile(file) };
+}
+
+/** fast-import takes a path verbatim unless it contains a newline or starts with a quote. */
+export function quotePath(rel: string): string {
+  if (!rel.includes("\n") && !rel.startsWith('"')) return rel;
+  return `"${rel.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`;
+}

@@ -1,0 +1,162 @@
+import { execFile } from "node:child_process";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { SystemError, UserError } from "../core/index.ts";
+
+export interface GitResult {
+  stdout: Buffer;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface GitOptions {
+  env: Record<string, string>;
+  cwd?: string;
+  /** Written to git's stdin, which is then closed; a function streams (honouring backpressure). */
+  input?: string | Buffer | ((stdin: Writable) => Promise<void>);
+  /** Exit codes that are answers rather than failures (e.g. 1 for `diff --quiet`). Default: [0]. */
+  okExitCodes?: number[];
+}
+
+/** Diffs and blob batches can be large; a run that changes more than this is not a normal coding task. */
+const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
+
+/** Runs git with exactly `env` (nothing inherited) and returns its raw stdout. */
+export function runGit(args: string[], options: GitOptions): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    let inputError: unknown;
+    const child = execFile(
+      "git",
+      args,
+      { env: options.env, cwd: options.cwd, encoding: "buffer", maxBuffer: MAX_OUTPUT_BYTES },
+      (error, stdout, stderr) => {
+        const stderrText = stderr.toString("utf8").trim();
+        const code: unknown = error?.code;
+        if (code === "ENOENT") {
+          const message = "git is not installed or not on PATH; install git (2.30 or newer) and try again.";
+          return reject(new UserError("git_not_found", message, { cause: error }));
+        }
+        // Our own failure to produce the input explains more than git's reaction to being killed; a
+        // broken pipe does not: then git exited first and its stderr says why.
+        if (inputError !== undefined && (inputError as NodeJS.ErrnoException).code !== "EPIPE")
+          return reject(inputError);
+        const exitCode = error ? (typeof code === "number" ? code : -1) : 0;
+        if (!(options.okExitCodes ?? [0]).includes(exitCode)) {
+          const message = `git ${args.join(" ")} failed (exit ${exitCode}): ${stderrText || error?.message}`;
+          return reject(new SystemError("git_failed", message, { cause: error }));
+        }
+        resolve({ stdout, stderr: stderrText, exitCode });
+      },
+    );
+    const stdin = child.stdin;
+    if (!stdin) return;
+    stdin.on("error", () => {}); // git may exit before reading all of stdin (EPIPE)
+    if (typeof options.input === "function") {
+      options.input(stdin).then(
+        () => stdin.end(),
+        (error: unknown) => {
+          inputError = error;
+          child.kill();
+        },
+      );
+    } else {
+      stdin.end(options.input);
+    }
+  });
+}
+
+/** Writes `chunk`, waiting for the pipe to drain when it is full. */
+export async function writeChunk(stream: Writable, chunk: string | Buffer): Promise<void> {
+  if (!stream.write(chunk)) await once(stream, "drain");
+}
+
+/** Splits NUL-terminated git output (`-z`) into strings. */
+export function splitNul(output: Buffer): string[] {
+  const text = output.toString("utf8");
+  const parts = text.split("\0");
+  if (parts.at(-1) === "") parts.pop();
+  return parts;
+}
+
+export interface ShadowGitEnvOptions {
+  gitDir: string;
+  workTree: string;
+  /** An empty directory: git reads no user configuration from it. */
+  home: string;
+  /** Unix ms for author and committer dates. */
+  time: number;
+}
+
+export const SHADOW_IDENTITY = { name: "Entourage", email: "entourage@localhost" };
+
+/**
+ * The environment of every shadow-git call: no system or global configuration, no inherited `GIT_*`
+ * variables (Entourage may itself run inside a git hook), a fixed identity and dates from the injected
+ * clock, so snapshots are reproducible and nothing of the user's setup (hooks, signing, autocrlf) leaks in.
+ */
+export function shadowGitEnv(options: ShadowGitEnvOptions): Record<string, string> {
+  const date = `@${Math.floor(options.time / 1000)} +0000`;
+  return {
+    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: options.home,
+    XDG_CONFIG_HOME: options.home,
+    GIT_DIR: options.gitDir,
+    GIT_WORK_TREE: options.workTree,
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_AUTHOR_NAME: SHADOW_IDENTITY.name,
+    GIT_AUTHOR_EMAIL: SHADOW_IDENTITY.email,
+    GIT_AUTHOR_DATE: date,
+    GIT_COMMITTER_NAME: SHADOW_IDENTITY.name,
+    GIT_COMMITTER_EMAIL: SHADOW_IDENTITY.email,
+    GIT_COMMITTER_DATE: date,
+    LC_ALL: "C",
+  };
+}
+
+/**
+ * Configuration written into the shadow git at init. Every setting that could make the stored bytes
+ * differ from the work tree's bytes, run user code, or prompt is pinned here.
+ */
+export const SHADOW_GIT_CONFIG = `[core]
+\tautocrlf = false
+\tsafecrlf = false
+\tsymlinks = true
+\tfilemode = true
+\thooksPath = /dev/null
+\tfsmonitor = false
+\tuntrackedCache = true
+\tquotePath = false
+[commit]
+\tgpgsign = false
+[tag]
+\tgpgsign = false
+[gc]
+\tauto = 0
+[advice]
+\tdetachedHead = false
+\taddEmbeddedRepo = false
+\taddIgnoredFile = false
+`;
+
+/**
+ * `.gitattributes` in the project could ask for end-of-line conversion or filters (LFS, custom), which
+ * would make snapshots differ from the bytes on disk. `info/attributes` has the highest precedence.
+ */
+export const SHADOW_GIT_ATTRIBUTES = "* -text -eol -filter -ident -working-tree-encoding\n";
+
+/**
+ * Environment for the few read-only git calls in the user's checkout: theirs (so their global ignore
+ * file applies), minus any `GIT_*` variable that could redirect git elsewhere, and with optional locks
+ * off so nothing is written into their `.git`.
+ */
+export function userGitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("GIT_")) env[key] = value;
+  }
+  env.GIT_OPTIONAL_LOCKS = "0";
+  env.GIT_TERMINAL_PROMPT = "0";
+  return env;
+}

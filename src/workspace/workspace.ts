@@ -1,0 +1,443 @@
+import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { glob } from "tinyglobby";
+import { type Clock, SystemError, systemClock, ToolInputError, UserError } from "../core/index.ts";
+import { applyPlan } from "./apply.ts";
+import { commitBaseline } from "./baseline.ts";
+import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
+import { type ConfinedPath, confine, isWithin } from "./confine.ts";
+import { copyProject, findRepoRoot, type SkippedPath } from "./copy-repo.ts";
+import {
+  type ReadTextOptions,
+  readBytesAt,
+  readTextAt,
+  statInfo,
+  type TextSlice,
+  type WorkspaceStat,
+  type WriteResult,
+  writeTextAt,
+} from "./files.ts";
+import {
+  type GitResult,
+  runGit,
+  SHADOW_GIT_ATTRIBUTES,
+  SHADOW_GIT_CONFIG,
+  shadowGitEnv,
+  splitNul,
+} from "./git.ts";
+
+export interface CreateWorkspaceOptions {
+  /** The user's checkout (any directory inside a git work tree; its top level is used). */
+  repo: string;
+  /** Where the run's copy goes: must not exist yet, or be empty, and must not be inside `repo`. */
+  dir: string;
+  /** The shadow git directory. Default: `shadow.git` beside `dir`. */
+  gitDir?: string;
+  /** Author and committer dates of snapshots. */
+  clock?: Clock;
+}
+
+export interface OpenWorkspaceOptions {
+  gitDir?: string;
+  clock?: Clock;
+}
+
+/** What `Workspace.open` needs, stored as JSON in the shadow git directory. */
+export interface WorkspaceMeta {
+  version: 1;
+  repo: string;
+  dir: string;
+  gitDir: string;
+  baseRef: string;
+  createdAt: number;
+  skipped: SkippedPath[];
+}
+
+export interface Snapshot {
+  /** Commit id in the shadow git. */
+  ref: string;
+  label: string;
+  filesChanged: string[];
+}
+
+/** Two points to compare. `from` defaults to the baseline; `to` to the current files on disk. */
+export interface DiffRange {
+  from?: string;
+  to?: string;
+}
+
+export interface ListOptions {
+  /** Glob; without a `/` it matches file names at any depth (`*.ts`), with one the path from `path`. */
+  pattern?: string;
+  /** Directory to list, relative to the root. */
+  path?: string;
+}
+
+const META_FILE = "entourage/workspace.json";
+const HOME_DIR = "entourage/home";
+const BASELINE_REF = "refs/entourage/baseline";
+const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;
+
+/**
+ * The run's private copy of the user's project, with a shadow git (separate from the user's `.git`)
+ * that snapshots every state — including what shell commands did — so a run can be diffed, rewound
+ * and finally applied to the user's checkout only if the user's files did not change underneath.
+ * Everything is derivable from disk: `Workspace.open` picks up where another process left off.
+ */
+export class Workspace {
+  /** Real path of the copy; every tool path is relative to it. */
+  readonly dir: string;
+  /** Top level of the user's checkout. */
+  readonly repo: string;
+  readonly gitDir: string;
+  /** The baseline snapshot: the project as copied. Its tree records each file's baseline blob id. */
+  readonly baseRef: string;
+  /** Paths of the project that were not copied (submodules, nested repositories, special files). */
+  readonly skipped: readonly SkippedPath[];
+  readonly #clock: Clock;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(meta: WorkspaceMeta, clock: Clock) {
+    this.dir = meta.dir;
+    this.repo = meta.repo;
+    this.gitDir = meta.gitDir;
+    this.baseRef = meta.baseRef;
+    this.skipped = meta.skipped;
+    this.#clock = clock;
+  }
+
+  /** Copies the project at `repo` into `dir` and records the baseline snapshot. Never writes into `repo`. */
+  static async create(options: CreateWorkspaceOptions): Promise<Workspace> {
+    const clock = options.clock ?? systemClock;
+    const repo = await realpath(await findRepoRoot(options.repo));
+    const dirGiven = path.resolve(options.dir);
+    const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
+    for (const [what, place] of [
+      ["workspace", dirGiven],
+      ["shadow git", gitDirGiven],
+    ] as const) {
+      if (isWithin(repo, place) || isWithin(place, repo)) {
+        throw new UserError(
+          "workspace_inside_repo",
+          `The ${what} directory ${place} overlaps your checkout ${repo}; Entourage never writes into your checkout. Choose a run directory outside it.`,
+        );
+      }
+    }
+    if (isWithin(dirGiven, gitDirGiven)) {
+      throw new UserError(
+        "workspace_layout",
+        `The shadow git ${gitDirGiven} must not be inside the workspace ${dirGiven}.`,
+      );
+    }
+    let createdDir = false;
+    let createdGitDir = false;
+    try {
+      createdDir = await ensureEmptyDir(dirGiven);
+      createdGitDir = await ensureEmptyDir(gitDirGiven);
+      const dir = await realpath(dirGiven);
+      const gitDir = await realpath(gitDirGiven);
+      if (isWithin(repo, dir) || isWithin(repo, gitDir)) {
+        // Only reachable through a symlink in the run directory's path.
+        throw new UserError(
+          "workspace_inside_repo",
+          `The run directory ${dir} is inside your checkout ${repo}. Choose one outside it.`,
+        );
+      }
+      const { copied, skipped } = await copyProject(repo, dir);
+
+      const env = shadowGitEnv({ gitDir, workTree: dir, home: path.join(gitDir, HOME_DIR), time: clock() });
+      await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main"], { env, cwd: dir });
+      await mkdir(path.join(gitDir, HOME_DIR), { recursive: true });
+      await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a" });
+      await mkdir(path.join(gitDir, "info"), { recursive: true });
+      await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES);
+      await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
+      await commitBaseline({ dir, paths: copied, env, time: clock(), message: "baseline" });
+      const baseRef = (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
+      await runGit(["update-ref", BASELINE_REF, baseRef], { env, cwd: dir });
+
+      const meta: WorkspaceMeta = { version: 1, repo, dir, gitDir, baseRef, createdAt: clock(), skipped };
+      const metaPath = path.join(gitDir, META_FILE);
+      await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
+      await rename(`${metaPath}.tmp`, metaPath);
+      return new Workspace(meta, clock);
+    } catch (error) {
+      if (createdDir) await rm(dirGiven, { recursive: true, force: true });
+      if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Re-opens a workspace made by `create`, possibly in another process. */
+  static async open(dir: string, options: OpenWorkspaceOptions = {}): Promise<Workspace> {
+    const dirGiven = path.resolve(dir);
+    const gitDir = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
+    const metaPath = path.join(gitDir, META_FILE);
+    const text = await readFile(metaPath, "utf8").catch(() => undefined);
+    if (text === undefined) {
+      throw new UserError(
+        "workspace_not_found",
+        `${dirGiven} is not an Entourage workspace: ${metaPath} is missing. Check the run id or directory.`,
+      );
+    }
+    const meta = JSON.parse(text) as WorkspaceMeta;
+    if (meta.version !== 1) {
+      throw new UserError(
+        "workspace_version",
+        `${metaPath} has version ${meta.version}; this Entourage reads version 1. Upgrade Entourage.`,
+      );
+    }
+    if ((await realpath(dirGiven).catch(() => dirGiven)) !== meta.dir) {
+      throw new UserError(
+        "workspace_moved",
+        `${metaPath} belongs to ${meta.dir}, not ${dirGiven}. Open it at ${meta.dir}.`,
+      );
+    }
+    return new Workspace(meta, options.clock ?? systemClock);
+  }
+
+  // ── history ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** The latest snapshot (HEAD of the shadow git). */
+  async head(): Promise<string> {
+    return (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim();
+  }
+
+  /**
+   * Records the current files as a snapshot: every change since the last one, whoever made it (tools or
+   * shell commands), except files the project ignores. Returns null when nothing changed.
+   */
+  snapshot(label: string): Promise<Snapshot | null> {
+    return this.#exclusive(async () => {
+      await this.#git(["add", "-A"]);
+      const commit = await this.#git(
+        [
+          "commit",
+          "-q",
+          "--no-verify",
+          "--no-gpg-sign",
+          "--allow-empty-message",
+          "--untracked-files=no",
+          "-m",
+          label,
+        ],
+        { okExitCodes: [0, 1] },
+      );
+      if (commit.exitCode === 1) {
+        if (/nothing (added )?to commit/.test(commit.stdout.toString())) return null;
+        throw new SystemError(
+          "snapshot_failed",
+          `Could not snapshot the workspace ${this.dir}: ${commit.stderr}`,
+        );
+      }
+      // "<sha>\0\n<path>\0<path>\0…"
+      const [ref = "", ...files] = splitNul(
+        (await this.#git(["log", "-1", "--format=%H", "--name-only", "--no-renames", "-z", "HEAD"])).stdout,
+      );
+      return { ref, label, filesChanged: files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "") };
+    });
+  }
+
+  /** Unified diff text; binary files show as "Binary files … differ". */
+  diff(range: DiffRange = {}): Promise<string> {
+    return this.#compare(range, ["--no-color", "--no-ext-diff", "--no-textconv"], (r) =>
+      r.stdout.toString("utf8"),
+    );
+  }
+
+  /** Which files changed between two points and how many lines, as in the `diff.ready` event. */
+  changes(range: DiffRange = {}): Promise<ChangeSummary> {
+    return this.#compare(range, ["--raw", "--numstat", "-z"], (r) =>
+      summarize(parseRawNumstat(splitNul(r.stdout))),
+    );
+  }
+
+  /** Resets the files to a snapshot (rewind). Ignored files, which snapshots never hold, are left alone. */
+  restore(ref: string): Promise<void> {
+    return this.#exclusive(async () => {
+      const commit = await this.#resolveRef(ref);
+      await this.#git(["reset", "-q", "--hard", commit]);
+      await this.#git(["clean", "-q", "-f", "-d"]);
+    });
+  }
+
+  /**
+   * Writes the change baseline → `ref` (default: the latest snapshot) into `target` (default: the
+   * checkout the workspace was copied from), only if every affected file there still matches the
+   * baseline; otherwise throws `checkout_changed` and writes nothing. Returns the paths written or
+   * deleted, sorted. Nested repositories the run created (gitlinks) are not applied.
+   */
+  async applyTo(target: string = this.repo, options: { ref?: string } = {}): Promise<string[]> {
+    const headRef = await this.#resolveRef(options.ref ?? "HEAD");
+    const targetReal = await realpath(target).catch(() => {
+      throw new UserError(
+        "apply_target_missing",
+        `${target} does not exist; pass the path of your checkout.`,
+      );
+    });
+    if (isWithin(this.dir, targetReal) || isWithin(targetReal, this.dir)) {
+      throw new UserError(
+        "apply_target_invalid",
+        `${target} is the run's own workspace; pass the path of your checkout.`,
+      );
+    }
+    const raw = await this.#git(["diff-tree", "-r", "-z", "--raw", "--no-renames", this.baseRef, headRef]);
+    const { raw: changes } = parseRawNumstat(splitNul(raw.stdout));
+    const outcome = await applyPlan({
+      target: targetReal,
+      changes,
+      readBlobs: (ids) => this.#readBlobs(ids),
+    });
+    return outcome.files;
+  }
+
+  // ── confined file access (host side, for tools) ─────────────────────────────────────────────────
+
+  /**
+   * The absolute path for a workspace-relative one, or a ToolInputError the model can act on: no
+   * absolute paths, no `..` escapes, nothing in `.git`, no symlink leading outside. Synchronous.
+   */
+  resolve(relPath: string): string {
+    return confine(this.dir, relPath).real;
+  }
+
+  /** Like `resolve`, with what the path is made of (relative form, symlink or not). */
+  confine(relPath: string): ConfinedPath {
+    return confine(this.dir, relPath);
+  }
+
+  async readText(relPath: string, options?: ReadTextOptions): Promise<TextSlice> {
+    return readTextAt(confine(this.dir, relPath), options);
+  }
+
+  async readBytes(relPath: string): Promise<Buffer> {
+    return readBytesAt(confine(this.dir, relPath));
+  }
+
+  async writeText(relPath: string, content: string | Buffer): Promise<WriteResult> {
+    return writeTextAt(confine(this.dir, relPath), content);
+  }
+
+  /** lstat of the path (a symlink is reported as one), or null when nothing is there. */
+  async stat(relPath: string): Promise<WorkspaceStat | null> {
+    return statInfo(confine(this.dir, relPath));
+  }
+
+  /**
+   * The project's files (tracked or new, not ignored by .gitignore), sorted, workspace-relative,
+   * optionally below `path` and matching `pattern`.
+   */
+  async list(options: ListOptions = {}): Promise<string[]> {
+    const base = confine(this.dir, options.path ?? "");
+    const [listed, deleted] = await Promise.all([
+      this.#git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"]),
+      this.#git(["ls-files", "-z", "--deleted"]),
+    ]);
+    const gone = new Set(splitNul(deleted.stdout));
+    const prefix = base.rel === "" ? "" : `${base.rel}/`;
+    let files = [...new Set(splitNul(listed.stdout))].filter(
+      (f) => !gone.has(f) && !f.endsWith("/") && (prefix === "" || f.startsWith(prefix) || f === base.rel),
+    );
+    if (options.pattern !== undefined && options.pattern !== "") {
+      const matched = await this.#glob(options.pattern, base);
+      files = files.filter((f) => matched.has(f));
+    }
+    return files.sort();
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────────────────────────────
+
+  async #glob(pattern: string, base: ConfinedPath): Promise<Set<string>> {
+    if (path.isAbsolute(pattern) || pattern.split("/").includes("..")) {
+      throw new ToolInputError(
+        `The pattern ${JSON.stringify(pattern)} must stay inside the directory being listed: no absolute paths or "..".`,
+        { code: "pattern_escape" },
+      );
+    }
+    // Ignored directories (node_modules, build output) are not walked at all.
+    const ignoredDirs = splitNul(
+      (await this.#git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]))
+        .stdout,
+    )
+      .filter((p) => p.endsWith("/") && (base.rel === "" || p.startsWith(`${base.rel}/`)))
+      .map((p) => `${p.slice(base.rel === "" ? 0 : base.rel.length + 1)}**`);
+    const found = await glob(pattern.includes("/") ? pattern : `**/${pattern}`, {
+      cwd: base.real,
+      dot: true,
+      followSymbolicLinks: false,
+      expandDirectories: false,
+      ignore: [".git/**", ...ignoredDirs],
+    });
+    return new Set(found.map((f) => (base.rel === "" ? f : `${base.rel}/${f}`)));
+  }
+
+  /** Compares two points; `to` omitted means the files on disk, staged first so new files count. */
+  #compare<T>(range: DiffRange, flags: string[], parse: (result: GitResult) => T): Promise<T> {
+    return this.#exclusive(async () => {
+      const from = await this.#resolveRef(range.from ?? this.baseRef);
+      const base = ["diff", ...flags, "--no-renames"];
+      if (range.to !== undefined)
+        return parse(await this.#git([...base, from, await this.#resolveRef(range.to)]));
+      await this.#git(["add", "-A"]);
+      return parse(await this.#git([...base, "--cached", from]));
+    });
+  }
+
+  async #resolveRef(ref: string): Promise<string> {
+    const result = REF_PATTERN.test(ref)
+      ? await this.#git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], {
+          okExitCodes: [0, 1, 128],
+        })
+      : undefined;
+    const commit = result?.exitCode === 0 ? result.stdout.toString().trim() : "";
+    if (commit === "") {
+      throw new UserError(
+        "unknown_ref",
+        `${JSON.stringify(ref)} is not a snapshot of the workspace ${this.dir}. Use a ref from a checkpoint.created event, or HEAD.`,
+      );
+    }
+    return commit;
+  }
+
+  async #readBlobs(ids: string[]): Promise<Map<string, Buffer>> {
+    if (ids.length === 0) return new Map();
+    const result = await this.#git(["cat-file", "--batch"], { input: `${[...new Set(ids)].join("\n")}\n` });
+    return parseCatFileBatch(result.stdout);
+  }
+
+  #git(args: string[], options: { input?: string; okExitCodes?: number[] } = {}): Promise<GitResult> {
+    const env = shadowGitEnv({
+      gitDir: this.gitDir,
+      workTree: this.dir,
+      home: path.join(this.gitDir, HOME_DIR),
+      time: this.#clock(),
+    });
+    return runGit(args, { env, cwd: this.dir, ...options });
+  }
+
+  /** Git operations that touch the index or HEAD run one at a time (git would fail on index.lock). */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+}
+
+/** Makes `dir` if missing (returns true) or checks it is empty (returns false). */
+async function ensureEmptyDir(dir: string): Promise<boolean> {
+  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (entries === undefined) {
+    await mkdir(dir, { recursive: true });
+    return true;
+  }
+  if (entries.length > 0) {
+    throw new UserError(
+      "workspace_exists",
+      `${dir} already exists and is not empty. Choose a new run directory or remove it.`,
+    );
+  }
+  return false;
+}

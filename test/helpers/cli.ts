@@ -1,0 +1,96 @@
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+
+export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+export const BIN = join(ROOT, "bin", "entourage.js");
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A minimal environment for the CLI under test: no API keys, a private ENTOURAGE_HOME. */
+export function cliEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    ENTOURAGE_HOME: home,
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
+/** Runs the built CLI (bin/entourage.js → dist/) as a subprocess, the way a user does. */
+export function runCli(
+  args: string[],
+  options: { env: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number },
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: options.env,
+      cwd: options.cwd ?? ROOT,
+      stdio: "pipe",
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdin.on("error", () => {});
+    child.stdin.end(options.input ?? "");
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `entourage-${prefix}-`));
+}
+
+/** A git repo made from demo/sample-repo (the date bug), committed, in a temp dir. */
+export function makeSampleRepo(): string {
+  const dir = tempDir("repo");
+  cpSync(join(ROOT, "demo", "sample-repo"), dir, { recursive: true });
+  const git = (...a: string[]) =>
+    execFileSync("git", a, { cwd: dir, stdio: "pipe", env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" } });
+  git("init", "-q", "-b", "main");
+  git("-c", "user.name=t", "-c", "user.email=t@t", "add", "-A");
+  git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "initial");
+  return dir;
+}
+
+/** Hash of every file under `dir` (including .git), to prove a checkout was not touched. */
+export function treeHash(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.isFile()) hash.update(relative(dir, p)).update(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return hash.digest("hex");
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Parses JSONL output into objects. */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
