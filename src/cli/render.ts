@@ -143,8 +143,17 @@ export class TerminalRenderer {
         if (o?.hidden)
           this.line(s.dim(`    │ … ${o.hidden} more lines (entourage show ${event.runId} --full)`));
         this.outputLines.delete(d.callId);
+        const lines = d.output.split("\n").length;
         const what =
-          d.exitCode !== undefined ? `exit ${d.exitCode}` : d.skipped ? d.skipped : firstLine(d.output);
+          d.exitCode !== undefined
+            ? `exit ${d.exitCode}`
+            : d.skipped
+              ? d.skipped
+              : d.isError
+                ? "error"
+                : lines > 1
+                  ? `${lines} lines`
+                  : firstLine(d.output);
         const text = `    ${d.isError ? "✗" : "✓"} ${what} ${s.dim(`· ${formatDuration(d.durationMs)}`)}`;
         this.line(d.isError ? s.red(text) : s.green(text));
         if (d.isError && d.exitCode === undefined && d.skipped !== "denied")

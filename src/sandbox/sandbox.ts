@@ -74,6 +74,13 @@ export interface Sandbox {
   /** False for backends that do not isolate anything (subprocess). Shown in every view. */
   readonly isolated: boolean;
   readonly spec: SandboxSpec;
+  /**
+   * The host uid/gid commands run as, when it differs from this process's (bwrap started as root runs
+   * commands as an unprivileged uid and lends it the workspace for the session). Host-side code that
+   * creates files in the workspace while the sandbox lives must give them to this owner (lchown), or
+   * commands cannot change them. Undefined: commands run as this process's user.
+   */
+  readonly runAs?: { uid: number; gid: number };
   /** Runs `argv` (no shell unless argv asks for one) inside the sandbox. Never rejects for a non-zero exit. */
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
   /** Kills anything still running and releases resources (cgroups, containers). Idempotent. */
@@ -95,10 +102,14 @@ export interface SandboxBackend {
 }
 
 /** Environment variable names that must never enter a sandbox, whatever the configuration says. */
-export const SECRET_ENV_PATTERN = /(API_KEY|_TOKEN|SECRET|PASSWORD|CREDENTIAL|PRIVATE_KEY)|^AWS_|^GOOGLE_APPLICATION/i;
+export const SECRET_ENV_PATTERN =
+  /(API_KEY|_TOKEN|SECRET|PASSWORD|CREDENTIAL|PRIVATE_KEY)|^AWS_|^GOOGLE_APPLICATION/i;
 
 /** The base environment of every command: nothing from the host but a PATH, a HOME and a locale. */
-export function sandboxEnv(home: string, ...extra: (Record<string, string> | undefined)[]): Record<string, string> {
+export function sandboxEnv(
+  home: string,
+  ...extra: (Record<string, string> | undefined)[]
+): Record<string, string> {
   const env: Record<string, string> = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     HOME: home,

@@ -19,20 +19,35 @@ const DEMO_TASK = "Fix the failing tests in src/date.js";
  */
 export function createScriptedDemoModel(): Model {
   const scenario = JSON.parse(readFileSync(new URL("fix-date.scenario.json", DEMO_DIR), "utf8")) as {
-    turns: (ScriptedTurn & Record<string, unknown>)[];
+    turns: (ScriptedTurn & { expectMessageContains?: string[] })[];
   };
-  const turns: ScriptedTurn[] = scenario.turns.map(({ text, toolCalls, usage }) => ({
-    text,
-    toolCalls,
-    usage,
-  }));
+  const turns = scenario.turns;
   return createScriptedModel({
     id: "demo-fix-date",
     turns: turns.map(() => (request) => {
       const done = request.messages.filter((m) => m.role === "assistant").length;
       const turn = turns[done];
       if (!turn) throw new UserError("script_exhausted", "The demo script has no more turns.");
-      return turn;
+      // A script cannot read, but it must not claim what did not happen: if the tool results it expects
+      // are missing (the tests do not behave as scripted on this machine), it stops and says so.
+      const sent = JSON.stringify(request.messages);
+      const missing = (turn.expectMessageContains ?? []).filter((text) => !sent.includes(text));
+      if (missing.length > 0) {
+        const expected = missing.map((m) => `"${m}"`).join(", ");
+        return {
+          text: `The demo script expected ${expected} in the tool results and did not see it, so it stops here.`,
+          toolCalls: [
+            {
+              name: "finish",
+              arguments: {
+                status: "failed",
+                summary: `The scripted demo went off script: it expected ${expected} in the tool results. The run's events show what the commands printed.`,
+              },
+            },
+          ],
+        };
+      }
+      return { text: turn.text, toolCalls: turn.toolCalls, usage: turn.usage };
     }),
   });
 }

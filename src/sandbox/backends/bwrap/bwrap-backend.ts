@@ -1,0 +1,468 @@
+/**
+ * The bubblewrap backend: Linux namespaces, the default on Linux. Each `exec` starts a fresh bwrap
+ * (≈ 5–9 ms) with the profile described in `bwrap-args.ts`: no network, no host processes, no host
+ * environment, a read-only minimal system, the workspace read-write at its host path, an unprivileged
+ * uid. Limits: a cgroup per session (memory incl. swap, pids, optional CPU quota), RLIMIT_CPU per
+ * command (`ulimit -t` in the launcher shell), a wall timeout that SIGKILLs bwrap (with
+ * `--die-with-parent` and a PID namespace the whole tree dies, `setsid` children included), and capped
+ * output.
+ *
+ * State between commands lives in the workspace and in HOME (a private per-session host directory bound
+ * at /tmp/home); `/tmp` itself is a fresh tmpfs per command.
+ *
+ * Cgroups. With `limits: "enforce"` (the default) the backend reports itself unavailable when it cannot
+ * create cgroups (not root, no delegation) rather than run commands without the memory and process
+ * limits every spec carries; `limits: "best-effort"` runs without them and says so in probe() details.
+ */
+
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, chownSync, realpathSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
+import type {
+  BackendProbe,
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxBackend,
+  SandboxSpec,
+} from "../../sandbox.ts";
+import { sandboxEnv } from "../../sandbox.ts";
+import { findExecutable } from "../shared/find-executable.ts";
+import { runProcess } from "../shared/run-process.ts";
+import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
+import {
+  type BwrapProfile,
+  buildBwrapArgs,
+  buildLaunch,
+  generateEtcFiles,
+  type SandboxIdentity,
+  type SystemEntry,
+} from "./bwrap-args.ts";
+import {
+  createCgroupSession,
+  destroyCgroupSession,
+  detectCgroupLayout,
+  prepareCgroupBase,
+  readOomKills,
+} from "./cgroup.ts";
+import {
+  type CgroupController,
+  type CgroupLayout,
+  type CgroupLimits,
+  type CgroupSessionPlan,
+  missingControllers,
+  neededControllers,
+} from "./cgroup-plan.ts";
+import { lendWorkspace } from "./ownership.ts";
+import { detectSystemEntries, prepareEtcDir } from "./system-entries.ts";
+
+const HOME_INSIDE = "/tmp/home";
+
+export interface BwrapBackendOptions {
+  /** Host uid/gid commands run as when Entourage runs as root. Default 65532:65532 (no login user has it). */
+  sandboxUser?: { uid: number; gid: number };
+  /** "enforce" (default): unavailable without cgroups. "best-effort": run without memory/pids limits. */
+  limits?: "enforce" | "best-effort";
+  /** CPU bandwidth per session in cores (cgroup CFS quota). Default: none. */
+  cpuQuota?: number;
+  /** Host directories bound read-only at their path and first on PATH. Default: the running Node's. */
+  toolDirs?: string[];
+  /** Where cgroup hierarchies are mounted. Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
+  hostname?: string;
+}
+
+interface Host {
+  bwrap: string;
+  bwrapVersion: string;
+  sh: string;
+  identity: SandboxIdentity;
+  /** uid/gid as seen by files the commands create. */
+  user: { uid: number; gid: number };
+  system: SystemEntry[];
+  toolDirs: string[];
+  cgroup: { layout?: CgroupLayout; reason?: string };
+}
+
+/** Creates the bwrap backend. Probing is done once and cached. */
+export function createBwrapBackend(options: BwrapBackendOptions = {}): SandboxBackend {
+  const policy = options.limits ?? "enforce";
+  let probed: Promise<{ probe: BackendProbe; host?: Host }> | undefined;
+  const probeOnce = () => {
+    probed ??= probeHost(options, policy);
+    return probed;
+  };
+
+  return {
+    name: "bwrap",
+    isolated: true,
+    async probe() {
+      return (await probeOnce()).probe;
+    },
+    async create(spec: SandboxSpec): Promise<Sandbox> {
+      const { probe, host } = await probeOnce();
+      if (!probe.available || !host) {
+        throw new UserError(
+          "sandbox_unavailable",
+          `The bwrap sandbox is not available: ${probe.reason ?? "unknown reason"}`,
+        );
+      }
+      const paths = checkWorkspace(spec.workspace);
+      const limits: CgroupLimits = {
+        memoryBytes: spec.limits.memoryBytes,
+        pids: spec.limits.pids,
+        cpuQuota: options.cpuQuota,
+      };
+      if (!host.cgroup.layout) {
+        if (policy === "enforce" && neededControllers(limits).length > 0) {
+          throw new UserError(
+            "sandbox_limits",
+            `Cannot enforce the sandbox's memory/process limits: ${host.cgroup.reason}`,
+          );
+        }
+        limits.memoryBytes = limits.pids = limits.cpuQuota = undefined;
+      }
+      return BwrapSandbox.create(spec, paths, host, limits, options.hostname ?? "entourage");
+    },
+  };
+}
+
+async function probeHost(
+  options: BwrapBackendOptions,
+  policy: "enforce" | "best-effort",
+): Promise<{ probe: BackendProbe; host?: Host }> {
+  if (process.platform !== "linux") return { probe: { available: false, reason: "bubblewrap needs Linux" } };
+  const bwrap = findExecutable("bwrap");
+  if (!bwrap) {
+    return {
+      probe: {
+        available: false,
+        reason:
+          "bubblewrap is not installed: apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap (Fedora)",
+      },
+    };
+  }
+  const details: Record<string, string> = { bwrap };
+  let bwrapVersion = "unknown";
+  try {
+    bwrapVersion = execFileSync(bwrap, ["--version"], { encoding: "utf8", env: {} }).trim();
+  } catch {
+    // very old bwrap without --version: the smoke test below decides
+  }
+  details.version = bwrapVersion;
+
+  const isRoot = process.getuid?.() === 0;
+  let identity: SandboxIdentity = { kind: "userns" };
+  let user = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  if (isRoot) {
+    const setpriv = findExecutable("setpriv");
+    if (!setpriv) {
+      return {
+        probe: {
+          available: false,
+          reason:
+            "running as root needs setpriv (util-linux) to drop to an unprivileged uid: apt-get install util-linux",
+          details,
+        },
+      };
+    }
+    user = options.sandboxUser ?? { uid: 65532, gid: 65532 };
+    identity = { kind: "setpriv", uid: user.uid, gid: user.gid, setpriv };
+    details.identity = `uid ${user.uid} gid ${user.gid} (setpriv; no capabilities)`;
+  } else {
+    details.identity = `uid ${user.uid} (this user, in a user namespace)`;
+  }
+
+  details.cpuSeconds = "RLIMIT_CPU per process (ulimit -t in the launcher shell)";
+  const toolDirs = options.toolDirs ?? [path.dirname(realpathSync(process.execPath))];
+  const system = detectSystemEntries();
+  details.toolDirs = toolDirs.join(":");
+
+  const cgroup = await probeCgroups(options);
+  details.cgroup = cgroup.layout ? describeLayout(cgroup.layout) : `unavailable: ${cgroup.reason}`;
+  details.limits = policy;
+
+  const host: Host = {
+    bwrap,
+    bwrapVersion,
+    sh: "/bin/sh",
+    identity,
+    user,
+    system,
+    toolDirs: toolDirs.filter((dir) => !system.some((e) => e.kind === "ro-bind" && isUnder(e.path, dir))),
+    cgroup,
+  };
+
+  // Smoke test: one real `true` in a throwaway workspace, without limits.
+  const smoke = await smokeTest(host);
+  if (smoke) return { probe: { available: false, reason: smoke, details } };
+  if (!cgroup.layout && policy === "enforce") {
+    return {
+      probe: {
+        available: false,
+        reason:
+          `cgroups are not usable (${cgroup.reason}), so the memory and process limits cannot be enforced. ` +
+          "Run Entourage as root or inside a delegated cgroup (systemd-run --user --scope -p Delegate=yes …), " +
+          'or set the bwrap sandbox limits to "best-effort".',
+        details,
+      },
+    };
+  }
+  return { probe: { available: true, details }, host };
+}
+
+async function probeCgroups(
+  options: BwrapBackendOptions,
+): Promise<{ layout?: CgroupLayout; reason?: string }> {
+  const found = detectCgroupLayout(options.cgroupRoot);
+  if (!found.layout) return found;
+  const wanted: CgroupController[] = [
+    "memory",
+    "pids",
+    ...(options.cpuQuota !== undefined ? (["cpu"] as const) : []),
+  ];
+  const missing = missingControllers(found.layout, wanted);
+  if (missing.length > 0) return { reason: `controllers not available: ${missing.join(", ")}` };
+  try {
+    await prepareCgroupBase(found.layout, wanted);
+    const plan = await createCgroupSession(found.layout, `probe-${randomBytes(4).toString("hex")}`, {
+      memoryBytes: 64 * 1024 * 1024,
+      pids: 16,
+      cpuQuota: options.cpuQuota,
+    });
+    await destroyCgroupSession(plan);
+    return found;
+  } catch (error) {
+    return { reason: `cannot create cgroups: ${errorMessage(error)}` };
+  }
+}
+
+async function smokeTest(host: Host): Promise<string | undefined> {
+  const dir = await mkdtemp(path.join(tmpdir(), "entourage-bwrap-probe-"));
+  try {
+    chmodSync(dir, 0o755);
+    const etc = path.join(dir, "etc");
+    const binds = prepareEtcDir(
+      etc,
+      generateEtcFiles({ ...host.user, home: HOME_INSIDE, hostname: "probe" }),
+      "off",
+    );
+    const workspace = { source: dir, dest: dir };
+    const profile = makeProfile(
+      host,
+      workspace,
+      { source: dir, dest: HOME_INSIDE },
+      { source: etc, binds },
+      "off",
+      "probe",
+    );
+    const args = buildBwrapArgs(profile, { argv: ["true"], cwd: dir, env: sandboxEnv(HOME_INSIDE) });
+    const result = await runProcess({
+      file: host.bwrap,
+      args,
+      env: {},
+      timeoutMs: 10_000,
+      outputBytes: 4096,
+      killTree: (pid) => killGroup(pid),
+    });
+    if (result.exitCode === 0) return undefined;
+    return (
+      `bubblewrap is installed but cannot create a sandbox here (exit ${result.exitCode}: ${result.output.trim()}). ` +
+      "Unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces, " +
+      "or an AppArmor userns restriction); running as root avoids them."
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function makeProfile(
+  host: Host,
+  workspace: { source: string; dest: string },
+  home: { source: string; dest: string },
+  etc: { source: string; binds: SystemEntry[] },
+  network: "off" | "on",
+  hostname: string,
+): BwrapProfile {
+  return {
+    system: host.system,
+    etc,
+    workspace,
+    home,
+    toolDirs: host.toolDirs,
+    network,
+    hostname,
+    identity: host.identity,
+  };
+}
+
+class BwrapSandbox implements Sandbox {
+  readonly backend = "bwrap" as const;
+  readonly isolated = true;
+  readonly spec: SandboxSpec;
+  readonly runAs?: { uid: number; gid: number };
+  readonly #paths: WorkspacePaths;
+  readonly #host: Host;
+  readonly #profile: BwrapProfile;
+  readonly #stateDir: string;
+  readonly #cgroup: CgroupSessionPlan | undefined;
+  readonly #returnWorkspace: (() => void) | undefined;
+  readonly #running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
+  #destroyed: Promise<void> | undefined;
+
+  private constructor(init: {
+    spec: SandboxSpec;
+    paths: WorkspacePaths;
+    host: Host;
+    profile: BwrapProfile;
+    stateDir: string;
+    cgroup: CgroupSessionPlan | undefined;
+    returnWorkspace: (() => void) | undefined;
+  }) {
+    this.spec = init.spec;
+    this.#paths = init.paths;
+    this.#host = init.host;
+    this.#profile = init.profile;
+    this.#stateDir = init.stateDir;
+    this.#cgroup = init.cgroup;
+    this.#returnWorkspace = init.returnWorkspace;
+    if (init.host.identity.kind === "setpriv") this.runAs = { ...init.host.user };
+  }
+
+  static async create(
+    spec: SandboxSpec,
+    paths: WorkspacePaths,
+    host: Host,
+    limits: CgroupLimits,
+    hostname: string,
+  ): Promise<BwrapSandbox> {
+    const session = randomBytes(6).toString("hex");
+    const stateDir = await mkdtemp(path.join(tmpdir(), `entourage-bwrap-${session}-`));
+    let cgroup: CgroupSessionPlan | undefined;
+    let returnWorkspace: (() => void) | undefined;
+    try {
+      // Readable by the sandbox uid: it holds only generated files and the private HOME.
+      chmodSync(stateDir, 0o755);
+      const etcDir = path.join(stateDir, "etc");
+      const etcBinds = prepareEtcDir(
+        etcDir,
+        generateEtcFiles({ ...host.user, home: HOME_INSIDE, hostname }),
+        spec.network,
+      );
+      const home = path.join(stateDir, "home");
+      await mkdir(home, { mode: 0o700 });
+      if (host.identity.kind === "setpriv") {
+        chownSync(home, host.user.uid, host.user.gid);
+        returnWorkspace = lendWorkspace(paths.real, host.user.uid, host.user.gid);
+      }
+      if (host.cgroup.layout && neededControllers(limits).length > 0) {
+        cgroup = await createCgroupSession(host.cgroup.layout, `session-${session}`, limits);
+      }
+      const profile = makeProfile(
+        host,
+        { source: paths.real, dest: paths.path },
+        { source: home, dest: HOME_INSIDE },
+        { source: etcDir, binds: etcBinds },
+        spec.network,
+        hostname,
+      );
+      return new BwrapSandbox({ spec, paths, host, profile, stateDir, cgroup, returnWorkspace });
+    } catch (error) {
+      returnWorkspace?.();
+      if (cgroup) await destroyCgroupSession(cgroup).catch(() => {});
+      await rm(stateDir, { recursive: true, force: true });
+      throw new SystemError("sandbox_create", `Could not create the bwrap sandbox: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (this.#destroyed)
+      throw new SystemError("sandbox_destroyed", "This sandbox was destroyed; create a new one.");
+    if (argv.length === 0 || argv[0] === "")
+      throw new SystemError("sandbox_argv", "exec needs a command (argv is empty).");
+    const cwd = resolveCwd(this.#paths, options.cwd);
+    const env = sandboxEnv(HOME_INSIDE, this.spec.env, options.env);
+    const launch = buildLaunch({
+      bwrap: this.#host.bwrap,
+      bwrapArgs: buildBwrapArgs(this.#profile, { argv, cwd, env }),
+      cgroupProcs: this.#cgroup?.procs ?? [],
+      cpuSeconds: this.spec.limits.cpuSeconds,
+      sh: this.#host.sh,
+    });
+    const oomBefore = this.#cgroup ? readOomKills(this.#cgroup) : 0;
+
+    const abort = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+    const done = runProcess({
+      file: launch[0]!,
+      args: launch.slice(1),
+      env: {},
+      stdin: options.stdin,
+      timeoutMs: options.timeoutMs ?? this.spec.limits.timeoutMs,
+      outputBytes: this.spec.limits.outputBytes,
+      signal,
+      onOutput: options.onOutput,
+      // bwrap leads its own process group; its death takes the PID namespace (the whole tree) with it.
+      killTree: (pid) => killGroup(pid),
+    });
+    const entry = { abort, done };
+    this.#running.add(entry);
+    try {
+      const result = await done;
+      const oomKilled =
+        this.#cgroup !== undefined && result.exitCode === 137 && readOomKills(this.#cgroup) > oomBefore;
+      let exitCode = result.exitCode;
+      // bwrap itself execs the command when it runs unprivileged and reports a missing one as exit 1.
+      if (exitCode === 1 && /bwrap: execvp [^\n]*: No such file or directory\n?$/.test(result.output))
+        exitCode = 127;
+      return {
+        exitCode: result.timedOut ? 124 : result.aborted ? 137 : exitCode,
+        timedOut: result.timedOut,
+        killed: !result.timedOut && (result.aborted || oomKilled || exitCode === 137),
+        output: result.output,
+        outputTruncated: result.outputTruncated,
+        durationMs: result.durationMs,
+      };
+    } finally {
+      this.#running.delete(entry);
+    }
+  }
+
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      const running = [...this.#running];
+      for (const { abort } of running) abort.abort();
+      await Promise.allSettled(running.map((r) => r.done));
+      if (this.#cgroup) await destroyCgroupSession(this.#cgroup).catch(() => {});
+      this.#returnWorkspace?.();
+      await rm(this.#stateDir, { recursive: true, force: true });
+    })();
+    return this.#destroyed;
+  }
+}
+
+function killGroup(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+
+function describeLayout(layout: CgroupLayout): string {
+  if (layout.version === 2) return `v2 at ${layout.dir}/entourage (${layout.controllers.join(", ")})`;
+  const dirs = Object.entries(layout.dirs).map(([c, d]) => `${c}: ${d}/entourage`);
+  return `v1 (${dirs.join("; ")}; swap accounting ${layout.memsw ? "on" : "off"})`;
+}
+
+function isUnder(parent: string, child: string): boolean {
+  return child === parent || child.startsWith(`${parent}/`);
+}

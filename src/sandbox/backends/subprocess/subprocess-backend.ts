@@ -1,0 +1,169 @@
+/**
+ * The subprocess backend. IT DOES NOT ISOLATE ANYTHING: commands run as the user running Entourage, on
+ * the host, with the host's filesystem, network, processes and tools. A command can read `~/.ssh`,
+ * delete files outside the workspace and talk to the internet. It exists for development and for the
+ * bundled demo on machines without bubblewrap or Docker, and every view labels it (`isolated: false`).
+ *
+ * What it does do, so trusted commands behave well:
+ * - runs in the workspace (a relative `cwd` inside it; `..` and symlink escapes refused);
+ * - a minimal environment: `sandboxEnv()` with a private HOME (a per-session temporary directory, so
+ *   tools neither read `~/.npmrc` tokens nor write into the real home) and the host's PATH — without
+ *   isolation the host's tools are what runs, so the host's PATH is the only one that finds them (the
+ *   directory of the Node running Entourage goes first). API keys and other secret-looking variables
+ *   never pass;
+ * - its own process group per command: a wall timeout, an abort or the end of the command SIGKILLs the
+ *   group. Every process also inherits `ENTOURAGE_SANDBOX_EXEC=<session>.<exec>`, and a /proc sweep
+ *   kills what escaped the group (`setsid`, double forks). Not caught without namespaces: a process that
+ *   clears or replaces its environment (`env -i`, some daemons), one that changes uid (setuid helpers),
+ *   and anything it started through another service (systemd, at, a Docker daemon);
+ * - `cpuSeconds` through `prlimit --cpu` (RLIMIT_CPU, per process) when util-linux's prlimit exists.
+ *   `memoryBytes` and `pids` are NOT enforced: there is no cgroup.
+ */
+import { randomBytes } from "node:crypto";
+import { realpathSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { SystemError } from "../../../core/index.ts";
+import type {
+  BackendProbe,
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxBackend,
+  SandboxSpec,
+} from "../../sandbox.ts";
+import { sandboxEnv } from "../../sandbox.ts";
+import { findExecutable } from "../shared/find-executable.ts";
+import { runProcess } from "../shared/run-process.ts";
+import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
+import { EXEC_MARKER_VAR, killProcessGroup, killProcessTree } from "./process-sweep.ts";
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface SubprocessBackendOptions {
+  /** The host PATH commands get. Default: this process's PATH. */
+  hostPath?: string;
+}
+
+/** Creates the subprocess backend (no isolation; see the module doc). */
+export function createSubprocessBackend(options: SubprocessBackendOptions = {}): SandboxBackend {
+  // The Node running Entourage comes first, so `node --test` runs on the same Node 24 as in bwrap.
+  const nodeDir = path.dirname(realpathSync(process.execPath));
+  const hostPath = [nodeDir, options.hostPath ?? process.env.PATH ?? DEFAULT_PATH].join(":");
+  const prlimit = findExecutable("prlimit", hostPath);
+  return {
+    name: "subprocess",
+    isolated: false,
+    async probe(): Promise<BackendProbe> {
+      return {
+        available: true,
+        details: {
+          isolation: "none: commands run as this user on the host",
+          cpuSeconds: prlimit
+            ? `enforced with ${prlimit} --cpu`
+            : "not enforced (util-linux prlimit not found)",
+          memoryBytes: "not enforced",
+          pids: "not enforced",
+        },
+      };
+    },
+    async create(spec: SandboxSpec): Promise<Sandbox> {
+      const paths = checkWorkspace(spec.workspace);
+      const home = await mkdtemp(path.join(tmpdir(), "entourage-home-"));
+      return new SubprocessSandbox(spec, paths, home, hostPath, prlimit);
+    },
+  };
+}
+
+class SubprocessSandbox implements Sandbox {
+  readonly backend = "subprocess" as const;
+  readonly isolated = false;
+  readonly spec: SandboxSpec;
+  readonly #paths: WorkspacePaths;
+  readonly #home: string;
+  readonly #hostPath: string;
+  readonly #prlimit: string | undefined;
+  readonly #session = randomBytes(6).toString("hex");
+  readonly #running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
+  #execCount = 0;
+  #destroyed: Promise<void> | undefined;
+
+  constructor(
+    spec: SandboxSpec,
+    paths: WorkspacePaths,
+    home: string,
+    hostPath: string,
+    prlimit: string | undefined,
+  ) {
+    this.spec = spec;
+    this.#paths = paths;
+    this.#home = home;
+    this.#hostPath = hostPath;
+    this.#prlimit = prlimit;
+  }
+
+  async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (this.#destroyed)
+      throw new SystemError("sandbox_destroyed", "This sandbox was destroyed; create a new one.");
+    if (argv.length === 0 || argv[0] === "")
+      throw new SystemError("sandbox_argv", "exec needs a command (argv is empty).");
+    const cwd = resolveCwd(this.#paths, options.cwd);
+    const id = ++this.#execCount;
+    const needle = `${EXEC_MARKER_VAR}=${this.#session}.${id}`;
+    const env = sandboxEnv(this.#home, this.spec.env, options.env);
+    env.PATH = this.#hostPath;
+    env[EXEC_MARKER_VAR] = `${this.#session}.${id}`;
+
+    const { cpuSeconds } = this.spec.limits;
+    const command =
+      cpuSeconds !== undefined && this.#prlimit
+        ? [this.#prlimit, `--cpu=${Math.ceil(cpuSeconds)}:${Math.ceil(cpuSeconds)}`, "--", ...argv]
+        : argv;
+
+    // One controller per exec so destroy() can abort what is still running.
+    const abort = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+    const done = runProcess({
+      file: command[0]!,
+      args: command.slice(1),
+      cwd,
+      env,
+      stdin: options.stdin,
+      timeoutMs: options.timeoutMs ?? this.spec.limits.timeoutMs,
+      outputBytes: this.spec.limits.outputBytes,
+      signal,
+      onOutput: options.onOutput,
+      // After a normal exit, reap the group only: the /proc sweep costs a few ms and runs on timeout,
+      // abort and destroy, where escaped processes matter.
+      killTree: (pid, reason) => (reason === "exit" ? killProcessGroup(pid) : killProcessTree(pid, needle)),
+    });
+    const entry = { abort, done };
+    this.#running.add(entry);
+    try {
+      const result = await done;
+      const killedBySignal = result.signal === "SIGKILL" || result.signal === "SIGXCPU";
+      return {
+        exitCode: result.timedOut ? 124 : result.aborted ? 137 : result.exitCode,
+        timedOut: result.timedOut,
+        killed: !result.timedOut && (result.aborted || killedBySignal),
+        output: result.output,
+        outputTruncated: result.outputTruncated,
+        durationMs: result.durationMs,
+      };
+    } finally {
+      this.#running.delete(entry);
+    }
+  }
+
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      const running = [...this.#running];
+      for (const { abort } of running) abort.abort();
+      await Promise.allSettled(running.map((r) => r.done));
+      killProcessTree(undefined, `${EXEC_MARKER_VAR}=${this.#session}.`);
+      await rm(this.#home, { recursive: true, force: true });
+    })();
+    return this.#destroyed;
+  }
+}

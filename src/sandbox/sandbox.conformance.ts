@@ -1,0 +1,459 @@
+/**
+ * The one conformance and containment suite every sandbox backend must pass. A backend's test file
+ * calls `runSandboxConformance(name, makeBackend, { isolated })` (like langgraphjs's checkpoint
+ * validation spec with one initializer per backend).
+ *
+ * Behaviour (every backend): exit codes, live ordered output, cwd confinement, stdin, a non-inherited
+ * environment, the output cap, timeouts and aborts that kill the whole tree, idempotent destroy, files
+ * shared with the host. Containment (isolated backends only): host files, environment, network,
+ * processes and system directories out of reach, an unprivileged uid, and memory, pids and CPU limits
+ * that stop runaway commands.
+ *
+ * A backend whose dependency is missing here (bwrap not installed, no Docker daemon) makes every test
+ * FAIL when `ENTOURAGE_CI=1` and skip with the probe's reason otherwise.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it, type TestContext } from "node:test";
+import { ToolInputError } from "../core/index.ts";
+import type {
+  BackendProbe,
+  OutputChunk,
+  Sandbox,
+  SandboxBackend,
+  SandboxLimits,
+  SandboxSpec,
+} from "./sandbox.ts";
+
+export interface ConformanceOptions {
+  /** Whether the backend claims isolation; the containment tests run only then. */
+  isolated: boolean;
+}
+
+const LIMITS: SandboxLimits = {
+  memoryBytes: 512 * 1024 ** 2,
+  pids: 256,
+  cpuSeconds: 30,
+  timeoutMs: 15_000,
+  outputBytes: 64 * 1024,
+};
+
+/** Tight limits for the runaway-command tests. */
+const TIGHT: SandboxLimits = {
+  memoryBytes: 96 * 1024 ** 2,
+  pids: 24,
+  cpuSeconds: 1,
+  timeoutMs: 15_000,
+  outputBytes: 64 * 1024,
+};
+
+export function runSandboxConformance(
+  name: string,
+  makeBackend: () => SandboxBackend,
+  options: ConformanceOptions,
+): void {
+  describe(`sandbox conformance: ${name}`, () => {
+    const token = randomBytes(6).toString("hex");
+    const fakeKey = `sk-entourage-fake-${token}`;
+    const saved = { OPENAI_API_KEY: process.env.OPENAI_API_KEY, SECRET_X: process.env.SECRET_X };
+    let backend: SandboxBackend;
+    let probe: BackendProbe;
+    let workspace: string;
+    let sandbox: Sandbox | undefined;
+    const cleanups: (() => unknown)[] = [];
+
+    before(async () => {
+      // Secrets in the host environment of the test process: they must never reach a command.
+      process.env.OPENAI_API_KEY = fakeKey;
+      process.env.SECRET_X = fakeKey;
+      backend = makeBackend();
+      probe = await backend.probe();
+      workspace = mkdtempSync(path.join(tmpdir(), `entourage-conf-${name}-`));
+      cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
+      if (probe.available) {
+        sandbox = await backend.create(spec(workspace, LIMITS, { FOO: "from-spec", MY_TOKEN: "nope" }));
+        cleanups.push(() => sandbox?.destroy());
+      }
+    });
+
+    after(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    });
+
+    /** The shared sandbox, or undefined after skipping (failing under ENTOURAGE_CI=1). */
+    const ready = (t: TestContext): Sandbox | undefined => {
+      if (sandbox) return sandbox;
+      const reason = `${name} is not available here: ${probe?.reason ?? "probe failed"}`;
+      if (process.env.ENTOURAGE_CI === "1")
+        assert.fail(`${reason} (ENTOURAGE_CI=1: a missing dependency fails)`);
+      t.skip(reason);
+      return undefined;
+    };
+    const sh = (script: string) => ["sh", "-c", script];
+
+    it("reports its isolation honestly", () => {
+      assert.equal(backend.isolated, options.isolated);
+      if (sandbox) assert.equal(sandbox.isolated, options.isolated);
+    });
+
+    it("returns exit codes; 127 for a missing command", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      assert.equal((await sb.exec(["true"])).exitCode, 0);
+      assert.equal((await sb.exec(sh("exit 7"))).exitCode, 7);
+      const missing = await sb.exec([`no-such-command-${token}`]);
+      assert.equal(missing.exitCode, 127);
+      assert.equal(missing.killed, false);
+    });
+
+    it("streams stdout and stderr live, in arrival order", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      const chunks: (OutputChunk & { at: number })[] = [];
+      const started = performance.now();
+      const result = await sb.exec(sh("echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three"), {
+        onOutput: (chunk) => chunks.push({ ...chunk, at: performance.now() - started }),
+      });
+      assert.equal(result.exitCode, 0);
+      assert.equal(result.output, "one\ntwo\nthree\n");
+      assert.deepEqual(
+        chunks.map((c) => [c.stream, c.text]),
+        [
+          ["stdout", "one\n"],
+          ["stderr", "two\n"],
+          ["stdout", "three\n"],
+        ],
+      );
+      // Live: the first line arrived well before the command ended.
+      assert.ok(
+        chunks[0]!.at < result.durationMs - 250,
+        `first chunk at ${chunks[0]!.at} ms of ${result.durationMs}`,
+      );
+    });
+
+    it("runs in the workspace or a directory inside it, and refuses escapes", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      mkdirSync(path.join(workspace, "sub", "deeper"), { recursive: true });
+      assert.equal((await sb.exec(["pwd"])).output, `${workspace}\n`);
+      assert.equal((await sb.exec(["pwd"], { cwd: "sub/deeper" })).output, `${workspace}/sub/deeper\n`);
+      await assert.rejects(sb.exec(["pwd"], { cwd: "../" }), (e) => ToolInputError.isInstance(e));
+      await assert.rejects(sb.exec(["pwd"], { cwd: "/etc" }), (e) => ToolInputError.isInstance(e));
+      symlinkSync(tmpdir(), path.join(workspace, "out-link"));
+      await assert.rejects(sb.exec(["pwd"], { cwd: "out-link" }), (e) => ToolInputError.isInstance(e));
+      await assert.rejects(sb.exec(["pwd"], { cwd: "missing-dir" }), (e) => ToolInputError.isInstance(e));
+    });
+
+    it("feeds stdin, and gives EOF when there is none", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      assert.equal((await sb.exec(["cat"], { stdin: "hello\nworld\n" })).output, "hello\nworld\n");
+      const noInput = await sb.exec(["cat"], { timeoutMs: 5000 });
+      assert.equal(noInput.timedOut, false);
+      assert.equal(noInput.output, "");
+      // A command that exits without reading a large stdin must not crash the host (EPIPE).
+      assert.equal((await sb.exec(["true"], { stdin: "x".repeat(1024 * 1024) })).exitCode, 0);
+    });
+
+    it("does not inherit the host environment and drops secret-looking variables", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      const result = await sb.exec(["env"], { env: { BAR: "from-exec", GITHUB_TOKEN: "nope" } });
+      const vars = new Map(
+        result.output
+          .trim()
+          .split("\n")
+          .map((line) => line.split(/=(.*)/s, 2) as [string, string]),
+      );
+      assert.equal(vars.get("FOO"), "from-spec");
+      assert.equal(vars.get("BAR"), "from-exec");
+      for (const key of ["OPENAI_API_KEY", "SECRET_X", "MY_TOKEN", "GITHUB_TOKEN", "NODE_TEST_CONTEXT"]) {
+        assert.equal(vars.has(key), false, `${key} leaked into the sandbox`);
+      }
+      assert.doesNotMatch(result.output, new RegExp(fakeKey));
+      assert.equal(vars.get("CI"), "1");
+      assert.ok(vars.get("HOME") && vars.get("HOME") !== process.env.HOME, "HOME is private");
+    });
+
+    it("caps output, keeping the head and the tail and saying how much was dropped", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      const streamed: string[] = [];
+      const result = await sb.exec(sh("echo FIRST; head -c 300000 /dev/zero | tr '\\0' x; echo; echo LAST"), {
+        onOutput: (c) => streamed.push(c.text),
+      });
+      assert.equal(result.exitCode, 0);
+      assert.equal(result.outputTruncated, true);
+      assert.ok(result.output.startsWith("FIRST\n"));
+      assert.ok(result.output.endsWith("\nLAST\n"));
+      assert.match(result.output, /\[… \d+ bytes of output dropped/);
+      assert.ok(Buffer.byteLength(result.output) < LIMITS.outputBytes + 200);
+      assert.ok(Buffer.byteLength(streamed.join("")) < LIMITS.outputBytes + 200, "live output is capped too");
+    });
+
+    it("kills the whole tree on timeout (background and setsid children included): 124", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      const marker = `9${Math.floor(Math.random() * 1e6)}.5`;
+      const beat = (file: string) => `while :; do date +%s%N > ${file}; sleep 0.05; done`;
+      const result = await sb.exec(
+        sh(
+          `sleep ${marker} & (${beat("bg.beat")}) & setsid sh -c '${beat("setsid.beat")}' & sleep ${marker}`,
+        ),
+        { timeoutMs: 600 },
+      );
+      assert.equal(result.exitCode, 124);
+      assert.equal(result.timedOut, true);
+      assert.equal(result.killed, false);
+      assert.ok(result.durationMs < 5000);
+      await assertTreeGone(workspace, ["bg.beat", "setsid.beat"], marker);
+    });
+
+    it("kills the whole tree when the abort signal fires: 137", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      const marker = `8${Math.floor(Math.random() * 1e6)}.5`;
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 300);
+      const result = await sb.exec(sh(`sleep ${marker} & sleep ${marker}`), { signal: controller.signal });
+      assert.equal(result.exitCode, 137);
+      assert.equal(result.killed, true);
+      assert.equal(result.timedOut, false);
+      assert.ok(result.durationMs < 5000);
+      await assertTreeGone(workspace, [], marker);
+      const already = await sb.exec(["true"], { signal: AbortSignal.abort() });
+      assert.equal(already.exitCode, 137);
+    });
+
+    it("shares workspace files with the host both ways", async (t) => {
+      const sb = ready(t);
+      if (!sb) return;
+      writeFileSync(path.join(workspace, "from-host.txt"), "host says hi\n");
+      const result = await sb.exec(
+        sh("cat from-host.txt && mkdir -p out && echo written inside > out/file.txt"),
+      );
+      assert.equal(result.exitCode, 0, result.output);
+      assert.equal(result.output, "host says hi\n");
+      const file = path.join(workspace, "out", "file.txt");
+      assert.equal(readFileSync(file, "utf8"), "written inside\n");
+      assert.equal(statSync(file).uid, sb.runAs?.uid ?? process.getuid?.());
+      writeFileSync(file, "host can still write\n");
+      rmSync(path.join(workspace, "out"), { recursive: true });
+    });
+
+    it("destroy is idempotent and later execs are refused", async (t) => {
+      if (!ready(t)) return;
+      const dir = mkdtempSync(path.join(tmpdir(), `entourage-conf-${name}-d-`));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const sb = await backend.create(spec(dir, LIMITS));
+      const running = sb.exec(sh("sleep 30"));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await Promise.all([sb.destroy(), sb.destroy()]);
+      await sb.destroy();
+      const result = await running;
+      assert.equal(result.killed, true, "destroy killed the running command");
+      await assert.rejects(sb.exec(["true"]));
+    });
+
+    if (!options.isolated) return;
+
+    describe("containment", () => {
+      let secretDir: string;
+      let server: Server;
+      let port: number;
+      let connections = 0;
+      let tight: Sandbox | undefined;
+
+      before(async () => {
+        secretDir = mkdtempSync(path.join(tmpdir(), "entourage-secret-"));
+        writeFileSync(path.join(secretDir, "secret.txt"), `TOPSECRET-${token}\n`, { mode: 0o644 });
+        cleanups.push(() => rmSync(secretDir, { recursive: true, force: true }));
+        server = createServer((socket) => {
+          connections++;
+          socket.end("hello from the host\n");
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        port = (server.address() as { port: number }).port;
+        cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+        if (probe.available) {
+          const dir = mkdtempSync(path.join(tmpdir(), `entourage-conf-${name}-tight-`));
+          cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+          tight = await backend.create(spec(dir, TIGHT));
+          cleanups.push(() => tight?.destroy());
+        }
+      });
+
+      it("cannot read /root or a host file outside the workspace", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        const result = await sb.exec(sh(`ls -a /root /home; cat ${secretDir}/secret.txt; cat /etc/shadow`));
+        assert.notEqual(result.exitCode, 0);
+        assert.doesNotMatch(result.output, /TOPSECRET/);
+        // A container may have its own empty /root; none of the host's entries may show.
+        const common = new Set([".", "..", ".bashrc", ".profile", ".cache", ".config", ".local", ".npm"]);
+        const hostEntries = [...listOptional("/root"), ...listOptional("/home")].filter(
+          (e) => !common.has(e),
+        );
+        const seen = new Set(result.output.split(/\s+/));
+        assert.deepEqual(
+          hostEntries.filter((e) => seen.has(e)),
+          [],
+          "host /root or /home entries are visible",
+        );
+      });
+
+      it("cannot follow a workspace symlink to a host file", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        symlinkSync(path.join(secretDir, "secret.txt"), path.join(workspace, "link-to-secret"));
+        symlinkSync("/etc/shadow", path.join(workspace, "link-to-shadow"));
+        const result = await sb.exec(sh("cat link-to-secret; cat link-to-shadow"));
+        assert.notEqual(result.exitCode, 0);
+        assert.doesNotMatch(result.output, /TOPSECRET|root:/);
+      });
+
+      it("cannot see the host environment through /proc either", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        const result = await sb.exec(sh("cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'"));
+        assert.doesNotMatch(result.output, new RegExp(fakeKey));
+      });
+
+      it("cannot reach the network (a listener on the host's 127.0.0.1)", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        const script = `require("net").connect(${port}, "127.0.0.1")
+          .on("connect", () => { console.log("CONNECTED"); process.exit(0); })
+          .on("error", (e) => { console.log("ERR", e.code); process.exit(3); });`;
+        const result = await sb.exec(["node", "-e", script]);
+        assert.equal(result.exitCode, 3, result.output);
+        assert.doesNotMatch(result.output, /CONNECTED/);
+        assert.equal(connections, 0);
+      });
+
+      it("cannot write /etc, /usr or the root", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        const name = `entourage-probe-${token}`;
+        const result = await sb.exec(
+          sh(`touch /etc/${name}; touch /usr/${name}; touch /${name}; touch /bin/${name}`),
+        );
+        assert.notEqual(result.exitCode, 0);
+        for (const dir of ["/etc", "/usr", "/usr/bin"]) assert.equal(readdirSync(dir).includes(name), false);
+      });
+
+      it("sees only its own processes", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        const result = await sb.exec(
+          sh("ls /proc | grep -c '^[0-9]'; cat /proc/[0-9]*/cmdline | tr '\\0' ' '"),
+        );
+        const count = Number(result.output.split("\n")[0]);
+        assert.ok(count > 0 && count < 10, `sandbox sees ${count} processes`);
+        assert.doesNotMatch(result.output, /node --test|sandbox-conformance/);
+      });
+
+      it("runs as a non-root uid without capabilities", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        const result = await sb.exec(
+          sh(
+            "id -u; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; grep NoNewPrivs /proc/self/status",
+          ),
+        );
+        const [uid, ...caps] = result.output.trim().split("\n");
+        assert.notEqual(uid, "0");
+        for (const line of caps.filter((l) => l.startsWith("Cap"))) assert.match(line, /:\s+0+$/, line);
+      });
+
+      it("does not expose the Docker socket", async (t) => {
+        const sb = ready(t);
+        if (!sb) return;
+        const result = await sb.exec(sh("ls -l /var/run/docker.sock /run/docker.sock"));
+        assert.notEqual(result.exitCode, 0);
+        assert.doesNotMatch(result.output, /^s/m);
+      });
+
+      it("kills a memory hog: 137, killed", async (t) => {
+        if (!ready(t) || !tight) return;
+        const hog = "const a = []; for (;;) a.push(Buffer.alloc(8 << 20, 1));";
+        const result = await tight.exec(["node", "-e", hog]);
+        assert.equal(result.exitCode, 137, result.output);
+        assert.equal(result.killed, true);
+        assert.equal(result.timedOut, false);
+      });
+
+      it("stops a fork loop at the pids limit", async (t) => {
+        if (!ready(t) || !tight) return;
+        const result = await tight.exec(sh("for i in $(seq 1 60); do sleep 1 & done; wait; echo done"));
+        assert.equal(result.timedOut, false);
+        assert.match(result.output, /fork|resource temporarily unavailable/i);
+      });
+
+      it("stops a busy loop at cpuSeconds", async (t) => {
+        if (!ready(t) || !tight) return;
+        const result = await tight.exec(sh("while :; do :; done"));
+        assert.equal(result.timedOut, false);
+        assert.equal(result.killed, true);
+        assert.equal(result.exitCode, 137);
+        assert.ok(result.durationMs < 10_000);
+      });
+    });
+  });
+}
+
+function spec(workspace: string, limits: SandboxLimits, env?: Record<string, string>): SandboxSpec {
+  return { workspace, network: "off", limits, env };
+}
+
+/** Proves nothing of a killed command survives: heartbeat files stop changing and no marker process remains. */
+async function assertTreeGone(workspace: string, beats: string[], marker: string): Promise<void> {
+  const read = () => beats.map((file) => readOptional(path.join(workspace, file)));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const first = read();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(read(), first, "a background process is still writing its heartbeat");
+  for (const [i, file] of beats.entries()) {
+    assert.notEqual(first[i], undefined, `${file} was never written: the test did not start its children`);
+    rmSync(path.join(workspace, file), { force: true });
+  }
+  const survivors = readdirSync("/proc").filter((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    return readOptional(`/proc/${entry}/cmdline`)?.includes(marker) ?? false;
+  });
+  for (const pid of survivors) process.kill(Number(pid), "SIGKILL"); // do not leave them behind a failure
+  assert.deepEqual(survivors, [], `processes survived: ${survivors.join(", ")}`);
+}
+
+function listOptional(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function readOptional(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,4 @@
+import { createSubprocessBackend } from "../../src/sandbox/backends/index.ts";
+import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
+
+runSandboxConformance("subprocess", () => createSubprocessBackend(), { isolated: false });
