@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
-import { EntourageError, errorMessage, UserError } from "../core/index.ts";
+// errors.ts directly, not core/index.ts: the event schemas (zod) are not needed to print help.
+import { EntourageError, errorMessage, UserError } from "../core/errors.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;

@@ -63,11 +63,11 @@ export async function runAgent(
   const { signal } = deps;
   const tools = deps.tools.filter((t) => agent.tools.includes(t.name));
   const specs = tools.map(toolSpec);
-  const prefixHash = createHash("sha256")
-    .update(agent.systemPrompt)
-    .update(JSON.stringify(specs))
-    .digest("hex")
-    .slice(0, 16);
+  const specsJson = JSON.stringify(specs);
+  const prefix = {
+    hash: createHash("sha256").update(agent.systemPrompt).update(specsJson).digest("hex").slice(0, 16),
+    chars: agent.systemPrompt.length + specsJson.length,
+  };
   const maxSteps = agent.maxSteps ?? deps.budget.maxSteps;
   const history = agentHistory(agentId, events);
   const messages = history.messages;
@@ -106,7 +106,7 @@ export async function runAgent(
       });
     }
     step += 1;
-    const turn = await modelStep(deps, agentId, step, agent.systemPrompt, messages, specs, prefixHash);
+    const turn = await modelStep(deps, agentId, step, agent.systemPrompt, messages, specs, prefix);
     messages.push({
       role: "assistant",
       text: turn.text,
@@ -162,9 +162,23 @@ async function finishAgent(
   return outcome;
 }
 
+/** Serialised size of each message, computed once: the conversation only grows, so a step costs O(new messages). */
+const messageChars = new WeakMap<ModelMessage, { chars: number; parts: number }>();
+
 /** Rough token estimate (4 characters a token) for the `llm.request` event; the response has the real count. */
-function estimateTokens(system: string, messages: ModelMessage[], specs: unknown): number {
-  return Math.ceil((system.length + JSON.stringify(messages).length + JSON.stringify(specs).length) / 4);
+function estimateTokens(prefixChars: number, messages: ModelMessage[]): number {
+  let chars = prefixChars;
+  for (const m of messages) {
+    // A tool message grows while a turn's results are added: its cached size is valid for its part count.
+    const parts = m.role === "tool" ? m.results.length : 1;
+    let cached = messageChars.get(m);
+    if (cached?.parts !== parts) {
+      cached = { chars: JSON.stringify(m).length, parts };
+      messageChars.set(m, cached);
+    }
+    chars += cached.chars;
+  }
+  return Math.ceil(chars / 4);
 }
 
 async function modelStep(
@@ -174,11 +188,13 @@ async function modelStep(
   system: string,
   messages: ModelMessage[],
   specs: ReturnType<typeof toolSpec>[],
-  prefixHash: string,
+  prefix: { hash: string; chars: number },
 ): Promise<{ text: string; toolCalls: ToolCall[] }> {
   const { emitter, model } = deps;
-  void emitter.emit({ type: "agent.step.started", agentId, data: { step } });
-  await emitter.emit({
+  emitter.post({ type: "agent.step.started", agentId, data: { step } });
+  // Queued, not awaited: a model call changes nothing outside the log, and a step without its
+  // `agent.step.ended` is asked again on resume whether or not this intent was written.
+  emitter.post({
     type: "llm.request",
     agentId,
     data: {
@@ -187,8 +203,8 @@ async function modelStep(
       step,
       attempt: 1,
       messages: messages.length,
-      estimatedInputTokens: estimateTokens(system, messages, specs),
-      prefixHash,
+      estimatedInputTokens: estimateTokens(prefix.chars, messages),
+      prefixHash: prefix.hash,
     },
   });
   const started = deps.clock();
@@ -241,12 +257,14 @@ async function modelStep(
   const costUsd = costOf(model.provider, model.id, usage);
   deps.budget.used.tokens += usage.inputTokens + usage.outputTokens;
   deps.budget.used.costUsd += costUsd ?? 0;
-  void emitter.emit({
+  emitter.post({
     type: "llm.response",
     agentId,
     data: { step, usage, costUsd, latencyMs: deps.clock() - started, firstTokenMs, finishReason },
   });
-  await emitter.emit({
+  // Not awaited: nothing acts on it; the next intent (a tool call starting, the next model request)
+  // is awaited and is written after it, so it is durable by then.
+  emitter.post({
     type: "agent.step.ended",
     agentId,
     data: {
@@ -294,7 +312,7 @@ async function handleToolCalls(
       extra: Partial<EventData<"tool.call.ended">> = {},
     ): Promise<void> => {
       results.push({ callId: call.id, name: call.name, output, isError });
-      await emitter.emit({
+      emitter.post({
         type: "tool.call.ended",
         agentId,
         data: { callId: call.id, name: call.name, output, isError, durationMs: 0, ...extra },
@@ -303,7 +321,8 @@ async function handleToolCalls(
     const prepared = prepareCall(tools, call.name, call.args, call.argsError);
     const logged = resumed?.requested.get(call.id);
     if (!logged) {
-      await emitter.emit({
+      // Durable before the call acts: `tool.call.started` or `approval.requested`, awaited below, follow it.
+      emitter.post({
         type: "tool.call.requested",
         agentId,
         data: {

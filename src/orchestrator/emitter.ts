@@ -40,6 +40,14 @@ export class RunEmitter {
     return this.enqueue(event);
   }
 
+  /**
+   * Queues an event without waiting for it. It is still written in order, so it is durable before any
+   * later event that is awaited; a write failure surfaces at the next `emit` or `flush`.
+   */
+  post(event: NewEvent): void {
+    this.emit(event).catch(() => {});
+  }
+
   /** Streams a delta; merged with the previous one when it continues the same stream. Never awaited. */
   emitDelta(event: DeltaEvent): void {
     const open = this.delta;
