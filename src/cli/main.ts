@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 // errors.ts directly, not core/index.ts: the event schemas (zod) are not needed to print help.
 import { EntourageError, errorMessage, UserError } from "../core/errors.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
@@ -36,22 +36,14 @@ function runOptions(cmd: Command): Command {
 function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0)
-    throw new CommanderError(
-      EXIT.usage,
-      "entourage.invalidArgument",
-      `expected a positive integer, got "${value}"`,
-    );
+    throw new InvalidArgumentError(`Expected a positive integer, got "${value}".`);
   return n;
 }
 
 function parsePositiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0)
-    throw new CommanderError(
-      EXIT.usage,
-      "entourage.invalidArgument",
-      `expected a positive number, got "${value}"`,
-    );
+    throw new InvalidArgumentError(`Expected a positive number, got "${value}".`);
   return n;
 }
 
@@ -175,7 +167,6 @@ export async function main(argv: string[]): Promise<number> {
         error.code === "commander.help"
       )
         return EXIT.ok;
-      if (error.code === "entourage.invalidArgument") process.stderr.write(`error: ${error.message}\n`);
       return EXIT.usage;
     }
     return reportError(error);

@@ -1,5 +1,5 @@
 import { constants, type Stats } from "node:fs";
-import { lstat, mkdir, open, readFile, readlink } from "node:fs/promises";
+import { chown, lstat, mkdir, open, readFile, readlink } from "node:fs/promises";
 import path from "node:path";
 import { ToolInputError } from "../core/index.ts";
 import type { ConfinedPath } from "./confine.ts";
@@ -122,7 +122,15 @@ export async function readTextAt(target: ConfinedPath, options: ReadTextOptions 
  * symlink (even one inside the workspace: the change would land somewhere the model did not name), and
  * opens with O_NOFOLLOW so a link planted between the check and the write is not followed either.
  */
-export async function writeTextAt(target: ConfinedPath, content: string | Buffer): Promise<WriteResult> {
+/**
+ * Writes a file inside the workspace. `owner`: while a sandbox runs commands as another uid, files and
+ * directories created here are given to it, so the agent's commands can change what its tools wrote.
+ */
+export async function writeTextAt(
+  target: ConfinedPath,
+  content: string | Buffer,
+  owner?: { uid: number; gid: number },
+): Promise<WriteResult> {
   if (target.rel === "")
     throw new ToolInputError("Give a file path, not the workspace root.", { code: "is_directory" });
   if (target.isSymlink) {
@@ -135,7 +143,7 @@ export async function writeTextAt(target: ConfinedPath, content: string | Buffer
   if (previous?.isDirectory()) {
     throw new ToolInputError(`${target.rel} is a directory; give a file path.`, { code: "is_directory" });
   }
-  await mkdir(path.dirname(target.real), { recursive: true });
+  const firstCreatedDir = await mkdir(path.dirname(target.real), { recursive: true });
   const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
   const handle = await open(target.real, flags, 0o666).catch((error: NodeJS.ErrnoException) => {
@@ -148,8 +156,20 @@ export async function writeTextAt(target: ConfinedPath, content: string | Buffer
   });
   try {
     await handle.writeFile(bytes);
+    if (owner && !previous) await handle.chown(owner.uid, owner.gid);
   } finally {
     await handle.close();
+  }
+  if (owner && firstCreatedDir) {
+    // Give every directory mkdir created, from the first one down to the file's parent.
+    let dir = path.dirname(target.real);
+    const created: string[] = [];
+    while (dir.length >= firstCreatedDir.length) {
+      created.push(dir);
+      if (dir === firstCreatedDir) break;
+      dir = path.dirname(dir);
+    }
+    for (const d of created) await chown(d, owner.uid, owner.gid);
   }
   return previous
     ? { path: target.rel, created: false, bytes: bytes.length, previousBytes: previous.size }

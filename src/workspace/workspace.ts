@@ -1,5 +1,7 @@
+import { execFile } from "node:child_process";
 import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { glob } from "tinyglobby";
 import { type Clock, SystemError, systemClock, ToolInputError, UserError } from "../core/index.ts";
 import { applyPlan } from "./apply.ts";
@@ -84,6 +86,8 @@ const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;
  * and finally applied to the user's checkout only if the user's files did not change underneath.
  * Everything is derivable from disk: `Workspace.open` picks up where another process left off.
  */
+const execFileAsync = promisify(execFile);
+
 export class Workspace {
   /** Real path of the copy; every tool path is relative to it. */
   readonly dir: string;
@@ -96,6 +100,7 @@ export class Workspace {
   readonly skipped: readonly SkippedPath[];
   readonly #clock: Clock;
   #queue: Promise<unknown> = Promise.resolve();
+  #owner: { uid: number; gid: number } | undefined;
 
   private constructor(meta: WorkspaceMeta, clock: Clock) {
     this.dir = meta.dir;
@@ -258,6 +263,9 @@ export class Workspace {
       const commit = await this.#resolveRef(ref);
       await this.#git(["reset", "-q", "--hard", commit]);
       await this.#git(["clean", "-q", "-f", "-d"]);
+      // Files git recreated belong to us; hand them back to the sandbox's uid (never following links).
+      if (this.#owner)
+        await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
     });
   }
 
@@ -314,8 +322,16 @@ export class Workspace {
     return readBytesAt(confine(this.dir, relPath));
   }
 
+  /**
+   * While a sandbox runs commands as another uid (see `Sandbox.runAs`), files the tools create are given
+   * to that uid so the agent's commands can modify them. `undefined` stops it (after the sandbox is gone).
+   */
+  lendTo(owner: { uid: number; gid: number } | undefined): void {
+    this.#owner = owner;
+  }
+
   async writeText(relPath: string, content: string | Buffer): Promise<WriteResult> {
-    return writeTextAt(confine(this.dir, relPath), content);
+    return writeTextAt(confine(this.dir, relPath), content, this.#owner);
   }
 
   /** lstat of the path (a symlink is reported as one), or null when nothing is there. */

@@ -74,11 +74,18 @@ describe("bwrap backend specifics", () => {
     writeFileSync(path.join(dir, "src", "a.txt"), "a\n");
     const owner = statSync(dir).uid;
     const sandbox = await backend.create(spec(dir));
-    const uid = sandbox.runAs?.uid ?? process.getuid?.();
-    assert.equal(statSync(path.join(dir, "src", "a.txt")).uid, uid);
-    const result = await sandbox.exec(["sh", "-c", "echo b >> src/a.txt && mkdir new && echo c > new/c.txt"]);
-    assert.equal(result.exitCode, 0, result.output);
-    await sandbox.destroy();
+    try {
+      const uid = sandbox.runAs?.uid ?? process.getuid?.();
+      assert.equal(statSync(path.join(dir, "src", "a.txt")).uid, uid);
+      const result = await sandbox.exec([
+        "sh",
+        "-c",
+        "echo b >> src/a.txt && mkdir new && echo c > new/c.txt",
+      ]);
+      assert.equal(result.exitCode, 0, result.output);
+    } finally {
+      await sandbox.destroy();
+    }
     for (const file of ["src/a.txt", "new", "new/c.txt"])
       assert.equal(statSync(path.join(dir, file)).uid, owner, file);
   });
@@ -124,9 +131,9 @@ describe("bwrap backend specifics", () => {
     const before = leaves();
     const sandbox = await backend.create(spec(workspace()));
     const mine = [...leaves()].filter((name) => !before.has(name));
-    assert.equal(mine.length, 1, "one session cgroup while the sandbox lives");
     await sandbox.exec(["true"]);
     await sandbox.destroy();
+    assert.equal(mine.length, 1, "one session cgroup while the sandbox lives");
     assert.equal(existsSync(path.join(base, mine[0]!)), false);
   });
 });

@@ -142,6 +142,7 @@ export async function drive(
   },
 ): Promise<number> {
   const signals = abortOnSignals();
+  parts.workspace.lendTo(parts.sandbox.runAs);
   try {
     const state = await driveRun(
       {
@@ -167,5 +168,6 @@ export async function drive(
   } finally {
     signals.dispose();
     await parts.sandbox.destroy();
+    parts.workspace.lendTo(undefined);
   }
 }

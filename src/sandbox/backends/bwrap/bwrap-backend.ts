@@ -58,6 +58,7 @@ import {
   neededControllers,
 } from "./cgroup-plan.ts";
 import { lendWorkspace } from "./ownership.ts";
+import { sessionName, stateDirPrefix, sweepStaleSessions, trackSession } from "./stale-sessions.ts";
 import { detectSystemEntries, prepareEtcDir } from "./system-entries.ts";
 
 const HOME_INSIDE = "/tmp/home";
@@ -184,6 +185,8 @@ async function probeHost(
 
   const cgroup = await probeCgroups(options);
   details.cgroup = cgroup.layout ? describeLayout(cgroup.layout) : `unavailable: ${cgroup.reason}`;
+  const swept = sweepStaleSessions(cgroup.layout);
+  if (swept > 0) details.staleSessionsRemoved = String(swept);
   details.limits = policy;
 
   const host: Host = {
@@ -311,6 +314,7 @@ class BwrapSandbox implements Sandbox {
   readonly #stateDir: string;
   readonly #cgroup: CgroupSessionPlan | undefined;
   readonly #returnWorkspace: (() => void) | undefined;
+  readonly #untrack: () => void;
   readonly #running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
   #destroyed: Promise<void> | undefined;
 
@@ -331,6 +335,7 @@ class BwrapSandbox implements Sandbox {
     this.#cgroup = init.cgroup;
     this.#returnWorkspace = init.returnWorkspace;
     if (init.host.identity.kind === "setpriv") this.runAs = { ...init.host.user };
+    this.#untrack = trackSession({ leaves: init.cgroup?.leaves ?? [], stateDir: init.stateDir });
   }
 
   static async create(
@@ -341,7 +346,7 @@ class BwrapSandbox implements Sandbox {
     hostname: string,
   ): Promise<BwrapSandbox> {
     const session = randomBytes(6).toString("hex");
-    const stateDir = await mkdtemp(path.join(tmpdir(), `entourage-bwrap-${session}-`));
+    const stateDir = await mkdtemp(path.join(tmpdir(), stateDirPrefix(session)));
     let cgroup: CgroupSessionPlan | undefined;
     let returnWorkspace: (() => void) | undefined;
     try {
@@ -360,7 +365,7 @@ class BwrapSandbox implements Sandbox {
         returnWorkspace = lendWorkspace(paths.real, host.user.uid, host.user.gid);
       }
       if (host.cgroup.layout && neededControllers(limits).length > 0) {
-        cgroup = await createCgroupSession(host.cgroup.layout, `session-${session}`, limits);
+        cgroup = await createCgroupSession(host.cgroup.layout, sessionName(session), limits);
       }
       const profile = makeProfile(
         host,
@@ -442,6 +447,7 @@ class BwrapSandbox implements Sandbox {
       if (this.#cgroup) await destroyCgroupSession(this.#cgroup).catch(() => {});
       this.#returnWorkspace?.();
       await rm(this.#stateDir, { recursive: true, force: true });
+      this.#untrack();
     })();
     return this.#destroyed;
   }

@@ -20,7 +20,7 @@
  *   `memoryBytes` and `pids` are NOT enforced: there is no cgroup.
  */
 import { randomBytes } from "node:crypto";
-import { realpathSync } from "node:fs";
+import { realpathSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -40,6 +40,19 @@ import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/works
 import { EXEC_MARKER_VAR, killProcessGroup, killProcessTree } from "./process-sweep.ts";
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Private homes of sandboxes not destroyed yet: removed when the process exits, whoever forgot. */
+const liveHomes = new Set<string>();
+let exitHook = false;
+function trackHome(home: string): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const dir of liveHomes) rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  liveHomes.add(home);
+}
 
 export interface SubprocessBackendOptions {
   /** The host PATH commands get. Default: this process's PATH. */
@@ -71,6 +84,7 @@ export function createSubprocessBackend(options: SubprocessBackendOptions = {}):
     async create(spec: SandboxSpec): Promise<Sandbox> {
       const paths = checkWorkspace(spec.workspace);
       const home = await mkdtemp(path.join(tmpdir(), "entourage-home-"));
+      trackHome(home);
       return new SubprocessSandbox(spec, paths, home, hostPath, prlimit);
     },
   };
@@ -163,6 +177,7 @@ class SubprocessSandbox implements Sandbox {
       await Promise.allSettled(running.map((r) => r.done));
       killProcessTree(undefined, `${EXEC_MARKER_VAR}=${this.#session}.`);
       await rm(this.#home, { recursive: true, force: true });
+      liveHomes.delete(this.#home);
     })();
     return this.#destroyed;
   }
