@@ -1,2 +1,3 @@
 export * from "./agent.ts";
+export * from "./builtin.ts";
 export * from "./general.ts";

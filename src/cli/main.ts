@@ -26,7 +26,14 @@ function runOptions(cmd: Command): Command {
         "plan",
       ]),
     )
-    .option("--max-steps <n>", "model steps before the agent is stopped", parsePositiveInt)
+    .addOption(
+      new Option(
+        "--mode <mode>",
+        "pipeline (Analyzer → plan → Implementer ⇄ Tester → Refactorer, default) or single (one agent)",
+      ).choices(["pipeline", "single"]),
+    )
+    .option("--test-command <cmd>", "the project's test command (default: detected from its files)")
+    .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)
     .option("--max-tokens <n>", "token budget for the whole run", parsePositiveInt)
     .option("--max-cost <usd>", "cost budget in USD for the whole run", parsePositiveNumber)
     .option("--yes", "approve every tool call without asking (non-interactive use)")

@@ -23,6 +23,22 @@ export const configSchema = z
       .enum(["auto", "ask-risky", "ask-all", "plan"])
       .default("ask-risky")
       .describe("When to ask before a tool call runs"),
+    mode: z
+      .enum(["pipeline", "single", "dynamic"])
+      .default("pipeline")
+      .describe("pipeline: Analyzer → plan → Implementer ⇄ Tester → Refactorer; single: one general agent"),
+    testCommand: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The project's test command; detected from its files when unset"),
+    maxFixRounds: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(3)
+      .describe("Implementer ⇄ Tester rounds after the first"),
     maxSteps: z
       .number()
       .int()
@@ -76,6 +92,7 @@ const ENV_FIELDS: Record<string, keyof Config> = {
   ENTOURAGE_SANDBOX: "sandbox",
   ENTOURAGE_APPROVAL: "approval",
   ENTOURAGE_MAX_STEPS: "maxSteps",
+  ENTOURAGE_MODE: "mode",
   ENTOURAGE_MAX_COST_USD: "maxCostUsd",
 };
 
@@ -117,7 +134,10 @@ function validate(layer: Record<string, unknown>, source: string): Partial<Confi
       `Invalid setting "${field}" in ${source}: ${issue?.message ?? "invalid"}`,
     );
   }
-  return result.data as Partial<Config>;
+  // Keep only what this layer sets: a partial schema still fills in defaults, which would otherwise
+  // put every default back over the layers below.
+  const data = result.data as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(layer).map((key) => [key, data[key]])) as Partial<Config>;
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {

@@ -134,7 +134,7 @@ function noModelConfigured(baseUrl: string | undefined, model: string | undefine
       "  • flags: --provider openai|anthropic|google|openai-compatible --model NAME [--base-url URL]",
       "  • environment: ENTOURAGE_PROVIDER, ENTOURAGE_MODEL, ENTOURAGE_BASE_URL",
       "  • a local model, e.g. Ollama (also vLLM, llama.cpp, LM Studio, OpenRouter):",
-      "      entourage --provider openai-compatible --base-url http://127.0.0.1:11434/v1 --model qwen2.5-coder",
+      '      entourage run "<task>" --provider openai-compatible --base-url http://127.0.0.1:11434/v1 --model qwen2.5-coder',
       "",
       "To try Entourage without any model, run `entourage demo` (a scripted model, not a real LLM).",
     ].join("\n") + hint,

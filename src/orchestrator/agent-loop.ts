@@ -16,7 +16,7 @@ import type { Sandbox } from "../sandbox/index.ts";
 import { executeTool, prepareCall, type ToolDefinition, type ToolResult, toolSpec } from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { type ApprovalMode, type Approver, approvalReason } from "./approval.ts";
-import { agentHistory } from "./conversation.ts";
+import { agentHistory, callSignature } from "./conversation.ts";
 import type { RunEmitter } from "./emitter.ts";
 
 /** Run-wide token and cost budget, shared by every agent of the run. */
@@ -47,6 +47,9 @@ export interface AgentOutcome {
 }
 
 type ToolCall = { id: string; name: string; args: unknown; argsError?: string };
+
+/** Tools that end the agent's turn: handled by the loop itself, after the turn's other calls. */
+const TERMINAL: ReadonlySet<string> = new Set(["finish", "propose_plan"]);
 
 /**
  * One agent's loop: model step → tool calls (through the approval gate) → results → next step, until the
@@ -84,9 +87,10 @@ export async function runAgent(
       messages,
       history,
     );
-    if (outcome) return finishAgent(deps, agent, agentId, outcome);
+    if (outcome.finish) return finishAgent(deps, agent, agentId, outcome.finish);
   }
 
+  const loops = new LoopDetector(history.turnSignatures, history.loopWarnings);
   for (;;) {
     if (signal.aborted) throw new AbortedError("the run was interrupted");
     if (step >= maxSteps) {
@@ -125,7 +129,77 @@ export async function runAgent(
       });
     }
     const outcome = await handleToolCalls(deps, tools, agentId, step, turn.toolCalls, messages, undefined);
-    if (outcome) return finishAgent(deps, agent, agentId, outcome);
+    if (outcome.finish) return finishAgent(deps, agent, agentId, outcome.finish);
+    const loop = loops.observe(turn.toolCalls, outcome.checkpoints > 0);
+    if (loop) {
+      const stop = loops.warnings >= 1;
+      await deps.emitter.emit({
+        type: "loop.detected",
+        agentId,
+        data: {
+          kind: loop.kind,
+          detail: loop.detail,
+          action: stop ? "stopped" : "warned",
+          message: stop ? undefined : loop.message,
+        },
+      });
+      if (stop) {
+        return finishAgent(deps, agent, agentId, {
+          reason: "loop",
+          report: await partialReport(deps, `Stopped: ${loop.detail}, after a warning.`, "blocked"),
+        });
+      }
+      loops.warnings += 1;
+      messages.push({ role: "user", content: loop.message });
+    }
+  }
+}
+
+/**
+ * Notices an agent going in circles: the same tool call with the same arguments in three turns running,
+ * or `stallTurns` turns with no new call and no change to the workspace. Seeded from the log on resume.
+ */
+export class LoopDetector {
+  private readonly turns: string[][];
+  private quietTurns = 0;
+  warnings: number;
+  readonly stallTurns: number;
+
+  constructor(turns: string[][] = [], warnings = 0, stallTurns = 8) {
+    this.turns = [...turns];
+    this.warnings = warnings;
+    this.stallTurns = stallTurns;
+  }
+
+  observe(
+    calls: readonly { name: string; args: unknown }[],
+    changedWorkspace: boolean,
+  ): { kind: "repeated_call" | "no_progress"; detail: string; message: string } | undefined {
+    const signatures = calls.map(callSignature);
+    const seen = new Set(this.turns.flat());
+    const novel = signatures.some((sig) => !seen.has(sig));
+    const [prev1, prev2] = [this.turns.at(-1), this.turns.at(-2)];
+    this.turns.push(signatures);
+    this.quietTurns = novel || changedWorkspace ? 0 : this.quietTurns + 1;
+    const repeated = signatures.find((sig) => prev1?.includes(sig) && prev2?.includes(sig));
+    if (repeated) {
+      this.quietTurns = 0;
+      const short = repeated.length > 120 ? `${repeated.slice(0, 117)}…` : repeated;
+      return {
+        kind: "repeated_call",
+        detail: `the same call was made in 3 turns running: ${short}`,
+        message: `[Entourage] You have made the same call (${short}) three times in a row with the same result. Do not repeat it: change your approach, or call finish with status "blocked" and say what you need.`,
+      };
+    }
+    if (this.quietTurns >= this.stallTurns) {
+      this.quietTurns = 0;
+      return {
+        kind: "no_progress",
+        detail: `${this.stallTurns} turns without a new call or a change to the workspace`,
+        message: `[Entourage] Your last ${this.stallTurns} turns repeated earlier calls without changing anything. Make progress with a different approach, or call finish with status "blocked" and say what you need.`,
+      };
+    }
+    return undefined;
   }
 }
 
@@ -297,12 +371,16 @@ async function handleToolCalls(
   resumed:
     | { requested: Map<string, EventData<"tool.call.requested">>; started: Set<string>; ended: Set<string> }
     | undefined,
-): Promise<AgentOutcome | undefined> {
+): Promise<{ finish?: AgentOutcome; checkpoints: number }> {
   const { emitter } = deps;
   const results: { callId: string; name: string; output: string; isError: boolean }[] = [];
+  let checkpoints = 0;
   let finish: AgentOutcome | undefined;
   // `finish` goes last so every other call of the turn has its result before the agent ends.
-  const ordered = [...calls.filter((c) => c.name !== "finish"), ...calls.filter((c) => c.name === "finish")];
+  const ordered = [
+    ...calls.filter((c) => !TERMINAL.has(c.name)),
+    ...calls.filter((c) => TERMINAL.has(c.name)),
+  ];
   for (const call of ordered) {
     if (resumed?.ended.has(call.id)) continue;
     if (deps.signal.aborted) throw new AbortedError("the run was interrupted");
@@ -415,6 +493,30 @@ async function handleToolCalls(
       };
       continue;
     }
+    if (call.name === "propose_plan") {
+      const plan = input as { facts: string[]; steps: { description: string; owner: string }[] };
+      await end("Plan received; it goes to the user for approval before anything changes.", false);
+      await emitter.emit({
+        type: "plan.proposed",
+        agentId,
+        data: {
+          planId: deps.ids("plan"),
+          plan: {
+            facts: plan.facts,
+            steps: plan.steps.map((st, i) => ({ id: `s${i + 1}`, ...st, status: "pending" as const })),
+          },
+        },
+      });
+      finish = {
+        reason: "plan",
+        report: {
+          status: "done",
+          summary: `Proposed a plan of ${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}.`,
+          filesChanged: [],
+        },
+      };
+      continue;
+    }
     const result = await runTool(deps, prepared.tool, input, agentId, call.id);
     await end(result.output, result.isError ?? false, {
       durationMs: (result.metadata?.durationMs as number | undefined) ?? 0,
@@ -422,7 +524,7 @@ async function handleToolCalls(
       metadata: result.metadata,
     });
     if (result.changed === "unknown" || (result.changed && result.changed.length > 0)) {
-      await checkpoint(deps, agentId, `${call.name} (step ${step})`, call.id);
+      if (await checkpoint(deps, agentId, `${call.name} (step ${step})`, call.id)) checkpoints += 1;
     }
   }
   if (results.length > 0) {
@@ -430,7 +532,7 @@ async function handleToolCalls(
     if (last?.role === "tool") last.results.push(...results);
     else messages.push({ role: "tool", results });
   }
-  return finish;
+  return { finish, checkpoints };
 }
 
 async function runTool(

@@ -17,6 +17,15 @@ export interface AgentHistory {
   /** Tool calls with a result. */
   ended: Set<string>;
   finished: boolean;
+  /** Tool-call signatures (name + arguments) of each recorded turn, oldest first: seeds loop detection. */
+  turnSignatures: string[][];
+  /** How many times the loop detector has already warned this agent. */
+  loopWarnings: number;
+}
+
+/** Identity of a tool call for loop detection: its name and its arguments. */
+export function callSignature(call: { name: string; args: unknown }): string {
+  return `${call.name} ${JSON.stringify(call.args)}`;
 }
 
 /**
@@ -33,6 +42,8 @@ export function agentHistory(agentId: string, events: readonly EntourageEvent[])
     started: new Set(),
     ended: new Set(),
     finished: false,
+    turnSignatures: [],
+    loopWarnings: 0,
   };
   const interventions = new Map<string, string>();
   for (const event of events) {
@@ -47,6 +58,7 @@ export function agentHistory(agentId: string, events: readonly EntourageEvent[])
         history.lastStep = event.data.step;
         history.lastTurn = event.data;
         history.messages.push({ role: "assistant", text: event.data.text, toolCalls: event.data.toolCalls });
+        history.turnSignatures.push(event.data.toolCalls.map(callSignature));
         break;
       case "tool.call.requested":
         history.requested.set(event.data.callId, event.data);
@@ -73,6 +85,12 @@ export function agentHistory(agentId: string, events: readonly EntourageEvent[])
           history.messages.push({ role: "user", content: `[Message from the user] ${message}` });
         break;
       }
+      case "loop.detected":
+        if (event.data.action === "warned") {
+          history.loopWarnings += 1;
+          if (event.data.message) history.messages.push({ role: "user", content: event.data.message });
+        }
+        break;
       case "agent.finished":
         history.finished = true;
         break;

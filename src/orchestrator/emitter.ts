@@ -27,6 +27,7 @@ export class RunEmitter {
   private deltaTimer: NodeJS.Timeout | undefined;
   private failure: unknown;
   private last: Promise<unknown> = Promise.resolve();
+  private readonly writeListeners: ((event: EntourageEvent) => void)[] = [];
 
   constructor(store: EventStore, runId: string) {
     this.store = store;
@@ -60,6 +61,11 @@ export class RunEmitter {
     this.deltaTimer = setTimeout(() => {
       this.materializeDelta();
     }, DELTA_FLUSH_MS);
+  }
+
+  /** Calls `listener` with every event this emitter writes, in order, once it is stored. */
+  onWrite(listener: (event: EntourageEvent) => void): void {
+    this.writeListeners.push(listener);
   }
 
   /** Resolves when everything emitted so far is durable; rejects if a write failed. */
@@ -101,6 +107,7 @@ export class RunEmitter {
         this.runId,
         batch.map((b) => b.event),
       );
+      for (const event of stored) for (const listener of this.writeListeners) listener(event);
       batch.forEach((b, i) => {
         b.resolve(stored[i]!);
       });

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { type AgentDefinition, generalAgent } from "../agents/index.ts";
 import {
   AbortedError,
+  type AgentReport,
   type Clock,
   EntourageError,
   type EntourageEvent,
@@ -18,9 +19,11 @@ import type { Sandbox } from "../sandbox/index.ts";
 import type { EventStore } from "../store/index.ts";
 import type { ToolDefinition } from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
-import { type AgentOutcome, checkpoint, runAgent } from "./agent-loop.ts";
+import { checkpoint } from "./agent-loop.ts";
 import type { ApprovalMode, Approver } from "./approval.ts";
 import { RunEmitter } from "./emitter.ts";
+import { PhaseRunner } from "./phases.ts";
+import { runPipeline } from "./pipeline.ts";
 
 /** Everything a run needs, chosen by the composition root (CLI or server). */
 export interface RunContext {
@@ -60,8 +63,9 @@ function taskMessage(task: string): string {
 export async function driveRun(
   ctx: RunContext,
   runId: string,
-  agent: AgentDefinition = generalAgent,
+  options: { agent?: AgentDefinition; maxFixRounds?: number } = {},
 ): Promise<RunState> {
+  const agent = options.agent ?? generalAgent;
   const events = await ctx.store.read(runId);
   if (events.length === 0)
     throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
@@ -78,52 +82,66 @@ export async function driveRun(
   await emitter.emit({ type: "run.status", data: { status: "running" } });
 
   try {
-    let started: EntourageEvent | undefined = events.find((e) => e.type === "agent.started");
-    let agentId = started?.agentId;
-    if (!started || !agentId) {
-      agentId = ctx.ids("agent");
-      started = await emitter.emit({
+    const created = createdOf(events);
+    const phases = new PhaseRunner(
+      {
+        emitter,
+        model: ctx.model,
+        tools: ctx.tools,
+        workspace: ctx.workspace,
+        sandbox: ctx.sandbox,
+        approval: ctx.approval,
+        budget: {
+          maxSteps: created.budget.maxSteps,
+          maxTokens: created.budget.maxTokens,
+          maxCostUsd: created.budget.maxCostUsd,
+          used: { tokens: before.usage.inputTokens + before.usage.outputTokens, costUsd: before.costUsd },
+        },
+        ids: ctx.ids,
+        clock: ctx.clock,
+        signal: ctx.signal,
+      },
+      events,
+    );
+    let outcome: { report: AgentReport };
+    if (created.mode === "pipeline") {
+      // The orchestrator is the root of the agent tree; its node is created once and found again on resume.
+      let root = phases.events.find((e) => e.type === "agent.started" && e.data.phase === "orchestrator");
+      root ??= await phases.emit({
         type: "agent.started",
-        agentId,
+        agentId: ctx.ids("agent"),
         data: {
-          name: agent.name,
-          role: agent.description,
-          task: taskMessage(before.task),
+          name: "pipeline",
+          role: "Orchestrates Analyzer → plan → Implementer ⇄ Tester → Refactorer → Tester.",
+          task: before.task,
           model: `${ctx.model.provider}/${ctx.model.id}`,
-          tools: [...agent.tools],
+          tools: [],
+          phase: "orchestrator",
         },
       });
+      outcome = await runPipeline(phases, {
+        task: before.task,
+        testCommand: created.testCommand,
+        maxFixRounds: options.maxFixRounds ?? 3,
+        maxPlanAttempts: 3,
+        approval: ctx.approval,
+        rootAgentId: root.agentId!,
+      });
+      if (!phases.events.some((e) => e.type === "agent.finished" && e.agentId === root.agentId)) {
+        await phases.emit({
+          type: "agent.finished",
+          agentId: root.agentId,
+          data: { name: "pipeline", report: outcome.report, reason: "finish" },
+        });
+      }
+    } else {
+      outcome = await phases.run({
+        phase: "task",
+        agent,
+        task: taskMessage(before.task),
+        reason: "the user's task",
+      });
     }
-    const history: EntourageEvent[] = events.includes(started) ? events : [...events, started];
-    const finished = history.find((e) => e.type === "agent.finished" && e.agentId === agentId);
-    const outcome: AgentOutcome =
-      finished?.type === "agent.finished"
-        ? { report: finished.data.report, reason: finished.data.reason }
-        : await runAgent(
-            {
-              emitter,
-              model: ctx.model,
-              tools: ctx.tools,
-              workspace: ctx.workspace,
-              sandbox: ctx.sandbox,
-              approval: ctx.approval,
-              budget: {
-                maxSteps: budgetOf(events).maxSteps,
-                maxTokens: budgetOf(events).maxTokens,
-                maxCostUsd: budgetOf(events).maxCostUsd,
-                used: {
-                  tokens: before.usage.inputTokens + before.usage.outputTokens,
-                  costUsd: before.costUsd,
-                },
-              },
-              ids: ctx.ids,
-              clock: ctx.clock,
-              signal: ctx.signal,
-            },
-            agent,
-            agentId,
-            history,
-          );
     await checkpoint({ workspace: ctx.workspace, emitter }, undefined, "final");
     const changes = await ctx.workspace.changes();
     await emitter.emit({
@@ -163,9 +181,9 @@ export async function driveRun(
   return foldRun(runId, await ctx.store.read(runId));
 }
 
-function budgetOf(events: readonly EntourageEvent[]): EventData<"run.created">["budget"] {
+function createdOf(events: readonly EntourageEvent[]): EventData<"run.created"> {
   const created = events.find((e) => e.type === "run.created");
   if (created?.type !== "run.created")
     throw new UserError("run_corrupt", "The run has no run.created event.");
-  return created.data.budget;
+  return created.data;
 }

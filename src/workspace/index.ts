@@ -13,10 +13,20 @@ export {
   type WorkspaceStat,
   type WriteResult,
 } from "./files.ts";
+export type { MergeConflict } from "./merge.ts";
 export {
+  describeProject,
+  detectLanguages,
+  detectTestCommand,
+  type TestCommand,
+} from "./test-command.ts";
+export {
+  type CloneOptions,
   type CreateWorkspaceOptions,
   type DiffRange,
   type ListOptions,
+  type MergeOptions,
+  type MergeResult,
   type OpenWorkspaceOptions,
   type Snapshot,
   Workspace,

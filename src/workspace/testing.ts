@@ -2,7 +2,19 @@
  * Helpers for tests that need a real git checkout and a real workspace in a temporary directory.
  * Not used by the engine.
  */
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { runGit } from "./git.ts";
@@ -86,4 +98,27 @@ export async function createWorkspaceFixture(fixture: RepoFixture): Promise<Work
     await base.cleanup();
     throw error;
   }
+}
+
+/**
+ * Everything about a directory tree a user could notice: kinds, permission bits, bytes, symlink
+ * targets, and (unless `mtimes` is false) modification times. Equal digests mean untouched.
+ */
+export async function treeDigest(root: string, options: { mtimes?: boolean } = {}): Promise<string> {
+  const lines: string[] = [];
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const paths = entries.map((e) => path.join(e.parentPath, e.name)).sort();
+  for (const file of paths) {
+    const info = await lstat(file);
+    const rel = path.relative(root, file);
+    const mtime = options.mtimes === false ? "" : ` ${info.mtimeMs}`;
+    if (info.isSymbolicLink()) lines.push(`${rel} link ${await readlink(file)}`);
+    else if (info.isFile()) {
+      const hash = createHash("sha1")
+        .update(await readFile(file))
+        .digest("hex");
+      lines.push(`${rel} ${(info.mode & 0o7777).toString(8)} ${hash}${mtime}`);
+    } else lines.push(`${rel} dir${mtime}`);
+  }
+  return lines.join("\n");
 }

@@ -27,6 +27,7 @@ import {
   shadowGitEnv,
   splitNul,
 } from "./git.ts";
+import { type MergeConflict, planMerge } from "./merge.ts";
 
 export interface CreateWorkspaceOptions {
   /** The user's checkout (any directory inside a git work tree; its top level is used). */
@@ -53,6 +54,31 @@ export interface WorkspaceMeta {
   baseRef: string;
   createdAt: number;
   skipped: SkippedPath[];
+  /** Set on a workspace made by `cloneAt`: where it came from (for provenance only, never read back). */
+  clonedFrom?: { dir: string; ref: string };
+}
+
+export interface CloneOptions {
+  /** The clone's shadow git directory. Default: `shadow.git` beside `dir`. */
+  gitDir?: string;
+}
+
+export interface MergeOptions {
+  /** A snapshot both workspaces have: usually the ref the other one was cloned at. */
+  base: string;
+  /** Their side. Default: the other workspace's latest snapshot (its HEAD). */
+  theirs?: string;
+  /** Label of the snapshot recording the merge. Default: "merge from <other dir>". */
+  label?: string;
+}
+
+export interface MergeResult {
+  /** Paths this workspace took from the other one or merged line-wise, sorted. */
+  merged: string[];
+  /** Paths both changed incompatibly; this workspace kept its own version of each. */
+  conflicts: MergeConflict[];
+  /** The snapshot recording the merge (with both histories as parents); null when nothing was merged. */
+  snapshot: Snapshot | null;
 }
 
 export interface Snapshot {
@@ -150,21 +176,13 @@ export class Workspace {
       }
       const { copied, skipped } = await copyProject(repo, dir);
 
-      const env = shadowGitEnv({ gitDir, workTree: dir, home: path.join(gitDir, HOME_DIR), time: clock() });
-      await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main"], { env, cwd: dir });
-      await mkdir(path.join(gitDir, HOME_DIR), { recursive: true });
-      await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a" });
-      await mkdir(path.join(gitDir, "info"), { recursive: true });
-      await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES);
-      await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
+      const env = await initShadowGit(gitDir, dir, clock());
       await commitBaseline({ dir, paths: copied, env, time: clock(), message: "baseline" });
       const baseRef = (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
       await runGit(["update-ref", BASELINE_REF, baseRef], { env, cwd: dir });
 
       const meta: WorkspaceMeta = { version: 1, repo, dir, gitDir, baseRef, createdAt: clock(), skipped };
-      const metaPath = path.join(gitDir, META_FILE);
-      await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
-      await rename(`${metaPath}.tmp`, metaPath);
+      await writeMeta(meta);
       return new Workspace(meta, clock);
     } catch (error) {
       if (createdDir) await rm(dirGiven, { recursive: true, force: true });
@@ -299,6 +317,110 @@ export class Workspace {
     return outcome.files;
   }
 
+  /**
+   * Makes an independent workspace in `dir` whose files are the snapshot `ref` (bytes, executable bits,
+   * symlinks) and whose shadow git holds the history up to `ref` with the same baseline, so `diff`,
+   * `changes` and `applyTo` mean there what they mean here, against the same checkout. For forking a run
+   * from a checkpoint and for giving parallel agents a copy each. The clone gets its own copy of the
+   * objects it needs (a fetch, not `--shared`), so it outlives this workspace; this one is only read.
+   * Ignored files (installed dependencies, build output) are not in snapshots, so not in the clone.
+   */
+  async cloneAt(ref: string, dir: string, options: CloneOptions = {}): Promise<Workspace> {
+    const commit = await this.#exclusive(() => this.#resolveRef(ref));
+    const dirGiven = path.resolve(dir);
+    const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
+    this.#checkCloneLayout(dirGiven, gitDirGiven);
+    let createdDir = false;
+    let createdGitDir = false;
+    try {
+      createdDir = await ensureEmptyDir(dirGiven);
+      createdGitDir = await ensureEmptyDir(gitDirGiven);
+      const cloneDir = await realpath(dirGiven);
+      const cloneGitDir = await realpath(gitDirGiven);
+      this.#checkCloneLayout(cloneDir, cloneGitDir); // again, with symlinks in the paths resolved
+      const env = await initShadowGit(cloneGitDir, cloneDir, this.#clock());
+      // HEAD names the unborn main branch, which a fetch refuses to update unless told it may; the
+      // reset below then fills the index and the files.
+      const refspecs = [`+${commit}:refs/heads/main`, `+${this.baseRef}:${BASELINE_REF}`];
+      await runGit(fetchArgs(this.gitDir, refspecs, ["--update-head-ok"]), { env, cwd: cloneDir });
+      await runGit(["reset", "-q", "--hard", "HEAD"], { env, cwd: cloneDir });
+      const meta: WorkspaceMeta = {
+        version: 1,
+        repo: this.repo,
+        dir: cloneDir,
+        gitDir: cloneGitDir,
+        baseRef: this.baseRef,
+        createdAt: this.#clock(),
+        skipped: [...this.skipped],
+        clonedFrom: { dir: this.dir, ref: commit },
+      };
+      await writeMeta(meta);
+      return new Workspace(meta, this.#clock);
+    } catch (error) {
+      if (createdDir) await rm(dirGiven, { recursive: true, force: true });
+      if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Brings into this workspace what `other` changed since `options.base`, a snapshot both share (the
+   * ref `other` was cloned at). A path only they changed is taken; a text file both changed is merged
+   * line-wise and taken when that is clean. A conflict is never written with markers: this workspace
+   * keeps its version and the result carries all three, for an agent or a person to resolve. The
+   * outcome is recorded as a snapshot whose parents are both histories; `other` is only read.
+   */
+  mergeFrom(other: Workspace, options: MergeOptions): Promise<MergeResult> {
+    if (other.gitDir === this.gitDir) {
+      return Promise.reject(
+        new UserError("merge_self", `Cannot merge the workspace ${this.dir} into itself.`),
+      );
+    }
+    return this.#exclusive(async () => {
+      const base = await this.#resolveRef(options.base);
+      await other.#resolveRef(base).catch((error: unknown) => {
+        throw new UserError(
+          "merge_base_unknown",
+          `The merge base ${options.base} is not a snapshot of ${other.dir}; pass the ref it was cloned at.`,
+          { cause: error },
+        );
+      });
+      const theirs = await other.#resolveRef(options.theirs ?? "HEAD");
+      await this.#git(["add", "-A"]);
+      const ours = (await this.#git(["write-tree"])).stdout.toString().trim();
+      const head = (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim();
+      const known = await this.#git(["cat-file", "-e", `${theirs}^{commit}`], { okExitCodes: [0, 1, 128] });
+      if (known.exitCode !== 0) await this.#git(fetchArgs(other.gitDir, [theirs]));
+
+      const plan = await planMerge({
+        git: (args, opts) => this.#git(args, opts),
+        readBlobs: (ids) => this.#readBlobs(ids),
+        base,
+        ours,
+        theirs,
+      });
+      if (plan.entries.length === 0) return { merged: [], conflicts: plan.conflicts, snapshot: null };
+
+      const merged = await this.#treeWith(ours, plan.entries);
+      // Index and files go from our tree to the merged one; refuses (writing nothing) if that would
+      // overwrite a file the snapshots do not hold, such as an ignored one.
+      await this.#git(["read-tree", "-m", "-u", ours, merged]);
+      const label = options.label ?? `merge from ${other.dir}`;
+      const commit = (await this.#git(["commit-tree", merged, "-p", head, "-p", theirs, "-m", label])).stdout
+        .toString()
+        .trim();
+      await this.#git(["update-ref", "-m", label, "HEAD", commit, head]);
+      const changed = splitNul(
+        (await this.#git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", head, commit])).stdout,
+      );
+      return {
+        merged: plan.merged,
+        conflicts: plan.conflicts,
+        snapshot: { ref: commit, label, filesChanged: changed },
+      };
+    });
+  }
+
   // ── confined file access (host side, for tools) ─────────────────────────────────────────────────
 
   /**
@@ -415,20 +537,66 @@ export class Workspace {
     return commit;
   }
 
+  /** `tree` with `entries` applied, built in a scratch index so the real one is untouched. */
+  async #treeWith(tree: string, entries: { path: string; mode: string; blob: string }[]): Promise<string> {
+    const index = path.join(this.gitDir, "entourage", "merge-index");
+    const env = { GIT_INDEX_FILE: index };
+    await rm(index, { force: true });
+    try {
+      await this.#git(["read-tree", tree], { env });
+      const zero = "0".repeat(40);
+      const info = entries.map((e) => `${e.mode} ${e.mode === "0" ? zero : e.blob}\t${e.path}\0`).join("");
+      await this.#git(["update-index", "-z", "--index-info"], { env, input: info });
+      return (await this.#git(["write-tree"], { env })).stdout.toString().trim();
+    } finally {
+      await rm(index, { force: true });
+    }
+  }
+
+  /** A clone's directories must be new places, apart from this workspace and the user's checkout. */
+  #checkCloneLayout(dir: string, gitDir: string): void {
+    for (const [what, place] of [
+      ["workspace", dir],
+      ["shadow git", gitDir],
+    ] as const) {
+      for (const [theirs, existing] of [
+        ["your checkout", this.repo],
+        ["the workspace being cloned", this.dir],
+        ["its shadow git", this.gitDir],
+      ] as const) {
+        if (isWithin(existing, place) || isWithin(place, existing)) {
+          throw new UserError(
+            "clone_overlaps",
+            `The clone's ${what} directory ${place} overlaps ${theirs} (${existing}). Choose a new run directory.`,
+          );
+        }
+      }
+    }
+    if (isWithin(dir, gitDir) || isWithin(gitDir, dir)) {
+      throw new UserError(
+        "workspace_layout",
+        `The shadow git ${gitDir} must not be inside the workspace ${dir}.`,
+      );
+    }
+  }
+
   async #readBlobs(ids: string[]): Promise<Map<string, Buffer>> {
     if (ids.length === 0) return new Map();
     const result = await this.#git(["cat-file", "--batch"], { input: `${[...new Set(ids)].join("\n")}\n` });
     return parseCatFileBatch(result.stdout);
   }
 
-  #git(args: string[], options: { input?: string; okExitCodes?: number[] } = {}): Promise<GitResult> {
+  #git(
+    args: string[],
+    options: { input?: string | Buffer; okExitCodes?: number[]; env?: Record<string, string> } = {},
+  ): Promise<GitResult> {
     const env = shadowGitEnv({
       gitDir: this.gitDir,
       workTree: this.dir,
       home: path.join(this.gitDir, HOME_DIR),
       time: this.#clock(),
     });
-    return runGit(args, { env, cwd: this.dir, ...options });
+    return runGit(args, { ...options, env: { ...env, ...options.env }, cwd: this.dir });
   }
 
   /** Git operations that touch the index or HEAD run one at a time (git would fail on index.lock). */
@@ -437,6 +605,45 @@ export class Workspace {
     this.#queue = run.catch(() => {});
     return run;
   }
+}
+
+/** Initialises an empty shadow git for the work tree `dir`; returns the environment to run it with. */
+async function initShadowGit(gitDir: string, dir: string, time: number): Promise<Record<string, string>> {
+  const env = shadowGitEnv({ gitDir, workTree: dir, home: path.join(gitDir, HOME_DIR), time });
+  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main"], { env, cwd: dir });
+  await mkdir(path.join(gitDir, HOME_DIR), { recursive: true });
+  await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a" });
+  await mkdir(path.join(gitDir, "info"), { recursive: true });
+  await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES);
+  await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
+  return env;
+}
+
+/** Written last and atomically: a directory without it is not a workspace (`open` says so). */
+async function writeMeta(meta: WorkspaceMeta): Promise<void> {
+  const metaPath = path.join(meta.gitDir, META_FILE);
+  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
+  await rename(`${metaPath}.tmp`, metaPath);
+}
+
+/**
+ * `git fetch` of a commit by id from another shadow git. Local fetches spawn `upload-pack` in the other
+ * repository without our `-c` settings, so it gets its own; unadvertised commits (a snapshot a restore
+ * rewound past) are then fetchable with either wire protocol. Reads the other repository, never writes it.
+ */
+function fetchArgs(fromGitDir: string, refspecs: string[], flags: string[] = []): string[] {
+  return [
+    "fetch",
+    ...flags,
+    "-q",
+    "--no-tags",
+    "--no-write-fetch-head",
+    "--no-auto-gc",
+    "--upload-pack=git -c uploadpack.allowAnySHA1InWant=true upload-pack",
+    "--end-of-options",
+    fromGitDir,
+    ...refspecs,
+  ];
 }
 
 /** Makes `dir` if missing (returns true) or checks it is empty (returns false). */

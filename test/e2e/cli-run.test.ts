@@ -51,6 +51,8 @@ describe("entourage run (built CLI, fake model server, real repo)", () => {
         "--model",
         "fake-coder",
         "--yes",
+        "--mode",
+        "single",
         "--json",
       ],
       { env: cliEnv(home) },

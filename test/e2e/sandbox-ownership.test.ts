@@ -49,6 +49,8 @@ test("files written by tools and by sandboxed commands stay usable by both (defa
         "--model",
         "m",
         "--yes",
+        "--mode",
+        "single",
         "--json",
       ],
       { env: cliEnv(home) },

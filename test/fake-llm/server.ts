@@ -224,7 +224,8 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     failures,
     remainingTurns: () => turns.length - next,
     seek: (index) => {
-      if (!Number.isInteger(index) || index < 0 || index > turns.length) throw new Error(`seek: no turn ${index}`);
+      if (!Number.isInteger(index) || index < 0 || index > turns.length)
+        throw new Error(`seek: no turn ${index}`);
       next = index;
     },
     close: () =>

@@ -3,7 +3,12 @@ import { test } from "node:test";
 import { addDays, formatISODate } from "../src/date.js";
 
 test("addDays crosses a month boundary", () => {
-  assert.equal(addDays(new Date(Date.UTC(2024, 0, 30)), 3).toISOString().slice(0, 10), "2024-02-02");
+  assert.equal(
+    addDays(new Date(Date.UTC(2024, 0, 30)), 3)
+      .toISOString()
+      .slice(0, 10),
+    "2024-02-02",
+  );
 });
 
 test("formatISODate pads month and day", () => {

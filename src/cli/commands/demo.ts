@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { newId, UserError } from "../../core/index.ts";
 import { createScriptedModel, type Model, type ScriptedTurn } from "../../llm/index.ts";
 import type { ApprovalMode } from "../../orchestrator/index.ts";
-import { Workspace } from "../../workspace/index.ts";
+import { detectTestCommand, Workspace } from "../../workspace/index.ts";
 import { chooseSandbox, home, runDir } from "../compose.ts";
 import { reportError } from "../main.ts";
 import { startRun } from "./run.ts";
@@ -13,20 +13,20 @@ const DEMO_DIR = new URL("../../../demo/", import.meta.url);
 const DEMO_TASK = "Fix the failing tests in src/date.js";
 
 /**
- * The demo's model: a script that replays demo/fix-date.scenario.json. It is not an LLM and is labelled
- * `scripted` everywhere. It picks its answer by the number of assistant turns so far, so a resumed demo
- * run continues where it stopped.
+ * The demo's model: a script that replays demo/pipeline.scenario.json, one turn per model request, in
+ * order. It is not an LLM and is labelled `scripted` everywhere. `startTurn` lets a resumed demo run go
+ * on where it stopped (one turn per completed step).
  */
-export function createScriptedDemoModel(): Model {
-  const scenario = JSON.parse(readFileSync(new URL("fix-date.scenario.json", DEMO_DIR), "utf8")) as {
+export function createScriptedDemoModel(startTurn = 0): Model {
+  const scenario = JSON.parse(readFileSync(new URL("pipeline.scenario.json", DEMO_DIR), "utf8")) as {
     turns: (ScriptedTurn & { expectMessageContains?: string[] })[];
   };
   const turns = scenario.turns;
+  let next = startTurn;
   return createScriptedModel({
-    id: "demo-fix-date",
-    turns: turns.map(() => (request) => {
-      const done = request.messages.filter((m) => m.role === "assistant").length;
-      const turn = turns[done];
+    id: "demo-pipeline",
+    turns: turns.slice(startTurn).map(() => (request) => {
+      const turn = turns[next++];
       if (!turn) throw new UserError("script_exhausted", "The demo script has no more turns.");
       // A script cannot read, but it must not claim what did not happen: if the tool results it expects
       // are missing (the tests do not behave as scripted on this machine), it stops and says so.
@@ -35,13 +35,13 @@ export function createScriptedDemoModel(): Model {
       if (missing.length > 0) {
         const expected = missing.map((m) => `"${m}"`).join(", ");
         return {
-          text: `The demo script expected ${expected} in the tool results and did not see it, so it stops here.`,
+          text: `The demo script expected ${expected} in what it was sent and did not see it, so it stops here.`,
           toolCalls: [
             {
               name: "finish",
               arguments: {
                 status: "failed",
-                summary: `The scripted demo went off script: it expected ${expected} in the tool results. The run's events show what the commands printed.`,
+                summary: `The scripted demo went off script: it expected ${expected}. The run's events show what the commands printed.`,
               },
             },
           ],
@@ -109,13 +109,15 @@ export async function demoCommand(flags: {
         task: DEMO_TASK,
         repo,
         workspace: dirs.workspace,
-        mode: "single",
+        mode: "pipeline",
+        testCommand: await detectTestCommand(repo),
         model: { provider: model.provider, model: model.id, scripted: true },
         sandbox: sandbox.ref,
         budget: { maxSteps: 10 },
         approval: approvalMode,
       },
       approvalMode,
+      maxFixRounds: 3,
       yes: approvalMode === "auto",
       json: flags.json ?? false,
     });

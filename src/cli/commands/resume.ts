@@ -30,7 +30,7 @@ export async function resumeCommand(
       const d: EventData<"run.created"> = created.data;
       const config = loadConfig({ home: home(), repo: d.repo, flags: { approval: flags.approval } });
       const model = d.model.scripted
-        ? createScriptedDemoModel()
+        ? createScriptedDemoModel(events.filter((e) => e.type === "agent.step.ended").length)
         : await makeModel(
             { provider: d.model.provider, model: d.model.model, baseUrl: d.model.baseUrl },
             { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
@@ -55,6 +55,7 @@ export async function resumeCommand(
         workspace,
         sandbox,
         approvalMode: yes ? "auto" : config.approval,
+        maxFixRounds: config.maxFixRounds,
         yes,
         detach,
       });

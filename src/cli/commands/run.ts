@@ -7,7 +7,7 @@ import { type ApprovalMode, createRun, driveRun } from "../../orchestrator/index
 import type { Sandbox } from "../../sandbox/index.ts";
 import type { EventStore } from "../../store/index.ts";
 import { builtinTools } from "../../tools/builtin/index.ts";
-import { Workspace } from "../../workspace/index.ts";
+import { detectTestCommand, Workspace } from "../../workspace/index.ts";
 import { chooseSandbox, createSandbox, home, makeModel, openStore, runDir } from "../compose.ts";
 import { abortOnSignals, attachView, exitCodeOf, terminalApprover } from "../live.ts";
 import { EXIT, reportError } from "../main.ts";
@@ -19,6 +19,8 @@ export interface RunFlags {
   baseUrl?: string;
   sandbox?: "bwrap" | "docker" | "subprocess";
   approval?: ApprovalMode;
+  mode?: "pipeline" | "single";
+  testCommand?: string;
   maxSteps?: number;
   maxTokens?: number;
   maxCost?: number;
@@ -50,6 +52,8 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
         baseUrl: flags.baseUrl,
         sandbox: flags.sandbox,
         approval: flags.approval,
+        mode: flags.mode,
+        testCommand: flags.testCommand,
         maxSteps: flags.maxSteps,
         maxTokens: flags.maxTokens,
         maxCostUsd: flags.maxCost,
@@ -84,6 +88,7 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
         approval: flags.yes ? "auto (--yes)" : config.approval,
       },
       approvalMode: flags.yes ? "auto" : config.approval,
+      maxFixRounds: config.maxFixRounds,
       yes: flags.yes ?? false,
       json: flags.json ?? false,
       sandboxOptions: {
@@ -105,6 +110,7 @@ export interface StartRunOptions {
   sandboxOptions: { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
   created: EventData<"run.created">;
   approvalMode: ApprovalMode;
+  maxFixRounds: number;
   yes: boolean;
   json: boolean;
 }
@@ -120,6 +126,7 @@ export async function startRun(options: StartRunOptions): Promise<number> {
       workspace: options.workspace,
       sandbox: await createSandbox(options.sandboxName, options.workspace.dir, options.sandboxOptions),
       approvalMode: options.approvalMode,
+      maxFixRounds: options.maxFixRounds,
       yes: options.yes,
       detach,
     });
@@ -137,6 +144,7 @@ export async function drive(
     workspace: Workspace;
     sandbox: Sandbox;
     approvalMode: ApprovalMode;
+    maxFixRounds: number;
     yes: boolean;
     detach: () => void;
   },
@@ -157,6 +165,7 @@ export async function drive(
         signal: signals.signal,
       },
       runId,
+      { maxFixRounds: parts.maxFixRounds },
     );
     parts.detach();
     return exitCodeOf(state);

@@ -7,6 +7,8 @@ export const agentReportSchema = z.object({
   summary: z.string(),
   filesChanged: z.array(z.string()),
   testsPassed: z.boolean().optional(),
+  /** Test commands the agent actually ran, with their exit codes (from the log, not the model's word). */
+  testsRun: z.array(z.object({ command: z.string(), exitCode: z.number().int() })).optional(),
   notes: z.string().optional(),
 });
 export type AgentReport = z.infer<typeof agentReportSchema>;
@@ -20,6 +22,19 @@ export const agentStarted = defineEvent(
     model: z.string(),
     tools: z.array(z.string()),
     parentAgentId: z.string().optional(),
+    /** Orchestration phase this agent serves, e.g. `analyze`, `implement#2` (pipeline) or a ledger step. */
+    phase: z.string().optional(),
+  }),
+);
+
+/** The orchestrator hands the work from one agent to the next (pipeline) or delegates (dynamic). */
+export const agentHandoff = defineEvent(
+  "agent.handoff",
+  z.object({
+    from: z.string().optional().describe("Name of the agent handing over, if any"),
+    to: z.string(),
+    phase: z.string(),
+    reason: z.string(),
   }),
 );
 
@@ -56,6 +71,6 @@ export const agentFinished = defineEvent(
   z.object({
     name: z.string(),
     report: agentReportSchema,
-    reason: z.enum(["finish", "no_tool_calls", "max_steps", "budget", "error", "cancelled"]),
+    reason: z.enum(["finish", "plan", "no_tool_calls", "max_steps", "budget", "loop", "error", "cancelled"]),
   }),
 );

@@ -55,5 +55,11 @@ export const runForked = defineEvent(
 /** A safety detector fired: the same call repeated, or no progress for N steps. */
 export const loopDetected = defineEvent(
   "loop.detected",
-  z.object({ kind: z.enum(["repeated_call", "no_progress"]), detail: z.string(), action: z.string() }),
+  z.object({
+    kind: z.enum(["repeated_call", "no_progress"]),
+    detail: z.string(),
+    action: z.enum(["warned", "stopped"]),
+    /** What the agent is told (a user message in its conversation) when it is warned. */
+    message: z.string().optional(),
+  }),
 );

@@ -28,6 +28,7 @@ export const eventSchemas = [
   plan.planApproved,
   plan.planRevised,
   agent.agentStarted,
+  agent.agentHandoff,
   agent.agentStepStarted,
   agent.agentTextDelta,
   agent.agentReasoningDelta,

@@ -52,6 +52,8 @@ export const runCreated = defineEvent(
     sandbox: sandboxRefSchema,
     budget: budgetSchema,
     approval: z.string(),
+    /** The project's test command, detected from its files or configured, with where it came from. */
+    testCommand: z.object({ command: z.string(), source: z.string() }).optional(),
     forkedFrom: z.object({ runId: z.string(), seq: z.number().int() }).optional(),
   }),
 );

@@ -6,22 +6,27 @@
 import { UserError } from "../../core/index.ts";
 import type { SandboxBackend, SandboxBackendName } from "../sandbox.ts";
 import { type BwrapBackendOptions, createBwrapBackend } from "./bwrap/bwrap-backend.ts";
+import { createDockerBackend, type DockerBackendOptions } from "./docker/docker-backend.ts";
 import { createSubprocessBackend, type SubprocessBackendOptions } from "./subprocess/subprocess-backend.ts";
 
 export type { BwrapBackendOptions } from "./bwrap/bwrap-backend.ts";
 export { createBwrapBackend } from "./bwrap/bwrap-backend.ts";
+export type { DockerBackendOptions } from "./docker/docker-backend.ts";
+export { createDockerBackend } from "./docker/docker-backend.ts";
 export type { SubprocessBackendOptions } from "./subprocess/subprocess-backend.ts";
 export { createSubprocessBackend } from "./subprocess/subprocess-backend.ts";
 
 export interface BackendOptions {
   bwrap?: BwrapBackendOptions;
+  docker?: DockerBackendOptions;
   subprocess?: SubprocessBackendOptions;
 }
 
-/** Factories of the backends that exist so far (docker comes later). */
+/** Factories of the sandbox backends. */
 export const backends: Partial<Record<SandboxBackendName, (options?: BackendOptions) => SandboxBackend>> = {
   subprocess: (options) => createSubprocessBackend(options?.subprocess),
   bwrap: (options) => createBwrapBackend(options?.bwrap),
+  docker: (options) => createDockerBackend(options?.docker),
 };
 
 /** The backend called `name`; a UserError naming the ones that exist when there is none. */
@@ -37,14 +42,14 @@ export function createBackend(name: SandboxBackendName, options?: BackendOptions
 }
 
 /**
- * The isolating backend to use when the user named none: bwrap when its probe succeeds, else `null` with
+ * The isolating backend to use when the user named none: bwrap when its probe succeeds, else docker, else `null` with
  * every reason (so the caller can tell the user what to install). Never subprocess.
  */
 export async function selectDefaultBackend(
   options?: BackendOptions,
 ): Promise<{ backend: SandboxBackend | null; reasons: string[] }> {
   const reasons: string[] = [];
-  for (const name of ["bwrap"] as const) {
+  for (const name of ["bwrap", "docker"] as const) {
     const backend = createBackend(name, options);
     const probe = await backend.probe();
     if (probe.available) return { backend, reasons };

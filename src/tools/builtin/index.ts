@@ -21,9 +21,11 @@ export const fileTools: ToolDefinition[] = [
 ];
 
 export { finishInput, finishTool } from "./finish.ts";
+export { proposePlanInput, proposePlanTool } from "./propose-plan.ts";
 export { commandRisk, runCommandTool } from "./run-command.ts";
 
 import { finishTool } from "./finish.ts";
+import { proposePlanTool } from "./propose-plan.ts";
 import { runCommandTool } from "./run-command.ts";
 
 /** Every built-in tool. Agents pick from these by name (their allow-list). */
@@ -31,4 +33,5 @@ export const builtinTools: ToolDefinition[] = [
   ...fileTools,
   runCommandTool as ToolDefinition,
   finishTool as ToolDefinition,
+  proposePlanTool as ToolDefinition,
 ];

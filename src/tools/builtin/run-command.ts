@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { AbortedError } from "../../core/index.ts";
 import type { Risk } from "../tool.ts";
 import { defineTool } from "../tool.ts";
 
@@ -49,6 +50,8 @@ export const runCommandTool = defineTool({
       signal: ctx.signal,
       onOutput: (chunk) => ctx.onOutput?.(chunk.text, chunk.stream),
     });
+    // Killed because the run was interrupted: no result to report; resume tells the model it was cut off.
+    if (ctx.signal.aborted) throw new AbortedError("the command was interrupted");
     const status = result.timedOut
       ? `timed out after ${Math.round(result.durationMs / 1000)} s and was killed (exit ${result.exitCode})`
       : result.killed

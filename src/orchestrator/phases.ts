@@ -1,0 +1,153 @@
+import type { AgentDefinition } from "../agents/index.ts";
+import type { AgentReport, EntourageEvent, EventData } from "../core/index.ts";
+import { type AgentLoopDeps, type AgentOutcome, runAgent } from "./agent-loop.ts";
+
+/** What one phase of an orchestration asks: which agent, with which task, handed over by whom. */
+export interface PhaseSpec {
+  /** Stable key, e.g. `analyze`, `implement#2`; finds the phase's agent in the log on resume. */
+  phase: string;
+  agent: AgentDefinition;
+  task: string;
+  /** Why this agent gets the work now (the hand-off event's reason). */
+  reason: string;
+  from?: string;
+  parentAgentId?: string;
+}
+
+export interface PhaseResult extends AgentOutcome {
+  agentId: string;
+}
+
+/**
+ * Runs orchestration phases against the log: a phase whose agent already finished returns its recorded
+ * outcome, one that started continues where it stopped, a new one is handed off and started. So an
+ * orchestration written as straight-line code is resumable after a crash without repeating work.
+ */
+export class PhaseRunner {
+  readonly deps: AgentLoopDeps;
+  /** Every event of the run so far (grows as phases append). */
+  events: EntourageEvent[];
+
+  constructor(deps: AgentLoopDeps, events: readonly EntourageEvent[]) {
+    this.deps = deps;
+    this.events = [...events];
+    // Everything written from now on (by phases and by the agents) is seen by the phases that follow.
+    deps.emitter.onWrite((event) => this.events.push(event));
+  }
+
+  emit(event: Parameters<AgentLoopDeps["emitter"]["emit"]>[0]): Promise<EntourageEvent> {
+    return this.deps.emitter.emit(event);
+  }
+
+  findStarted(phase: string): EntourageEvent | undefined {
+    return this.events.find((e) => e.type === "agent.started" && e.data.phase === phase);
+  }
+
+  async run(spec: PhaseSpec): Promise<PhaseResult> {
+    let started = this.findStarted(spec.phase);
+    if (!started?.agentId) {
+      const agentId = this.deps.ids("agent");
+      await this.emit({
+        type: "agent.handoff",
+        agentId: spec.parentAgentId,
+        data: { from: spec.from, to: spec.agent.name, phase: spec.phase, reason: spec.reason },
+      });
+      started = await this.emit({
+        type: "agent.started",
+        agentId,
+        data: {
+          name: spec.agent.name,
+          role: spec.agent.description,
+          task: spec.task,
+          model: `${this.deps.model.provider}/${this.deps.model.id}`,
+          tools: [...spec.agent.tools],
+          parentAgentId: spec.parentAgentId,
+          phase: spec.phase,
+        },
+      });
+    }
+    const agentId = started.agentId!;
+    const finished = this.events.find((e) => e.type === "agent.finished" && e.agentId === agentId);
+    if (finished?.type === "agent.finished") {
+      return { agentId, report: finished.data.report, reason: finished.data.reason };
+    }
+    const outcome = await runAgent(this.deps, spec.agent, agentId, this.events);
+    await this.deps.emitter.flush();
+    return { agentId, ...outcome };
+  }
+}
+
+/** A report as the next agent reads it: structured, short, no transcript. */
+export function formatReport(title: string, report: AgentReport, tests?: TestVerdict): string {
+  const lines = [`${title}:`, `- status: ${report.status}`, `- summary: ${report.summary.trim()}`];
+  if (report.filesChanged.length > 0) lines.push(`- files changed: ${report.filesChanged.join(", ")}`);
+  if (tests) lines.push(`- tests: ${tests.description}`);
+  if (report.notes) lines.push(`- notes: ${report.notes.trim()}`);
+  return lines.join("\n");
+}
+
+export interface TestVerdict {
+  passed: boolean;
+  description: string;
+  runs: { command: string; exitCode: number }[];
+}
+
+/**
+ * Whether an agent's tests passed, from what it actually ran (the log), not from what it says: the last
+ * run of the project's test command must have exited 0. Without a known test command, the last command
+ * the agent ran must have exited 0 and its report must say the tests passed.
+ */
+export function testVerdict(
+  agentId: string,
+  events: readonly EntourageEvent[],
+  report: AgentReport,
+  testCommand: string | undefined,
+): TestVerdict {
+  const commands = new Map<string, string>();
+  const runs: { command: string; exitCode: number }[] = [];
+  for (const e of events) {
+    if (e.agentId !== agentId) continue;
+    if (e.type === "tool.call.requested" && e.data.name === "run_command") {
+      commands.set(e.data.callId, String((e.data.args as { command?: unknown }).command ?? ""));
+    }
+    if (e.type === "tool.call.ended" && e.data.name === "run_command" && e.data.exitCode !== undefined) {
+      runs.push({ command: commands.get(e.data.callId) ?? "", exitCode: e.data.exitCode });
+    }
+  }
+  const relevant = testCommand ? runs.filter((r) => r.command.includes(testCommand)) : runs;
+  const last = relevant.at(-1);
+  if (!last) {
+    return {
+      passed: false,
+      runs,
+      description: testCommand ? `the test command (${testCommand}) was not run` : "no command was run",
+    };
+  }
+  const passed = last.exitCode === 0 && (testCommand !== undefined || report.testsPassed === true);
+  return {
+    passed,
+    runs,
+    description: `${last.command} exited ${last.exitCode}${passed ? " (passed)" : " (failed)"}`,
+  };
+}
+
+/** The latest plan of the run (proposed, or revised by a person), if any. */
+export function latestPlan(
+  events: readonly EntourageEvent[],
+): { planId: string; plan: EventData<"plan.proposed">["plan"]; approved: boolean } | undefined {
+  let current: { planId: string; plan: EventData<"plan.proposed">["plan"]; approved: boolean } | undefined;
+  for (const e of events) {
+    if (e.type === "plan.proposed") current = { planId: e.data.planId, plan: e.data.plan, approved: false };
+    if (e.type === "plan.revised" && current?.planId === e.data.planId)
+      current = { ...current, plan: e.data.plan, approved: true };
+    if (e.type === "plan.approved" && current?.planId === e.data.planId)
+      current = { ...current, approved: true };
+  }
+  return current;
+}
+
+export function formatPlan(plan: EventData<"plan.proposed">["plan"]): string {
+  const facts = plan.facts.map((f) => `- ${f}`).join("\n");
+  const steps = plan.steps.map((s, i) => `${i + 1}. [${s.owner}] ${s.description}`).join("\n");
+  return `Facts:\n${facts || "- (none)"}\nSteps:\n${steps}`;
+}

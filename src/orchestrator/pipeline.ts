@@ -1,0 +1,282 @@
+import {
+  analyzerAgent,
+  implementerAgent,
+  plannerPhaseAgent,
+  refactorerAgent,
+  testerAgent,
+} from "../agents/index.ts";
+import { type AgentReport, planSchema } from "../core/index.ts";
+import type { ApprovalMode, Approver } from "./approval.ts";
+import {
+  formatPlan,
+  formatReport,
+  latestPlan,
+  type PhaseResult,
+  type PhaseRunner,
+  type TestVerdict,
+  testVerdict,
+} from "./phases.ts";
+
+export interface PipelineOptions {
+  task: string;
+  /** The project's test command, when known (detected or configured), and why. */
+  testCommand?: { command: string; source: string };
+  /** Implementer ↔ Tester rounds before the run gives up. */
+  maxFixRounds: number;
+  /** Plan rejections before the run gives up. */
+  maxPlanAttempts: number;
+  approval: { mode: ApprovalMode; approver: Approver };
+  /** The orchestrator's own node in the agent tree. */
+  rootAgentId: string;
+}
+
+export interface OrchestrationOutcome {
+  report: AgentReport;
+}
+
+/**
+ * Pipeline mode: Analyzer → Implementer's plan (a checkpoint a person may approve, edit or send back) →
+ * Implementer → Tester ↺ Implementer (bounded rounds) → Refactorer → Tester → diff. Written as straight-line
+ * code over `PhaseRunner`, so a crashed run resumes at the phase it was in. Each agent receives the task
+ * and the previous agents' reports, never their transcripts.
+ */
+export async function runPipeline(
+  phases: PhaseRunner,
+  options: PipelineOptions,
+): Promise<OrchestrationOutcome> {
+  const { task, rootAgentId: parent } = options;
+  const testCmd = options.testCommand;
+  const testLine = testCmd
+    ? `The project's test command is \`${testCmd.command}\` (${testCmd.source}).`
+    : "No test command was detected; find out how this project runs its tests.";
+  const header = `Task from the user:\n${task}\n\n${testLine}`;
+
+  const analysis = await phases.run({
+    phase: "analyze",
+    agent: analyzerAgent,
+    parentAgentId: parent,
+    reason: "first, understand what exists and what must change",
+    task: `${header}\n\nInvestigate the code and report what exists and what must change.`,
+  });
+  const analysisText = formatReport("The Analyzer's report", analysis.report);
+
+  const plan = await planCheckpoint(phases, options, header, analysisText);
+  if (!plan.ok) return { report: { status: "blocked", summary: plan.summary, filesChanged: [] } };
+  const planText = `The approved plan:\n${plan.text}`;
+
+  let implement: PhaseResult | undefined;
+  let test: PhaseResult | undefined;
+  let verdict: TestVerdict | undefined;
+  for (let round = 1; round <= options.maxFixRounds + 1; round++) {
+    const feedback =
+      test && verdict
+        ? `\n\n${formatReport(`The Tester's report (round ${round - 1})`, test.report, verdict)}\n\nFix the cause of these failures.`
+        : "\n\nImplement the plan.";
+    implement = await phases.run({
+      phase: `implement#${round}`,
+      agent: implementerAgent,
+      parentAgentId: parent,
+      from: round === 1 ? "implementer" : "tester",
+      reason: round === 1 ? "the plan is approved" : `tests failed: ${verdict?.description}`,
+      task: `${header}\n\n${planText}\n\n${analysisText}${feedback}`,
+    });
+    if (implement.report.status === "blocked" || implement.report.status === "failed") {
+      return {
+        report: {
+          ...implement.report,
+          summary: `The Implementer stopped (${implement.report.status}): ${implement.report.summary}`,
+        },
+      };
+    }
+    test = await phases.run({
+      phase: `test#${round}`,
+      agent: testerAgent,
+      parentAgentId: parent,
+      from: "implementer",
+      reason: "verify the change",
+      task: `${header}\n\n${planText}\n\n${formatReport("The Implementer's report", implement.report)}\n\nAdd tests where the change is not covered, run the test command, and report.`,
+    });
+    verdict = testVerdict(test.agentId, phases.events, test.report, testCmd?.command);
+    if (verdict.passed) break;
+  }
+  if (!verdict?.passed || !implement) {
+    return {
+      report: {
+        status: "failed",
+        summary: `The tests still fail after ${options.maxFixRounds + 1} implementation rounds: ${verdict?.description ?? "not run"}.`,
+        filesChanged: implement?.report.filesChanged ?? [],
+        testsPassed: false,
+      },
+    };
+  }
+
+  const beforeRefactor = refactorBase(phases);
+  const refactor = await phases.run({
+    phase: "refactor",
+    agent: refactorerAgent,
+    parentAgentId: parent,
+    from: "tester",
+    reason: `tests pass (${verdict.description}); clean up`,
+    task: `${header}\n\n${formatReport("The Implementer's report", implement.report)}\n\n${formatReport("The Tester's report", test!.report, verdict)}\n\nClean up the changed code without changing behaviour.`,
+  });
+  const finalTest = await phases.run({
+    phase: "test#final",
+    agent: testerAgent,
+    parentAgentId: parent,
+    from: "refactorer",
+    reason: "verify the clean-up",
+    task: `${header}\n\n${formatReport("The Refactorer's report", refactor.report)}\n\nRun the test command again and report. Do not change code or tests now.`,
+  });
+  const finalVerdict = testVerdict(finalTest.agentId, phases.events, finalTest.report, testCmd?.command);
+  let summary = `${implement.report.summary.trim()}\nTests: ${finalVerdict.description}.`;
+  if (!finalVerdict.passed) {
+    // The clean-up broke what worked: undo it, keep the working change.
+    if (!phases.events.some((e) => e.type === "workspace.restored" && e.data.ref === beforeRefactor)) {
+      await phases.deps.workspace.restore(beforeRefactor);
+      await phases.emit({
+        type: "workspace.restored",
+        agentId: parent,
+        data: {
+          ref: beforeRefactor,
+          reason: `the Refactorer's change broke the tests (${finalVerdict.description}); reverted it`,
+        },
+      });
+    }
+    summary = `${implement.report.summary.trim()}\nTests: ${verdict.description}. The Refactorer's clean-up broke the tests and was reverted.`;
+  } else if (refactor.report.filesChanged.length > 0) {
+    summary += `\nClean-up: ${refactor.report.summary.trim()}`;
+  }
+  const files = new Set([
+    ...implement.report.filesChanged,
+    ...(finalVerdict.passed ? refactor.report.filesChanged : []),
+  ]);
+  return {
+    report: { status: "done", summary, filesChanged: [...files], testsPassed: true, testsRun: verdict.runs },
+  };
+}
+
+/** The checkpoint the workspace was at when the Refactorer started (its change is undone from here). */
+function refactorBase(phases: PhaseRunner): string {
+  const started = phases.findStarted("refactor");
+  let ref = phases.deps.workspace.baseRef;
+  for (const e of phases.events) {
+    if (started && e.seq >= started.seq) break;
+    if (e.type === "checkpoint.created") ref = e.data.ref;
+  }
+  return ref;
+}
+
+type PlanDecision = {
+  decision: "approve" | "deny" | "edit";
+  by: string;
+  reason?: string;
+  editedArgs?: unknown;
+};
+
+/** A plan decision already in the log (a resumed run does not ask twice). */
+async function recordedPlanDecision(phases: PhaseRunner, agentId: string): Promise<PlanDecision | undefined> {
+  const asked = phases.events.find(
+    (e) => e.type === "approval.requested" && e.agentId === agentId && e.data.tool === "plan",
+  );
+  if (asked?.type !== "approval.requested") return undefined;
+  const answer = phases.events.find(
+    (e) => e.type === "approval.resolved" && e.data.approvalId === asked.data.approvalId,
+  );
+  return answer?.type === "approval.resolved" ? answer.data : undefined;
+}
+
+async function askPlan(
+  phases: PhaseRunner,
+  options: PipelineOptions,
+  agentId: string,
+  plan: unknown,
+): Promise<PlanDecision> {
+  const approvalId = phases.deps.ids("appr");
+  const reason = "plan checkpoint: approve, edit or send back the plan before anything changes";
+  await phases.emit({
+    type: "approval.requested",
+    agentId,
+    data: { approvalId, tool: "plan", args: plan, risk: "write", reason },
+  });
+  const decision = await options.approval.approver(
+    { approvalId, agentId, tool: "plan", args: plan, risk: "write", reason },
+    phases.deps.signal,
+  );
+  await phases.emit({
+    type: "approval.resolved",
+    agentId,
+    data: {
+      approvalId,
+      decision: decision.decision,
+      by: decision.by,
+      reason: decision.reason,
+      editedArgs: decision.editedArgs,
+    },
+  });
+  return decision;
+}
+
+/**
+ * The plan checkpoint: the Implementer proposes a plan; unless approvals are off, a person approves it,
+ * edits it (the edited plan is what the agents follow) or sends it back with a reason (a new plan is
+ * proposed with that feedback). Everything is an event, so a resumed run does not ask twice.
+ */
+async function planCheckpoint(
+  phases: PhaseRunner,
+  options: PipelineOptions,
+  header: string,
+  analysisText: string,
+): Promise<{ ok: true; text: string } | { ok: false; summary: string }> {
+  let feedback = "";
+  for (let attempt = 1; attempt <= options.maxPlanAttempts; attempt++) {
+    const result = await phases.run({
+      phase: attempt === 1 ? "plan" : `plan#${attempt}`,
+      agent: plannerPhaseAgent,
+      parentAgentId: options.rootAgentId,
+      from: "analyzer",
+      reason: attempt === 1 ? "propose a plan before changing anything" : "the plan was sent back",
+      task: `${header}\n\n${analysisText}${feedback}\n\nPropose the plan with propose_plan.`,
+    });
+    const plan = latestPlan(
+      phases.events.filter((e) => e.agentId === result.agentId || e.agentId === options.rootAgentId),
+    );
+    if (!plan || result.reason !== "plan") {
+      return { ok: false, summary: `No plan was proposed: ${result.report.summary}` };
+    }
+    if (plan.approved) return { ok: true, text: formatPlan(plan.plan) };
+    if (options.approval.mode === "auto") {
+      await phases.emit({
+        type: "plan.approved",
+        agentId: options.rootAgentId,
+        data: { planId: plan.planId, by: "auto" },
+      });
+      return { ok: true, text: formatPlan(plan.plan) };
+    }
+    const decision =
+      (await recordedPlanDecision(phases, result.agentId)) ??
+      (await askPlan(phases, options, result.agentId, plan.plan));
+    if (decision.decision === "approve") {
+      await phases.emit({
+        type: "plan.approved",
+        agentId: options.rootAgentId,
+        data: { planId: plan.planId, by: decision.by },
+      });
+      return { ok: true, text: formatPlan(plan.plan) };
+    }
+    if (decision.decision === "edit") {
+      const edited = planSchema.safeParse(decision.editedArgs);
+      if (edited.success) {
+        await phases.emit({
+          type: "plan.revised",
+          agentId: options.rootAgentId,
+          data: { planId: plan.planId, plan: edited.data, by: decision.by, reason: decision.reason },
+        });
+        return { ok: true, text: formatPlan(edited.data) };
+      }
+      feedback = `\n\nThe user's edit of your plan was not a valid plan (${edited.error.issues[0]?.message}); propose again.`;
+      continue;
+    }
+    feedback = `\n\nThe user sent your previous plan back${decision.reason ? `: ${decision.reason}` : " without a reason"}. Propose a better plan.`;
+  }
+  return { ok: false, summary: `The plan was sent back ${options.maxPlanAttempts} times; stopping.` };
+}

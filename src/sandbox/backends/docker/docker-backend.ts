@@ -1,0 +1,510 @@
+/**
+ * The docker backend: one container per sandbox session, commands through the Engine API's exec
+ * (dockerode; DOCKER_HOST or /var/run/docker.sock).
+ *
+ * The container: `network none` (always — this backend never creates or joins a network), `--init`,
+ * memory with swap included (`MemorySwap` = `Memory`), a pids limit, optional CPU bandwidth, every
+ * capability dropped, `no-new-privileges`, a read-only root filesystem with tmpfs `/tmp` and HOME
+ * (`/tmp/home`, kept for the session), the workspace bind-mounted read-write at its host path (paths in
+ * output match the host's), an optional OCI runtime (`spec.runtime`, e.g. runsc). Its main process is a
+ * `sleep infinity` under tini running as a different uid than the commands.
+ *
+ * Identity. Entourage running as root: commands run as 65532:65532 (`entourage` in the image) and the
+ * workspace is lent to that uid for the session — chowned on create, handed back to its owner on destroy
+ * (files the commands created included; root keeps full access meanwhile). Entourage running as a
+ * normal user: commands run as that user's uid/gid, and files need no change of owner.
+ *
+ * Each command runs under the wrapper in `exec-script.ts` (RLIMIT_CPU, its own process group recorded
+ * in the container's /tmp, leftovers killed when it ends). Timeout and abort run a second exec that
+ * kills the group and every process marked with the command's id (or, when it is the only running
+ * command, every process of the sandbox uid). Exit codes come from the exec's inspect: 124 on timeout,
+ * 137 when killed (the OOM killer included: an exec'd process's OOM kill does not set `OOMKilled`).
+ *
+ * Only environment from `sandboxEnv()` reaches a command: the container itself gets none.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Duplex } from "node:stream";
+import type Docker from "dockerode";
+import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
+import type {
+  BackendProbe,
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxBackend,
+  SandboxSpec,
+} from "../../sandbox.ts";
+import { sandboxEnv } from "../../sandbox.ts";
+import { lendWorkspace } from "../bwrap/ownership.ts";
+import { OutputBuffer } from "../shared/output-buffer.ts";
+import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
+import {
+  connectDocker,
+  DEFAULT_SANDBOX_IMAGE,
+  type DockerConnection,
+  describeEndpoint,
+  isNotFound,
+  LABEL_IMAGE_NODE,
+  LABEL_OWNER_HOST,
+  LABEL_OWNER_PID,
+  LABEL_SANDBOX,
+  LABEL_SESSION,
+  LABEL_WORKSPACE,
+  pingDocker,
+} from "./client.ts";
+import { DockerStreamDemuxer } from "./demux.ts";
+import { EXEC_MARKER_VAR, killCommand, wrapCommand } from "./exec-script.ts";
+import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
+
+const HOME_INSIDE = IMAGE_SANDBOX_USER.home;
+/** How long a killed command's stream may take to end before the result is returned anyway. */
+const KILL_GRACE_MS = 3000;
+
+export interface DockerBackendOptions {
+  /** Client or connection options. Default: DOCKER_HOST, else /var/run/docker.sock. */
+  docker?: DockerConnection;
+  /** Image used when the spec names none. Default `entourage/sandbox:bookworm`. */
+  image?: string;
+  /** uid/gid commands run as when Entourage runs as root. Default 65532:65532 (`entourage` in the image). */
+  sandboxUser?: { uid: number; gid: number };
+  /** CPU bandwidth per sandbox in cores (`NanoCpus`). Default: none. */
+  cpus?: number;
+  /** Remove containers left by Entourage processes on this host that no longer exist. Default true. */
+  pruneStale?: boolean;
+}
+
+/** Creates the docker backend. */
+export function createDockerBackend(options: DockerBackendOptions = {}): SandboxBackend {
+  let client: Promise<Docker> | undefined;
+  const connect = () => {
+    client ??= connectDocker(options.docker);
+    return client;
+  };
+  const defaultImage = options.image ?? DEFAULT_SANDBOX_IMAGE;
+  let pruned: Promise<void> | undefined;
+
+  return {
+    name: "docker",
+    isolated: true,
+    async probe(): Promise<BackendProbe> {
+      const docker = await connect();
+      const ping = await pingDocker(docker);
+      const details: Record<string, string> = { endpoint: describeEndpoint(docker) };
+      if (!ping.ok) return { available: false, reason: ping.reason, details };
+      details.daemon = `${ping.version.Version} (API ${ping.version.ApiVersion})`;
+      const user = identity(options);
+      details.identity = user.lend
+        ? `uid ${user.uid} gid ${user.gid} (the workspace is lent to it for the session)`
+        : `uid ${user.uid} gid ${user.gid} (this user)`;
+      details.network = "none";
+      let image: Docker.ImageInspectInfo | undefined;
+      try {
+        image = await inspectImage(docker, defaultImage);
+      } catch (error) {
+        return {
+          available: false,
+          reason: `cannot inspect ${defaultImage}: ${errorMessage(error)}`,
+          details,
+        };
+      }
+      if (!image) {
+        return {
+          available: false,
+          reason: `the image ${defaultImage} is not present: build it with \`entourage sandbox build-image\` (≈ 35 s, no registry needed)`,
+          details,
+        };
+      }
+      details.image = `${defaultImage} ${image.Id.slice(7, 19)} (${Math.round(image.Size / 1e6)} MB${
+        image.Config?.Labels?.[LABEL_IMAGE_NODE] ? `, Node ${image.Config.Labels[LABEL_IMAGE_NODE]}` : ""
+      })`;
+      return { available: true, details };
+    },
+
+    async create(spec: SandboxSpec): Promise<Sandbox> {
+      if (spec.network !== "off") {
+        throw new UserError(
+          "sandbox_network",
+          "The docker sandbox runs without a network (network none); it cannot give commands network access. Use the bwrap backend for runs that need the network.",
+        );
+      }
+      const paths = checkWorkspace(spec.workspace);
+      if (
+        isWithin("/tmp", paths.path) &&
+        (isWithin(HOME_INSIDE, paths.path) || isWithin(paths.path, HOME_INSIDE))
+      ) {
+        throw new UserError(
+          "sandbox_workspace",
+          `The workspace ${paths.path} collides with the sandbox's HOME (${HOME_INSIDE}); use another directory.`,
+        );
+      }
+      const docker = await connect();
+      const ping = await pingDocker(docker);
+      if (!ping.ok)
+        throw new UserError("sandbox_unavailable", `The docker sandbox is not available: ${ping.reason}.`);
+      if (options.pruneStale !== false) {
+        pruned ??= pruneStaleSandboxes(docker).then(
+          () => {},
+          () => {},
+        );
+        await pruned;
+      }
+      const image = spec.image ?? defaultImage;
+      if (spec.runtime) await checkRuntime(docker, spec.runtime);
+      return DockerSandbox.create(docker, spec, paths, image, identity(options), options.cpus);
+    },
+  };
+}
+
+interface Identity {
+  uid: number;
+  gid: number;
+  /** Entourage runs as root: the workspace is chowned to uid:gid for the session. */
+  lend: boolean;
+}
+
+function identity(options: DockerBackendOptions): Identity {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  if (uid !== 0) return { uid, gid, lend: false };
+  const user = options.sandboxUser ?? IMAGE_SANDBOX_USER;
+  if (user.uid === 0)
+    throw new UserError("sandbox_user", "The docker sandbox user must not be root (uid 0).");
+  return { uid: user.uid, gid: user.gid, lend: true };
+}
+
+async function checkRuntime(docker: Docker, runtime: string): Promise<void> {
+  const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
+  const known = Object.keys(info.Runtimes ?? {});
+  if (!known.includes(runtime)) {
+    throw new UserError(
+      "sandbox_runtime",
+      `The OCI runtime "${runtime}" is not registered with the Docker daemon (it has: ${known.join(", ") || "none"}). ` +
+        `Install it (for gVisor: the runsc package or binary) and register it in /etc/docker/daemon.json ("runtimes": {"${runtime}": {"path": "/usr/bin/${runtime}"}}), then restart dockerd.`,
+    );
+  }
+}
+
+/** Removes sandbox containers whose Entourage process (on this host) is gone: left by a crash or a kill -9. */
+export async function pruneStaleSandboxes(docker: Docker): Promise<number> {
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL_SANDBOX}=container`, `${LABEL_OWNER_HOST}=${hostname()}`] },
+  });
+  let removed = 0;
+  for (const info of containers) {
+    const pid = Number(info.Labels[LABEL_OWNER_PID]);
+    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
+    await docker
+      .getContainer(info.Id)
+      .remove({ force: true })
+      .then(() => removed++)
+      .catch(() => {});
+  }
+  return removed;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+interface Running {
+  id: string;
+  kill: (reason: "abort") => void;
+  done: Promise<unknown>;
+}
+
+class DockerSandbox implements Sandbox {
+  readonly backend = "docker" as const;
+  readonly isolated = true;
+  readonly spec: SandboxSpec;
+  readonly runAs?: { uid: number; gid: number };
+  readonly #docker: Docker;
+  readonly #container: Docker.Container;
+  readonly #paths: WorkspacePaths;
+  readonly #user: string;
+  readonly #session: string;
+  readonly #returnWorkspace: (() => void) | undefined;
+  readonly #running = new Set<Running>();
+  #execCount = 0;
+  #destroyed: Promise<void> | undefined;
+
+  private constructor(init: {
+    docker: Docker;
+    container: Docker.Container;
+    spec: SandboxSpec;
+    paths: WorkspacePaths;
+    user: Identity;
+    session: string;
+    returnWorkspace: (() => void) | undefined;
+  }) {
+    this.#docker = init.docker;
+    this.#container = init.container;
+    this.spec = init.spec;
+    this.#paths = init.paths;
+    this.#user = `${init.user.uid}:${init.user.gid}`;
+    this.#session = init.session;
+    this.#returnWorkspace = init.returnWorkspace;
+    if (init.user.lend) this.runAs = { uid: init.user.uid, gid: init.user.gid };
+  }
+
+  /** The container's id (for tests and diagnostics). */
+  get containerId(): string {
+    return this.#container.id;
+  }
+
+  static async create(
+    docker: Docker,
+    spec: SandboxSpec,
+    paths: WorkspacePaths,
+    image: string,
+    user: Identity,
+    cpus: number | undefined,
+  ): Promise<DockerSandbox> {
+    const session = randomBytes(6).toString("hex");
+    let returnWorkspace: (() => void) | undefined;
+    let container: Docker.Container | undefined;
+    try {
+      if (user.lend) returnWorkspace = lendWorkspace(paths.real, user.uid, user.gid);
+      // The keeper (tini + sleep) runs as a uid the commands cannot signal, so `kill -9 -1` spares it.
+      const keeper = user.uid === 65534 ? 65533 : 65534;
+      const { memoryBytes, pids } = spec.limits;
+      const tmpfs = "rw,exec,nosuid,nodev";
+      container = await docker.createContainer({
+        name: `entourage-sandbox-${session}`,
+        Image: image,
+        Cmd: ["sleep", "infinity"],
+        User: `${keeper}:${keeper}`,
+        // Not the workspace: the keeper's uid may not enter it (each exec sets its own directory).
+        WorkingDir: "/",
+        Hostname: "entourage",
+        Env: [],
+        NetworkDisabled: true,
+        Labels: {
+          [LABEL_SANDBOX]: "container",
+          [LABEL_SESSION]: session,
+          [LABEL_OWNER_PID]: String(process.pid),
+          [LABEL_OWNER_HOST]: hostname(),
+          [LABEL_WORKSPACE]: paths.path,
+        },
+        HostConfig: {
+          NetworkMode: "none",
+          Init: true,
+          ...(memoryBytes !== undefined
+            ? { Memory: Math.floor(memoryBytes), MemorySwap: Math.floor(memoryBytes) }
+            : {}),
+          ...(pids !== undefined ? { PidsLimit: Math.floor(pids) } : {}),
+          ...(cpus !== undefined ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
+          CapDrop: ["ALL"],
+          SecurityOpt: ["no-new-privileges"],
+          ReadonlyRootfs: true,
+          IpcMode: "private",
+          Tmpfs: {
+            "/tmp": `${tmpfs},mode=1777`,
+            [HOME_INSIDE]: `${tmpfs},mode=0700,uid=${user.uid},gid=${user.gid}`,
+          },
+          Mounts: [
+            {
+              Type: "bind",
+              Source: paths.real,
+              Target: paths.path,
+              ReadOnly: false,
+              BindOptions: { Propagation: "rprivate" },
+            },
+          ],
+          LogConfig: { Type: "none", Config: {} },
+          ...(spec.runtime ? { Runtime: spec.runtime } : {}),
+        },
+      });
+      await container.start();
+      return new DockerSandbox({ docker, container, spec, paths, user, session, returnWorkspace });
+    } catch (error) {
+      if (container) await container.remove({ force: true }).catch(() => {});
+      returnWorkspace?.();
+      if (UserError.isInstance(error)) throw error;
+      if (isNotFound(error) && /image/i.test(errorMessage(error))) {
+        throw new UserError(
+          "sandbox_image",
+          `The docker sandbox image ${image} is not present: build it with \`entourage sandbox build-image\`.`,
+          { cause: error },
+        );
+      }
+      throw new SystemError("sandbox_create", `Could not create the docker sandbox: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (this.#destroyed)
+      throw new SystemError("sandbox_destroyed", "This sandbox was destroyed; create a new one.");
+    if (argv.length === 0 || argv[0] === "")
+      throw new SystemError("sandbox_argv", "exec needs a command (argv is empty).");
+    const cwd = resolveCwd(this.#paths, options.cwd);
+    const started = performance.now();
+    const output = new OutputBuffer(this.spec.limits.outputBytes, options.onOutput);
+    const result = (fields: Pick<ExecResult, "exitCode" | "timedOut" | "killed">): ExecResult => {
+      const kept = output.result();
+      return {
+        ...fields,
+        output: kept.output,
+        outputTruncated: kept.truncated,
+        durationMs: Math.round(performance.now() - started),
+      };
+    };
+    if (options.signal?.aborted) return result({ exitCode: 137, timedOut: false, killed: true });
+
+    const id = `${this.#session}.${++this.#execCount}`;
+    const env = sandboxEnv(HOME_INSIDE, this.spec.env, options.env);
+    env[EXEC_MARKER_VAR] = id;
+    const hasStdin = options.stdin !== undefined && options.stdin !== "";
+
+    let timedOut = false;
+    let aborted = false;
+    let killing: Promise<void> | undefined;
+    let streamDone: (() => void) | undefined;
+    const kill = () => {
+      killing ??= this.#kill(id).finally(() => {
+        // Whatever the kill exec achieved, do not wait on the stream forever.
+        setTimeout(() => streamDone?.(), KILL_GRACE_MS).unref();
+      });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, options.timeoutMs ?? this.spec.limits.timeoutMs);
+    const onAbort = () => {
+      if (timedOut) return;
+      aborted = true;
+      kill();
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const run = async (): Promise<ExecResult> => {
+      let stream: Duplex | undefined;
+      try {
+        const exec = await this.#container.exec({
+          Cmd: wrapCommand(id, argv, this.spec.limits.cpuSeconds),
+          Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+          User: this.#user,
+          WorkingDir: cwd,
+          AttachStdin: hasStdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+        });
+        stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
+        const socket = stream;
+        const demux = new DockerStreamDemuxer((name, text) => output.push(name, text));
+        await new Promise<void>((resolve) => {
+          streamDone = resolve;
+          socket.on("data", (chunk: Buffer) => demux.push(chunk));
+          socket.on("end", resolve);
+          socket.on("close", resolve);
+          socket.on("error", () => resolve());
+          if (hasStdin) {
+            socket.write(options.stdin as string);
+          }
+          // Half-close: the command sees EOF on stdin (nothing attached when there is no stdin).
+          socket.end();
+        });
+        demux.end();
+        socket.destroy();
+        const exitCode = await exitCodeOf(exec);
+        if (timedOut) return result({ exitCode: 124, timedOut: true, killed: false });
+        if (aborted) return result({ exitCode: 137, timedOut: false, killed: true });
+        const code = exitCode ?? 137;
+        return result({ exitCode: code, timedOut: false, killed: code === 137 });
+      } catch (error) {
+        stream?.destroy();
+        if (timedOut) return result({ exitCode: 124, timedOut: true, killed: false });
+        if (aborted || this.#destroyed) return result({ exitCode: 137, timedOut: false, killed: true });
+        throw new SystemError("sandbox_exec", `docker exec failed: ${errorMessage(error)}`, { cause: error });
+      } finally {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onAbort);
+      }
+    };
+
+    const done = run();
+    const entry: Running = {
+      id,
+      kill: () => {
+        aborted = !timedOut;
+        kill();
+      },
+      done,
+    };
+    this.#running.add(entry);
+    try {
+      return await done;
+    } finally {
+      this.#running.delete(entry);
+      if (killing) await killing;
+    }
+  }
+
+  /** Runs the kill exec for command `id`; never rejects. */
+  async #kill(id: string): Promise<void> {
+    const scope = this.#running.size <= 1 ? "all" : "exec";
+    try {
+      const exec = await this.#container.exec({
+        Cmd: killCommand(id, scope),
+        User: this.#user,
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+      await new Promise<void>((resolve) => {
+        stream.on("end", resolve);
+        stream.on("close", resolve);
+        stream.on("error", () => resolve());
+        stream.resume();
+        stream.end();
+      });
+      stream.destroy();
+    } catch {
+      // The container is gone (destroy) or stopping: nothing left to kill.
+    }
+  }
+
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      const running = [...this.#running];
+      for (const entry of running) entry.kill("abort");
+      await Promise.race([
+        Promise.allSettled(running.map((r) => r.done)),
+        new Promise((resolve) => setTimeout(resolve, KILL_GRACE_MS + 1000).unref()),
+      ]);
+      try {
+        await this.#container.remove({ force: true, v: true });
+      } catch (error) {
+        if (!isNotFound(error) && (error as { statusCode?: number }).statusCode !== 409) {
+          this.#returnWorkspace?.();
+          throw new SystemError(
+            "sandbox_destroy",
+            `Could not remove the sandbox container ${this.#container.id.slice(0, 12)}: ${errorMessage(error)}`,
+            { cause: error },
+          );
+        }
+      }
+      this.#returnWorkspace?.();
+    })();
+    return this.#destroyed;
+  }
+}
+
+/** The exec's exit code once Docker has recorded it (the stream may end a moment before). */
+async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const info = await exec.inspect();
+    if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return undefined;
+}

@@ -1,0 +1,67 @@
+/**
+ * The shell around every command the docker backend runs, and the one that kills it.
+ *
+ * The Engine API can start an exec but has no way to signal it, and stopping the exec's client leaves its
+ * processes running. So each command records its own process group, and a timeout or abort runs a second
+ * exec that kills it:
+ *
+ * - `docker exec` makes the wrapper (`/bin/sh`) a session leader. It applies `ulimit -t` (RLIMIT_CPU,
+ *   inherited by everything below), then starts the command through an inner `sh` that writes its pid
+ *   to `/tmp/.entourage-exec-<id>` and execs `setsid` (it is not a group leader, so setsid does not fork):
+ *   the command runs with pid = pgid = the recorded number, in the foreground (stdin and signal
+ *   dispositions untouched, unlike a `&` job of a non-interactive shell).
+ * - When the command ends, the wrapper SIGKILLs the rest of its group (background jobs it left behind)
+ *   and exits with its status: `128 + n` when a signal killed it, 127 when it was not found.
+ * - Every process of the exec inherits `ENTOURAGE_EXEC=<id>`. The kill exec SIGKILLs the recorded group
+ *   and then every process carrying the marker (twice; one may fork during the sweep), which catches what
+ *   left the group with `setsid` or a double fork. When no other command of the sandbox is running it
+ *   instead SIGKILLs every process the sandbox uid may signal (`kill -9 -1`): that catches even a process
+ *   that cleared its environment. The container's own pid 1 and keeper run as another uid, so the
+ *   container survives it.
+ */
+
+export const EXEC_MARKER_VAR = "ENTOURAGE_EXEC";
+
+/** Where the wrapper records a command's process group (the container's /tmp, a tmpfs). */
+export function pgidFile(id: string): string {
+  return `/tmp/.entourage-exec-${id}`;
+}
+
+const WRAPPER = [
+  "p=$1 c=$2; shift 2",
+  '[ -z "$c" ] || ulimit -t "$c" || exit 126',
+  `/bin/sh -c 'echo $$ > "$0" && exec setsid "$@"' "$p" "$@"`,
+  "r=$?",
+  '{ read g < "$p" && kill -9 -"$g"; } 2>/dev/null',
+  'rm -f "$p"',
+  'exit "$r"',
+].join("\n");
+
+const KILLER = [
+  "p=$1 m=$2 scope=$3",
+  '{ read g < "$p" && kill -9 -"$g"; } 2>/dev/null',
+  'if [ "$scope" = all ]; then kill -9 -1 2>/dev/null; exit 0; fi',
+  "for n in 1 2; do",
+  "  for d in /proc/[0-9]*; do",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+  '    grep -qzxF "$m" "$d/environ" 2>/dev/null && kill -9 "${d#/proc/}" 2>/dev/null',
+  "  done",
+  "done",
+  "exit 0",
+].join("\n");
+
+/** The exec's Cmd: the wrapper, the exec id, the CPU limit, then the command's argv untouched. */
+export function wrapCommand(id: string, argv: string[], cpuSeconds: number | undefined): string[] {
+  if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new Error(`bad exec id ${JSON.stringify(id)}`);
+  const cpu = cpuSeconds === undefined ? "" : String(Math.max(1, Math.ceil(cpuSeconds)));
+  return ["/bin/sh", "-c", WRAPPER, "entourage-exec", pgidFile(id), cpu, ...argv];
+}
+
+/**
+ * The kill exec's Cmd. `exec`: the command's group and every process marked with its id. `all`: also every
+ * process of the sandbox uid (only when no other command of the sandbox is running).
+ */
+export function killCommand(id: string, scope: "exec" | "all"): string[] {
+  if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new Error(`bad exec id ${JSON.stringify(id)}`);
+  return ["/bin/sh", "-c", KILLER, "entourage-kill", pgidFile(id), `${EXEC_MARKER_VAR}=${id}`, scope];
+}

@@ -1,0 +1,290 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Duplex } from "node:stream";
+import { after, before, describe, it, type TestContext } from "node:test";
+import type Docker from "dockerode";
+import { UserError } from "../../src/core/index.ts";
+import {
+  connectDocker,
+  DEFAULT_SANDBOX_IMAGE,
+  LABEL_SESSION,
+  pingDocker,
+} from "../../src/sandbox/backends/docker/client.ts";
+import { buildSandboxImage, inspectImage } from "../../src/sandbox/backends/docker/image.ts";
+import { createDockerBackend } from "../../src/sandbox/backends/index.ts";
+import { DEFAULT_LIMITS, type Sandbox, type SandboxSpec } from "../../src/sandbox/index.ts";
+import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
+
+/**
+ * The image is built once (≈ 35 s) when the daemon runs and it is missing. Without Docker or mmdebstrap the
+ * suites below skip with the probe's reason, or fail under ENTOURAGE_CI=1.
+ */
+let imageError: string | undefined;
+before(
+  async () => {
+    const docker = await connectDocker();
+    if (!(await pingDocker(docker)).ok) return;
+    if (await inspectImage(docker, DEFAULT_SANDBOX_IMAGE)) return;
+    try {
+      await buildSandboxImage({ onProgress: (line) => console.error(`[build-image] ${line}`) });
+    } catch (error) {
+      imageError = String(error);
+      if (process.env.ENTOURAGE_CI === "1") throw error;
+    }
+  },
+  { timeout: 600_000 },
+);
+
+runSandboxConformance("docker", () => createDockerBackend(), { isolated: true });
+
+describe("docker backend specifics", () => {
+  const backend = createDockerBackend();
+  let reason: string | undefined;
+  let docker: Docker;
+  const dirs: string[] = [];
+  const workspace = () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "entourage-docker-"));
+    dirs.push(dir);
+    return dir;
+  };
+  const spec = (dir: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({
+    workspace: dir,
+    network: "off",
+    limits: { ...DEFAULT_LIMITS, timeoutMs: 20_000 },
+    ...over,
+  });
+  const available = (t: TestContext) => {
+    if (reason === undefined) return true;
+    if (process.env.ENTOURAGE_CI === "1") assert.fail(`docker unavailable (ENTOURAGE_CI=1): ${reason}`);
+    t.skip(reason);
+    return false;
+  };
+  /** Command lines of the processes inside the sandbox, seen from inside. */
+  const processes = async (sandbox: Sandbox) => {
+    const result = await sandbox.exec(["ps", "-eo", "user:12,pid,pgid,args"]);
+    assert.equal(result.exitCode, 0, result.output);
+    return result.output;
+  };
+
+  before(async () => {
+    docker = await connectDocker();
+    const probe = await backend.probe();
+    if (!probe.available) reason = [probe.reason, imageError].filter(Boolean).join("; ");
+  });
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("probes the daemon and the image", async (t) => {
+    if (!available(t)) return;
+    const probe = await backend.probe();
+    assert.match(probe.details?.daemon ?? "", /API \d/);
+    assert.match(probe.details?.image ?? "", /entourage\/sandbox:bookworm/);
+    assert.equal(probe.details?.network, "none");
+    const missing = await createDockerBackend({ image: "entourage/sandbox:no-such-tag" }).probe();
+    assert.equal(missing.available, false);
+    assert.match(missing.reason ?? "", /entourage sandbox build-image/);
+  });
+
+  it("says what to install when the daemon cannot be reached", async () => {
+    const probe = await createDockerBackend({ docker: { socketPath: "/nonexistent/docker.sock" } }).probe();
+    assert.equal(probe.available, false);
+    assert.match(
+      probe.reason ?? "",
+      /not reachable at unix:\/\/\/nonexistent\/docker\.sock.*apt-get install docker\.io/,
+    );
+  });
+
+  it("kills every process of a timed-out command, seen from inside (setsid, ignored TERM, cleared environment)", async (t) => {
+    if (!available(t)) return;
+    const sandbox = await backend.create(spec(workspace()));
+    try {
+      const marker = `7${Math.floor(Math.random() * 1e5)}`;
+      const result = await sandbox.exec(
+        [
+          "sh",
+          "-c",
+          `sleep ${marker}1 & setsid sleep ${marker}2 & (trap '' TERM HUP; sleep ${marker}3) & ` +
+            `env -i /usr/bin/setsid /bin/sleep ${marker}4 & sleep ${marker}5`,
+        ],
+        { timeoutMs: 700 },
+      );
+      assert.equal(result.exitCode, 124);
+      assert.equal(result.timedOut, true);
+      const ps = await processes(sandbox);
+      assert.doesNotMatch(ps, new RegExp(`sleep ${marker}`), ps);
+      const wrappers = ps.split("\n").filter((line) => line.includes("entourage-exec"));
+      assert.equal(wrappers.length, 1, `only the wrapper of ps itself remains:\n${ps}`);
+      assert.match(ps, /sleep infinity/, "the container's keeper survives");
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it("with another command running, kills only the timed-out command's processes", async (t) => {
+    if (!available(t)) return;
+    const sandbox = await backend.create(spec(workspace()));
+    try {
+      const other = new AbortController();
+      const survivor = sandbox.exec(["sleep", "4242"], { signal: other.signal });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const result = await sandbox.exec(["sh", "-c", "setsid sleep 4343 & sleep 4344"], { timeoutMs: 600 });
+      assert.equal(result.exitCode, 124);
+      const ps = await processes(sandbox);
+      assert.doesNotMatch(ps, /sleep 434[34]/, ps);
+      assert.match(ps, /sleep 4242/, "the other command still runs");
+      other.abort();
+      const aborted = await survivor;
+      assert.equal(aborted.exitCode, 137);
+      assert.doesNotMatch(await processes(sandbox), /sleep 4242/);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it("reaps background jobs when a command ends normally", async (t) => {
+    if (!available(t)) return;
+    const sandbox = await backend.create(spec(workspace()));
+    try {
+      const result = await sandbox.exec(["sh", "-c", "sleep 5151 & echo started"]);
+      assert.equal(result.output, "started\n");
+      assert.ok(result.durationMs < 1500, `took ${result.durationMs} ms`);
+      assert.doesNotMatch(await processes(sandbox), /sleep 5151/);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it("leaves the files commands created owned by, readable and writable for the host user", async (t) => {
+    if (!available(t)) return;
+    const dir = workspace();
+    mkdirSync(path.join(dir, "src"), { mode: 0o700 });
+    writeFileSync(path.join(dir, "src", "a.txt"), "a\n", { mode: 0o600 });
+    const owner = statSync(dir);
+    const sandbox = await backend.create(spec(dir));
+    try {
+      const result = await sandbox.exec([
+        "sh",
+        "-c",
+        "id -u; echo b >> src/a.txt && mkdir -p new/deep && echo c > new/deep/c.txt && chmod 600 new/deep/c.txt",
+      ]);
+      assert.equal(result.exitCode, 0, result.output);
+      assert.notEqual(result.output.split("\n")[0], "0", "commands do not run as root");
+    } finally {
+      await sandbox.destroy();
+    }
+    for (const file of ["src", "src/a.txt", "new", "new/deep", "new/deep/c.txt"]) {
+      const stat = statSync(path.join(dir, file));
+      assert.equal(stat.uid, owner.uid, file);
+      assert.equal(stat.gid, owner.gid, file);
+    }
+    assert.equal(readFileSync(path.join(dir, "src", "a.txt"), "utf8"), "a\nb\n");
+    assert.equal(readFileSync(path.join(dir, "new", "deep", "c.txt"), "utf8"), "c\n");
+    writeFileSync(path.join(dir, "new", "deep", "c.txt"), "host writes\n");
+  });
+
+  it("removes its container on destroy (idempotent)", async (t) => {
+    if (!available(t)) return;
+    const sandbox = await backend.create(spec(workspace()));
+    const session = async () =>
+      docker
+        .listContainers({ all: true, filters: { label: [LABEL_SESSION] } })
+        .then((list) =>
+          list.filter((c) => c.Id === (sandbox as unknown as { containerId: string }).containerId),
+        );
+    assert.equal((await session()).length, 1);
+    const info = await docker
+      .getContainer((sandbox as unknown as { containerId: string }).containerId)
+      .inspect();
+    assert.equal(info.HostConfig.NetworkMode, "none");
+    assert.equal(info.HostConfig.ReadonlyRootfs, true);
+    assert.deepEqual(info.HostConfig.CapDrop, ["ALL"]);
+    assert.equal(info.HostConfig.Init, true);
+    assert.equal(info.HostConfig.Memory, DEFAULT_LIMITS.memoryBytes);
+    assert.equal(info.HostConfig.MemorySwap, DEFAULT_LIMITS.memoryBytes);
+    assert.equal(info.HostConfig.PidsLimit, DEFAULT_LIMITS.pids);
+    assert.ok(info.HostConfig.SecurityOpt?.includes("no-new-privileges"));
+    assert.deepEqual(
+      Object.keys(info.NetworkSettings.Networks ?? {}).filter((name) => name !== "none"),
+      [],
+      "attached to no network",
+    );
+    await Promise.all([sandbox.destroy(), sandbox.destroy()]);
+    await sandbox.destroy();
+    assert.deepEqual(await session(), []);
+  });
+
+  it("runs `node --test` and npm on the host's Node version; HOME and /tmp persist for the session", async (t) => {
+    if (!available(t)) return;
+    const dir = workspace();
+    writeFileSync(
+      path.join(dir, "sum.test.js"),
+      'const test = require("node:test"); const assert = require("node:assert");\ntest("adds", () => assert.equal(1 + 1, 2));\n',
+    );
+    const sandbox = await backend.create(spec(dir));
+    try {
+      const result = await sandbox.exec(["node", "--test"]);
+      assert.equal(result.exitCode, 0, result.output);
+      assert.match(result.output, /pass 1\n/);
+      assert.equal((await sandbox.exec(["node", "-p", "process.version"])).output, `${process.version}\n`);
+      assert.match((await sandbox.exec(["npm", "--version"])).output, /^\d+\.\d+\.\d+\n$/);
+      await sandbox.exec(["sh", "-c", 'echo kept > "$HOME/x"; echo kept > /tmp/y']);
+      assert.equal((await sandbox.exec(["sh", "-c", 'cat "$HOME/x" /tmp/y'])).output, "kept\nkept\n");
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it("refuses the network, and an OCI runtime the daemon does not have, with clear errors", async (t) => {
+    if (!available(t)) return;
+    const dir = workspace();
+    await assert.rejects(backend.create(spec(dir, { network: "on" })), (e) => UserError.isInstance(e));
+    await assert.rejects(
+      backend.create(spec(dir, { runtime: "no-such-runtime" })),
+      (e) => UserError.isInstance(e) && /no-such-runtime.*not registered.*runc/s.test(e.message),
+    );
+  });
+
+  it("per-command latency: the backend's exec vs a bare Engine API exec (median of 50 `true`)", async (t) => {
+    if (!available(t)) return;
+    const sandbox = await backend.create(spec(workspace()));
+    try {
+      const container = docker.getContainer((sandbox as unknown as { containerId: string }).containerId);
+      const bare = async () => {
+        const exec = await container.exec({ Cmd: ["true"], AttachStdout: true, AttachStderr: true });
+        const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+        await new Promise<void>((resolve) => {
+          stream.on("end", resolve);
+          stream.on("close", resolve);
+          stream.resume();
+          stream.end();
+        });
+        stream.destroy();
+        return (await exec.inspect()).ExitCode;
+      };
+      const median = async (run: () => Promise<unknown>) => {
+        for (let i = 0; i < 5; i++) await run();
+        const times: number[] = [];
+        for (let i = 0; i < 50; i++) {
+          const start = performance.now();
+          await run();
+          times.push(performance.now() - start);
+        }
+        times.sort((a, b) => a - b);
+        return times[25]!;
+      };
+      const bareMs = await median(bare);
+      const backendMs = await median(() => sandbox.exec(["true"]));
+      const ratio = backendMs / bareMs;
+      t.diagnostic(
+        `bare Engine API exec ${bareMs.toFixed(1)} ms, docker backend exec ${backendMs.toFixed(1)} ms: ${ratio.toFixed(2)}×`,
+      );
+      // The target is ≤ 1.5×; the bound here only catches gross regressions on a loaded machine.
+      assert.ok(ratio < 3, `backend exec is ${ratio.toFixed(2)}× the bare exec`);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+});
