@@ -153,7 +153,86 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await (await import("./commands/resume.ts")).resumeCommand(runId, opts)),
     );
 
+  program
+    .command("rewind")
+    .description(
+      "put a run's workspace and agent context back to an earlier event (its checkpoint); then resume",
+    )
+    .argument("<run-id>")
+    .requiredOption("--to <seq>", "the event to go back to (see: entourage show <run-id>)", parseSeq)
+    .action(async (runId: string, opts) =>
+      setExit(await (await import("./commands/rewind.ts")).rewindCommand(runId, opts)),
+    );
+
+  program
+    .command("fork")
+    .description(
+      "start a new run from any event of an old one, optionally with new guidance; the old run is left intact",
+    )
+    .argument("<run-id>")
+    .argument("[guidance]", "a message for the agent that continues")
+    .requiredOption("--at <seq>", "the event to branch from", parseSeq)
+    .option("--yes", "approve every tool call without asking")
+    .option("--json", "print the new run's events as JSONL")
+    .action(async (runId: string, guidance: string | undefined, opts) =>
+      setExit(await (await import("./commands/fork.ts")).forkCommand(runId, guidance, opts)),
+    );
+
+  const sandbox = program.command("sandbox").description("probe and prepare sandboxes");
+  sandbox
+    .command("exec")
+    .description(
+      "run one command exactly as an agent's run_command would (same backend, same limits); exits with its code",
+    )
+    .addOption(
+      new Option("--sandbox <backend>", SANDBOX_HELP)
+        .choices(["bwrap", "docker", "subprocess"])
+        .makeOptionMandatory(),
+    )
+    .requiredOption("--workspace <dir>", "the directory mounted read-write as the workspace")
+    .option("--memory <size>", "memory limit incl. swap, e.g. 512m")
+    .option("--pids <n>", "process limit", parsePositiveInt)
+    .option("--cpu-seconds <n>", "CPU time limit", parsePositiveInt)
+    .option(
+      "--timeout <seconds>",
+      "wall-clock limit; the whole process tree is killed (exit 124)",
+      parsePositiveNumber,
+    )
+    .addOption(
+      new Option("--network <mode>", "network inside the sandbox").choices(["off", "on"]).default("off"),
+    )
+    .option("--image <image>", "container image (docker)")
+    .option("--runtime <runtime>", "OCI runtime (docker), e.g. runsc")
+    .argument("<command...>", "the command and its arguments, after --")
+    .action(async (command: string[], opts) =>
+      setExit(await (await import("./commands/sandbox.ts")).sandboxExecCommand(command, opts)),
+    );
+  sandbox
+    .command("build-image")
+    .description(
+      "build the default Docker sandbox image (entourage/sandbox:bookworm) locally from Debian packages",
+    )
+    .option("--image <name>", "image name to build")
+    .option("--rebuild", "build even if the image exists")
+    .option("--json", "print the result as JSON")
+    .action(async (opts) =>
+      setExit(await (await import("./commands/sandbox-build-image.ts")).sandboxBuildImageCommand(opts)),
+    );
+
+  program
+    .command("doctor")
+    .description("what works here: bubblewrap, docker, cgroups, runtimes, and the sandbox runs would use")
+    .option("--json", "print JSON")
+    .action(async (opts) => setExit(await (await import("./commands/sandbox.ts")).doctorCommand(opts)));
+
   return program;
+}
+
+function parseSeq(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`expected an event number (0 or more), got "${value}"`);
+  return n;
 }
 
 /** Runs the CLI; resolves with the process exit code. Never throws. */

@@ -72,6 +72,53 @@ export class TerminalRenderer {
         if (event.agentId) this.agentNames.set(event.agentId, event.data.name);
         this.line(`${s.magenta("●")} ${s.bold(event.data.name)} ${s.dim(event.data.role)}`);
         break;
+      case "agent.handoff":
+        this.line(
+          s.dim(
+            `  ⇢ ${event.data.from ? `${event.data.from} → ` : ""}${event.data.to} (${event.data.phase}): ${event.data.reason}`,
+          ),
+        );
+        break;
+      case "plan.proposed": {
+        const steps = event.data.plan.steps
+          .map((st, i) => `    ${i + 1}. [${st.owner}] ${st.description}`)
+          .join("\n");
+        this.line(`  ${s.cyan("plan")} proposed:\n${steps}`);
+        break;
+      }
+      case "plan.approved":
+        this.line(s.dim(`  ✓ plan approved by ${event.data.by}`));
+        break;
+      case "plan.revised":
+        this.line(
+          s.yellow(
+            `  ✎ plan revised by ${event.data.by}${event.data.reason ? `: ${event.data.reason}` : ""}`,
+          ),
+        );
+        break;
+      case "intervention.received":
+        this.line(
+          s.cyan(
+            `  ✉ message from ${event.data.by}${event.data.interrupt ? " (interrupt)" : ""}: ${event.data.message}`,
+          ),
+        );
+        break;
+      case "intervention.delivered":
+        this.line(s.dim(`  ✉ delivered to ${this.agentNames.get(event.data.agentId) ?? event.data.agentId}`));
+        break;
+      case "loop.detected":
+        this.line(
+          s.yellow(
+            `  ↻ ${event.data.kind === "repeated_call" ? "loop" : "stall"} detected (${event.data.action}): ${event.data.detail}`,
+          ),
+        );
+        break;
+      case "workspace.restored":
+        this.line(s.yellow(`  ⟲ workspace restored to ${event.data.ref.slice(0, 8)}: ${event.data.reason}`));
+        break;
+      case "run.forked":
+        this.line(s.dim(`  ⑂ forked at event ${event.data.atSeq} into ${event.data.newRunId}`));
+        break;
       case "agent.step.started":
         this.line(s.dim(`  step ${event.data.step}`));
         break;

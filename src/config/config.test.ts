@@ -7,15 +7,13 @@ import { tempDir } from "../workspace/testing.ts";
 import { configSchema, loadConfig } from "./config.ts";
 
 /**
- * Known bug (left failing on purpose): `validate` parses each layer with `configSchema.partial()`, and in
- * zod 4 a `.default()` inside `.partial()` still fills in its default. Every later layer therefore
- * re-asserts the defaults of approval, maxSteps, commandTimeoutSeconds, modelIdleTimeoutSeconds,
- * maxRetries, network and sandboxEnv, and the flags layer (always present) resets them: a user's
- * `"maxSteps": 10` in config.json is silently ignored.
+ * Regression guard: `configSchema.partial()` in zod 4 still fills in `.default()` values, so validating
+ * each layer with it made every later layer (the flags layer is always present) reset defaulted fields
+ * of the layers below — a user's `"maxSteps": 10` in config.json was silently ignored.
  */
 const DEFAULTS_BUG =
   "a lower layer's value was reset to the default by a later layer (src/config/config.ts validate(): " +
-  "configSchema.partial() fills in .default() values for absent fields)";
+  "a layer must contribute only the fields it sets, not the schema's defaults)";
 
 describe("loadConfig", () => {
   let dir: { path: string; cleanup: () => Promise<void> };

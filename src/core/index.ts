@@ -2,3 +2,4 @@ export * from "./errors.ts";
 export * from "./events/index.ts";
 export * from "./ids.ts";
 export * from "./state.ts";
+export * from "./timeline.ts";

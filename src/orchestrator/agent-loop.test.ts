@@ -514,9 +514,9 @@ describe("driveRun", () => {
     assert.doesNotMatch(
       result?.output ?? "",
       /out of memory or a process limit/,
-      "BUG: a command killed by the user's interrupt (SIGINT/abort) is reported to the model as killed for " +
-        "'out of memory or a process limit' (src/tools/builtin/run-command.ts status line; the agent loop " +
-        "records the result of an aborted exec instead of treating the call as interrupted)",
+      "Regression: a command killed by the user's interrupt (SIGINT/abort) is reported to the model as killed for " +
+        "'out of memory or a process limit' (run_command must throw AbortedError for an aborted exec so the " +
+        "call is left without a result and answered as interrupted on resume)",
     );
     assert.match(result?.output ?? "", /interrupted/);
   });

@@ -91,8 +91,18 @@ export async function runAgent(
   }
 
   const loops = new LoopDetector(history.turnSignatures, history.loopWarnings);
+  const inbox = new Inbox(events, agentId);
   for (;;) {
     if (signal.aborted) throw new AbortedError("the run was interrupted");
+    // Messages from the user reach the agent at a step boundary, after the last turn's tool results.
+    for (const message of inbox.take()) {
+      await deps.emitter.emit({
+        type: "intervention.delivered",
+        agentId,
+        data: { interventionId: message.interventionId, agentId, step: step + 1 },
+      });
+      messages.push({ role: "user", content: `[Message from the user] ${message.message}` });
+    }
     if (step >= maxSteps) {
       return finishAgent(deps, agent, agentId, {
         reason: "max_steps",
@@ -152,6 +162,43 @@ export async function runAgent(
       loops.warnings += 1;
       messages.push({ role: "user", content: loop.message });
     }
+  }
+}
+
+/**
+ * The user's messages waiting for an agent: `intervention.received` events addressed to it (or to no
+ * agent in particular) that no agent has received yet. `events` is the run's live event list (the phase
+ * runner appends to it as events are written), so messages sent while the agent works are seen too.
+ */
+class Inbox {
+  private readonly events: readonly EntourageEvent[];
+  private readonly agentId: string;
+  private scanned = 0;
+  private readonly pending = new Map<string, { interventionId: string; message: string; target?: string }>();
+
+  constructor(events: readonly EntourageEvent[], agentId: string) {
+    this.events = events;
+    this.agentId = agentId;
+  }
+
+  take(): { interventionId: string; message: string }[] {
+    for (; this.scanned < this.events.length; this.scanned++) {
+      const e = this.events[this.scanned]!;
+      if (e.type === "intervention.received") {
+        this.pending.set(e.data.interventionId, {
+          interventionId: e.data.interventionId,
+          message: e.data.message,
+          target: e.data.targetAgentId,
+        });
+      } else if (e.type === "intervention.delivered") {
+        this.pending.delete(e.data.interventionId);
+      }
+    }
+    const mine = [...this.pending.values()].filter(
+      (m) => m.target === undefined || m.target === this.agentId,
+    );
+    for (const m of mine) this.pending.delete(m.interventionId);
+    return mine;
   }
 }
 

@@ -7,6 +7,7 @@ import {
   EntourageError,
   type EntourageEvent,
   type EventData,
+  effectiveEvents,
   errorMessage,
   foldRun,
   type IdGenerator,
@@ -101,7 +102,8 @@ export async function driveRun(
         clock: ctx.clock,
         signal: ctx.signal,
       },
-      events,
+      // After a rewind the run continues from the state it had at the chosen event.
+      effectiveEvents(events),
     );
     let outcome: { report: AgentReport };
     if (created.mode === "pipeline") {

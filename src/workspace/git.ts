@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { once } from "node:events";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
 import type { Writable } from "node:stream";
 import { SystemError, UserError } from "../core/index.ts";
 
@@ -159,4 +161,40 @@ export function userGitEnv(): Record<string, string> {
   env.GIT_OPTIONAL_LOCKS = "0";
   env.GIT_TERMINAL_PROMPT = "0";
   return env;
+}
+
+/**
+ * Creates an empty shadow git for the work tree in `options` with the pinned configuration and
+ * attributes and no hooks; returns the environment to run it with.
+ */
+export async function initShadowGit(options: ShadowGitEnvOptions): Promise<Record<string, string>> {
+  const { gitDir, workTree } = options;
+  const env = shadowGitEnv(options);
+  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main"], { env, cwd: workTree });
+  await mkdir(options.home, { recursive: true });
+  await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a" });
+  await mkdir(path.join(gitDir, "info"), { recursive: true });
+  await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES);
+  await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
+  return env;
+}
+
+/**
+ * Arguments of a `git fetch` of commits by id from another shadow git, which it only reads. A local
+ * fetch starts `upload-pack` in the other repository without our `-c` settings, so it gets its own:
+ * then unadvertised commits (a snapshot a restore rewound past) are fetchable with either protocol.
+ */
+export function fetchFromShadowArgs(fromGitDir: string, refspecs: string[], flags: string[] = []): string[] {
+  return [
+    "fetch",
+    ...flags,
+    "-q",
+    "--no-tags",
+    "--no-write-fetch-head",
+    "--no-auto-gc",
+    "--upload-pack=git -c uploadpack.allowAnySHA1InWant=true upload-pack",
+    "--end-of-options",
+    fromGitDir,
+    ...refspecs,
+  ];
 }

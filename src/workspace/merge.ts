@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseRawNumstat, type RawChange } from "./changes.ts";
 import { isBinary } from "./files.ts";
-import { type GitResult, splitNul } from "./git.ts";
+import { fetchFromShadowArgs, type GitResult, splitNul } from "./git.ts";
 
 /** A path both sides changed in ways that cannot be combined; this workspace keeps its own version. */
 export interface MergeConflict {
@@ -33,9 +33,81 @@ export interface MergePlan {
   conflicts: MergeConflict[];
 }
 
+export type GitRunner = (
+  args: string[],
+  options?: { input?: string | Buffer; okExitCodes?: number[]; env?: Record<string, string> },
+) => Promise<GitResult>;
+
+export interface MergeIntoOptions {
+  /** Runs git in the workspace being merged into, with its work tree. */
+  git: GitRunner;
+  readBlobs(ids: string[]): Promise<Map<string, Buffer>>;
+  /** The common ancestor: a commit both shadow gits hold. */
+  base: string;
+  /** Their side: a commit of the shadow git at `theirGitDir`, fetched from there when missing here. */
+  theirs: string;
+  theirGitDir: string;
+  label: string;
+  /** A scratch index file path (removed afterwards). */
+  scratchIndex: string;
+}
+
+export interface MergeOutcome {
+  merged: string[];
+  conflicts: MergeConflict[];
+  /** The commit recording the merge, or undefined when nothing was taken. */
+  commit?: { ref: string; filesChanged: string[] };
+}
+
+/**
+ * Merges `theirs` into the work tree and HEAD the runner works on: the current files (snapshotted or
+ * not) are our side. Takes what `planMerge` says, moves index and files from our tree to the merged
+ * one with `read-tree -m -u` — which refuses, writing nothing, if that would overwrite a file the
+ * snapshots do not hold, such as an ignored one — and commits with both histories as parents.
+ */
+export async function mergeInto(options: MergeIntoOptions): Promise<MergeOutcome> {
+  const { git, base, theirs } = options;
+  await git(["add", "-A"]);
+  const ours = (await git(["write-tree"])).stdout.toString().trim();
+  const head = (await git(["rev-parse", "HEAD"])).stdout.toString().trim();
+  const known = await git(["cat-file", "-e", `${theirs}^{commit}`], { okExitCodes: [0, 1, 128] });
+  if (known.exitCode !== 0) await git(fetchFromShadowArgs(options.theirGitDir, [theirs]));
+
+  const plan = await planMerge({ git, readBlobs: options.readBlobs, base, ours, theirs });
+  if (plan.entries.length === 0) return { merged: [], conflicts: plan.conflicts };
+
+  const merged = await treeWith(git, options.scratchIndex, ours, plan.entries);
+  await git(["read-tree", "-m", "-u", ours, merged]);
+  const commit = (await git(["commit-tree", merged, "-p", head, "-p", theirs, "-m", options.label])).stdout
+    .toString()
+    .trim();
+  await git(["update-ref", "-m", options.label, "HEAD", commit, head]);
+  const changed = await git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", head, commit]);
+  return {
+    merged: plan.merged,
+    conflicts: plan.conflicts,
+    commit: { ref: commit, filesChanged: splitNul(changed.stdout) },
+  };
+}
+
+/** `tree` with `entries` applied, built in a scratch index so the real one is untouched. */
+async function treeWith(git: GitRunner, index: string, tree: string, entries: MergeEntry[]): Promise<string> {
+  const env = { GIT_INDEX_FILE: index };
+  await rm(index, { force: true });
+  try {
+    await git(["read-tree", tree], { env });
+    const zero = "0".repeat(40);
+    const info = entries.map((e) => `${e.mode} ${e.mode === "0" ? zero : e.blob}\t${e.path}\0`).join("");
+    await git(["update-index", "-z", "--index-info"], { env, input: info });
+    return (await git(["write-tree"], { env })).stdout.toString().trim();
+  } finally {
+    await rm(index, { force: true });
+  }
+}
+
 export interface MergeInputs {
   /** Runs git in the workspace being merged into; the other side's objects must already be there. */
-  git(args: string[], options?: { input?: string | Buffer; okExitCodes?: number[] }): Promise<GitResult>;
+  git: GitRunner;
   readBlobs(ids: string[]): Promise<Map<string, Buffer>>;
   /** The common ancestor (a commit both sides have). */
   base: string;

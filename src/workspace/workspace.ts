@@ -7,6 +7,7 @@ import { type Clock, SystemError, systemClock, ToolInputError, UserError } from 
 import { applyPlan } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
 import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
+import { checkCloneLayout, cloneShadow } from "./clone.ts";
 import { type ConfinedPath, confine, isWithin } from "./confine.ts";
 import { copyProject, findRepoRoot, type SkippedPath } from "./copy-repo.ts";
 import {
@@ -19,15 +20,8 @@ import {
   type WriteResult,
   writeTextAt,
 } from "./files.ts";
-import {
-  type GitResult,
-  runGit,
-  SHADOW_GIT_ATTRIBUTES,
-  SHADOW_GIT_CONFIG,
-  shadowGitEnv,
-  splitNul,
-} from "./git.ts";
-import { type MergeConflict, planMerge } from "./merge.ts";
+import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import { type MergeConflict, mergeInto } from "./merge.ts";
 
 export interface CreateWorkspaceOptions {
   /** The user's checkout (any directory inside a git work tree; its top level is used). */
@@ -176,7 +170,12 @@ export class Workspace {
       }
       const { copied, skipped } = await copyProject(repo, dir);
 
-      const env = await initShadowGit(gitDir, dir, clock());
+      const env = await initShadowGit({
+        gitDir,
+        workTree: dir,
+        home: path.join(gitDir, HOME_DIR),
+        time: clock(),
+      });
       await commitBaseline({ dir, paths: copied, env, time: clock(), message: "baseline" });
       const baseRef = (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
       await runGit(["update-ref", BASELINE_REF, baseRef], { env, cwd: dir });
@@ -329,7 +328,7 @@ export class Workspace {
     const commit = await this.#exclusive(() => this.#resolveRef(ref));
     const dirGiven = path.resolve(dir);
     const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-    this.#checkCloneLayout(dirGiven, gitDirGiven);
+    checkCloneLayout(this, dirGiven, gitDirGiven);
     let createdDir = false;
     let createdGitDir = false;
     try {
@@ -337,13 +336,17 @@ export class Workspace {
       createdGitDir = await ensureEmptyDir(gitDirGiven);
       const cloneDir = await realpath(dirGiven);
       const cloneGitDir = await realpath(gitDirGiven);
-      this.#checkCloneLayout(cloneDir, cloneGitDir); // again, with symlinks in the paths resolved
-      const env = await initShadowGit(cloneGitDir, cloneDir, this.#clock());
-      // HEAD names the unborn main branch, which a fetch refuses to update unless told it may; the
-      // reset below then fills the index and the files.
-      const refspecs = [`+${commit}:refs/heads/main`, `+${this.baseRef}:${BASELINE_REF}`];
-      await runGit(fetchArgs(this.gitDir, refspecs, ["--update-head-ok"]), { env, cwd: cloneDir });
-      await runGit(["reset", "-q", "--hard", "HEAD"], { env, cwd: cloneDir });
+      checkCloneLayout(this, cloneDir, cloneGitDir); // again, with symlinks in the paths resolved
+      await cloneShadow({
+        fromGitDir: this.gitDir,
+        commit,
+        baseRef: this.baseRef,
+        baselineRef: BASELINE_REF,
+        gitDir: cloneGitDir,
+        workTree: cloneDir,
+        home: path.join(cloneGitDir, HOME_DIR),
+        time: this.#clock(),
+      });
       const meta: WorkspaceMeta = {
         version: 1,
         repo: this.repo,
@@ -386,37 +389,24 @@ export class Workspace {
         );
       });
       const theirs = await other.#resolveRef(options.theirs ?? "HEAD");
-      await this.#git(["add", "-A"]);
-      const ours = (await this.#git(["write-tree"])).stdout.toString().trim();
-      const head = (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim();
-      const known = await this.#git(["cat-file", "-e", `${theirs}^{commit}`], { okExitCodes: [0, 1, 128] });
-      if (known.exitCode !== 0) await this.#git(fetchArgs(other.gitDir, [theirs]));
-
-      const plan = await planMerge({
+      const label = options.label ?? `merge from ${other.dir}`;
+      const outcome = await mergeInto({
         git: (args, opts) => this.#git(args, opts),
         readBlobs: (ids) => this.#readBlobs(ids),
         base,
-        ours,
         theirs,
+        theirGitDir: other.gitDir,
+        label,
+        scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
       });
-      if (plan.entries.length === 0) return { merged: [], conflicts: plan.conflicts, snapshot: null };
-
-      const merged = await this.#treeWith(ours, plan.entries);
-      // Index and files go from our tree to the merged one; refuses (writing nothing) if that would
-      // overwrite a file the snapshots do not hold, such as an ignored one.
-      await this.#git(["read-tree", "-m", "-u", ours, merged]);
-      const label = options.label ?? `merge from ${other.dir}`;
-      const commit = (await this.#git(["commit-tree", merged, "-p", head, "-p", theirs, "-m", label])).stdout
-        .toString()
-        .trim();
-      await this.#git(["update-ref", "-m", label, "HEAD", commit, head]);
-      const changed = splitNul(
-        (await this.#git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", head, commit])).stdout,
-      );
+      // Files git wrote belong to us; hand them back to the sandbox's uid, as restore does.
+      if (outcome.commit && this.#owner)
+        await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
+      const { merged, conflicts, commit } = outcome;
       return {
-        merged: plan.merged,
-        conflicts: plan.conflicts,
-        snapshot: { ref: commit, label, filesChanged: changed },
+        merged,
+        conflicts,
+        snapshot: commit ? { ref: commit.ref, label, filesChanged: commit.filesChanged } : null,
       };
     });
   }
@@ -537,49 +527,6 @@ export class Workspace {
     return commit;
   }
 
-  /** `tree` with `entries` applied, built in a scratch index so the real one is untouched. */
-  async #treeWith(tree: string, entries: { path: string; mode: string; blob: string }[]): Promise<string> {
-    const index = path.join(this.gitDir, "entourage", "merge-index");
-    const env = { GIT_INDEX_FILE: index };
-    await rm(index, { force: true });
-    try {
-      await this.#git(["read-tree", tree], { env });
-      const zero = "0".repeat(40);
-      const info = entries.map((e) => `${e.mode} ${e.mode === "0" ? zero : e.blob}\t${e.path}\0`).join("");
-      await this.#git(["update-index", "-z", "--index-info"], { env, input: info });
-      return (await this.#git(["write-tree"], { env })).stdout.toString().trim();
-    } finally {
-      await rm(index, { force: true });
-    }
-  }
-
-  /** A clone's directories must be new places, apart from this workspace and the user's checkout. */
-  #checkCloneLayout(dir: string, gitDir: string): void {
-    for (const [what, place] of [
-      ["workspace", dir],
-      ["shadow git", gitDir],
-    ] as const) {
-      for (const [theirs, existing] of [
-        ["your checkout", this.repo],
-        ["the workspace being cloned", this.dir],
-        ["its shadow git", this.gitDir],
-      ] as const) {
-        if (isWithin(existing, place) || isWithin(place, existing)) {
-          throw new UserError(
-            "clone_overlaps",
-            `The clone's ${what} directory ${place} overlaps ${theirs} (${existing}). Choose a new run directory.`,
-          );
-        }
-      }
-    }
-    if (isWithin(dir, gitDir) || isWithin(gitDir, dir)) {
-      throw new UserError(
-        "workspace_layout",
-        `The shadow git ${gitDir} must not be inside the workspace ${dir}.`,
-      );
-    }
-  }
-
   async #readBlobs(ids: string[]): Promise<Map<string, Buffer>> {
     if (ids.length === 0) return new Map();
     const result = await this.#git(["cat-file", "--batch"], { input: `${[...new Set(ids)].join("\n")}\n` });
@@ -607,43 +554,11 @@ export class Workspace {
   }
 }
 
-/** Initialises an empty shadow git for the work tree `dir`; returns the environment to run it with. */
-async function initShadowGit(gitDir: string, dir: string, time: number): Promise<Record<string, string>> {
-  const env = shadowGitEnv({ gitDir, workTree: dir, home: path.join(gitDir, HOME_DIR), time });
-  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main"], { env, cwd: dir });
-  await mkdir(path.join(gitDir, HOME_DIR), { recursive: true });
-  await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a" });
-  await mkdir(path.join(gitDir, "info"), { recursive: true });
-  await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES);
-  await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
-  return env;
-}
-
 /** Written last and atomically: a directory without it is not a workspace (`open` says so). */
 async function writeMeta(meta: WorkspaceMeta): Promise<void> {
   const metaPath = path.join(meta.gitDir, META_FILE);
   await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
   await rename(`${metaPath}.tmp`, metaPath);
-}
-
-/**
- * `git fetch` of a commit by id from another shadow git. Local fetches spawn `upload-pack` in the other
- * repository without our `-c` settings, so it gets its own; unadvertised commits (a snapshot a restore
- * rewound past) are then fetchable with either wire protocol. Reads the other repository, never writes it.
- */
-function fetchArgs(fromGitDir: string, refspecs: string[], flags: string[] = []): string[] {
-  return [
-    "fetch",
-    ...flags,
-    "-q",
-    "--no-tags",
-    "--no-write-fetch-head",
-    "--no-auto-gc",
-    "--upload-pack=git -c uploadpack.allowAnySHA1InWant=true upload-pack",
-    "--end-of-options",
-    fromGitDir,
-    ...refspecs,
-  ];
 }
 
 /** Makes `dir` if missing (returns true) or checks it is empty (returns false). */

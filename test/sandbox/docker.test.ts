@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import path from "node:path";
-import type { Duplex } from "node:stream";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type Docker from "dockerode";
 import { UserError } from "../../src/core/index.ts";
 import {
   connectDocker,
   DEFAULT_SANDBOX_IMAGE,
+  LABEL_OWNER_HOST,
+  LABEL_OWNER_PID,
+  LABEL_SANDBOX,
   LABEL_SESSION,
   pingDocker,
 } from "../../src/sandbox/backends/docker/client.ts";
@@ -150,7 +152,8 @@ describe("docker backend specifics", () => {
     try {
       const result = await sandbox.exec(["sh", "-c", "sleep 5151 & echo started"]);
       assert.equal(result.output, "started\n");
-      assert.ok(result.durationMs < 1500, `took ${result.durationMs} ms`);
+      // Returned without waiting for the background job (which would take 5151 s).
+      assert.ok(result.durationMs < 60_000, `took ${result.durationMs} ms`);
       assert.doesNotMatch(await processes(sandbox), /sleep 5151/);
     } finally {
       await sandbox.destroy();
@@ -216,6 +219,23 @@ describe("docker backend specifics", () => {
     assert.deepEqual(await session(), []);
   });
 
+  it("removes containers left by an Entourage process that no longer exists", async (t) => {
+    if (!available(t)) return;
+    const stale = await docker.createContainer({
+      Image: DEFAULT_SANDBOX_IMAGE,
+      Cmd: ["sleep", "infinity"],
+      Labels: {
+        [LABEL_SANDBOX]: "container",
+        [LABEL_OWNER_HOST]: hostname(),
+        [LABEL_OWNER_PID]: "2147483646",
+      },
+      HostConfig: { NetworkMode: "none" },
+    });
+    const sandbox = await createDockerBackend().create(spec(workspace()));
+    await sandbox.destroy();
+    await assert.rejects(stale.inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
+  });
+
   it("runs `node --test` and npm on the host's Node version; HOME and /tmp persist for the session", async (t) => {
     if (!available(t)) return;
     const dir = workspace();
@@ -245,46 +265,5 @@ describe("docker backend specifics", () => {
       backend.create(spec(dir, { runtime: "no-such-runtime" })),
       (e) => UserError.isInstance(e) && /no-such-runtime.*not registered.*runc/s.test(e.message),
     );
-  });
-
-  it("per-command latency: the backend's exec vs a bare Engine API exec (median of 50 `true`)", async (t) => {
-    if (!available(t)) return;
-    const sandbox = await backend.create(spec(workspace()));
-    try {
-      const container = docker.getContainer((sandbox as unknown as { containerId: string }).containerId);
-      const bare = async () => {
-        const exec = await container.exec({ Cmd: ["true"], AttachStdout: true, AttachStderr: true });
-        const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
-        await new Promise<void>((resolve) => {
-          stream.on("end", resolve);
-          stream.on("close", resolve);
-          stream.resume();
-          stream.end();
-        });
-        stream.destroy();
-        return (await exec.inspect()).ExitCode;
-      };
-      const median = async (run: () => Promise<unknown>) => {
-        for (let i = 0; i < 5; i++) await run();
-        const times: number[] = [];
-        for (let i = 0; i < 50; i++) {
-          const start = performance.now();
-          await run();
-          times.push(performance.now() - start);
-        }
-        times.sort((a, b) => a - b);
-        return times[25]!;
-      };
-      const bareMs = await median(bare);
-      const backendMs = await median(() => sandbox.exec(["true"]));
-      const ratio = backendMs / bareMs;
-      t.diagnostic(
-        `bare Engine API exec ${bareMs.toFixed(1)} ms, docker backend exec ${backendMs.toFixed(1)} ms: ${ratio.toFixed(2)}×`,
-      );
-      // The target is ≤ 1.5×; the bound here only catches gross regressions on a loaded machine.
-      assert.ok(ratio < 3, `backend exec is ${ratio.toFixed(2)}× the bare exec`);
-    } finally {
-      await sandbox.destroy();
-    }
   });
 });

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../config/index.ts";
-import { type EventData, foldRun, isTerminal, UserError } from "../../core/index.ts";
+import { type EventData, effectiveEvents, foldRun, isTerminal, UserError } from "../../core/index.ts";
 import type { ApprovalMode } from "../../orchestrator/index.ts";
 import { Workspace } from "../../workspace/index.ts";
 import { createSandbox, home, makeModel, openStore } from "../compose.ts";
@@ -30,7 +30,7 @@ export async function resumeCommand(
       const d: EventData<"run.created"> = created.data;
       const config = loadConfig({ home: home(), repo: d.repo, flags: { approval: flags.approval } });
       const model = d.model.scripted
-        ? createScriptedDemoModel(events.filter((e) => e.type === "agent.step.ended").length)
+        ? createScriptedDemoModel(effectiveEvents(events).filter((e) => e.type === "agent.step.ended").length)
         : await makeModel(
             { provider: d.model.provider, model: d.model.model, baseUrl: d.model.baseUrl },
             { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
@@ -49,12 +49,15 @@ export async function resumeCommand(
       const detach = attachView(store, runId, flags.json ?? false);
       if (!flags.json)
         process.stdout.write(`resuming ${runId} from event ${fromSeq} (${state.steps} steps done)\n`);
+      // The run keeps the approval mode it was started with (a --yes run stays non-interactive), unless
+      // this command says otherwise.
+      const recorded = recordedApprovalMode(d.approval);
       const yes = flags.yes ?? d.approval.includes("--yes");
       return await drive(store, runId, {
         model,
         workspace,
         sandbox,
-        approvalMode: yes ? "auto" : config.approval,
+        approvalMode: yes ? "auto" : (flags.approval ?? recorded ?? config.approval),
         maxFixRounds: config.maxFixRounds,
         yes,
         detach,
@@ -65,4 +68,11 @@ export async function resumeCommand(
   } catch (error) {
     return reportError(error);
   }
+}
+
+const MODES: readonly ApprovalMode[] = ["auto", "ask-risky", "ask-all", "plan"];
+
+/** The approval mode recorded in `run.created` ("auto (--yes)" → auto). */
+function recordedApprovalMode(recorded: string): ApprovalMode | undefined {
+  return MODES.find((m) => recorded === m || recorded.startsWith(`${m} `));
 }

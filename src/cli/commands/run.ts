@@ -59,6 +59,12 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
         maxCostUsd: flags.maxCost,
       },
     });
+    if (config.mode === "dynamic") {
+      throw new UserError(
+        "mode_unavailable",
+        'Dynamic mode (a planner delegating to parallel agents) is not available in this version. Use mode "pipeline" (the default) or "single".',
+      );
+    }
     const model = await makeModel(
       { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
       { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
@@ -76,7 +82,10 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
         task,
         repo,
         workspace: dirs.workspace,
-        mode: "single",
+        mode: config.mode,
+        testCommand: config.testCommand
+          ? { command: config.testCommand, source: "configured" }
+          : await detectTestCommand(repo),
         model: {
           provider: model.provider,
           model: model.id,

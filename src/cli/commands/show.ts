@@ -13,7 +13,7 @@ export async function showCommand(runId: string, opts: { json?: boolean; full?: 
       if (events.length === 0)
         throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
       if (opts.json) {
-        process.stdout.write(events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+        process.stdout.write(`${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
         return 0;
       }
       const out: string[] = [];

@@ -129,10 +129,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
         );
       }
       const paths = checkWorkspace(spec.workspace);
-      if (
-        isWithin("/tmp", paths.path) &&
-        (isWithin(HOME_INSIDE, paths.path) || isWithin(paths.path, HOME_INSIDE))
-      ) {
+      if (isWithin(HOME_INSIDE, paths.path)) {
         throw new UserError(
           "sandbox_workspace",
           `The workspace ${paths.path} collides with the sandbox's HOME (${HOME_INSIDE}); use another directory.`,
@@ -368,10 +365,13 @@ class DockerSandbox implements Sandbox {
     let aborted = false;
     let killing: Promise<void> | undefined;
     let streamDone: (() => void) | undefined;
+    let giveUp: (() => void) | undefined;
     const kill = () => {
       killing ??= this.#kill(id).finally(() => {
-        // Whatever the kill exec achieved, do not wait on the stream forever.
+        // Whatever the kill exec achieved, wait no longer for the stream (an escaped process may hold it),
+        // nor for a daemon that stopped answering.
         setTimeout(() => streamDone?.(), KILL_GRACE_MS).unref();
+        setTimeout(() => giveUp?.(), KILL_GRACE_MS + 1000).unref();
       });
     };
     const timer = setTimeout(() => {
@@ -384,6 +384,10 @@ class DockerSandbox implements Sandbox {
       kill();
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    const killedResult = () =>
+      timedOut
+        ? result({ exitCode: 124, timedOut: true, killed: false })
+        : result({ exitCode: 137, timedOut: false, killed: true });
 
     const run = async (): Promise<ExecResult> => {
       let stream: Duplex | undefined;
@@ -407,35 +411,33 @@ class DockerSandbox implements Sandbox {
           socket.on("end", resolve);
           socket.on("close", resolve);
           socket.on("error", () => resolve());
-          if (hasStdin) {
-            socket.write(options.stdin as string);
-          }
-          // Half-close: the command sees EOF on stdin (nothing attached when there is no stdin).
+          if (hasStdin) socket.write(options.stdin as string);
+          // Half-close: the command sees EOF on stdin (nothing is attached when there is no stdin).
           socket.end();
         });
         demux.end();
         socket.destroy();
         const exitCode = await exitCodeOf(exec);
-        if (timedOut) return result({ exitCode: 124, timedOut: true, killed: false });
-        if (aborted) return result({ exitCode: 137, timedOut: false, killed: true });
+        if (timedOut || aborted) return killedResult();
         const code = exitCode ?? 137;
         return result({ exitCode: code, timedOut: false, killed: code === 137 });
       } catch (error) {
         stream?.destroy();
-        if (timedOut) return result({ exitCode: 124, timedOut: true, killed: false });
-        if (aborted || this.#destroyed) return result({ exitCode: 137, timedOut: false, killed: true });
+        if (timedOut || aborted || this.#destroyed) return killedResult();
         throw new SystemError("sandbox_exec", `docker exec failed: ${errorMessage(error)}`, { cause: error });
-      } finally {
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", onAbort);
       }
     };
 
-    const done = run();
+    const done = Promise.race([
+      run(),
+      new Promise<ExecResult>((resolve) => {
+        giveUp = () => resolve(killedResult());
+      }),
+    ]);
     const entry: Running = {
       id,
       kill: () => {
-        aborted = !timedOut;
+        if (!timedOut) aborted = true;
         kill();
       },
       done,
@@ -444,15 +446,20 @@ class DockerSandbox implements Sandbox {
     try {
       return await done;
     } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
       this.#running.delete(entry);
       if (killing) await killing;
     }
   }
 
-  /** Runs the kill exec for command `id`; never rejects. */
-  async #kill(id: string): Promise<void> {
+  /**
+   * Runs the kill exec for command `id`. Never rejects, and gives up after KILL_GRACE_MS (a daemon that
+   * does not answer must not hang the caller).
+   */
+  #kill(id: string): Promise<void> {
     const scope = this.#running.size <= 1 ? "all" : "exec";
-    try {
+    const attempt = (async () => {
       const exec = await this.#container.exec({
         Cmd: killCommand(id, scope),
         User: this.#user,
@@ -468,9 +475,13 @@ class DockerSandbox implements Sandbox {
         stream.end();
       });
       stream.destroy();
-    } catch {
+    })().catch(() => {
       // The container is gone (destroy) or stopping: nothing left to kill.
-    }
+    });
+    return Promise.race([
+      attempt,
+      new Promise<void>((resolve) => setTimeout(resolve, KILL_GRACE_MS).unref()),
+    ]);
   }
 
   destroy(): Promise<void> {

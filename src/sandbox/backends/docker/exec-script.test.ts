@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { EXEC_MARKER_VAR, killCommand, pgidFile, wrapCommand } from "./exec-script.ts";
 
@@ -53,6 +53,17 @@ describe("docker exec wrapper", { skip: !hasSetsid && "setsid not installed" }, 
       }
     });
     assert.deepEqual(survivors, []);
+  });
+
+  it("does not start a command whose kill overtook it", () => {
+    writeFileSync(`${pgidFile(`${id}.6`)}.cancel`, "");
+    try {
+      const result = run(wrapCommand(`${id}.6`, ["echo", "started"], undefined));
+      assert.equal(result.status, 137);
+      assert.equal(result.stdout, "");
+    } finally {
+      rmSync(`${pgidFile(`${id}.6`)}.cancel`, { force: true });
+    }
   });
 
   it("the kill script finds processes by marker", () => {

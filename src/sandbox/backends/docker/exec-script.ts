@@ -12,7 +12,9 @@
  *   dispositions untouched, unlike a `&` job of a non-interactive shell).
  * - When the command ends, the wrapper SIGKILLs the rest of its group (background jobs it left behind)
  *   and exits with its status: `128 + n` when a signal killed it, 127 when it was not found.
- * - Every process of the exec inherits `ENTOURAGE_EXEC=<id>`. The kill exec SIGKILLs the recorded group
+ * - Every process of the exec inherits `ENTOURAGE_EXEC=<id>`. The kill exec first leaves a cancel flag
+ *   (`…-<id>.cancel`: a wrapper that starts after it exits 137 at once, so a kill that overtakes a
+ *   starting command still wins), then SIGKILLs the recorded group
  *   and then every process carrying the marker (twice; one may fork during the sweep), which catches what
  *   left the group with `setsid` or a double fork. When no other command of the sandbox is running it
  *   instead SIGKILLs every process the sandbox uid may signal (`kill -9 -1`): that catches even a process
@@ -29,6 +31,7 @@ export function pgidFile(id: string): string {
 
 const WRAPPER = [
   "p=$1 c=$2; shift 2",
+  '[ ! -e "$p.cancel" ] || exit 137',
   '[ -z "$c" ] || ulimit -t "$c" || exit 126',
   `/bin/sh -c 'echo $$ > "$0" && exec setsid "$@"' "$p" "$@"`,
   "r=$?",
@@ -39,6 +42,7 @@ const WRAPPER = [
 
 const KILLER = [
   "p=$1 m=$2 scope=$3",
+  ': > "$p.cancel"',
   '{ read g < "$p" && kill -9 -"$g"; } 2>/dev/null',
   'if [ "$scope" = all ]; then kill -9 -1 2>/dev/null; exit 0; fi',
   "for n in 1 2; do",
