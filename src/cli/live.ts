@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import { type EntourageEvent, type RunState, UserError } from "../core/index.ts";
 import type { Approver } from "../orchestrator/index.ts";
-import { approveAll } from "../orchestrator/index.ts";
+import { approveAll, describeRule, mainArgument } from "../orchestrator/index.ts";
 import type { EventStore } from "../store/index.ts";
 import { EXIT } from "./main.ts";
 import { describeArgs, TerminalRenderer } from "./render.ts";
@@ -44,13 +44,29 @@ export function terminalApprover(yes: boolean): Approver {
     const s = makeStyle(colorEnabled(process.stdout));
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     try {
-      const question = `${s.yellow("?")} allow ${s.bold(request.tool)} ${describeArgs(request.tool, request.args)} ${s.dim(`[${request.risk}]`)}  [y]es / [n]o: `;
+      const what =
+        request.tool === "plan"
+          ? "the plan above"
+          : `${s.bold(request.tool)} ${describeArgs(request.tool, request.args)}`;
+      const question = `${s.yellow("?")} allow ${what} ${s.dim(`[${request.risk}]`)}  [y]es / [n]o / [a]lways: `;
       for (;;) {
         const answer = (await rl.question(`\n${question}`, { signal })).trim().toLowerCase();
         if (answer === "y" || answer === "yes") return { decision: "approve", by: "cli" };
         if (answer === "n" || answer === "no") {
           const reason = (await rl.question("  reason for the agent (optional): ", { signal })).trim();
           return { decision: "deny", by: "cli", reason: reason || undefined };
+        }
+        if ((answer === "a" || answer === "always") && request.tool !== "plan") {
+          const rule = { tool: request.tool, match: mainArgument(request.args), action: "allow" as const };
+          const ok = (
+            await rl.question(
+              `  save the rule ${s.bold(describeRule(rule))} to the project's .entourage/config.json? [y/n]: `,
+              { signal },
+            )
+          )
+            .trim()
+            .toLowerCase();
+          if (ok === "y" || ok === "yes") return { decision: "approve", by: "cli", rule };
         }
       }
     } finally {

@@ -36,6 +36,19 @@ function runOptions(cmd: Command): Command {
     .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)
     .option("--max-tokens <n>", "token budget for the whole run", parsePositiveInt)
     .option("--max-cost <usd>", "cost budget in USD for the whole run", parsePositiveNumber)
+    .option(
+      "--allow <rule>",
+      "approval rule: allow TOOL[:GLOB], e.g. 'run_command:npm test*' (repeatable)",
+      collect,
+      [],
+    )
+    .option("--ask <rule>", "approval rule: ask before TOOL[:GLOB] (repeatable)", collect, [])
+    .option(
+      "--deny <rule>",
+      "approval rule: deny TOOL[:GLOB], e.g. 'run_command:rm -rf *' (repeatable)",
+      collect,
+      [],
+    )
     .option("--yes", "approve every tool call without asking (non-interactive use)")
     .option("--json", "print the run's events as JSONL on stdout instead of the live view");
 }
@@ -226,6 +239,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts) => setExit(await (await import("./commands/sandbox.ts")).doctorCommand(opts)));
 
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function parseSeq(value: string): number {

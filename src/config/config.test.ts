@@ -56,6 +56,8 @@ describe("loadConfig", () => {
       maxRetries: 5,
       network: "off",
       sandboxEnv: {},
+      approvalRules: [],
+      approvalTimeoutDecision: "deny",
     });
   });
 

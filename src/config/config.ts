@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { UserError } from "../core/index.ts";
 
@@ -72,6 +72,33 @@ export const configSchema = z
       .default(5)
       .describe("Attempts per model call on 429/5xx/network errors"),
     network: z.enum(["off", "on"]).default("off").describe("Network access inside the sandbox"),
+    approvalRules: z
+      .array(
+        z
+          .object({
+            tool: z.string().min(1).describe("Tool name or glob, e.g. run_command or *"),
+            match: z
+              .string()
+              .optional()
+              .describe('Glob over the main argument (command, path), e.g. "npm test*"'),
+            risk: z.enum(["read", "write", "execute", "network", "destructive"]).optional(),
+            action: z.enum(["allow", "ask", "deny"]),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe(
+        "Ordered approval rules; the last match wins. User-file rules come first, then the project's, then flags",
+      ),
+    approvalTimeoutSeconds: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Answer an approval request automatically after this long (see approvalTimeoutDecision)"),
+    approvalTimeoutDecision: z
+      .enum(["approve", "deny"])
+      .default("deny")
+      .describe("The answer when an approval times out"),
     sandboxEnv: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
       .default({})
@@ -171,10 +198,28 @@ export function loadConfig(options: LoadConfigOptions): Config {
   layers.push(validate(fromEnv(options.env ?? process.env), "the ENTOURAGE_* environment variables"));
   const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined));
   layers.push(validate(flags, "the command-line flags"));
-  return configSchema.parse(Object.assign({}, ...layers));
+  // Rules accumulate across layers (last match wins), everything else is overridden.
+  const approvalRules = layers.flatMap((l) => l.approvalRules ?? []);
+  return configSchema.parse({ ...Object.assign({}, ...layers), approvalRules });
 }
 
 /** The schema as JSON Schema, for editors. */
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(configSchema, { io: "input" });
+}
+
+/**
+ * Appends a rule to the project's `.entourage/config.json` (created if missing), keeping everything else
+ * in the file as it was. Used for "always allow this pattern".
+ */
+export function saveProjectRule(repo: string, rule: Config["approvalRules"][number]): string {
+  const path = join(repo, ".entourage", "config.json");
+  const current = readLayer(path);
+  const rules = Array.isArray(current.approvalRules) ? current.approvalRules : [];
+  const next = { ...current, approvalRules: [...rules, rule] };
+  validate(next, path);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(next, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
 }

@@ -15,9 +15,17 @@ import { costOf, type Model, type ModelMessage } from "../llm/index.ts";
 import type { Sandbox } from "../sandbox/index.ts";
 import { executeTool, prepareCall, type ToolDefinition, type ToolResult, toolSpec } from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
-import { type ApprovalMode, type Approver, approvalReason } from "./approval.ts";
+import {
+  type ApprovalMode,
+  type ApprovalRule,
+  type Approver,
+  decide,
+  describeRule,
+  type PolicyVerdict,
+} from "./approval.ts";
 import { agentHistory, callSignature } from "./conversation.ts";
 import type { RunEmitter } from "./emitter.ts";
+import type { RunControl } from "./run-control.ts";
 
 /** Run-wide token and cost budget, shared by every agent of the run. */
 export interface RunBudget {
@@ -34,11 +42,15 @@ export interface AgentLoopDeps {
   tools: readonly ToolDefinition[];
   workspace: Workspace;
   sandbox: Sandbox;
-  approval: { mode: ApprovalMode; approver: Approver };
+  approval: { mode: ApprovalMode; approver: Approver; rules?: readonly ApprovalRule[] };
   budget: RunBudget;
   ids: IdGenerator;
   clock: Clock;
   signal: AbortSignal;
+  /** The live handle people steer the run with (pause, interrupting messages, learned rules); optional. */
+  control?: RunControl;
+  /** Whether the run's plan is approved (approval mode `plan` is read-only until then); set by runAgent. */
+  planApproved?: () => boolean;
 }
 
 export interface AgentOutcome {
@@ -63,6 +75,10 @@ export async function runAgent(
   agentId: string,
   events: readonly EntourageEvent[],
 ): Promise<AgentOutcome> {
+  deps = {
+    ...deps,
+    planApproved: () => events.some((e) => e.type === "plan.approved" || e.type === "plan.revised"),
+  };
   const { signal } = deps;
   const tools = deps.tools.filter((t) => agent.tools.includes(t.name));
   const specs = tools.map(toolSpec);
@@ -119,8 +135,31 @@ export async function runAgent(
         report: await partialReport(deps, overBudget),
       });
     }
+    await deps.control?.gate(signal);
     step += 1;
-    const turn = await modelStep(deps, agentId, step, agent.systemPrompt, messages, specs, prefix);
+    const step$ = deps.control?.stepSignal(agentId, signal);
+    let turn: { text: string; toolCalls: ToolCall[] };
+    try {
+      turn = await modelStep(
+        deps,
+        agentId,
+        step,
+        agent.systemPrompt,
+        messages,
+        specs,
+        prefix,
+        step$?.signal ?? signal,
+      );
+    } catch (error) {
+      if (step$?.interrupted()) {
+        // A person interrupted this model call: drop its partial answer; their message is delivered next.
+        step -= 1;
+        continue;
+      }
+      throw error;
+    } finally {
+      step$?.done();
+    }
     messages.push({
       role: "assistant",
       text: turn.text,
@@ -310,6 +349,7 @@ async function modelStep(
   messages: ModelMessage[],
   specs: ReturnType<typeof toolSpec>[],
   prefix: { hash: string; chars: number },
+  signal: AbortSignal,
 ): Promise<{ text: string; toolCalls: ToolCall[] }> {
   const { emitter, model } = deps;
   emitter.post({ type: "agent.step.started", agentId, data: { step } });
@@ -334,7 +374,7 @@ async function modelStep(
   let toolCalls: ToolCall[] = [];
   let usage: Usage = { inputTokens: 0, outputTokens: 0 };
   let finishReason = "unknown";
-  for await (const part of model.stream({ system, messages, tools: specs, signal: deps.signal })) {
+  for await (const part of model.stream({ system, messages, tools: specs, signal })) {
     switch (part.type) {
       case "text-delta":
         firstTokenMs ??= deps.clock() - started;
@@ -474,8 +514,28 @@ async function handleToolCalls(
       continue;
     }
     let input = prepared.input;
-    const reason = interrupted ? undefined : approvalReason(deps.approval.mode, prepared.risk);
-    if (reason) {
+    const verdict: PolicyVerdict = interrupted
+      ? { action: "allow" }
+      : decide(
+          {
+            mode: deps.approval.mode,
+            rules: [...(deps.approval.rules ?? []), ...(deps.control?.learnedRules ?? [])],
+            planApproved: deps.planApproved,
+          },
+          { tool: call.name, risk: prepared.risk, args: input },
+        );
+    if (verdict.action === "deny") {
+      await end(
+        `This ${call.name} call is not allowed (${verdict.reason}). Do not retry it as is; adapt your approach.`,
+        true,
+        {
+          skipped: "denied",
+        },
+      );
+      continue;
+    }
+    if (verdict.action === "ask") {
+      const reason = verdict.reason;
       const approvalId = deps.ids("appr");
       await emitter.emit({
         type: "approval.requested",
@@ -486,6 +546,7 @@ async function handleToolCalls(
         { approvalId, agentId, tool: call.name, args: input, risk: prepared.risk, reason },
         deps.signal,
       );
+      if (decision.rule && deps.control) await deps.control.learn(decision.rule);
       await emitter.emit({
         type: "approval.resolved",
         agentId,
@@ -495,6 +556,7 @@ async function handleToolCalls(
           by: decision.by,
           reason: decision.reason,
           editedArgs: decision.editedArgs,
+          ruleLearned: decision.rule ? describeRule(decision.rule) : undefined,
         },
       });
       if (decision.decision === "deny") {

@@ -2,4 +2,5 @@ export * from "./agent-loop.ts";
 export * from "./approval.ts";
 export * from "./conversation.ts";
 export * from "./emitter.ts";
+export * from "./run-control.ts";
 export * from "./run-engine.ts";

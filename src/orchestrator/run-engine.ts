@@ -21,10 +21,11 @@ import type { EventStore } from "../store/index.ts";
 import type { ToolDefinition } from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { checkpoint } from "./agent-loop.ts";
-import type { ApprovalMode, Approver } from "./approval.ts";
+import type { ApprovalMode, ApprovalRule, Approver } from "./approval.ts";
 import { RunEmitter } from "./emitter.ts";
 import { PhaseRunner } from "./phases.ts";
 import { runPipeline } from "./pipeline.ts";
+import type { RunControl } from "./run-control.ts";
 
 /** Everything a run needs, chosen by the composition root (CLI or server). */
 export interface RunContext {
@@ -33,10 +34,12 @@ export interface RunContext {
   sandbox: Sandbox;
   workspace: Workspace;
   tools: readonly ToolDefinition[];
-  approval: { mode: ApprovalMode; approver: Approver };
+  approval: { mode: ApprovalMode; approver: Approver; rules?: readonly ApprovalRule[] };
   ids: IdGenerator;
   clock: Clock;
   signal: AbortSignal;
+  /** The live handle through which people steer this run (API, dashboard, terminal); optional. */
+  control?: RunControl;
 }
 
 /** Logs `run.created` for a new run. Nothing runs yet: `driveRun` does that. */
@@ -78,6 +81,10 @@ export async function driveRun(
     );
   }
   const emitter = new RunEmitter(ctx.store, runId);
+  ctx.control?.attach(emitter);
+  // Stopped by the process (SIGINT: resumable) or by a person's cancel (final).
+  const signal = ctx.control ? AbortSignal.any([ctx.signal, ctx.control.signal]) : ctx.signal;
+  const approval = ctx.control ? { ...ctx.approval, approver: ctx.control.approver } : ctx.approval;
   const resumed = events.some((e) => e.type === "run.attached");
   await emitter.emit({ type: "run.attached", data: { pid: process.pid, resumed, host: hostname() } });
   await emitter.emit({ type: "run.status", data: { status: "running" } });
@@ -91,7 +98,7 @@ export async function driveRun(
         tools: ctx.tools,
         workspace: ctx.workspace,
         sandbox: ctx.sandbox,
-        approval: ctx.approval,
+        approval,
         budget: {
           maxSteps: created.budget.maxSteps,
           maxTokens: created.budget.maxTokens,
@@ -100,7 +107,8 @@ export async function driveRun(
         },
         ids: ctx.ids,
         clock: ctx.clock,
-        signal: ctx.signal,
+        signal,
+        control: ctx.control,
       },
       // After a rewind the run continues from the state it had at the chosen event.
       effectiveEvents(events),
@@ -126,7 +134,7 @@ export async function driveRun(
         testCommand: created.testCommand,
         maxFixRounds: options.maxFixRounds ?? 3,
         maxPlanAttempts: 3,
-        approval: ctx.approval,
+        approval,
         rootAgentId: root.agentId!,
       });
       if (!phases.events.some((e) => e.type === "agent.finished" && e.agentId === root.agentId)) {
@@ -162,7 +170,17 @@ export async function driveRun(
       data: { status: succeeded ? "succeeded" : "failed", summary: outcome.report.summary },
     });
   } catch (error) {
-    if (AbortedError.isInstance(error) || ctx.signal.aborted) {
+    if (ctx.control?.cancelled) {
+      const { by, reason } = ctx.control.cancelled;
+      await emitter.flush().catch(() => {});
+      await emitter.emit({
+        type: "run.finished",
+        data: { status: "cancelled", summary: `Cancelled by ${by}${reason ? `: ${reason}` : ""}.` },
+      });
+      await emitter.flush();
+      return foldRun(runId, await ctx.store.read(runId));
+    }
+    if (AbortedError.isInstance(error) || signal.aborted) {
       await emitter.flush().catch(() => {});
       await emitter.emit({
         type: "run.status",

@@ -117,6 +117,7 @@ export async function demoCommand(flags: {
         approval: approvalMode,
       },
       approvalMode,
+      approval: { approvalRules: [], approvalTimeoutDecision: "deny" },
       maxFixRounds: 3,
       yes: approvalMode === "auto",
       json: flags.json ?? false,

@@ -59,6 +59,8 @@ export async function resumeCommand(
         sandbox,
         approvalMode: yes ? "auto" : (flags.approval ?? recorded ?? config.approval),
         maxFixRounds: config.maxFixRounds,
+        approval: config,
+        repo: d.repo,
         yes,
         detach,
       });

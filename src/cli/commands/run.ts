@@ -1,9 +1,15 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadConfig } from "../../config/index.ts";
+import { type Config, loadConfig, saveProjectRule } from "../../config/index.ts";
 import { AbortedError, type EventData, newId, systemClock, UserError } from "../../core/index.ts";
 import type { Model } from "../../llm/index.ts";
-import { type ApprovalMode, createRun, driveRun } from "../../orchestrator/index.ts";
+import {
+  type ApprovalMode,
+  createRun,
+  driveRun,
+  parseRuleFlag,
+  RunControl,
+} from "../../orchestrator/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import type { EventStore } from "../../store/index.ts";
 import { builtinTools } from "../../tools/builtin/index.ts";
@@ -24,6 +30,9 @@ export interface RunFlags {
   maxSteps?: number;
   maxTokens?: number;
   maxCost?: number;
+  allow?: string[];
+  ask?: string[];
+  deny?: string[];
   yes?: boolean;
   json?: boolean;
 }
@@ -57,6 +66,7 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
         maxSteps: flags.maxSteps,
         maxTokens: flags.maxTokens,
         maxCostUsd: flags.maxCost,
+        approvalRules: flagRules(flags),
       },
     });
     if (config.mode === "dynamic") {
@@ -98,6 +108,7 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
       },
       approvalMode: flags.yes ? "auto" : config.approval,
       maxFixRounds: config.maxFixRounds,
+      approval: config,
       yes: flags.yes ?? false,
       json: flags.json ?? false,
       sandboxOptions: {
@@ -119,6 +130,7 @@ export interface StartRunOptions {
   sandboxOptions: { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
   created: EventData<"run.created">;
   approvalMode: ApprovalMode;
+  approval: Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
   maxFixRounds: number;
   yes: boolean;
   json: boolean;
@@ -135,6 +147,8 @@ export async function startRun(options: StartRunOptions): Promise<number> {
       workspace: options.workspace,
       sandbox: await createSandbox(options.sandboxName, options.workspace.dir, options.sandboxOptions),
       approvalMode: options.approvalMode,
+      approval: options.approval,
+      repo: options.created.repo,
       maxFixRounds: options.maxFixRounds,
       yes: options.yes,
       detach,
@@ -153,12 +167,25 @@ export async function drive(
     workspace: Workspace;
     sandbox: Sandbox;
     approvalMode: ApprovalMode;
+    approval: Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
+    repo: string;
     maxFixRounds: number;
     yes: boolean;
     detach: () => void;
   },
 ): Promise<number> {
   const signals = abortOnSignals();
+  const control = new RunControl(runId, {
+    ids: newId,
+    localApprover: terminalApprover(parts.yes),
+    approvalTimeoutMs: parts.approval.approvalTimeoutSeconds
+      ? parts.approval.approvalTimeoutSeconds * 1000
+      : undefined,
+    timeoutDecision: parts.approval.approvalTimeoutDecision,
+    saveRule: async (rule) => {
+      saveProjectRule(parts.repo, rule);
+    },
+  });
   parts.workspace.lendTo(parts.sandbox.runAs);
   try {
     const state = await driveRun(
@@ -168,10 +195,15 @@ export async function drive(
         sandbox: parts.sandbox,
         workspace: parts.workspace,
         tools: builtinTools,
-        approval: { mode: parts.approvalMode, approver: terminalApprover(parts.yes) },
+        approval: {
+          mode: parts.approvalMode,
+          approver: control.approver,
+          rules: parts.approval.approvalRules,
+        },
         ids: newId,
         clock: systemClock,
         signal: signals.signal,
+        control,
       },
       runId,
       { maxFixRounds: parts.maxFixRounds },
@@ -188,4 +220,14 @@ export async function drive(
     await parts.sandbox.destroy();
     parts.workspace.lendTo(undefined);
   }
+}
+
+/** Approval rules from --allow/--ask/--deny, in the order the flags were given per kind. */
+function flagRules(flags: RunFlags): Config["approvalRules"] | undefined {
+  const rules = [
+    ...(flags.allow ?? []).map((r) => parseRuleFlag(r, "allow")),
+    ...(flags.ask ?? []).map((r) => parseRuleFlag(r, "ask")),
+    ...(flags.deny ?? []).map((r) => parseRuleFlag(r, "deny")),
+  ];
+  return rules.length > 0 ? rules : undefined;
 }
