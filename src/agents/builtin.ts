@@ -50,6 +50,15 @@ export const refactorerAgent: AgentDefinition = {
   maxSteps: 20,
 };
 
+/** Dynamic mode: keeps the task and progress ledgers and delegates to the specialists. */
+export const plannerAgent: AgentDefinition = {
+  name: "planner",
+  description: "Keeps the plan and delegates to the specialists, sequentially or in parallel.",
+  systemPrompt: prompt("dynamic-planner"),
+  tools: [...READ, "update_ledger", "delegate", "finish"],
+  maxSteps: 40,
+};
+
 export const builtinAgents: readonly AgentDefinition[] = [
   analyzerAgent,
   implementerAgent,

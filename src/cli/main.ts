@@ -29,8 +29,8 @@ function runOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--mode <mode>",
-        "pipeline (Analyzer → plan → Implementer ⇄ Tester → Refactorer, default) or single (one agent)",
-      ).choices(["pipeline", "single"]),
+        "pipeline (Analyzer → plan → Implementer ⇄ Tester → Refactorer, default), dynamic (a planner delegates, in parallel where it can) or single (one agent)",
+      ).choices(["pipeline", "dynamic", "single"]),
     )
     .option("--test-command <cmd>", "the project's test command (default: detected from its files)")
     .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)

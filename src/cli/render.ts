@@ -36,15 +36,47 @@ export class TerminalRenderer {
     this.maxOutputLines = options.outputLines ?? OUTPUT_LINES_SHOWN;
   }
 
+  private prefix = "";
+  private readonly parents = new Map<string, string | undefined>();
+  private readonly running = new Map<string | undefined, string[]>();
+  private readonly finished = new Set<string>();
+
   private line(text: string): void {
     if (!this.atLineStart) this.out("\n");
-    this.out(`${text}\n`);
+    this.out(`${this.prefix}${text}\n`);
     this.atLineStart = true;
     this.openText = undefined;
   }
 
+  /** Parallel agents' lines interleave: label them with the agent's name and start order. */
+  private labelFor(agentId: string | undefined): string {
+    if (!agentId) return "";
+    const siblings = this.running.get(this.parents.get(agentId)) ?? [];
+    if (siblings.length < 2 || !siblings.includes(agentId)) return "";
+    return this.s.cyan(`[${this.agentNames.get(agentId) ?? "agent"} ${siblings.indexOf(agentId) + 1}] `);
+  }
+
   render(event: EntourageEvent): void {
     const s = this.s;
+    if (event.type === "agent.started" && event.agentId) {
+      this.agentNames.set(event.agentId, event.data.name);
+      this.parents.set(event.agentId, event.data.parentAgentId);
+      const list = this.running.get(event.data.parentAgentId) ?? [];
+      this.running.set(event.data.parentAgentId, [...list, event.agentId]);
+    }
+    const label = this.labelFor(event.agentId);
+    if (label !== this.prefix) {
+      if (!this.atLineStart) this.out("\n");
+      this.atLineStart = true;
+      this.openText = undefined;
+      this.prefix = label;
+    }
+    if (event.type === "agent.finished" && event.agentId) {
+      // Keep the numbering while siblings still run; forget the group when the last one ends.
+      this.finished.add(event.agentId);
+      const parent = this.parents.get(event.agentId);
+      if ((this.running.get(parent) ?? []).every((id) => this.finished.has(id))) this.running.delete(parent);
+    }
     switch (event.type) {
       case "run.created": {
         const d = event.data;
@@ -116,6 +148,19 @@ export class TerminalRenderer {
       case "workspace.restored":
         this.line(s.yellow(`  ⟲ workspace restored to ${event.data.ref.slice(0, 8)}: ${event.data.reason}`));
         break;
+      case "workspace.merged": {
+        const d = event.data;
+        const who = this.agentNames.get(d.fromAgentId) ?? "agent";
+        const text = `  ⇄ merged ${who}'s copy: ${d.merged.length} file(s)${d.conflicts.length ? `, ${d.conflicts.length} CONFLICT(S): ${d.conflicts.map((c) => c.path).join(", ")} (kept ours, reported both)` : ", clean"}`;
+        this.line(d.conflicts.length ? s.yellow(text) : s.dim(text));
+        break;
+      }
+      case "ledger.updated": {
+        const d = event.data;
+        const state = d.done ? "done" : d.stuck ? "stuck" : d.progressing ? "progressing" : "not progressing";
+        this.line(s.dim(`  ledger: ${state}${d.next ? `, next: ${d.next}` : ""} — ${d.note}`));
+        break;
+      }
       case "run.forked":
         this.line(s.dim(`  ⑂ forked at event ${event.data.atSeq} into ${event.data.newRunId}`));
         break;
@@ -127,10 +172,10 @@ export class TerminalRenderer {
         const kind = event.type;
         if (this.openText !== kind) {
           if (!this.atLineStart) this.out("\n");
-          this.out("  ");
+          this.out(`${this.prefix}  `);
           this.openText = kind;
         }
-        const text = event.data.text.replace(/\n/g, "\n  ");
+        const text = event.data.text.replace(/\n/g, `\n${this.prefix}  `);
         this.out(kind === "agent.reasoning.delta" ? s.dim(text) : text);
         this.atLineStart = false;
         break;

@@ -504,7 +504,7 @@ async function handleToolCalls(
       continue;
     }
     const interrupted = resumed?.started.has(call.id) ?? false;
-    if (interrupted && prepared.risk !== "read") {
+    if (interrupted && prepared.risk !== "read" && !prepared.tool.idempotent) {
       await end(
         `This ${call.name} call was interrupted (the Entourage process stopped) before its result was recorded. ` +
           "Its effects may or may not be in the workspace: check before running it again.",

@@ -43,7 +43,8 @@ export class PhaseRunner {
     return this.events.find((e) => e.type === "agent.started" && e.data.phase === phase);
   }
 
-  async run(spec: PhaseSpec): Promise<PhaseResult> {
+  /** Runs (or continues, or looks up) a phase; `overrides` give the agent e.g. its own workspace copy. */
+  async run(spec: PhaseSpec, overrides: Partial<AgentLoopDeps> = {}): Promise<PhaseResult> {
     let started = this.findStarted(spec.phase);
     if (!started?.agentId) {
       const agentId = this.deps.ids("agent");
@@ -71,7 +72,7 @@ export class PhaseRunner {
     if (finished?.type === "agent.finished") {
       return { agentId, report: finished.data.report, reason: finished.data.reason };
     }
-    const outcome = await runAgent(this.deps, spec.agent, agentId, this.events);
+    const outcome = await runAgent({ ...this.deps, ...overrides }, spec.agent, agentId, this.events);
     await this.deps.emitter.flush();
     return { agentId, ...outcome };
   }

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { type AgentDefinition, generalAgent } from "../agents/index.ts";
+import { type AgentDefinition, builtinAgents, generalAgent } from "../agents/index.ts";
 import {
   AbortedError,
   type AgentReport,
@@ -22,6 +22,7 @@ import type { ToolDefinition } from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { checkpoint } from "./agent-loop.ts";
 import type { ApprovalMode, ApprovalRule, Approver } from "./approval.ts";
+import { runDynamic } from "./dynamic.ts";
 import { RunEmitter } from "./emitter.ts";
 import { PhaseRunner } from "./phases.ts";
 import { runPipeline } from "./pipeline.ts";
@@ -40,6 +41,9 @@ export interface RunContext {
   signal: AbortSignal;
   /** The live handle through which people steer this run (API, dashboard, terminal); optional. */
   control?: RunControl;
+  /** Dynamic mode: a sandbox for a parallel agent's own workspace copy, and where those copies live. */
+  sandboxFor?: (workspaceDir: string) => Promise<Sandbox>;
+  agentsDir?: string;
 }
 
 /** Logs `run.created` for a new run. Nothing runs yet: `driveRun` does that. */
@@ -67,7 +71,7 @@ function taskMessage(task: string): string {
 export async function driveRun(
   ctx: RunContext,
   runId: string,
-  options: { agent?: AgentDefinition; maxFixRounds?: number } = {},
+  options: { agent?: AgentDefinition; maxFixRounds?: number; agents?: readonly AgentDefinition[] } = {},
 ): Promise<RunState> {
   const agent = options.agent ?? generalAgent;
   const events = await ctx.store.read(runId);
@@ -114,34 +118,56 @@ export async function driveRun(
       effectiveEvents(events),
     );
     let outcome: { report: AgentReport };
-    if (created.mode === "pipeline") {
+    if (created.mode === "pipeline" || created.mode === "dynamic") {
+      const name = created.mode === "pipeline" ? "pipeline" : "dynamic";
       // The orchestrator is the root of the agent tree; its node is created once and found again on resume.
       let root = phases.events.find((e) => e.type === "agent.started" && e.data.phase === "orchestrator");
       root ??= await phases.emit({
         type: "agent.started",
         agentId: ctx.ids("agent"),
         data: {
-          name: "pipeline",
-          role: "Orchestrates Analyzer → plan → Implementer ⇄ Tester → Refactorer → Tester.",
+          name,
+          role:
+            created.mode === "pipeline"
+              ? "Orchestrates Analyzer → plan → Implementer ⇄ Tester → Refactorer → Tester."
+              : "A planner delegates to the specialists, sequentially or in parallel.",
           task: before.task,
           model: `${ctx.model.provider}/${ctx.model.id}`,
           tools: [],
           phase: "orchestrator",
         },
       });
-      outcome = await runPipeline(phases, {
-        task: before.task,
-        testCommand: created.testCommand,
-        maxFixRounds: options.maxFixRounds ?? 3,
-        maxPlanAttempts: 3,
-        approval,
-        rootAgentId: root.agentId!,
-      });
-      if (!phases.events.some((e) => e.type === "agent.finished" && e.agentId === root.agentId)) {
+      const rootAgentId = root.agentId!;
+      if (created.mode === "pipeline") {
+        outcome = await runPipeline(phases, {
+          task: before.task,
+          testCommand: created.testCommand,
+          maxFixRounds: options.maxFixRounds ?? 3,
+          maxPlanAttempts: 3,
+          approval,
+          rootAgentId,
+        });
+      } else {
+        if (!ctx.sandboxFor || !ctx.agentsDir) {
+          throw new UserError(
+            "mode_unavailable",
+            "Dynamic mode needs a sandbox factory for parallel agents.",
+          );
+        }
+        outcome = await runDynamic(phases, {
+          task: before.task,
+          testCommand: created.testCommand,
+          agents: options.agents ?? builtinAgents,
+          rootAgentId,
+          agentsDir: ctx.agentsDir,
+          sandboxFor: ctx.sandboxFor,
+        });
+      }
+      if (!phases.events.some((e) => e.type === "agent.finished" && e.agentId === rootAgentId)) {
         await phases.emit({
           type: "agent.finished",
-          agentId: root.agentId,
-          data: { name: "pipeline", report: outcome.report, reason: "finish" },
+          agentId: rootAgentId,
+          data: { name, report: outcome.report, reason: "finish" },
         });
       }
     } else {

@@ -34,6 +34,11 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   /** Risk class; a function when it depends on the arguments (e.g. `rm -rf` is destructive). */
   risk: Risk | ((input: z.infer<Input>) => Risk);
   execute(input: z.infer<Input>, ctx: ToolContext): Promise<ToolResult>;
+  /**
+   * Safe to run again after a crash cut it off, because it picks up its own progress from the log (e.g.
+   * `delegate`). Reads are always re-run; other calls are reported to the model as interrupted.
+   */
+  idempotent?: boolean;
 }
 
 /** Declares a tool. Identity at runtime; it exists so the input type flows into `execute`. */

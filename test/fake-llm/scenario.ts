@@ -17,6 +17,10 @@ export const toolCallSchema = z
 export const turnSchema = z
   .object({
     name: z.string().optional().describe("Label shown in failure messages"),
+    match: z
+      .string()
+      .optional()
+      .describe("Serve this turn (possibly out of order) to the first request containing this text: for parallel agents"),
     // expectations about the request this turn answers
     expectTools: z.array(z.string()).optional().describe("Tool names that must be offered in the request"),
     expectMessageContains: z

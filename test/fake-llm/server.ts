@@ -67,7 +67,19 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     failures.push(message);
     options.onFailure?.(message);
   };
+  // `next`: the first turn not yet served. Turns with `match` may be served out of order (parallel
+  // agents): a request takes the first unserved turn that has no `match` or whose `match` it contains.
   let next = 0;
+  const used = new Set<number>();
+  const pickTurn = (body: unknown): number | undefined => {
+    const text = JSON.stringify(body);
+    for (let i = next; i < turns.length; i++) {
+      if (used.has(i)) continue;
+      const match = turns[i]!.match;
+      if (match === undefined || text.includes(match)) return i;
+    }
+    return undefined;
+  };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -124,16 +136,17 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       return;
     }
 
-    const turnIndex = next;
-    const turn = turns[turnIndex];
-    if (!turn) {
+    const turnIndex = pickTurn(body);
+    const turn = turnIndex === undefined ? undefined : turns[turnIndex];
+    if (turnIndex === undefined || !turn) {
       const message = `fake model server: scenario exhausted: all ${turns.length} turns were used, and request #${record.index} (${path}) has none left`;
       fail(message);
       record.status = 500;
       sendJson(res, 500, errorBody(500, message));
       return;
     }
-    next++;
+    used.add(turnIndex);
+    while (used.has(next)) next++;
     record.turn = turnIndex;
 
     const mismatch = checkExpectations(turn, turnIndex, api, body);

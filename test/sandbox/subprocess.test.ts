@@ -1,4 +1,26 @@
+import { existsSync } from "node:fs";
 import { createSubprocessBackend } from "../../src/sandbox/backends/index.ts";
-import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
+import { findExecutable } from "../../src/sandbox/backends/shared/find-executable.ts";
+import { type ContainmentProbe, runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
 
-runSandboxConformance("subprocess", () => createSubprocessBackend(), { isolated: false });
+/**
+ * The subprocess backend isolates nothing: it runs the whole containment suite declaring the escapes it
+ * has on this host, and each must be observed — which proves every probe can see an escape.
+ */
+const root = process.getuid?.() === 0;
+const escapes: ContainmentProbe[] = [
+  "write-outside", // the host's /tmp at least (and /etc, /usr, / as root)
+  "read-secret",
+  "symlink-secret",
+  "proc-environ",
+  "host-processes",
+  "host-tcp",
+  "dns",
+  "fork-bomb",
+  "memory-bomb",
+];
+if (existsSync("/var/run/docker.sock") || existsSync("/run/docker.sock")) escapes.push("docker-socket");
+if (root) escapes.push("remount-root", "root-or-caps");
+if (!findExecutable("prlimit")) escapes.push("cpu-time");
+
+runSandboxConformance("subprocess", () => createSubprocessBackend(), { isolated: false, escapes });

@@ -36,15 +36,13 @@ export async function resumeCommand(
             { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
           );
       const workspace = await Workspace.open(d.workspace);
-      const sandbox = await createSandbox(
-        d.sandbox.backend as "bwrap" | "docker" | "subprocess",
-        d.workspace,
-        {
-          network: d.sandbox.network,
-          timeoutMs: config.commandTimeoutSeconds * 1000,
-          env: config.sandboxEnv,
-        },
-      );
+      const sandboxOptions = {
+        network: d.sandbox.network,
+        timeoutMs: config.commandTimeoutSeconds * 1000,
+        env: config.sandboxEnv,
+      };
+      const backend = d.sandbox.backend as "bwrap" | "docker" | "subprocess";
+      const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);
       const fromSeq = await store.nextSeq(runId);
       const detach = attachView(store, runId, flags.json ?? false);
       if (!flags.json)
@@ -61,6 +59,7 @@ export async function resumeCommand(
         maxFixRounds: config.maxFixRounds,
         approval: config,
         repo: d.repo,
+        sandboxFor: (dir) => createSandbox(backend, dir, sandboxOptions),
         yes,
         detach,
       });

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { type Config, loadConfig, saveProjectRule } from "../../config/index.ts";
 import { AbortedError, type EventData, newId, systemClock, UserError } from "../../core/index.ts";
 import type { Model } from "../../llm/index.ts";
@@ -25,7 +25,7 @@ export interface RunFlags {
   baseUrl?: string;
   sandbox?: "bwrap" | "docker" | "subprocess";
   approval?: ApprovalMode;
-  mode?: "pipeline" | "single";
+  mode?: "pipeline" | "single" | "dynamic";
   testCommand?: string;
   maxSteps?: number;
   maxTokens?: number;
@@ -69,12 +69,6 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
         approvalRules: flagRules(flags),
       },
     });
-    if (config.mode === "dynamic") {
-      throw new UserError(
-        "mode_unavailable",
-        'Dynamic mode (a planner delegating to parallel agents) is not available in this version. Use mode "pipeline" (the default) or "single".',
-      );
-    }
     const model = await makeModel(
       { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
       { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
@@ -150,6 +144,7 @@ export async function startRun(options: StartRunOptions): Promise<number> {
       approval: options.approval,
       repo: options.created.repo,
       maxFixRounds: options.maxFixRounds,
+      sandboxFor: (dir) => createSandbox(options.sandboxName, dir, options.sandboxOptions),
       yes: options.yes,
       detach,
     });
@@ -172,6 +167,8 @@ export async function drive(
     maxFixRounds: number;
     yes: boolean;
     detach: () => void;
+    /** Dynamic mode: a sandbox like the run's own, for a parallel agent's workspace copy. */
+    sandboxFor: (workspaceDir: string) => Promise<Sandbox>;
   },
 ): Promise<number> {
   const signals = abortOnSignals();
@@ -204,6 +201,8 @@ export async function drive(
         clock: systemClock,
         signal: signals.signal,
         control,
+        sandboxFor: parts.sandboxFor,
+        agentsDir: join(runDir(runId).root, "agents"),
       },
       runId,
       { maxFixRounds: parts.maxFixRounds },

@@ -27,6 +27,7 @@ export const eventSchemas = [
   plan.planProposed,
   plan.planApproved,
   plan.planRevised,
+  plan.ledgerUpdated,
   agent.agentStarted,
   agent.agentHandoff,
   agent.agentStepStarted,
@@ -53,6 +54,7 @@ export const eventSchemas = [
   workspace.workspaceRestored,
   workspace.diffReady,
   workspace.diffApplied,
+  workspace.workspaceMerged,
   memory.lessonProposed,
   memory.lessonSaved,
 ] as const;

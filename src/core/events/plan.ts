@@ -19,3 +19,15 @@ export const planRevised = defineEvent(
   "plan.revised",
   z.object({ planId: z.string(), plan: planSchema, by: z.string(), reason: z.string().optional() }),
 );
+
+/** The planner's progress ledger (dynamic mode): is the task done, progressing, stuck, and who goes next. */
+export const ledgerUpdated = defineEvent(
+  "ledger.updated",
+  z.object({
+    done: z.boolean(),
+    progressing: z.boolean(),
+    stuck: z.boolean(),
+    next: z.string().optional().describe("Agent that should act next, if any"),
+    note: z.string(),
+  }),
+);

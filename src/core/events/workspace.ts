@@ -31,3 +31,23 @@ export const diffApplied = defineEvent(
   "diff.applied",
   z.object({ target: z.string(), files: z.array(z.string()), headRef: z.string() }),
 );
+
+/** A parallel agent's copy of the workspace was merged back (three-way). Conflicts are kept, never dropped. */
+export const workspaceMerged = defineEvent(
+  "workspace.merged",
+  z.object({
+    fromAgentId: z.string(),
+    base: z.string(),
+    ref: z.string().optional().describe("Checkpoint after the merge, if anything changed"),
+    merged: z.array(z.string()),
+    conflicts: z.array(
+      z.object({
+        path: z.string(),
+        reason: z.string(),
+        ours: z.string().nullable(),
+        theirs: z.string().nullable(),
+        base: z.string().nullable(),
+      }),
+    ),
+  }),
+);
