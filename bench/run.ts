@@ -17,6 +17,8 @@ import { createMemoryEventStore, openSqliteEventStore } from "../src/store/index
 import { finishTool } from "../src/tools/builtin/finish.ts";
 import { defineTool } from "../src/tools/index.ts";
 import { Workspace } from "../src/workspace/index.ts";
+import { orchestrationBench } from "./orchestration.ts";
+import { sandboxBench } from "./sandbox.ts";
 
 type Row = Record<string, string>;
 
@@ -228,6 +230,9 @@ async function main() {
       },
       { command: "entourage --help", median: fmtMs(help), ratio: `${(help / baseline).toFixed(2)}×` },
     ]);
+
+    await orchestrationBench(table);
+    await sandboxBench(table);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -10,4 +10,7 @@ export interface AgentDefinition {
   model?: string;
   /** Step budget override; default: the run's `maxSteps`. */
   maxSteps?: number;
+  /** This agent's own caps (the run's caps apply too). */
+  maxTokens?: number;
+  maxCostUsd?: number;
 }

@@ -40,6 +40,7 @@ export class TerminalRenderer {
   private readonly parents = new Map<string, string | undefined>();
   private readonly running = new Map<string | undefined, string[]>();
   private readonly finished = new Set<string>();
+  private readonly perAgent = new Map<string, { tokens: number; cost: number; costKnown: boolean }>();
 
   private line(text: string): void {
     if (!this.atLineStart) this.out("\n");
@@ -188,6 +189,13 @@ export class TerminalRenderer {
         );
         break;
       case "llm.response":
+        if (event.agentId) {
+          const a = this.perAgent.get(event.agentId) ?? { tokens: 0, cost: 0, costKnown: true };
+          a.tokens += event.data.usage.inputTokens + event.data.usage.outputTokens;
+          if (event.data.costUsd === undefined) a.costKnown = false;
+          else a.cost += event.data.costUsd;
+          this.perAgent.set(event.agentId, a);
+        }
         this.tokens.input += event.data.usage.inputTokens;
         this.tokens.output += event.data.usage.outputTokens;
         if (event.data.costUsd === undefined) this.tokens.costKnown = false;
@@ -287,6 +295,13 @@ export class TerminalRenderer {
             `  tokens ${formatTokens(this.tokens.input)} in · ${formatTokens(this.tokens.output)} out · ${formatCost(this.tokens.cost, this.tokens.costKnown)}`,
           ),
         );
+        if (this.perAgent.size > 1) {
+          const parts = [...this.perAgent].map(
+            ([id, a]) =>
+              `${this.agentNames.get(id) ?? id} ${formatTokens(a.tokens)} ${formatCost(a.cost, a.costKnown)}`,
+          );
+          this.line(s.dim(`  per agent: ${parts.join(" · ")}`));
+        }
         this.line(s.dim(`  next: entourage diff ${event.runId}  ·  entourage apply ${event.runId}`));
         break;
       }

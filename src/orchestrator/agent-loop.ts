@@ -51,6 +51,8 @@ export interface AgentLoopDeps {
   control?: RunControl;
   /** Whether the run's plan is approved (approval mode `plan` is read-only until then); set by runAgent. */
   planApproved?: () => boolean;
+  /** The running agent's own spending, for its own caps; set by runAgent. */
+  agentUsed?: Map<string, { tokens: number; costUsd: number }>;
 }
 
 export interface AgentOutcome {
@@ -88,6 +90,15 @@ export async function runAgent(
     chars: agent.systemPrompt.length + specsJson.length,
   };
   const maxSteps = agent.maxSteps ?? deps.budget.maxSteps;
+  // This agent's own spending, for its own caps: what the log holds, then each new step.
+  const agentUsed = { tokens: 0, costUsd: 0 };
+  for (const e of events) {
+    if (e.type === "llm.response" && e.agentId === agentId) {
+      agentUsed.tokens += e.data.usage.inputTokens + e.data.usage.outputTokens;
+      agentUsed.costUsd += e.data.costUsd ?? 0;
+    }
+  }
+  deps = { ...deps, agentUsed: new Map([[agentId, agentUsed]]) };
   const history = agentHistory(agentId, events);
   const messages = history.messages;
   let step = history.lastStep;
@@ -128,7 +139,12 @@ export async function runAgent(
         ),
       });
     }
-    const overBudget = budgetExceeded(deps.budget);
+    const overBudget =
+      budgetExceeded(deps.budget) ??
+      budgetExceeded(
+        { maxSteps, maxTokens: agent.maxTokens, maxCostUsd: agent.maxCostUsd, used: agentUsed },
+        agent.name,
+      );
     if (overBudget) {
       return finishAgent(deps, agent, agentId, {
         reason: "budget",
@@ -289,12 +305,13 @@ export class LoopDetector {
   }
 }
 
-function budgetExceeded(budget: RunBudget): string | undefined {
+function budgetExceeded(budget: RunBudget, agentName?: string): string | undefined {
+  const whose = agentName ? `${agentName}'s` : "the run's";
   if (budget.maxTokens !== undefined && budget.used.tokens >= budget.maxTokens) {
-    return `Stopped: the token budget (${budget.maxTokens}) is used up (${budget.used.tokens} tokens).`;
+    return `Stopped: ${whose} token budget (${budget.maxTokens}) is used up (${budget.used.tokens} tokens).`;
   }
   if (budget.maxCostUsd !== undefined && budget.used.costUsd >= budget.maxCostUsd) {
-    return `Stopped: the cost budget ($${budget.maxCostUsd}) is used up ($${budget.used.costUsd.toFixed(4)}).`;
+    return `Stopped: ${whose} cost budget ($${budget.maxCostUsd}) is used up ($${budget.used.costUsd.toFixed(4)}).`;
   }
   return undefined;
 }
@@ -418,6 +435,11 @@ async function modelStep(
   const costUsd = costOf(model.provider, model.id, usage);
   deps.budget.used.tokens += usage.inputTokens + usage.outputTokens;
   deps.budget.used.costUsd += costUsd ?? 0;
+  const own = deps.agentUsed?.get(agentId);
+  if (own) {
+    own.tokens += usage.inputTokens + usage.outputTokens;
+    own.costUsd += costUsd ?? 0;
+  }
   emitter.post({
     type: "llm.response",
     agentId,

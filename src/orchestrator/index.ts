@@ -2,5 +2,6 @@ export * from "./agent-loop.ts";
 export * from "./approval.ts";
 export * from "./conversation.ts";
 export * from "./emitter.ts";
+export * from "./run-actions.ts";
 export * from "./run-control.ts";
 export * from "./run-engine.ts";

@@ -20,7 +20,9 @@ export const turnSchema = z
     match: z
       .string()
       .optional()
-      .describe("Serve this turn (possibly out of order) to the first request containing this text: for parallel agents"),
+      .describe(
+        "Serve this turn (possibly out of order) to the first request containing this text: for parallel agents",
+      ),
     // expectations about the request this turn answers
     expectTools: z.array(z.string()).optional().describe("Tool names that must be offered in the request"),
     expectMessageContains: z

@@ -1,20 +1,21 @@
+import { runDiff } from "../../orchestrator/index.ts";
+import { openStore } from "../compose.ts";
 import { reportError } from "../main.ts";
-import { openRunWorkspace } from "../run-workspace.ts";
 import { colorEnabled, makeStyle } from "../style.ts";
 
 /** `entourage diff`: the change the run made, baseline → its latest checkpoint. */
 export async function diffCommand(runId: string, opts: { stat?: boolean }): Promise<number> {
   try {
-    const { workspace } = await openRunWorkspace(runId);
+    const store = await openStore();
+    const changes = await runDiff(store, runId).finally(() => store.close());
     if (opts.stat) {
-      const changes = await workspace.changes();
       for (const f of changes.files) process.stdout.write(`${f.status.padEnd(9)} ${f.path}\n`);
       process.stdout.write(
         `${changes.files.length} files changed, ${changes.insertions} insertions(+), ${changes.deletions} deletions(-)\n`,
       );
       return 0;
     }
-    const text = await workspace.diff();
+    const text = changes.diff;
     if (text === "") {
       process.stderr.write(`Run ${runId} changed nothing.\n`);
       return 0;

@@ -1,0 +1,166 @@
+/**
+ * Sandbox benchmark for `npm run bench`: per-command latency of every backend next to a bare
+ * `spawn('sh', ['-c', 'true'])` measured in the same run (and, for docker, next to the Engine API's own
+ * exec round trip in the same container), plus sandbox create/destroy times. A backend that is not
+ * available gets a row saying why. Timings are printed, never asserted.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Duplex } from "node:stream";
+import type Docker from "dockerode";
+import { errorMessage } from "../src/core/index.ts";
+import {
+  createBwrapBackend,
+  createDockerBackend,
+  createSubprocessBackend,
+} from "../src/sandbox/backends/index.ts";
+import { DEFAULT_LIMITS, type Sandbox, type SandboxBackend, type SandboxSpec } from "../src/sandbox/index.ts";
+
+type Row = Record<string, string>;
+type Table = (title: string, rows: Row[]) => void;
+
+const EXEC_RUNS = 100;
+const WARMUP = 10;
+const CREATE_RUNS = { subprocess: 30, bwrap: 30, docker: 10 } as const;
+
+interface Stats {
+  p50: number;
+  p95: number;
+}
+
+function summarize(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return { p50: at(50), p95: at(95) };
+}
+
+async function sample(runs: number, run: () => Promise<unknown>): Promise<Stats> {
+  for (let i = 0; i < WARMUP; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await run();
+    times.push(performance.now() - start);
+  }
+  return summarize(times);
+}
+
+/** The baseline: what any command costs without a sandbox (pipes attached, like the backends). */
+function bareSpawn(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", "true"], { stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end();
+    child.on("error", reject);
+    child.on("close", () => resolve());
+  });
+}
+
+/** One `true` through the Engine API directly (create exec, attach, wait for the stream, inspect). */
+async function rawDockerExec(container: Docker.Container): Promise<void> {
+  const exec = await container.exec({ Cmd: ["true"], AttachStdout: true, AttachStderr: true });
+  const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+  await new Promise<void>((resolve) => {
+    stream.on("end", resolve);
+    stream.on("close", resolve);
+    stream.on("error", () => resolve());
+    stream.resume();
+  });
+  await exec.inspect();
+}
+
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+
+export async function sandboxBench(table: Table): Promise<void> {
+  const workspace = mkdtempSync(path.join(tmpdir(), "entourage-bench-sandbox-"));
+  const spec: SandboxSpec = { workspace, network: "off", limits: DEFAULT_LIMITS };
+  const started = performance.now();
+  try {
+    const bare = await sample(EXEC_RUNS, bareSpawn);
+    const latency: Row[] = [];
+    const lifecycle: Row[] = [];
+    const row = (command: string, stats: Stats, base: Stats, baseName: string) =>
+      latency.push({
+        command,
+        p50: ms(stats.p50),
+        p95: ms(stats.p95),
+        "p50 ratio": `${(stats.p50 / base.p50).toFixed(2)}× ${baseName}`,
+      });
+    row("bare spawn('sh', ['-c', 'true'])", bare, bare, "bare");
+
+    const backends: [keyof typeof CREATE_RUNS, SandboxBackend, string?][] = [
+      ["subprocess", createSubprocessBackend()],
+      ["bwrap", createBwrapBackend(), "DEFAULT_LIMITS: cgroups, RLIMIT_CPU, setpriv"],
+      ["docker", createDockerBackend()],
+    ];
+    for (const [name, backend, note] of backends) {
+      const probe = await backend.probe();
+      if (!probe.available) {
+        const why = `unavailable: ${probe.reason ?? "probe failed"}`;
+        latency.push({ command: `${name} backend`, p50: "—", p95: "—", "p50 ratio": why });
+        lifecycle.push({ backend: name, create: "—", destroy: "—", runs: why });
+        continue;
+      }
+      try {
+        const sandbox = await backend.create(spec);
+        try {
+          const stats = await sample(EXEC_RUNS, () => sandbox.exec(["true"]));
+          row(`${name} backend exec(['true'])${note ? ` (${note})` : ""}`, stats, bare, "bare");
+          if (name === "bwrap") {
+            const plain = await createBwrapBackend({ limits: "best-effort" }).create({
+              ...spec,
+              limits: { timeoutMs: DEFAULT_LIMITS.timeoutMs, outputBytes: DEFAULT_LIMITS.outputBytes },
+            });
+            try {
+              const noLimits = await sample(EXEC_RUNS, () => plain.exec(["true"]));
+              row("bwrap backend exec(['true']) (no memory/pids/CPU limits)", noLimits, bare, "bare");
+            } finally {
+              await plain.destroy();
+            }
+          }
+          if (name === "docker") {
+            const container = (sandbox as unknown as { containerId: string }).containerId;
+            const { connectDocker } = await import("../src/sandbox/backends/docker/client.ts");
+            const raw = (await connectDocker()).getContainer(container);
+            const api = await sample(EXEC_RUNS, () => rawDockerExec(raw));
+            row("docker Engine API exec 'true' (raw, same container)", api, bare, "bare");
+            latency[latency.length - 2]!["p50 ratio"] += ` = ${(stats.p50 / api.p50).toFixed(2)}× raw API`;
+          }
+        } finally {
+          await sandbox.destroy();
+        }
+        const creates: number[] = [];
+        const destroys: number[] = [];
+        for (let i = 0; i < CREATE_RUNS[name]; i++) {
+          let t = performance.now();
+          const sb: Sandbox = await backend.create(spec);
+          creates.push(performance.now() - t);
+          t = performance.now();
+          await sb.destroy();
+          destroys.push(performance.now() - t);
+        }
+        const c = summarize(creates);
+        const d = summarize(destroys);
+        lifecycle.push({
+          backend: name,
+          create: `${ms(c.p50)} (p95 ${ms(c.p95)})`,
+          destroy: `${ms(d.p50)} (p95 ${ms(d.p95)})`,
+          runs: String(CREATE_RUNS[name]),
+        });
+      } catch (error) {
+        const why = `failed: ${errorMessage(error)}`;
+        latency.push({ command: `${name} backend`, p50: "—", p95: "—", "p50 ratio": why });
+        lifecycle.push({ backend: name, create: "—", destroy: "—", runs: why });
+      }
+    }
+    table(
+      `Sandbox exec latency (\`true\`, ${EXEC_RUNS} runs after ${WARMUP} warm-up; targets: bwrap p50 ≤ 3× bare, docker ≤ 1.5× raw API)`,
+      latency,
+    );
+    table("Sandbox create / destroy (p50, DEFAULT_LIMITS)", lifecycle);
+    console.log(`\n(sandbox benchmark: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  } finally {
+    rmSync(workspace, { recursive: true, force: true });
+  }
+}

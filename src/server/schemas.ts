@@ -1,0 +1,272 @@
+/**
+ * The API's request and response shapes: one zod schema each, read by the validators and by the OpenAPI
+ * document alike. Events are the engine's own `eventSchema` (the union in src/core/events), not a copy.
+ */
+import { z } from "zod";
+import { eventSchema, type RunState, riskSchema, runStatusSchema } from "../core/index.ts";
+
+/** Run, agent and approval ids: letters, digits, `_` and `-` (no dots, no slashes: nothing path-like). */
+const idPattern = /^[A-Za-z0-9_-]{1,128}$/;
+const id = (what: string) =>
+  z.string().regex(idPattern, `must be a ${what} id (letters, digits, _ and -, at most 128)`);
+
+export const apiEventSchema = eventSchema.meta({
+  id: "Event",
+  description: "One event of a run's log. `seq` is gap-free per run and is the SSE id of the per-run stream.",
+});
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe("Stable machine-readable code, e.g. run_not_found, approval_answered"),
+      message: z.string().describe("What happened, why, and what to do next"),
+    }),
+  })
+  .meta({ id: "Error" });
+
+export const runParams = z.object({ id: id("run") });
+export const approvalParams = z.object({ id: id("run"), approvalId: id("approval") });
+
+const ruleSchema = z
+  .object({
+    tool: z.string().min(1).max(200).describe("Tool name or glob, e.g. run_command or *"),
+    match: z.string().max(2000).optional().describe('Glob over the main argument, e.g. "npm test*"'),
+    risk: riskSchema.optional(),
+    action: z.enum(["allow", "ask", "deny"]),
+  })
+  .strict()
+  .meta({ id: "ApprovalRule" });
+
+export const createRunBody = z
+  .object({
+    task: z.string().trim().min(1).max(100_000).describe("What to do, in plain words"),
+    repo: z.string().min(1).max(4096).describe("Path of the repository (a git work tree) on the server"),
+    mode: z.enum(["pipeline", "dynamic", "single"]).optional(),
+    approval: z.enum(["auto", "ask-risky", "ask-all", "plan"]).optional(),
+    sandbox: z.enum(["bwrap", "docker", "subprocess"]).optional(),
+    provider: z.enum(["openai", "anthropic", "google", "openai-compatible"]).optional(),
+    model: z.string().min(1).max(200).optional(),
+    baseUrl: z.url().max(2000).optional(),
+    testCommand: z.string().min(1).max(2000).optional(),
+    maxSteps: z.number().int().positive().max(10_000).optional(),
+    maxTokens: z.number().int().positive().optional(),
+    maxCostUsd: z.number().positive().optional(),
+    rules: z.array(ruleSchema).max(200).optional().describe("Approval rules added after the config's"),
+  })
+  .strict()
+  .meta({ id: "CreateRun" });
+export type CreateRunInput = z.infer<typeof createRunBody>;
+
+export const runCreatedResponse = z.object({ runId: z.string() });
+
+export const listRunsQuery = z.object({
+  status: runStatusSchema.optional(),
+  limit: z.coerce.number().int().positive().max(1000).optional(),
+});
+
+const usage = z.object({
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cachedInputTokens: z.number().optional(),
+  reasoningTokens: z.number().optional(),
+});
+
+export const runSummarySchema = z
+  .object({
+    runId: z.string(),
+    task: z.string(),
+    repo: z.string(),
+    status: runStatusSchema,
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    events: z.number().int(),
+    inputTokens: z.number(),
+    outputTokens: z.number(),
+    costUsd: z.number(),
+    costKnown: z.boolean(),
+    live: z.boolean().describe("Driven by this server's process right now"),
+  })
+  .meta({ id: "RunSummary" });
+
+/** The run state folded from the log (`foldRun` in src/core/state.ts). */
+export const runStateSchema = z
+  .object({
+    runId: z.string(),
+    task: z.string(),
+    repo: z.string(),
+    workspace: z.string(),
+    mode: z.string(),
+    status: runStatusSchema,
+    model: z.object({ provider: z.string(), model: z.string(), scripted: z.boolean().optional() }),
+    sandbox: z.object({ backend: z.string(), isolated: z.boolean(), warning: z.string().optional() }),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    finishedAt: z.number().optional(),
+    summary: z.string().optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    agents: z.array(
+      z.object({
+        agentId: z.string(),
+        name: z.string(),
+        parentAgentId: z.string().optional(),
+        task: z.string(),
+        model: z.string(),
+        status: z.enum(["running", "finished"]),
+        steps: z.number(),
+        usage,
+        costUsd: z.number(),
+        report: z.unknown().optional(),
+      }),
+    ),
+    activeAgentId: z.string().optional(),
+    usage,
+    costUsd: z.number(),
+    costKnown: z.boolean(),
+    steps: z.number(),
+    toolCalls: z.number(),
+    pendingToolCalls: z.array(
+      z.object({
+        callId: z.string(),
+        name: z.string(),
+        args: z.unknown(),
+        agentId: z.string().optional(),
+        seq: z.number(),
+        started: z.boolean(),
+      }),
+    ),
+    checkpoints: z.array(
+      z.object({ seq: z.number(), ref: z.string(), label: z.string(), filesChanged: z.array(z.string()) }),
+    ),
+    lastSeq: z.number(),
+  })
+  .meta({ id: "RunState" });
+
+// Compile-time guard: the folded state must stay assignable to the documented shape.
+const _stateMatchesSchema = (s: RunState): z.input<typeof runStateSchema> => s;
+void _stateMatchesSchema;
+
+export const pendingApprovalSchema = z
+  .object({
+    approvalId: z.string(),
+    agentId: z.string(),
+    tool: z.string().describe("The tool, or `plan` for the plan checkpoint"),
+    args: z.unknown(),
+    risk: riskSchema,
+    reason: z.string(),
+    since: z.number().describe("Milliseconds since the epoch when the request started waiting"),
+  })
+  .meta({ id: "PendingApproval" });
+
+export const runDetailSchema = z
+  .object({
+    run: runStateSchema,
+    live: z.boolean().describe("Driven by this server's process: steering routes work only then"),
+    pendingApprovals: z.array(pendingApprovalSchema),
+  })
+  .meta({ id: "RunDetail" });
+
+export const eventsQuery = z.object({
+  from: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().positive().max(5000).optional(),
+});
+
+export const eventsPageSchema = z
+  .object({
+    events: z.array(apiEventSchema),
+    next: z.number().int().describe("The `from` of the next page (last seq + 1)"),
+    more: z.boolean().describe("True when the page was full: ask again from `next`"),
+  })
+  .meta({ id: "EventsPage" });
+
+export const streamQuery = z.object({
+  from: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe("First seq to send when there is no Last-Event-ID header (default 0)"),
+});
+
+export const approvalAnswerBody = z
+  .object({
+    decision: z.enum(["approve", "deny", "edit"]),
+    reason: z.string().max(10_000).optional().describe("For a denial: told to the model"),
+    editedArgs: z.unknown().optional().describe("For an edit: the arguments (or the plan) to use instead"),
+    rule: z
+      .union([z.literal(true), ruleSchema.omit({ action: true }).extend({ action: z.literal("allow") })])
+      .optional()
+      .describe(
+        '"Always allow": `true` saves the pattern the terminal would show (tool + main argument); or give the rule',
+      ),
+    by: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a short lowercase client name, e.g. dashboard")
+      .optional()
+      .describe("Who answers, as the log records it (default: api)"),
+  })
+  .strict()
+  .meta({ id: "ApprovalAnswer" });
+
+export const approvalAnsweredSchema = z.object({
+  approvalId: z.string(),
+  decision: z.enum(["approve", "deny", "edit"]),
+  by: z.string(),
+  ruleLearned: z.string().optional(),
+});
+
+export const interventionBody = z
+  .object({
+    message: z.string().trim().min(1).max(20_000),
+    targetAgentId: id("agent").optional().describe("One agent; default: the next agent to take a step"),
+    interrupt: z
+      .boolean()
+      .optional()
+      .describe("Abort the agent's in-flight model call and deliver at once (default: next step)"),
+  })
+  .strict()
+  .meta({ id: "Intervention" });
+
+export const reasonBody = z.object({ reason: z.string().max(2000).optional() }).strict();
+
+export const runStatusResponse = z.object({ runId: z.string(), status: z.string() });
+
+export const rewindBody = z
+  .object({ to: z.number().int().nonnegative().describe("The event (seq) to go back to") })
+  .strict();
+
+export const rewindResponse = z.object({
+  runId: z.string(),
+  ref: z.string().describe("The checkpoint the workspace is at now"),
+  label: z.string(),
+});
+
+export const forkBody = z
+  .object({
+    at: z.number().int().nonnegative().describe("The event (seq) to branch from"),
+    guidance: z.string().trim().max(20_000).optional().describe("A message for the agent that continues"),
+  })
+  .strict();
+
+export const forkResponse = z.object({
+  runId: z.string().describe("The new run"),
+  forkedFrom: z.object({ runId: z.string(), seq: z.number() }),
+  started: z.boolean().describe("True when this server drives the new run; else: entourage resume <runId>"),
+});
+
+export const diffResponse = z
+  .object({
+    diff: z.string().describe("Unified diff, baseline → the run's latest checkpoint"),
+    files: z.array(z.object({ path: z.string(), status: z.enum(["added", "modified", "deleted"]) })),
+    insertions: z.number(),
+    deletions: z.number(),
+  })
+  .meta({ id: "Diff" });
+
+export const applyResponse = z.object({
+  runId: z.string(),
+  target: z.string(),
+  files: z.array(z.string()),
+});
+
+export const healthResponse = z.object({ ok: z.literal(true), version: z.string() });

@@ -1,0 +1,121 @@
+import type { EntourageEvent } from "../core/index.ts";
+import type { EventStore } from "../store/index.ts";
+
+export interface TailOptions {
+  /** Events read from the store per page while catching up. */
+  pageSize?: number;
+  /**
+   * Live events held for a slow reader before the tail gives up holding them and catches up from the
+   * store instead (the store is the source; the buffer only saves reads).
+   */
+  maxBuffered?: number;
+}
+
+/**
+ * A run's events from `fromSeq` on, then live, each exactly once and in seq order, until `signal` aborts.
+ *
+ * The order of operations is what makes it gap-free: subscribe first (buffering), then read the store,
+ * then drain the buffer skipping what the read already returned (dedupe by seq). An event appended while
+ * the read is in flight is in the buffer, the read, or both — never in neither. If the buffer ever shows
+ * a gap or overflows, the tail reads the store again from the next seq it owes.
+ */
+export async function* tailRun(
+  store: EventStore,
+  runId: string,
+  fromSeq: number,
+  signal: AbortSignal,
+  options: TailOptions = {},
+): AsyncGenerator<EntourageEvent> {
+  const pageSize = options.pageSize ?? 500;
+  const maxBuffered = options.maxBuffered ?? 10_000;
+  let buffer: EntourageEvent[] = [];
+  let overflowed = false;
+  let wake: (() => void) | undefined;
+  const unsubscribe = store.subscribe(runId, (event) => {
+    if (buffer.length >= maxBuffered) overflowed = true;
+    else buffer.push(event);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener("abort", onAbort, { once: true });
+  let next = fromSeq;
+  try {
+    for (;;) {
+      // Catch up from the store.
+      for (;;) {
+        const page = await store.read(runId, { fromSeq: next, limit: pageSize });
+        for (const event of page) {
+          if (signal.aborted) return;
+          yield event;
+          next = event.seq + 1;
+        }
+        if (page.length < pageSize) break;
+      }
+      // Then live, from the buffer, until it shows a gap or overflows.
+      let resync = false;
+      while (!resync) {
+        if (signal.aborted) return;
+        if (overflowed) {
+          overflowed = false;
+          buffer = [];
+          resync = true;
+          break;
+        }
+        if (buffer.length === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+          continue;
+        }
+        const batch = buffer;
+        buffer = [];
+        for (const event of batch) {
+          if (event.seq < next) continue;
+          if (event.seq > next) {
+            resync = true;
+            break;
+          }
+          if (signal.aborted) return;
+          yield event;
+          next = event.seq + 1;
+        }
+      }
+    }
+  } finally {
+    unsubscribe();
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Every run's events appended from now on, in append order, until `signal` aborts. */
+export async function* tailAll(store: EventStore, signal: AbortSignal): AsyncGenerator<EntourageEvent> {
+  let buffer: EntourageEvent[] = [];
+  let wake: (() => void) | undefined;
+  const unsubscribe = store.subscribe("*", (event) => {
+    buffer.push(event);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    while (!signal.aborted) {
+      if (buffer.length === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+        continue;
+      }
+      const batch = buffer;
+      buffer = [];
+      for (const event of batch) {
+        if (signal.aborted) return;
+        yield event;
+      }
+    }
+  } finally {
+    unsubscribe();
+    signal.removeEventListener("abort", onAbort);
+  }
+}
