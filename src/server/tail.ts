@@ -88,18 +88,28 @@ export async function* tailRun(
   }
 }
 
-/** Every run's events appended from now on, in append order, until `signal` aborts. */
-export async function* tailAll(store: EventStore, signal: AbortSignal): AsyncGenerator<EntourageEvent> {
+/**
+ * Every run's events appended from now on, in append order, until `signal` aborts. A reader too slow to
+ * keep up (more than `maxBuffered` events behind) is ended rather than buffered without bound.
+ */
+export async function* tailAll(
+  store: EventStore,
+  signal: AbortSignal,
+  options: Pick<TailOptions, "maxBuffered"> = {},
+): AsyncGenerator<EntourageEvent> {
+  const maxBuffered = options.maxBuffered ?? 10_000;
   let buffer: EntourageEvent[] = [];
+  let overflowed = false;
   let wake: (() => void) | undefined;
   const unsubscribe = store.subscribe("*", (event) => {
-    buffer.push(event);
+    if (buffer.length >= maxBuffered) overflowed = true;
+    else buffer.push(event);
     wake?.();
   });
   const onAbort = () => wake?.();
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    while (!signal.aborted) {
+    while (!signal.aborted && !overflowed) {
       if (buffer.length === 0) {
         await new Promise<void>((resolve) => {
           wake = resolve;
