@@ -51,6 +51,8 @@ export interface AgentLoopDeps {
   control?: RunControl;
   /** Whether the run's plan is approved (approval mode `plan` is read-only until then); set by runAgent. */
   planApproved?: () => boolean;
+  /** Project instructions and lessons given to every agent, after its role prompt (same for the whole run). */
+  projectContext?: string;
   /** The running agent's own spending, for its own caps; set by runAgent. */
   agentUsed?: Map<string, { tokens: number; costUsd: number }>;
 }
@@ -84,10 +86,13 @@ export async function runAgent(
   const { signal } = deps;
   const tools = deps.tools.filter((t) => agent.tools.includes(t.name));
   const specs = tools.map(toolSpec);
+  // The role prompt, then what the project tells every agent (AGENTS.md, lessons): fixed for the whole
+  // run, so the prefix stays byte-stable across steps and provider prompt caches hit.
+  const system = deps.projectContext ? `${agent.systemPrompt}\n\n${deps.projectContext}` : agent.systemPrompt;
   const specsJson = JSON.stringify(specs);
   const prefix = {
-    hash: createHash("sha256").update(agent.systemPrompt).update(specsJson).digest("hex").slice(0, 16),
-    chars: agent.systemPrompt.length + specsJson.length,
+    hash: createHash("sha256").update(system).update(specsJson).digest("hex").slice(0, 16),
+    chars: system.length + specsJson.length,
   };
   const maxSteps = agent.maxSteps ?? deps.budget.maxSteps;
   // This agent's own spending, for its own caps: what the log holds, then each new step.
@@ -160,7 +165,7 @@ export async function runAgent(
         deps,
         agentId,
         step,
-        agent.systemPrompt,
+        system,
         messages,
         specs,
         prefix,

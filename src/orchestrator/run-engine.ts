@@ -113,6 +113,7 @@ export async function driveRun(
         clock: ctx.clock,
         signal,
         control: ctx.control,
+        projectContext: created.projectContext,
       },
       // After a rewind the run continues from the state it had at the chosen event.
       effectiveEvents(events),

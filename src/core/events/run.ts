@@ -54,6 +54,11 @@ export const runCreated = defineEvent(
     approval: z.string(),
     /** The project's test command, detected from its files or configured, with where it came from. */
     testCommand: z.object({ command: z.string(), source: z.string() }).optional(),
+    /**
+     * What every agent is told about the project after its role prompt (AGENTS.md, lessons), fixed when the
+     * run starts so a resumed run sends exactly the same prompts.
+     */
+    projectContext: z.string().optional(),
     forkedFrom: z.object({ runId: z.string(), seq: z.number().int() }).optional(),
   }),
 );
