@@ -296,9 +296,18 @@ export class TerminalRenderer {
           ),
         );
         if (this.perAgent.size > 1) {
-          const parts = [...this.perAgent].map(
-            ([id, a]) =>
-              `${this.agentNames.get(id) ?? id} ${formatTokens(a.tokens)} ${formatCost(a.cost, a.costKnown)}`,
+          // Per role: the same agent may have run several times (fix rounds, delegations).
+          const byName = new Map<string, { tokens: number; cost: number; costKnown: boolean }>();
+          for (const [id, a] of this.perAgent) {
+            const name = this.agentNames.get(id) ?? id;
+            const sum = byName.get(name) ?? { tokens: 0, cost: 0, costKnown: true };
+            sum.tokens += a.tokens;
+            sum.cost += a.cost;
+            sum.costKnown &&= a.costKnown;
+            byName.set(name, sum);
+          }
+          const parts = [...byName].map(
+            ([name, a]) => `${name} ${formatTokens(a.tokens)}${a.costKnown ? ` ${formatCost(a.cost, true)}` : ""}`,
           );
           this.line(s.dim(`  per agent: ${parts.join(" · ")}`));
         }
