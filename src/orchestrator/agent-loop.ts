@@ -13,9 +13,17 @@ import {
 } from "../core/index.ts";
 import { costOf, type Model, type ModelMessage } from "../llm/index.ts";
 import type { Sandbox } from "../sandbox/index.ts";
-import { executeTool, prepareCall, type ToolDefinition, type ToolResult, toolSpec } from "../tools/index.ts";
+import {
+  executeTool,
+  prepareCall,
+  type Risk,
+  type ToolDefinition,
+  type ToolResult,
+  toolSpec,
+} from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import {
+  type ApprovalDecision,
   type ApprovalMode,
   type ApprovalRule,
   type Approver,
@@ -161,16 +169,7 @@ export async function runAgent(
     const step$ = deps.control?.stepSignal(agentId, signal);
     let turn: { text: string; toolCalls: ToolCall[] };
     try {
-      turn = await modelStep(
-        deps,
-        agentId,
-        step,
-        system,
-        messages,
-        specs,
-        prefix,
-        step$?.signal ?? signal,
-      );
+      turn = await modelStep(deps, agentId, step, system, messages, specs, prefix, step$?.signal ?? signal);
     } catch (error) {
       if (step$?.interrupted()) {
         // A person interrupted this model call: drop its partial answer; their message is delivered next.
@@ -562,29 +561,13 @@ async function handleToolCalls(
       continue;
     }
     if (verdict.action === "ask") {
-      const reason = verdict.reason;
-      const approvalId = deps.ids("appr");
-      await emitter.emit({
-        type: "approval.requested",
+      const decision = await askApproval(deps, {
         agentId,
-        data: { approvalId, callId: call.id, tool: call.name, args: input, risk: prepared.risk, reason },
-      });
-      const decision = await deps.approval.approver(
-        { approvalId, agentId, tool: call.name, args: input, risk: prepared.risk, reason },
-        deps.signal,
-      );
-      if (decision.rule && deps.control) await deps.control.learn(decision.rule);
-      await emitter.emit({
-        type: "approval.resolved",
-        agentId,
-        data: {
-          approvalId,
-          decision: decision.decision,
-          by: decision.by,
-          reason: decision.reason,
-          editedArgs: decision.editedArgs,
-          ruleLearned: decision.rule ? describeRule(decision.rule) : undefined,
-        },
+        callId: call.id,
+        tool: call.name,
+        args: input,
+        risk: prepared.risk,
+        reason: verdict.reason,
       });
       if (decision.decision === "deny") {
         const why = decision.reason ? ` Reason: ${decision.reason}` : "";
@@ -715,4 +698,32 @@ export async function checkpoint(
     agentId,
     data: { ref: snap.ref, label, filesChanged: snap.filesChanged, callId },
   });
+}
+
+/**
+ * Asks for a person's decision: logs `approval.requested`, waits for the first answer (terminal, API,
+ * timeout), saves an "always allow" rule if one came with it, and logs `approval.resolved`.
+ */
+export async function askApproval(
+  deps: Pick<AgentLoopDeps, "emitter" | "approval" | "ids" | "signal" | "control">,
+  request: { agentId: string; callId?: string; tool: string; args: unknown; risk: Risk; reason: string },
+): Promise<ApprovalDecision> {
+  const approvalId = deps.ids("appr");
+  const { agentId, ...data } = request;
+  await deps.emitter.emit({ type: "approval.requested", agentId, data: { approvalId, ...data } });
+  const decision = await deps.approval.approver({ approvalId, ...request }, deps.signal);
+  if (decision.rule && deps.control) await deps.control.learn(decision.rule);
+  await deps.emitter.emit({
+    type: "approval.resolved",
+    agentId,
+    data: {
+      approvalId,
+      decision: decision.decision,
+      by: decision.by,
+      reason: decision.reason,
+      editedArgs: decision.editedArgs,
+      ruleLearned: decision.rule ? describeRule(decision.rule) : undefined,
+    },
+  });
+  return decision;
 }

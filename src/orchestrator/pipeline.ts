@@ -6,6 +6,7 @@ import {
   testerAgent,
 } from "../agents/index.ts";
 import { type AgentReport, planSchema } from "../core/index.ts";
+import { askApproval } from "./agent-loop.ts";
 import type { ApprovalMode, Approver } from "./approval.ts";
 import {
   formatPlan,
@@ -185,35 +186,22 @@ async function recordedPlanDecision(phases: PhaseRunner, agentId: string): Promi
   return answer?.type === "approval.resolved" ? answer.data : undefined;
 }
 
-async function askPlan(
+function askPlan(
   phases: PhaseRunner,
   options: PipelineOptions,
   agentId: string,
   plan: unknown,
 ): Promise<PlanDecision> {
-  const approvalId = phases.deps.ids("appr");
-  const reason = "plan checkpoint: approve, edit or send back the plan before anything changes";
-  await phases.emit({
-    type: "approval.requested",
-    agentId,
-    data: { approvalId, tool: "plan", args: plan, risk: "write", reason },
-  });
-  const decision = await options.approval.approver(
-    { approvalId, agentId, tool: "plan", args: plan, risk: "write", reason },
-    phases.deps.signal,
-  );
-  await phases.emit({
-    type: "approval.resolved",
-    agentId,
-    data: {
-      approvalId,
-      decision: decision.decision,
-      by: decision.by,
-      reason: decision.reason,
-      editedArgs: decision.editedArgs,
+  return askApproval(
+    { ...phases.deps, approval: options.approval },
+    {
+      agentId,
+      tool: "plan",
+      args: plan,
+      risk: "write",
+      reason: "plan checkpoint: approve, edit or send back the plan before anything changes",
     },
-  });
-  return decision;
+  );
 }
 
 /**

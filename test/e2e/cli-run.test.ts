@@ -8,6 +8,7 @@ import { loadScenario } from "../fake-llm/scenario.ts";
 import { startFakeModelServer } from "../fake-llm/server.ts";
 import {
   cliEnv,
+  fakeModel,
   jsonLines,
   makeSampleRepo,
   ROOT,
@@ -39,22 +40,7 @@ describe("entourage run (built CLI, fake model server, real repo)", () => {
       scenario: await loadScenario(join(ROOT, "demo", "fix-date.scenario.json")),
     });
     run = await runCli(
-      [
-        "run",
-        "Fix the failing tests",
-        "--repo",
-        repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "fake-coder",
-        "--yes",
-        "--mode",
-        "single",
-        "--json",
-      ],
+      ["run", "Fix the failing tests", "--repo", repo, ...fakeModel(server), "--mode", "single", "--json"],
       { env: cliEnv(home) },
     );
     events = jsonLines(run.stdout);

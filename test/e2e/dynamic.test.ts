@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { startFakeModelServer } from "../fake-llm/server.ts";
 import {
   cliEnv,
+  fakeModel,
   jsonLines,
   makeSampleRepo,
   ROOT,
@@ -45,13 +46,7 @@ describe("entourage run --mode dynamic", () => {
         repo,
         "--mode",
         "dynamic",
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "fake",
-        "--yes",
+        ...fakeModel(server),
         "--json",
       ],
       { env: cliEnv(home) },

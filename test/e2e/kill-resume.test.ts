@@ -8,6 +8,7 @@ import { startFakeModelServer } from "../fake-llm/server.ts";
 import {
   BIN,
   cliEnv,
+  fakeModel,
   jsonLines,
   makeSampleRepo,
   ROOT,
@@ -132,13 +133,7 @@ describe("kill -9 at any point, then resume", () => {
             "Fix the failing tests",
             "--repo",
             repo,
-            "--provider",
-            "openai-compatible",
-            "--base-url",
-            server.baseUrl,
-            "--model",
-            "fake-coder",
-            "--yes",
+            ...fakeModel(server),
             "--mode",
             "single",
             "--json",
@@ -204,22 +199,7 @@ describe("kill -9 at any point, then resume", () => {
       server.seek(0);
       const env = cliEnv(home);
       await runAndKill(
-        [
-          "run",
-          "Fix the failing tests",
-          "--repo",
-          repo,
-          "--provider",
-          "openai-compatible",
-          "--base-url",
-          server.baseUrl,
-          "--model",
-          "fake-coder",
-          "--yes",
-          "--mode",
-          "single",
-          "--json",
-        ],
+        ["run", "Fix the failing tests", "--repo", repo, ...fakeModel(server), "--mode", "single", "--json"],
         env,
         (e) => e.type === "tool.call.started" && e.seq > 20 && e.data.name === "run_command",
       );

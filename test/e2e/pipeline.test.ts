@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { startFakeModelServer } from "../fake-llm/server.ts";
 import {
   cliEnv,
+  fakeModel,
   jsonLines,
   makeSampleRepo,
   ROOT,
@@ -34,20 +35,7 @@ describe("entourage run --mode pipeline", () => {
     original = treeHash(repo);
     server = await startFakeModelServer({ scenario: join(ROOT, "demo", "pipeline.scenario.json") });
     const run = await runCli(
-      [
-        "run",
-        "Fix the failing tests in src/date.js",
-        "--repo",
-        repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "fake-coder",
-        "--yes",
-        "--json",
-      ],
+      ["run", "Fix the failing tests in src/date.js", "--repo", repo, ...fakeModel(server), "--json"],
       { env: cliEnv(home) },
     );
     code = run.code;

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startFakeModelServer } from "../fake-llm/server.ts";
-import { cliEnv, jsonLines, makeSampleRepo, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import { cliEnv, fakeModel, jsonLines, makeSampleRepo, removeDir, runCli, tempDir } from "../helpers/cli.ts";
 
 /**
  * In the bwrap sandbox commands run as an unprivileged uid, while file tools write host-side. A file the
@@ -37,22 +37,7 @@ test("files written by tools and by sandboxed commands stay usable by both (defa
   });
   try {
     const run = await runCli(
-      [
-        "run",
-        "Write notes",
-        "--repo",
-        repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "m",
-        "--yes",
-        "--mode",
-        "single",
-        "--json",
-      ],
+      ["run", "Write notes", "--repo", repo, ...fakeModel(server), "--mode", "single", "--json"],
       { env: cliEnv(home) },
     );
     assert.equal(run.code, 0, run.stderr);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startFakeModelServer } from "../fake-llm/server.ts";
-import { cliEnv, jsonLines, makeSampleRepo, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import { cliEnv, fakeModel, jsonLines, makeSampleRepo, removeDir, runCli, tempDir } from "../helpers/cli.ts";
 
 type Event = { type: string; data: Record<string, unknown> };
 
@@ -13,22 +13,7 @@ test("a loop is detected, the agent warned, then stopped with a clear reason", a
   const server = await startFakeModelServer({ scenario: [read, read, read, read] });
   try {
     const run = await runCli(
-      [
-        "run",
-        "Fix it",
-        "--repo",
-        repo,
-        "--mode",
-        "single",
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "m",
-        "--yes",
-        "--json",
-      ],
+      ["run", "Fix it", "--repo", repo, "--mode", "single", ...fakeModel(server), "--json"],
       { env: cliEnv(home) },
     );
     assert.equal(run.code, 1, run.stderr);

@@ -94,3 +94,8 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/** Flags that point the CLI at a fake model server (OpenAI wire protocol) and approve every call. */
+export function fakeModel(server: { baseUrl: string }): string[] {
+  return ["--provider", "openai-compatible", "--base-url", server.baseUrl, "--model", "fake-coder", "--yes"];
+}
