@@ -50,7 +50,8 @@ function runOptions(cmd: Command): Command {
       [],
     )
     .option("--yes", "approve every tool call without asking (non-interactive use)")
-    .option("--json", "print the run's events as JSONL on stdout instead of the live view");
+    .option("--json", "print the run's events as JSONL on stdout instead of the live view")
+    .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live");
 }
 
 function parsePositiveInt(value: string): number {
@@ -99,6 +100,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       ).choices(["auto", "ask-risky", "ask-all", "plan"]),
     )
     .option("--json", "print the run's events as JSONL")
+    .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (opts) => setExit(await (await import("./commands/demo.ts")).demoCommand(opts)));
 
   program
@@ -162,6 +164,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       ]),
     )
     .option("--json", "print the run's new events as JSONL")
+    .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (runId: string, opts) =>
       setExit(await (await import("./commands/resume.ts")).resumeCommand(runId, opts)),
     );
@@ -190,6 +193,35 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (runId: string, guidance: string | undefined, opts) =>
       setExit(await (await import("./commands/fork.ts")).forkCommand(runId, guidance, opts)),
     );
+
+  program
+    .command("serve")
+    .description(
+      "run the engine as a server: start, watch and steer runs over the HTTP API (OpenAPI at /openapi.json)",
+    )
+    .option(
+      "--host <address>",
+      "address to listen on; beyond loopback every route but /health needs the token",
+      "127.0.0.1",
+    )
+    .option("--port <n>", "port to listen on", parsePort, 4317)
+    .action(async (opts) => setExit(await (await import("./commands/serve.ts")).serveCommand(opts)));
+
+  program
+    .command("attach")
+    .description(
+      "watch a run live from a server (entourage serve, or a run's own server) and steer it from this terminal",
+    )
+    .argument("<run-id>")
+    .option(
+      "--url <url>",
+      "the server (default: the one driving the run on this machine, else http://127.0.0.1:4317)",
+    )
+    .action(async (runId: string, opts) =>
+      setExit(await (await import("./commands/attach.ts")).attachCommand(runId, opts)),
+    );
+
+  memoryCommands(program, setExit);
 
   const sandbox = program.command("sandbox").description("probe and prepare sandboxes");
   sandbox
@@ -241,8 +273,54 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
+/** `entourage memory …`: the repo's lessons (.entourage/memory.md) and the review of a run's proposals. */
+function memoryCommands(program: Command, setExit: (code: number) => void): void {
+  const load = () => import("./commands/memory.ts");
+  const memory = program
+    .command("memory")
+    .description("lessons learned from your corrections, kept in .entourage/memory.md in the repo");
+  const repoOption = (cmd: Command) => cmd.option("--repo <dir>", "the repository", ".");
+  const conflictOptions = (cmd: Command) =>
+    cmd
+      .option("--force", "save it even if it duplicates a saved lesson")
+      .option("--keep-both", "keep it next to saved lessons it may contradict")
+      .option("--replace", "replace the saved lessons it may contradict");
+  repoOption(
+    memory.command("list").description("list the lessons every agent of a run on this repo is given"),
+  )
+    .option("--json", "print JSON")
+    .action(async (opts) => setExit(await (await load()).memoryListCommand(opts)));
+  conflictOptions(
+    repoOption(memory.command("add").description("add a lesson").argument("<text>", "one short sentence")),
+  ).action(async (text: string, opts) => setExit(await (await load()).memoryAddCommand(text, opts)));
+  repoOption(memory.command("rm").description("remove a lesson").argument("<id>", "e.g. l_ab12")).action(
+    async (id: string, opts) => setExit(await (await load()).memoryRemoveCommand(id, opts)),
+  );
+  conflictOptions(
+    repoOption(
+      memory.command("edit").description("change a lesson's text").argument("<id>").argument("<text>"),
+    ),
+  ).action(async (id: string, text: string, opts) =>
+    setExit(await (await load()).memoryEditCommand(id, text, opts)),
+  );
+  memory
+    .command("review")
+    .description("accept, edit or reject the lessons a run proposed (answers are read from stdin)")
+    .argument("<run-id>")
+    .option("--accept-all", "accept every proposal that does not clash with a saved lesson")
+    .option("--reject-all", "reject every proposal")
+    .action(async (runId: string, opts) => setExit(await (await load()).memoryReviewCommand(runId, opts)));
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`expected a port number (0-65535), got "${value}"`);
+  return n;
 }
 
 function parseSeq(value: string): number {

@@ -52,6 +52,33 @@ const out = (text: string, callId = "c1"): NewEvent => ({
 });
 
 describe("TerminalRenderer", () => {
+  it("shows what the run loaded and, indented, what it could not", () => {
+    const text = render(
+      log([
+        {
+          type: "extension.loaded",
+          data: {
+            kind: "mcp",
+            name: "notes",
+            source: "mcpServers.notes",
+            tools: ["notes__add"],
+            note: "risk execute",
+          },
+        },
+        {
+          type: "extension.failed",
+          data: {
+            kind: "mcp",
+            name: "x",
+            source: "mcpServers.x",
+            message: 'MCP server "x" failed.\nstderr line',
+          },
+        },
+      ]),
+    );
+    assert.equal(text, '+ mcp notes: notes__add (risk execute)\n! MCP server "x" failed.\n  stderr line\n');
+  });
+
   it("labels the scripted model and a sandbox without isolation in the header", () => {
     const text = render(log([created({ scripted: true, warning: "commands run as you" })]));
     const [header, warning, task, repo] = text.split("\n");

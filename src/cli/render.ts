@@ -165,6 +165,43 @@ export class TerminalRenderer {
       case "run.forked":
         this.line(s.dim(`  ⑂ forked at event ${event.data.atSeq} into ${event.data.newRunId}`));
         break;
+      // What the run loaded besides the built-ins (src/cli/project.ts), and what it could not load.
+      case "extension.loaded": {
+        const d = event.data;
+        const tools = d.tools?.length ? `: ${d.tools.join(", ")}` : "";
+        const note = d.note ? ` (${d.note})` : "";
+        this.line(s.dim(`+ ${d.kind} ${d.name}${tools}${note}`));
+        break;
+      }
+      case "extension.failed":
+        this.line(s.yellow(`! ${event.data.message.replace(/\n/g, "\n  ")}`));
+        break;
+      // Lessons from corrections (src/memory).
+      case "lesson.used": {
+        const n = event.data.lessonIds.length;
+        this.line(s.dim(`  ${n} lesson${n === 1 ? "" : "s"} from ${event.data.file} given to every agent`));
+        break;
+      }
+      case "lesson.proposed": {
+        const how = event.data.drafted === "quoted" ? "quoted from the correction" : "drafted by the model";
+        this.line(
+          s.cyan(
+            `  lesson proposed ${event.data.lessonId} (${how}, from #${event.data.sourceSeq}): ${event.data.text}`,
+          ),
+        );
+        break;
+      }
+      case "lesson.skipped":
+        this.line(s.dim(`  no lesson from #${event.data.sourceSeq}: ${event.data.reason}`));
+        break;
+      case "lesson.decided":
+        this.line(s.dim(`  lesson ${event.data.lessonId} ${event.data.decision} by ${event.data.by}`));
+        break;
+      case "lesson.saved":
+        this.line(
+          s.green(`  lesson ${event.data.savedAs ?? event.data.lessonId} saved to ${event.data.file}`),
+        );
+        break;
       case "agent.step.started":
         this.line(s.dim(`  step ${event.data.step}`));
         break;
@@ -307,7 +344,8 @@ export class TerminalRenderer {
             byName.set(name, sum);
           }
           const parts = [...byName].map(
-            ([name, a]) => `${name} ${formatTokens(a.tokens)}${a.costKnown ? ` ${formatCost(a.cost, true)}` : ""}`,
+            ([name, a]) =>
+              `${name} ${formatTokens(a.tokens)}${a.costKnown ? ` ${formatCost(a.cost, true)}` : ""}`,
           );
           this.line(s.dim(`  per agent: ${parts.join(" · ")}`));
         }

@@ -56,6 +56,8 @@ describe("loadConfig", () => {
       maxRetries: 5,
       network: "off",
       sandboxEnv: {},
+      mcpServers: {},
+      plugins: [],
       approvalRules: [],
       approvalTimeoutDecision: "deny",
     });
@@ -157,6 +159,48 @@ describe("loadConfig", () => {
     );
     await projectFile({ sandboxEnv: { "BAD-NAME": "x" } });
     assert.throws(() => loadConfig({ home, repo, env: {} }), userError(/Invalid setting "sandboxEnv/));
+  });
+
+  it("merges MCP servers by name across layers and accumulates plugins, paths relative to their file", async () => {
+    await userFile({
+      mcpServers: {
+        github: { command: "gh-mcp", env: { TOKEN: "$GH" } },
+        notes: { url: "http://127.0.0.1:9/mcp" },
+      },
+      plugins: ["./user.plugin.ts"],
+    });
+    await projectFile({
+      mcpServers: { notes: { command: "notes-mcp", cwd: "tools", risk: "read", agents: ["tester"] } },
+      plugins: ["./entourage.plugin.ts", "/abs/p.ts"],
+      pipeline: { after: { refactor: ["security-reviewer"] } },
+    });
+    const config = loadConfig({ home, repo, env: {} });
+    assert.deepEqual(Object.keys(config.mcpServers), ["github", "notes"]);
+    assert.equal(config.mcpServers.github?.risk, "execute", "tools of an MCP server are execute by default");
+    assert.equal(config.mcpServers.notes?.command, "notes-mcp", "the project's server replaces the user's");
+    assert.equal(config.mcpServers.notes?.url, undefined);
+    assert.equal(config.mcpServers.notes?.cwd, path.join(repo, ".entourage", "tools"));
+    assert.deepEqual(config.plugins, [
+      path.join(home, "user.plugin.ts"),
+      path.join(repo, ".entourage", "entourage.plugin.ts"),
+      "/abs/p.ts",
+    ]);
+    assert.deepEqual(config.pipeline, { after: { refactor: ["security-reviewer"] } });
+  });
+
+  it("names the MCP server whose entry is invalid", async () => {
+    await projectFile({ mcpServers: { both: { command: "x", url: "http://127.0.0.1/mcp" } } });
+    assert.throws(
+      () => loadConfig({ home, repo, env: {} }),
+      userError(/Invalid setting "mcpServers\.both" .*either command .* or url/),
+    );
+    await projectFile({ mcpServers: { x: { command: "x", risk: "dangerous" } } });
+    assert.throws(
+      () => loadConfig({ home, repo, env: {} }),
+      userError(/Invalid setting "mcpServers\.x\.risk"/),
+    );
+    await projectFile({ pipeline: { after: { deploy: ["x"] } } });
+    assert.throws(() => loadConfig({ home, repo, env: {} }), userError(/Invalid setting "pipeline\.after/));
   });
 
   it("rejects an unknown field (a typo) instead of silently ignoring it", async () => {

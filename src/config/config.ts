@@ -1,7 +1,50 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../core/index.ts";
+
+const riskSchema = z.enum(["read", "write", "execute", "network", "destructive"]);
+
+/** One MCP server: a command started over stdio, or a streamable HTTP URL. */
+export const mcpServerSchema = z
+  .object({
+    command: z.string().min(1).optional().describe("Executable of a stdio server (looked up on PATH)"),
+    args: z.array(z.string()).optional().describe(`Its arguments; \${VAR} is replaced from your environment`),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+      .optional()
+      .describe(
+        `Its environment: of yours only PATH, HOME, USER, LOGNAME, SHELL and TERM are passed on; \${VAR} in a value is replaced from your environment`,
+      ),
+    cwd: z
+      .string()
+      .optional()
+      .describe("Working directory, relative to the config file; default: the run's workspace copy"),
+    url: z.url().optional().describe("URL of a streamable HTTP server"),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(`HTTP headers, e.g. Authorization; \${VAR} is replaced from your environment`),
+    risk: riskSchema.default("execute").describe("Risk class of its tools for the approval policy"),
+    toolRisk: z
+      .record(z.string(), riskSchema)
+      .optional()
+      .describe("Risk class per tool (by the server's own tool name), overriding risk"),
+    agents: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "Built-in or custom agents that get its tools (besides agents whose allow-list names them); default: general, implementer, tester",
+      ),
+    enabled: z.boolean().default(true).describe("false: configured but not started"),
+    startupTimeoutSeconds: z.number().positive().default(30).describe("Time to start and list its tools"),
+    timeoutSeconds: z.number().positive().default(300).describe("Time limit of one tool call"),
+  })
+  .strict()
+  .refine((s) => (s.command === undefined) !== (s.url === undefined), {
+    message: "give either command (a stdio server) or url (a streamable HTTP server)",
+  });
+export type McpServerConfig = z.infer<typeof mcpServerSchema>;
 
 /** The one configuration schema. Every field is described; `entourage config schema` prints it as JSON Schema. */
 export const configSchema = z
@@ -105,6 +148,32 @@ export const configSchema = z
       .describe(
         "Extra environment variables for sandboxed commands (secret-looking names are always dropped)",
       ),
+    mcpServers: z
+      .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/), mcpServerSchema)
+      .default({})
+      .describe(
+        "MCP servers whose tools the agents may use, by name; their tools are named <server>__<tool>. They run outside the sandbox, as you",
+      ),
+    plugins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "TypeScript/JavaScript plugin modules, relative to the config file; loaded at run start (outside the sandbox)",
+      ),
+    pipeline: z
+      .object({
+        after: z
+          .partialRecord(
+            z.enum(["analyze", "test", "refactor"]),
+            z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)),
+          )
+          .describe(
+            "Agents run as extra phases after a stage, in order, e.g. { refactor: [security-reviewer] }",
+          ),
+      })
+      .strict()
+      .optional()
+      .describe("Pipeline mode: extra phases with custom agents"),
   })
   .strict();
 
@@ -190,17 +259,33 @@ export interface LoadConfigOptions {
 /** Merges defaults < user file < project file < ENTOURAGE_* env < flags, validating each layer with its source named. */
 export function loadConfig(options: LoadConfigOptions): Config {
   const userPath = join(options.home, "config.json");
-  const layers: Partial<Config>[] = [validate(readLayer(userPath), userPath)];
-  if (options.repo) {
-    const projectPath = join(options.repo, ".entourage", "config.json");
-    layers.push(validate(readLayer(projectPath), projectPath));
-  }
+  const layers: Partial<Config>[] = [fileLayer(userPath)];
+  if (options.repo) layers.push(fileLayer(join(options.repo, ".entourage", "config.json")));
   layers.push(validate(fromEnv(options.env ?? process.env), "the ENTOURAGE_* environment variables"));
   const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined));
   layers.push(validate(flags, "the command-line flags"));
-  // Rules accumulate across layers (last match wins), everything else is overridden.
+  // Rules and plugins accumulate across layers (last match wins), MCP servers merge by name (a later
+  // layer's server replaces one of the same name), everything else is overridden.
   const approvalRules = layers.flatMap((l) => l.approvalRules ?? []);
-  return configSchema.parse({ ...Object.assign({}, ...layers), approvalRules });
+  const plugins = [...new Set(layers.flatMap((l) => l.plugins ?? []))];
+  const mcpServers = Object.assign({}, ...layers.map((l) => l.mcpServers ?? {}));
+  return configSchema.parse({ ...Object.assign({}, ...layers), approvalRules, plugins, mcpServers });
+}
+
+/** A config file's layer, with its paths (plugins, MCP servers' cwd) made absolute from its directory. */
+function fileLayer(path: string): Partial<Config> {
+  const layer = validate(readLayer(path), path);
+  const dir = dirname(path);
+  if (layer.plugins) layer.plugins = layer.plugins.map((p) => resolve(dir, p));
+  if (layer.mcpServers) {
+    layer.mcpServers = Object.fromEntries(
+      Object.entries(layer.mcpServers).map(([name, server]) => [
+        name,
+        server.cwd === undefined ? server : { ...server, cwd: resolve(dir, server.cwd) },
+      ]),
+    );
+  }
+  return layer;
 }
 
 /** The schema as JSON Schema, for editors. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { AgentDefinition } from "../agents/index.ts";
+import { type AgentDefinition, toolAllowed } from "../agents/index.ts";
 import {
   AbortedError,
   type AgentReport,
@@ -61,6 +61,11 @@ export interface AgentLoopDeps {
   planApproved?: () => boolean;
   /** Project instructions and lessons given to every agent, after its role prompt (same for the whole run). */
   projectContext?: string;
+  /**
+   * The model for an agent that names its own (`model` in its definition); undefined: the run's model.
+   * The composition root builds these up front and drops (with a warning) a model it cannot build.
+   */
+  modelFor?: (modelId: string) => Model | undefined;
   /** The running agent's own spending, for its own caps; set by runAgent. */
   agentUsed?: Map<string, { tokens: number; costUsd: number }>;
 }
@@ -91,8 +96,9 @@ export async function runAgent(
     ...deps,
     planApproved: () => events.some((e) => e.type === "plan.approved" || e.type === "plan.revised"),
   };
+  deps = { ...deps, model: modelOf(deps, agent) };
   const { signal } = deps;
-  const tools = deps.tools.filter((t) => agent.tools.includes(t.name));
+  const tools = deps.tools.filter((t) => toolAllowed(agent.tools, t.name));
   const specs = tools.map(toolSpec);
   // The role prompt, then what the project tells every agent (AGENTS.md, lessons): fixed for the whole
   // run, so the prefix stays byte-stable across steps and provider prompt caches hit.
@@ -222,6 +228,11 @@ export async function runAgent(
       messages.push({ role: "user", content: loop.message });
     }
   }
+}
+
+/** The model an agent runs on: its own when it names one the composition root could build, else the run's. */
+export function modelOf(deps: Pick<AgentLoopDeps, "model" | "modelFor">, agent: AgentDefinition): Model {
+  return (agent.model !== undefined ? deps.modelFor?.(agent.model) : undefined) ?? deps.model;
 }
 
 /**
@@ -526,6 +537,15 @@ async function handleToolCalls(
       });
     }
     if (!prepared.ok) {
+      // A tool the run has but this agent's allow-list leaves out: refused, and the agent is told why.
+      if (prepared.reason === "unknown_tool" && deps.tools.some((t) => t.name === call.name)) {
+        await end(
+          `${call.name} is not in this agent's tool allow-list, so the call was refused. Its tools: ${tools.map((t) => t.name).join(", ")}. Use those, or call finish and say what you need.`,
+          true,
+          { skipped: "not_allowed" },
+        );
+        continue;
+      }
       await end(prepared.message, true, { skipped: prepared.reason });
       continue;
     }

@@ -14,6 +14,8 @@ export interface DynamicOptions {
   testCommand?: { command: string; source: string };
   /** Agents the planner may delegate to, by name. */
   agents: readonly AgentDefinition[];
+  /** The planner; default: the built-in one. */
+  planner?: AgentDefinition;
   rootAgentId: string;
   /** Directory for the parallel agents' workspace copies (`<run>/agents/<agentId>/`). */
   agentsDir: string;
@@ -245,7 +247,7 @@ export async function runDynamic(
     : "No test command was detected.";
   const spec = {
     phase: "planner",
-    agent: plannerAgent,
+    agent: options.planner ?? plannerAgent,
     parentAgentId: options.rootAgentId,
     reason: "plan and delegate",
     task: `Task from the user:\n${options.task}\n\n${testLine}\n\nRecord the ledger, then delegate.`,

@@ -1,6 +1,6 @@
 import type { AgentDefinition } from "../agents/index.ts";
 import type { AgentReport, EntourageEvent, EventData } from "../core/index.ts";
-import { type AgentLoopDeps, type AgentOutcome, runAgent } from "./agent-loop.ts";
+import { type AgentLoopDeps, type AgentOutcome, modelOf, runAgent } from "./agent-loop.ts";
 
 /** What one phase of an orchestration asks: which agent, with which task, handed over by whom. */
 export interface PhaseSpec {
@@ -48,6 +48,7 @@ export class PhaseRunner {
     let started = this.findStarted(spec.phase);
     if (!started?.agentId) {
       const agentId = this.deps.ids("agent");
+      const model = modelOf(this.deps, spec.agent);
       await this.emit({
         type: "agent.handoff",
         agentId: spec.parentAgentId,
@@ -60,7 +61,7 @@ export class PhaseRunner {
           name: spec.agent.name,
           role: spec.agent.description,
           task: spec.task,
-          model: `${this.deps.model.provider}/${this.deps.model.id}`,
+          model: `${model.provider}/${model.id}`,
           tools: [...spec.agent.tools],
           parentAgentId: spec.parentAgentId,
           phase: spec.phase,

@@ -1,11 +1,5 @@
-import {
-  analyzerAgent,
-  implementerAgent,
-  plannerPhaseAgent,
-  refactorerAgent,
-  testerAgent,
-} from "../agents/index.ts";
-import { type AgentReport, planSchema } from "../core/index.ts";
+import { AgentRoster, plannerPhaseAgent } from "../agents/index.ts";
+import { type AgentReport, type PipelineStage, planSchema } from "../core/index.ts";
 import { askApproval } from "./agent-loop.ts";
 import type { ApprovalMode, Approver } from "./approval.ts";
 import {
@@ -29,6 +23,10 @@ export interface PipelineOptions {
   approval: { mode: ApprovalMode; approver: Approver };
   /** The orchestrator's own node in the agent tree. */
   rootAgentId: string;
+  /** The run's agents by name (custom ones replace built-ins); default: the built-ins. */
+  agents?: AgentRoster;
+  /** Extra phases: agents (by name) run after a stage, in order (`pipeline.after` in the config). */
+  after?: Partial<Record<PipelineStage, readonly string[]>>;
 }
 
 export interface OrchestrationOutcome {
@@ -46,6 +44,13 @@ export async function runPipeline(
   options: PipelineOptions,
 ): Promise<OrchestrationOutcome> {
   const { task, rootAgentId: parent } = options;
+  const agents = options.agents ?? new AgentRoster();
+  const [analyzerAgent, implementerAgent, testerAgent, refactorerAgent] = [
+    "analyzer",
+    "implementer",
+    "tester",
+    "refactorer",
+  ].map((name) => agents.require(name)) as [AgentDef, AgentDef, AgentDef, AgentDef];
   const testCmd = options.testCommand;
   const testLine = testCmd
     ? `The project's test command is \`${testCmd.command}\` (${testCmd.source}).`
@@ -59,7 +64,15 @@ export async function runPipeline(
     reason: "first, understand what exists and what must change",
     task: `${header}\n\nInvestigate the code and report what exists and what must change.`,
   });
-  const analysisText = formatReport("The Analyzer's report", analysis.report);
+  const afterAnalysis = await extraPhases(phases, options, agents, "analyze", {
+    from: "analyzer",
+    context: `${header}\n\n${formatReport("The Analyzer's report", analysis.report)}`,
+  });
+  if (afterAnalysis.stop) return afterAnalysis.stop;
+  const analysisText = [
+    formatReport("The Analyzer's report", analysis.report),
+    ...afterAnalysis.reports,
+  ].join("\n\n");
 
   const plan = await planCheckpoint(phases, options, header, analysisText);
   if (!plan.ok) return { report: { status: "blocked", summary: plan.summary, filesChanged: [] } };
@@ -111,22 +124,33 @@ export async function runPipeline(
     };
   }
 
+  const reportsSoFar = `${formatReport("The Implementer's report", implement.report)}\n\n${formatReport("The Tester's report", test!.report, verdict)}`;
+  const afterTests = await extraPhases(phases, options, agents, "test", {
+    from: "tester",
+    context: `${header}\n\n${reportsSoFar}`,
+  });
+  if (afterTests.stop) return afterTests.stop;
   const beforeRefactor = refactorBase(phases);
   const refactor = await phases.run({
     phase: "refactor",
     agent: refactorerAgent,
     parentAgentId: parent,
-    from: "tester",
+    from: afterTests.last ?? "tester",
     reason: `tests pass (${verdict.description}); clean up`,
-    task: `${header}\n\n${formatReport("The Implementer's report", implement.report)}\n\n${formatReport("The Tester's report", test!.report, verdict)}\n\nClean up the changed code without changing behaviour.`,
+    task: `${header}\n\n${[reportsSoFar, ...afterTests.reports].join("\n\n")}\n\nClean up the changed code without changing behaviour.`,
   });
+  const afterRefactor = await extraPhases(phases, options, agents, "refactor", {
+    from: "refactorer",
+    context: `${header}\n\n${[reportsSoFar, ...afterTests.reports, formatReport("The Refactorer's report", refactor.report)].join("\n\n")}`,
+  });
+  if (afterRefactor.stop) return afterRefactor.stop;
   const finalTest = await phases.run({
     phase: "test#final",
     agent: testerAgent,
     parentAgentId: parent,
-    from: "refactorer",
+    from: afterRefactor.last ?? "refactorer",
     reason: "verify the clean-up",
-    task: `${header}\n\n${formatReport("The Refactorer's report", refactor.report)}\n\nRun the test command again and report. Do not change code or tests now.`,
+    task: `${header}\n\n${[formatReport("The Refactorer's report", refactor.report), ...afterRefactor.reports].join("\n\n")}\n\nRun the test command again and report. Do not change code or tests now.`,
   });
   const finalVerdict = testVerdict(finalTest.agentId, phases.events, finalTest.report, testCmd?.command);
   let summary = `${implement.report.summary.trim()}\nTests: ${finalVerdict.description}.`;
@@ -143,17 +167,81 @@ export async function runPipeline(
         },
       });
     }
-    summary = `${implement.report.summary.trim()}\nTests: ${verdict.description}. The Refactorer's clean-up broke the tests and was reverted.`;
+    const who = ["the Refactorer", ...afterRefactor.results.map((r) => r.name)].join(", ");
+    summary = `${implement.report.summary.trim()}\nTests: ${verdict.description}. The clean-up (${who}) broke the tests and was reverted.`;
   } else if (refactor.report.filesChanged.length > 0) {
     summary += `\nClean-up: ${refactor.report.summary.trim()}`;
   }
+  const extras = [...afterAnalysis.results, ...afterTests.results, ...afterRefactor.results];
+  for (const extra of extras) summary += `\n${extra.name}: ${extra.result.report.summary.trim()}`;
   const files = new Set([
     ...implement.report.filesChanged,
-    ...(finalVerdict.passed ? refactor.report.filesChanged : []),
+    ...afterAnalysis.results.flatMap((r) => r.result.report.filesChanged),
+    ...afterTests.results.flatMap((r) => r.result.report.filesChanged),
+    ...(finalVerdict.passed
+      ? [
+          ...refactor.report.filesChanged,
+          ...afterRefactor.results.flatMap((r) => r.result.report.filesChanged),
+        ]
+      : []),
   ]);
   return {
     report: { status: "done", summary, filesChanged: [...files], testsPassed: true, testsRun: verdict.runs },
   };
+}
+
+type AgentDef = ReturnType<AgentRoster["require"]>;
+
+/**
+ * Runs the extra phases configured after `stage`, in order, each a phase keyed `<stage>+<agent>` (so a
+ * resumed run finds it again). Each sees the reports so far, its predecessors' included. A `failed` or
+ * `blocked` report stops the pipeline, so an extra phase can act as a gate (e.g. a security review).
+ */
+async function extraPhases(
+  phases: PhaseRunner,
+  options: PipelineOptions,
+  agents: AgentRoster,
+  stage: PipelineStage,
+  handoff: { from: string; context: string },
+): Promise<{
+  results: { name: string; result: PhaseResult }[];
+  reports: string[];
+  last?: string;
+  stop?: OrchestrationOutcome;
+}> {
+  const results: { name: string; result: PhaseResult }[] = [];
+  const reports: string[] = [];
+  let from = handoff.from;
+  for (const name of options.after?.[stage] ?? []) {
+    const agent = agents.get(name);
+    // The composition root reported an agent that did not load; the pipeline goes on without it.
+    if (!agent) continue;
+    const result = await phases.run({
+      phase: `${stage}+${name}`,
+      agent,
+      parentAgentId: options.rootAgentId,
+      from,
+      reason: `extra phase after ${stage} (pipeline.after.${stage})`,
+      task: `${[handoff.context, ...reports].join("\n\n")}\n\nYour part: ${agent.description} Report with finish; use status "blocked" or "failed" only if the run must stop.`,
+    });
+    results.push({ name, result });
+    reports.push(formatReport(`The report of ${name}`, result.report));
+    from = name;
+    if (result.report.status === "blocked" || result.report.status === "failed") {
+      return {
+        results,
+        reports,
+        last: from,
+        stop: {
+          report: {
+            ...result.report,
+            summary: `${name} stopped the pipeline (${result.report.status}): ${result.report.summary}`,
+          },
+        },
+      };
+    }
+  }
+  return { results, reports, last: results.length > 0 ? from : undefined };
 }
 
 /** The checkpoint the workspace was at when the Refactorer started (its change is undone from here). */

@@ -116,6 +116,14 @@ const NOT_COPIED = new Set([
   "run.forked",
   "diff.ready",
   "diff.applied",
+  // Logged by each process that drives the run (MCP servers and plugins are set up again).
+  "extension.loaded",
+  "extension.failed",
+  // Lessons proposed from the old run's corrections belong to the old run.
+  "lesson.proposed",
+  "lesson.skipped",
+  "lesson.decided",
+  "lesson.saved",
 ]);
 
 /**

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { type AgentDefinition, builtinAgents, generalAgent } from "../agents/index.ts";
+import { type AgentDefinition, AgentRoster } from "../agents/index.ts";
 import {
   AbortedError,
   type AgentReport,
@@ -44,6 +44,8 @@ export interface RunContext {
   /** Dynamic mode: a sandbox for a parallel agent's own workspace copy, and where those copies live. */
   sandboxFor?: (workspaceDir: string) => Promise<Sandbox>;
   agentsDir?: string;
+  /** Models for agents that name their own (`model:` of a custom agent), built by the composition root. */
+  modelFor?: (modelId: string) => Model | undefined;
 }
 
 /** Logs `run.created` for a new run. Nothing runs yet: `driveRun` does that. */
@@ -73,7 +75,6 @@ export async function driveRun(
   runId: string,
   options: { agent?: AgentDefinition; maxFixRounds?: number; agents?: readonly AgentDefinition[] } = {},
 ): Promise<RunState> {
-  const agent = options.agent ?? generalAgent;
   const events = await ctx.store.read(runId);
   if (events.length === 0)
     throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
@@ -95,6 +96,8 @@ export async function driveRun(
 
   try {
     const created = createdOf(events);
+    // Custom agents and tool grants are fixed in run.created, so a resumed run has the same team.
+    const agents = new AgentRoster(created.agents, created.agentTools);
     const phases = new PhaseRunner(
       {
         emitter,
@@ -114,6 +117,7 @@ export async function driveRun(
         signal,
         control: ctx.control,
         projectContext: created.projectContext,
+        modelFor: ctx.modelFor,
       },
       // After a rewind the run continues from the state it had at the chosen event.
       effectiveEvents(events),
@@ -147,6 +151,8 @@ export async function driveRun(
           maxPlanAttempts: 3,
           approval,
           rootAgentId,
+          agents,
+          after: created.pipeline?.after,
         });
       } else {
         if (!ctx.sandboxFor || !ctx.agentsDir) {
@@ -158,7 +164,8 @@ export async function driveRun(
         outcome = await runDynamic(phases, {
           task: before.task,
           testCommand: created.testCommand,
-          agents: options.agents ?? builtinAgents,
+          agents: options.agents ?? agents.delegates(),
+          planner: agents.require("planner"),
           rootAgentId,
           agentsDir: ctx.agentsDir,
           sandboxFor: ctx.sandboxFor,
@@ -174,7 +181,7 @@ export async function driveRun(
     } else {
       outcome = await phases.run({
         phase: "task",
-        agent,
+        agent: options.agent ?? agents.require("general"),
         task: taskMessage(before.task),
         reason: "the user's task",
       });

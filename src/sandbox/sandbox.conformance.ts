@@ -67,6 +67,7 @@ export const CONTAINMENT_PROBES = [
   "output-flood",
   "workspace-ownership",
   "host-symlink-follow",
+  "inherited-fds",
 ] as const;
 export type ContainmentProbe = (typeof CONTAINMENT_PROBES)[number];
 
@@ -372,6 +373,19 @@ export function runSandboxConformance(
       /** Output lines of `result` that start with one of the escape words the probe scripts print. */
       const flagged = (output: string, words: string[]) =>
         output.split("\n").filter((line) => words.some((w) => line.startsWith(w)));
+
+      probeIt("inherited-fds", "holds no descriptor but stdin, stdout and stderr", async (sb, t) => {
+        // What started the test runner may leak descriptors without close-on-exec (a CI agent, a
+        // terminal multiplexer): a sandbox must not pass them on. The shell's own fds are 0-2 only.
+        const leaked = inheritableFds();
+        if (leaked.length === 0)
+          t.diagnostic("this process holds no inheritable descriptor: little to leak here");
+        // The shell's own table, listed by a child (a glob or $(…) in the shell would add its own fds).
+        const result = await sb.exec(sh("ls -l /proc/$$/fd"));
+        const fds = [...result.output.matchAll(/ (\d+) -> (.*)$/gm)].map((m) => [m[1]!, m[2]!] as const);
+        assert.ok(fds.length >= 3, `the probe ran: ${result.output}`);
+        return fds.filter(([fd]) => Number(fd) > 2).map(([fd, target]) => `fd ${fd} -> ${target}`);
+      });
 
       probeIt("write-outside", "cannot write /etc, /usr, /root, / or the host's /tmp", async (sb) => {
         const file = `entourage-probe-${token}`;
@@ -751,6 +765,18 @@ function readOptional(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Descriptors above 2 of this process without close-on-exec: every child it spawns inherits them. */
+export function inheritableFds(): number[] {
+  const O_CLOEXEC = 0o2000000;
+  return readdirSync("/proc/self/fd")
+    .map(Number)
+    .filter((fd) => {
+      if (fd <= 2) return false;
+      const flags = /^flags:\s+([0-7]+)/m.exec(readOptional(`/proc/self/fdinfo/${fd}`) ?? "")?.[1];
+      return flags !== undefined && (Number.parseInt(flags, 8) & O_CLOEXEC) === 0;
+    });
 }
 
 /** Pids of host processes whose command line contains `marker`. */

@@ -1,19 +1,31 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { errorMessage } from "../core/index.ts";
+import { createDashboard } from "./dashboard.ts";
 import type { AppDeps } from "./deps.ts";
 import { apiError, errorResponse } from "./errors.ts";
+import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { controlRoutes } from "./routes/control.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { RunStates } from "./run-states.ts";
+import { healthResponse } from "./schemas.ts";
 import { security } from "./security.ts";
 
-export type App = OpenAPIHono;
+/** The API app; `closeStreams` lets open SSE streams send what the log holds, then end them. */
+export type App = OpenAPIHono & {
+  closeStreams(timeoutMs?: number): Promise<void>;
+  /** A one-time sign-in URL for the dashboard served at `baseUrl` (see dashboard.ts). */
+  loginUrl(baseUrl: string): string;
+};
 
 /** Everything a route module gets: the injected deps plus the server's shared state. */
 export interface RouteContext extends AppDeps {
   states: RunStates;
+  /** Aborted when the server shuts down: streams finish what the log holds, then end. */
+  drain: AbortSignal;
+  /** Streams still open; each promise settles when its stream ends. */
+  streams: Set<Promise<void>>;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -28,7 +40,7 @@ const defaultLog = (error: unknown) => {
  */
 export function createApp(deps: AppDeps): App {
   const log = deps.options.log ?? defaultLog;
-  const app: App = new OpenAPIHono({
+  const api = new OpenAPIHono({
     // Every validation failure is a 400 that names the field.
     defaultHook: (result, c) => {
       if (result.success) return;
@@ -37,6 +49,27 @@ export function createApp(deps: AppDeps): App {
         .map((i) => `${[where, ...i.path.map(String)].join(".")}: ${i.message}`)
         .join("; ");
       return apiError(c, 400, "invalid_request", message);
+    },
+  });
+  const drain = new AbortController();
+  const streams = new Set<Promise<void>>();
+  const dashboard = createDashboard({
+    token: deps.token,
+    host: deps.options.host,
+    requireToken: deps.options.requireToken,
+  });
+  const app: App = Object.assign(api, {
+    loginUrl: dashboard.loginUrl,
+    async closeStreams(timeoutMs = 1000) {
+      drain.abort();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...streams]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
     },
   });
   app.onError((error, c) => errorResponse(error, c, log));
@@ -48,7 +81,15 @@ export function createApp(deps: AppDeps): App {
       `No route ${c.req.method} ${new URL(c.req.url).pathname}. The API is described at /openapi.json.`,
     ),
   );
-  app.use(security({ token: deps.token, host: deps.options.host, requireToken: deps.options.requireToken }));
+  app.use(
+    security({
+      token: deps.token,
+      host: deps.options.host,
+      requireToken: deps.options.requireToken,
+      isPublic: dashboard.isPublic,
+      hasSession: dashboard.hasSession,
+    }),
+  );
   app.use(
     bodyLimit({
       maxSize: deps.options.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -62,9 +103,29 @@ export function createApp(deps: AppDeps): App {
     }),
   );
 
-  const ctx: RouteContext = { ...deps, states: new RunStates(deps.store) };
-  app.get("/health", (c) => c.json({ ok: true as const, version: deps.options.version ?? "0.1.0" }));
+  const ctx: RouteContext = {
+    ...deps,
+    options: { ...deps.options, log },
+    states: new RunStates(deps.store),
+    drain: drain.signal,
+    streams,
+  };
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/health",
+      summary: "Liveness; the only route that never needs the token",
+      security: [],
+      responses: {
+        200: { description: "Up", content: { "application/json": { schema: healthResponse } } },
+      },
+    }),
+    (c) => c.json({ ok: true as const, version: deps.options.version ?? "0.1.0" }, 200),
+  );
+  // Before the API routes: a page load of /runs/<id> gets the dashboard, any other request the JSON.
+  dashboard.register(app);
   runRoutes(app, ctx);
+  checkpointRoutes(app, ctx);
   controlRoutes(app, ctx);
   streamRoutes(app, ctx);
 

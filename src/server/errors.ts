@@ -20,6 +20,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   checkout_changed: 409,
   already_applied: 409,
   runs_not_accepted: 409,
+  workspace_not_found: 410,
 };
 
 /** Turns anything a handler threw into the API's error shape; only a real bug is a 500. */
@@ -28,7 +29,11 @@ export function errorResponse(error: unknown, c: Context, log: (error: unknown) 
     const status = error.status as ContentfulStatusCode;
     const code =
       status === 413 ? "body_too_large" : status === 415 ? "unsupported_media_type" : "bad_request";
-    return apiError(c, status, code, error.message || "Bad request.");
+    const message = error.message || "Bad request.";
+    const hint = /malformed json/i.test(message)
+      ? " (send a JSON object, or no body and no Content-Type)"
+      : "";
+    return apiError(c, status, code, `${message}${hint}`);
   }
   if (EntourageError.isInstance(error)) {
     const status = STATUS_BY_CODE[error.code] ?? (error.name === "UserError" ? 400 : 500);

@@ -1,4 +1,4 @@
-import { type EntourageEvent, reduceRun, type RunState, emptyRunState } from "../core/index.ts";
+import { type EntourageEvent, emptyRunState, type RunState, reduceRun } from "../core/index.ts";
 import type { EventStore } from "../store/index.ts";
 
 /**

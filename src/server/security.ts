@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { apiError } from "./errors.ts";
 import { tokenMatches } from "./token.ts";
 
@@ -9,6 +9,10 @@ export interface SecurityOptions {
   host: string;
   /** Require the token on every route but /health even on loopback. */
   requireToken?: boolean;
+  /** Requests that never need the token (the dashboard's files and sign-in); Host and Origin still apply. */
+  isPublic?: (c: Context) => boolean;
+  /** A browser session (the dashboard's cookie) that stands in for the token. */
+  hasSession?: (c: Context) => boolean;
 }
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
@@ -27,7 +31,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD"]);
  *    cross-site fetch is refused whatever its headers (`Sec-Fetch-Site`). CORS stays closed: no
  *    Access-Control-* header is ever sent, so other origins cannot read answers either.
  * 3. The bearer token is required on every route but /health when the server listens beyond loopback,
- *    and always for state-changing requests from a browser (401).
+ *    and always for state-changing requests from a browser (401). The dashboard's session cookie
+ *    (httpOnly, SameSite=Strict) stands in for it; the dashboard's own files and sign-in need neither.
  */
 export function security(options: SecurityOptions): MiddlewareHandler {
   const loopbackServer = isLoopback(options.host) && !options.requireToken;
@@ -57,10 +62,10 @@ export function security(options: SecurityOptions): MiddlewareHandler {
     const needsToken =
       (!loopbackServer && url.pathname !== "/health") ||
       (origin !== undefined && !SAFE_METHODS.has(c.req.method));
-    if (needsToken) {
+    if (needsToken && !options.isPublic?.(c)) {
       const auth = c.req.header("authorization");
       const presented = auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined;
-      if (!tokenMatches(presented, options.token)) {
+      if (!tokenMatches(presented, options.token) && !options.hasSession?.(c)) {
         c.header("WWW-Authenticate", 'Bearer realm="entourage"');
         return apiError(
           c,

@@ -9,6 +9,11 @@ export interface TailOptions {
    * store instead (the store is the source; the buffer only saves reads).
    */
   maxBuffered?: number;
+  /**
+   * When aborted, the tail ends as soon as it has delivered every event the store holds (a server
+   * shutting down lets its streams finish the run's last events instead of cutting them).
+   */
+  drain?: AbortSignal;
 }
 
 /**
@@ -38,6 +43,7 @@ export async function* tailRun(
   });
   const onAbort = () => wake?.();
   signal.addEventListener("abort", onAbort, { once: true });
+  options.drain?.addEventListener("abort", onAbort, { once: true });
   let next = fromSeq;
   try {
     for (;;) {
@@ -62,6 +68,15 @@ export async function* tailRun(
           break;
         }
         if (buffer.length === 0) {
+          if (options.drain?.aborted) {
+            // Deliver what the store holds beyond the buffer, then end.
+            for (const event of await store.read(runId, { fromSeq: next })) {
+              if (signal.aborted) return;
+              yield event;
+              next = event.seq + 1;
+            }
+            return;
+          }
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
@@ -85,6 +100,7 @@ export async function* tailRun(
   } finally {
     unsubscribe();
     signal.removeEventListener("abort", onAbort);
+    options.drain?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -95,7 +111,7 @@ export async function* tailRun(
 export async function* tailAll(
   store: EventStore,
   signal: AbortSignal,
-  options: Pick<TailOptions, "maxBuffered"> = {},
+  options: Pick<TailOptions, "maxBuffered" | "drain"> = {},
 ): AsyncGenerator<EntourageEvent> {
   const maxBuffered = options.maxBuffered ?? 10_000;
   let buffer: EntourageEvent[] = [];
@@ -108,9 +124,11 @@ export async function* tailAll(
   });
   const onAbort = () => wake?.();
   signal.addEventListener("abort", onAbort, { once: true });
+  options.drain?.addEventListener("abort", onAbort, { once: true });
   try {
     while (!signal.aborted && !overflowed) {
       if (buffer.length === 0) {
+        if (options.drain?.aborted) return;
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -127,5 +145,6 @@ export async function* tailAll(
   } finally {
     unsubscribe();
     signal.removeEventListener("abort", onAbort);
+    options.drain?.removeEventListener("abort", onAbort);
   }
 }

@@ -1,2 +1,3 @@
+export * from "./json-schema.ts";
 export * from "./run-tool.ts";
 export * from "./tool.ts";

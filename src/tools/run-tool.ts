@@ -13,7 +13,9 @@ export interface ToolSpec {
 }
 
 export function toolSpec(tool: ToolDefinition): ToolSpec {
-  const schema = z.toJSONSchema(tool.input, { io: "input" }) as Record<string, unknown>;
+  const schema = tool.inputJsonSchema
+    ? { ...tool.inputJsonSchema }
+    : (z.toJSONSchema(tool.input, { io: "input" }) as Record<string, unknown>);
   delete schema.$schema;
   return { name: tool.name, description: tool.description, inputSchema: schema };
 }

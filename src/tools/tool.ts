@@ -31,6 +31,12 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   /** What the model reads about the tool. Long descriptions live in a sibling `.md` file. */
   description: string;
   input: Input;
+  /**
+   * The JSON Schema the model sees, for tools whose schema comes as JSON Schema (MCP servers, plugins that
+   * do not use zod). When set, `toolSpec` sends it as is; `input` still validates the arguments (a zod
+   * schema converted from it, or a permissive object when it cannot be converted).
+   */
+  inputJsonSchema?: Record<string, unknown>;
   /** Risk class; a function when it depends on the arguments (e.g. `rm -rf` is destructive). */
   risk: Risk | ((input: z.infer<Input>) => Risk);
   execute(input: z.infer<Input>, ctx: ToolContext): Promise<ToolResult>;

@@ -63,8 +63,13 @@ describe("rewind and fork", () => {
     const forked = jsonLines(fork.stdout) as unknown as Event[];
     const newRunId = forked[0]!.runId;
     assert.notEqual(newRunId, runId);
-    assert.equal(forked.at(-1)?.type, "run.finished");
-    assert.equal(forked.at(-1)?.data.status, "succeeded");
+    // After run.finished: the guidance is a correction, quoted as a lesson (the scripted model drafts none).
+    const finished = forked.findIndex((e) => e.type === "run.finished");
+    assert.equal(forked[finished]?.data.status, "succeeded");
+    assert.deepEqual(
+      forked.slice(finished + 1).map((e) => [e.type, e.data.text, e.data.drafted]),
+      [["lesson.proposed", "Pad month and day with padStart", "quoted"]],
+    );
     const delivered = forked.find((e) => e.type === "intervention.delivered");
     assert.ok(delivered, "the guidance was not delivered to an agent");
 

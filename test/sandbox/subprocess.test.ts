@@ -1,7 +1,11 @@
 import { existsSync } from "node:fs";
 import { createSubprocessBackend } from "../../src/sandbox/backends/index.ts";
 import { findExecutable } from "../../src/sandbox/backends/shared/find-executable.ts";
-import { type ContainmentProbe, runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
+import {
+  type ContainmentProbe,
+  inheritableFds,
+  runSandboxConformance,
+} from "../../src/sandbox/sandbox.conformance.ts";
 
 /**
  * The subprocess backend isolates nothing: it runs the whole containment suite declaring the escapes it
@@ -22,5 +26,7 @@ const escapes: ContainmentProbe[] = [
 if (existsSync("/var/run/docker.sock") || existsSync("/run/docker.sock")) escapes.push("docker-socket");
 if (root) escapes.push("remount-root", "root-or-caps");
 if (!findExecutable("prlimit")) escapes.push("cpu-time");
+// Descriptors the test runner inherited without close-on-exec reach every command it spawns.
+if (inheritableFds().length > 0) escapes.push("inherited-fds");
 
 runSandboxConformance("subprocess", () => createSubprocessBackend(), { isolated: false, escapes });

@@ -1,56 +1,18 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync } from "node:fs";
+import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { newId, UserError } from "../../core/index.ts";
-import { createScriptedModel, type Model, type ScriptedTurn } from "../../llm/index.ts";
+import { newId } from "../../core/index.ts";
 import type { ApprovalMode } from "../../orchestrator/index.ts";
 import { detectTestCommand, Workspace } from "../../workspace/index.ts";
 import { chooseSandbox, home, runDir } from "../compose.ts";
+import { createScriptedDemoModel } from "../demo-model.ts";
 import { reportError } from "../main.ts";
 import { startRun } from "./run.ts";
 
+export { createScriptedDemoModel } from "../demo-model.ts";
+
 const DEMO_DIR = new URL("../../../demo/", import.meta.url);
 const DEMO_TASK = "Fix the failing tests in src/date.js";
-
-/**
- * The demo's model: a script that replays demo/pipeline.scenario.json, one turn per model request, in
- * order. It is not an LLM and is labelled `scripted` everywhere. `startTurn` lets a resumed demo run go
- * on where it stopped (one turn per completed step).
- */
-export function createScriptedDemoModel(startTurn = 0): Model {
-  const scenario = JSON.parse(readFileSync(new URL("pipeline.scenario.json", DEMO_DIR), "utf8")) as {
-    turns: (ScriptedTurn & { expectMessageContains?: string[] })[];
-  };
-  const turns = scenario.turns;
-  let next = startTurn;
-  return createScriptedModel({
-    id: "demo-pipeline",
-    turns: turns.slice(startTurn).map(() => (request) => {
-      const turn = turns[next++];
-      if (!turn) throw new UserError("script_exhausted", "The demo script has no more turns.");
-      // A script cannot read, but it must not claim what did not happen: if the tool results it expects
-      // are missing (the tests do not behave as scripted on this machine), it stops and says so.
-      const sent = JSON.stringify(request.messages);
-      const missing = (turn.expectMessageContains ?? []).filter((text) => !sent.includes(text));
-      if (missing.length > 0) {
-        const expected = missing.map((m) => `"${m}"`).join(", ");
-        return {
-          text: `The demo script expected ${expected} in what it was sent and did not see it, so it stops here.`,
-          toolCalls: [
-            {
-              name: "finish",
-              arguments: {
-                status: "failed",
-                summary: `The scripted demo went off script: it expected ${expected}. The run's events show what the commands printed.`,
-              },
-            },
-          ],
-        };
-      }
-      return { text: turn.text, toolCalls: turn.toolCalls, usage: turn.usage };
-    }),
-  });
-}
 
 /** Copies the bundled sample repo into ENTOURAGE_HOME and makes it a git repo, so the demo never touches the user's files. */
 function makeSampleRepo(): string {
@@ -85,6 +47,7 @@ export async function demoCommand(flags: {
   sandbox?: "bwrap" | "docker" | "subprocess";
   approval?: ApprovalMode;
   json?: boolean;
+  server?: boolean;
 }): Promise<number> {
   try {
     // Bundled, trusted code: on a machine with no isolating sandbox the demo may use subprocess, and says so.
@@ -121,6 +84,7 @@ export async function demoCommand(flags: {
       maxFixRounds: 3,
       yes: approvalMode === "auto",
       json: flags.json ?? false,
+      server: flags.server,
     });
     if (!flags.json) {
       process.stdout.write(

@@ -1,22 +1,23 @@
-import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { type Config, loadConfig, saveProjectRule } from "../../config/index.ts";
-import { AbortedError, type EventData, newId, systemClock, UserError } from "../../core/index.ts";
-import type { Model } from "../../llm/index.ts";
-import {
-  type ApprovalMode,
-  createRun,
-  driveRun,
-  parseRuleFlag,
-  RunControl,
-} from "../../orchestrator/index.ts";
-import type { Sandbox } from "../../sandbox/index.ts";
+import type { Config } from "../../config/index.ts";
+import { AbortedError, errorMessage } from "../../core/index.ts";
+import { type ApprovalMode, parseRuleFlag, type RunControl } from "../../orchestrator/index.ts";
 import type { EventStore } from "../../store/index.ts";
-import { builtinTools } from "../../tools/builtin/index.ts";
-import { detectTestCommand, Workspace } from "../../workspace/index.ts";
-import { chooseSandbox, createSandbox, home, makeModel, openStore, runDir } from "../compose.ts";
+import { openStore } from "../compose.ts";
+import {
+  createRunControl,
+  type DriveParts,
+  driveParts,
+  logNewRun,
+  type PreparedRun,
+  partsOf,
+  prepareRun,
+} from "../launcher.ts";
 import { abortOnSignals, attachView, exitCodeOf, terminalApprover } from "../live.ts";
 import { EXIT, reportError } from "../main.ts";
+import { startRunServer } from "../run-server.ts";
+import { STEER_KEYS, SteerConsole, type Steering } from "../steer-console.ts";
+import { colorEnabled, makeStyle } from "../style.ts";
+import { reviewLessonsAfterRun } from "./memory.ts";
 
 export interface RunFlags {
   repo: string;
@@ -35,99 +36,39 @@ export interface RunFlags {
   deny?: string[];
   yes?: boolean;
   json?: boolean;
+  /** false with --no-server: no HTTP API while the run is live. */
+  server?: boolean;
 }
 
 /** `entourage run`: copy the repo, run the agent live, leave the change ready to diff and apply. */
 export async function runCommand(task: string, flags: RunFlags): Promise<number> {
   try {
-    if (task.trim() === "")
-      throw new UserError(
-        "empty_task",
-        'The task is empty: say what to do, e.g. entourage run "Fix the failing test"',
-      );
-    const repo = resolve(flags.repo);
-    if (!existsSync(repo) || !statSync(repo).isDirectory()) {
-      throw new UserError(
-        "repo_not_found",
-        `The repository ${repo} does not exist or is not a directory (--repo).`,
-      );
-    }
-    const config = loadConfig({
-      home: home(),
-      repo,
-      flags: {
-        provider: flags.provider,
-        model: flags.model,
-        baseUrl: flags.baseUrl,
-        sandbox: flags.sandbox,
-        approval: flags.approval,
-        mode: flags.mode,
-        testCommand: flags.testCommand,
-        maxSteps: flags.maxSteps,
-        maxTokens: flags.maxTokens,
-        maxCostUsd: flags.maxCost,
-        approvalRules: flagRules(flags),
-      },
+    const prepared = await prepareRun({
+      task,
+      repo: flags.repo,
+      provider: flags.provider,
+      model: flags.model,
+      baseUrl: flags.baseUrl,
+      sandbox: flags.sandbox,
+      approval: flags.approval,
+      mode: flags.mode,
+      testCommand: flags.testCommand,
+      maxSteps: flags.maxSteps,
+      maxTokens: flags.maxTokens,
+      maxCostUsd: flags.maxCost,
+      rules: flagRules(flags),
+      yes: flags.yes,
     });
-    const model = await makeModel(
-      { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
-      { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
-    );
-    const sandboxChoice = await chooseSandbox(config.sandbox, config.network);
-    const runId = newId("run");
-    const dirs = runDir(runId);
-    const workspace = await Workspace.create({ repo, dir: dirs.workspace });
-    return await startRun({
-      runId,
-      model,
-      workspace,
-      sandboxName: sandboxChoice.name,
-      created: {
-        task,
-        repo,
-        workspace: dirs.workspace,
-        mode: config.mode,
-        testCommand: config.testCommand
-          ? { command: config.testCommand, source: "configured" }
-          : await detectTestCommand(repo),
-        model: {
-          provider: model.provider,
-          model: model.id,
-          baseUrl: config.baseUrl,
-          scripted: model.scripted || undefined,
-        },
-        sandbox: sandboxChoice.ref,
-        budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
-        approval: flags.yes ? "auto (--yes)" : config.approval,
-      },
-      approvalMode: flags.yes ? "auto" : config.approval,
-      maxFixRounds: config.maxFixRounds,
-      approval: config,
-      yes: flags.yes ?? false,
-      json: flags.json ?? false,
-      sandboxOptions: {
-        network: config.network,
-        timeoutMs: config.commandTimeoutSeconds * 1000,
-        env: config.sandboxEnv,
-      },
-    });
+    return await startRun({ ...prepared, json: flags.json ?? false, server: flags.server });
   } catch (error) {
     return reportError(error);
   }
 }
 
-export interface StartRunOptions {
-  runId: string;
-  model: Model;
-  workspace: Workspace;
-  sandboxName: "bwrap" | "docker" | "subprocess";
-  sandboxOptions: { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
-  created: EventData<"run.created">;
-  approvalMode: ApprovalMode;
-  approval: Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
-  maxFixRounds: number;
-  yes: boolean;
+export interface StartRunOptions extends PreparedRun {
   json: boolean;
+  /** Serve the HTTP API while the run is live (default true; --no-server). */
+  server?: boolean;
 }
 
 /** Logs `run.created` and drives the run with a live view. Shared by `run` and `demo`. */
@@ -135,79 +76,88 @@ export async function startRun(options: StartRunOptions): Promise<number> {
   const store = await openStore();
   try {
     const detach = attachView(store, options.runId, options.json);
-    await createRun(store, options.runId, options.created);
+    await logNewRun(store, options);
     return await drive(store, options.runId, {
-      model: options.model,
-      workspace: options.workspace,
-      sandbox: await createSandbox(options.sandboxName, options.workspace.dir, options.sandboxOptions),
-      approvalMode: options.approvalMode,
-      approval: options.approval,
-      repo: options.created.repo,
-      maxFixRounds: options.maxFixRounds,
-      sandboxFor: (dir) => createSandbox(options.sandboxName, dir, options.sandboxOptions),
-      yes: options.yes,
+      ...(await partsOf(options)),
       detach,
+      json: options.json,
+      server: options.server,
     });
   } finally {
     await store.close();
   }
 }
 
-/** Drives a run (new or resumed) to its end or to an interruption; returns the exit code. */
+/**
+ * Drives a run (new or resumed) to its end or to an interruption; returns the exit code. While the run is
+ * live, its HTTP API listens on 127.0.0.1 (unless `server` is false) and the URL is printed; on a
+ * terminal, typed lines steer the run and answer approvals (one line reader for the whole run).
+ */
 export async function drive(
   store: EventStore,
   runId: string,
-  parts: {
-    model: Model;
-    workspace: Workspace;
-    sandbox: Sandbox;
-    approvalMode: ApprovalMode;
-    approval: Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
-    repo: string;
-    maxFixRounds: number;
-    yes: boolean;
+  parts: DriveParts & {
     detach: () => void;
-    /** Dynamic mode: a sandbox like the run's own, for a parallel agent's workspace copy. */
-    sandboxFor: (workspaceDir: string) => Promise<Sandbox>;
+    /** JSONL on stdout: the URL goes to stderr and the terminal is not read. */
+    json?: boolean;
+    server?: boolean;
   },
 ): Promise<number> {
   const signals = abortOnSignals();
-  const control = new RunControl(runId, {
-    ids: newId,
-    localApprover: terminalApprover(parts.yes),
-    approvalTimeoutMs: parts.approval.approvalTimeoutSeconds
-      ? parts.approval.approvalTimeoutSeconds * 1000
-      : undefined,
-    timeoutDecision: parts.approval.approvalTimeoutDecision,
-    saveRule: async (rule) => {
-      saveProjectRule(parts.repo, rule);
-    },
-  });
-  parts.workspace.lendTo(parts.sandbox.runAs);
+  const style = makeStyle(colorEnabled(process.stdout));
+  const steering: { control?: RunControl } = {};
+  const console =
+    process.stdin.isTTY && !parts.json
+      ? new SteerConsole({
+          input: process.stdin,
+          output: process.stdout,
+          style,
+          terminal: true,
+          steering: localSteering(() => steering.control),
+        })
+      : undefined;
+  let serverUrl: string | undefined;
+  const fallback = terminalApprover(parts.yes);
+  const control = createRunControl(
+    runId,
+    parts,
+    console?.approver ??
+      (async (request, signal) => {
+        if (serverUrl && !parts.yes) {
+          process.stderr.write(
+            `${request.tool} needs approval (${request.reason}); waiting for an answer: POST ${serverUrl}/runs/${runId}/approvals/${request.approvalId} {"decision":"approve"} (or deny), or run with --yes.\n`,
+          );
+        }
+        return fallback(request, signal);
+      }),
+  );
+  steering.control = control;
+  let server: { url: string; close: () => Promise<void> } | undefined;
   try {
-    const state = await driveRun(
-      {
-        store,
-        model: parts.model,
-        sandbox: parts.sandbox,
-        workspace: parts.workspace,
-        tools: builtinTools,
-        approval: {
-          mode: parts.approvalMode,
-          approver: control.approver,
-          rules: parts.approval.approvalRules,
-        },
-        ids: newId,
-        clock: systemClock,
-        signal: signals.signal,
-        control,
-        sandboxFor: parts.sandboxFor,
-        agentsDir: join(runDir(runId).root, "agents"),
-      },
-      runId,
-      { maxFixRounds: parts.maxFixRounds },
-    );
+    if (parts.server !== false) {
+      server = await startRunServer(store, runId, control).catch((error: unknown) => {
+        process.stderr.write(
+          `entourage: the API server did not start (${errorMessage(error)}); the run goes on without it.\n`,
+        );
+        return undefined;
+      });
+      if (server) {
+        serverUrl = server.url;
+        control.hasRemoteClients = true;
+        const line = `api ${server.url}  ·  watch: curl -N ${server.url}/runs/${runId}/stream  ·  attach: entourage attach ${runId}\n`;
+        if (parts.json) process.stderr.write(line);
+        else process.stdout.write(style.dim(line));
+      }
+    }
+    if (console) process.stdout.write(style.dim(`keys: ${STEER_KEYS}\n`));
+    const state = await driveParts(store, runId, parts, control, signals.signal);
     parts.detach();
+    // Lessons from this run's corrections: asked about here on a terminal (the console stops reading it).
+    console?.close();
+    await reviewLessonsAfterRun(store, runId, {
+      interactive: console !== undefined,
+      json: parts.json ?? false,
+    });
     return exitCodeOf(state);
   } catch (error) {
     parts.detach();
@@ -216,9 +166,26 @@ export async function drive(
     throw error;
   } finally {
     signals.dispose();
-    await parts.sandbox.destroy();
-    parts.workspace.lendTo(undefined);
+    console?.close();
+    await server?.close();
   }
+}
+
+/** Steering from this process's own terminal: straight to the run's control. */
+function localSteering(control: () => RunControl | undefined): Steering {
+  const get = () => {
+    const c = control();
+    if (!c) throw new Error("the run is not started yet");
+    return c;
+  };
+  return {
+    intervene: async (message, interrupt) => {
+      await get().intervene({ message, interrupt, by: "cli" });
+    },
+    pause: () => get().pause("cli"),
+    resume: () => get().resume("cli"),
+    cancel: async () => get().cancel("cli"),
+  };
 }
 
 /** Approval rules from --allow/--ask/--deny, in the order the flags were given per kind. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import * as agent from "./agent.ts";
 import * as control from "./control.ts";
+import * as extension from "./extension.ts";
 import * as llm from "./llm.ts";
 import * as memory from "./memory.ts";
 import * as plan from "./plan.ts";
@@ -11,6 +12,7 @@ import * as workspace from "./workspace.ts";
 export * from "./agent.ts";
 export * from "./control.ts";
 export * from "./envelope.ts";
+export * from "./extension.ts";
 export * from "./llm.ts";
 export * from "./memory.ts";
 export * from "./plan.ts";
@@ -24,6 +26,8 @@ export const eventSchemas = [
   run.runStatus,
   run.runFinished,
   run.runAttached,
+  extension.extensionLoaded,
+  extension.extensionFailed,
   plan.planProposed,
   plan.planApproved,
   plan.planRevised,
@@ -56,7 +60,10 @@ export const eventSchemas = [
   workspace.diffApplied,
   workspace.workspaceMerged,
   memory.lessonProposed,
+  memory.lessonSkipped,
+  memory.lessonDecided,
   memory.lessonSaved,
+  memory.lessonUsed,
 ] as const;
 
 export const eventSchema = z.discriminatedUnion("type", eventSchemas);

@@ -41,6 +41,30 @@ export const budgetSchema = z.object({
   maxCostUsd: z.number().positive().optional(),
 });
 
+/**
+ * A custom agent as a run uses it (from `.entourage/agents/*.md`, `~/.entourage/agents/*.md` or a
+ * plugin), fixed when the run starts so a resumed run sends exactly the same prompts. One with a
+ * built-in's name replaces that built-in for the run.
+ */
+export const agentSpecSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  systemPrompt: z.string(),
+  /** Tool allow-list: names or globs (`github__*`). */
+  tools: z.array(z.string()),
+  model: z.string().optional(),
+  maxSteps: z.number().int().positive().optional(),
+  maxTokens: z.number().int().positive().optional(),
+  maxCostUsd: z.number().positive().optional(),
+  /** The file or plugin it came from. */
+  source: z.string(),
+});
+export type AgentSpec = z.infer<typeof agentSpecSchema>;
+
+/** Where extra pipeline phases go: after the Analyzer, after the tests pass, after the Refactorer. */
+export const pipelineStageSchema = z.enum(["analyze", "test", "refactor"]);
+export type PipelineStage = z.infer<typeof pipelineStageSchema>;
+
 export const runCreated = defineEvent(
   "run.created",
   z.object({
@@ -59,6 +83,12 @@ export const runCreated = defineEvent(
      * run starts so a resumed run sends exactly the same prompts.
      */
     projectContext: z.string().optional(),
+    /** Custom agents (files, plugins); a built-in's name replaces the built-in. */
+    agents: z.array(agentSpecSchema).optional(),
+    /** Extra allow-list entries per agent name: MCP and plugin tools granted to built-in agents. */
+    agentTools: z.record(z.string(), z.array(z.string())).optional(),
+    /** Pipeline mode: agents run as extra phases, by stage (`pipeline.after` in the config). */
+    pipeline: z.object({ after: z.partialRecord(pipelineStageSchema, z.array(z.string())) }).optional(),
     forkedFrom: z.object({ runId: z.string(), seq: z.number().int() }).optional(),
   }),
 );

@@ -36,6 +36,6 @@ export const toolCallEnded = defineEvent(
     exitCode: z.number().int().optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
     /** Set when the call never ran: denied, invalid input, interrupted by a crash. */
-    skipped: z.enum(["denied", "invalid", "interrupted", "unknown_tool"]).optional(),
+    skipped: z.enum(["denied", "invalid", "interrupted", "unknown_tool", "not_allowed"]).optional(),
   }),
 );

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, it } from "node:test";
-import { type BwrapProfile, buildBwrapArgs, buildLaunch, generateEtcFiles } from "./bwrap-args.ts";
+import {
+  type BwrapProfile,
+  buildBwrapArgs,
+  buildLauncher,
+  generateEtcFiles,
+  launchScript,
+} from "./bwrap-args.ts";
 
 const profile = (over: Partial<BwrapProfile> = {}): BwrapProfile => ({
   system: [
@@ -135,36 +145,58 @@ describe("buildBwrapArgs", () => {
   });
 });
 
-describe("buildLaunch", () => {
-  it("joins every cgroup and sets RLIMIT_CPU in a shell, then execs bwrap", () => {
-    const argv = buildLaunch({
-      bwrap: "/usr/bin/bwrap",
-      bwrapArgs: ["--x"],
+describe("buildLauncher", () => {
+  it("joins every cgroup and sets RLIMIT_CPU, waits for the go on fd 3, then sources the launch script", () => {
+    const argv = buildLauncher({
       cgroupProcs: ["/cg/memory/s1/cgroup.procs", "/cg/pids/s1/cgroup.procs"],
       cpuSeconds: 2.5,
       sh: "/bin/sh",
+      script: "/state/launch/1.sh",
     });
     assert.deepEqual(argv, [
       "/bin/sh",
       "-c",
-      'echo $$ > "$1" && echo $$ > "$2" && ulimit -t 3 && shift 2 && exec "$@"',
+      'echo $$ > "$1" && echo $$ > "$2" && ulimit -t 3 && read -r _ <&3 && exec 3<&- && . "$3"',
       "entourage-sandbox",
       "/cg/memory/s1/cgroup.procs",
       "/cg/pids/s1/cgroup.procs",
-      "/usr/bin/bwrap",
-      "--x",
+      "/state/launch/1.sh",
     ]);
   });
 
-  it("uses the shell for a CPU limit alone, and nothing without limits", () => {
-    assert.deepEqual(
-      buildLaunch({ bwrap: "/b", bwrapArgs: ["a"], cgroupProcs: [], cpuSeconds: 1, sh: "/bin/sh" }),
-      ["/bin/sh", "-c", 'ulimit -t 1 && exec "$@"', "entourage-sandbox", "/b", "a"],
-    );
-    assert.deepEqual(buildLaunch({ bwrap: "/b", bwrapArgs: ["a"], cgroupProcs: [], sh: "/bin/sh" }), [
-      "/b",
-      "a",
+  it("with bash: no startup files, and descriptors above 3 closed first", () => {
+    const argv = buildLauncher({ cgroupProcs: [], sh: "/bin/sh", bash: "/usr/bin/bash", script: "/s" });
+    assert.deepEqual(argv.slice(0, 4), ["/usr/bin/bash", "--norc", "--noprofile", "-c"]);
+    assert.match(argv[4]!, /^\{ for f in \/proc\/\$\$\/fd\/\*; .*exec \$n>&-.*\} && read -r _ <&3/);
+  });
+
+  it("without limits only waits and sources", () => {
+    assert.deepEqual(buildLauncher({ cgroupProcs: [], sh: "/bin/sh", script: "/s" }), [
+      "/bin/sh",
+      "-c",
+      'read -r _ <&3 && exec 3<&- && . "$1"',
+      "entourage-sandbox",
+      "/s",
     ]);
+  });
+
+  it("launchScript quotes every word so the shell execs exactly the argv", () => {
+    const words = ["printf", "%s|", "it's", "a\nb", "$HOME", "`id`", "\\", "", " sp ace ", "*"];
+    const dir = mkdtempSync(path.join(tmpdir(), "entourage-launch-"));
+    try {
+      const script = path.join(dir, "1.sh");
+      writeFileSync(script, launchScript(words));
+      const out = execFileSync("/bin/sh", ["-c", '. "$1"', "x", script], { encoding: "utf8", env: {} });
+      assert.equal(
+        out,
+        words
+          .slice(2)
+          .map((w) => `${w}|`)
+          .join(""),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -160,40 +160,59 @@ export function buildBwrapArgs(profile: BwrapProfile, command: BwrapCommand): st
   return args;
 }
 
-export interface LaunchInput {
-  bwrap: string;
-  bwrapArgs: string[];
-  /** `cgroup.procs` files the launcher joins before exec'ing anything else. */
+export interface LauncherInput {
+  /** `cgroup.procs` files the launcher joins first. */
   cgroupProcs: string[];
   /** RLIMIT_CPU (soft = hard) for every process of the command. */
   cpuSeconds?: number;
+  /** The launcher's shell: any POSIX sh, unless `bash` is given. */
   sh: string;
+  /**
+   * bash, run without any startup file (it would read ~/.bashrc with sockets as stdin), closing every
+   * descriptor above 3 first: ones this process inherited without close-on-exec (from whatever started
+   * Entourage) would otherwise pass through bwrap into the sandbox. A POSIX sh cannot name them (>9).
+   */
+  bash?: string;
+  /** The file (written by the host, never reachable from a sandbox) the launcher sources to run its command. */
+  script: string;
 }
 
 /**
- * The full command line: a tiny `sh` joins the cgroups with its own pid, sets RLIMIT_CPU with `ulimit -t`
- * (the same limit `prlimit --cpu=N:N` sets, without one more exec: ≈0.8 ms per command measured here),
- * then execs bwrap. Every process the command starts is born inside the cgroups and under the CPU
- * limit; there is no window in which a child could start outside them. If a step fails the shell stops
- * and the command never runs. (RLIMIT_AS is not used: it breaks Node's large virtual reservations.
- * RLIMIT_NPROC is not used: it counts every process of the uid host-wide.)
+ * A launcher spawned AHEAD of its command (one is kept ready per session): a tiny `sh` joins the
+ * session's cgroups with its own pid and sets RLIMIT_CPU with `ulimit -t`, then waits for a line on
+ * fd 3; when the host has written the command's `launchScript()` to `script` and sent the line, it
+ * closes fd 3 and sources the script, which execs bwrap (same pid: the host's process-group kill and
+ * exit status are bwrap's). Every process of the command is born inside the cgroups and under the CPU
+ * limit; if a step fails the shell stops and the command never runs.
+ *
+ * Why ahead of time: moving a process into a cgroup takes the kernel's global cgroup_threadgroup_rwsem
+ * for writing, which waits for an RCU grace period unless another migration happened moments before —
+ * measured here as 7–14 ms on most commands issued a few hundred ms apart. Joining while the previous
+ * command runs (or the model thinks) takes that wait, and the shell's own start, off the command's path.
+ * (RLIMIT_AS is not used: it breaks Node's large virtual reservations. RLIMIT_NPROC is not used: it
+ * counts every process of the uid host-wide.)
  */
-export function buildLaunch(input: LaunchInput): string[] {
-  const steps = input.cgroupProcs.map((_, i) => `echo $$ > "$${i + 1}"`);
+/** bash: closes every descriptor of the shell above 3 (0–2 are the command's stdio, 3 the go pipe). */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+const CLOSE_FDS = '{ for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -le 3 ] || eval "exec $n>&-"; done; }';
+
+export function buildLauncher(input: LauncherInput): string[] {
+  const steps: string[] = [];
+  if (input.bash) steps.push(CLOSE_FDS);
+  steps.push(...input.cgroupProcs.map((_, i) => `echo $$ > "$${i + 1}"`));
   if (input.cpuSeconds !== undefined) steps.push(`ulimit -t ${Math.max(1, Math.ceil(input.cpuSeconds))}`);
-  if (steps.length === 0) return [input.bwrap, ...input.bwrapArgs];
-  const n = input.cgroupProcs.length;
-  if (n > 0) steps.push(`shift ${n}`);
-  steps.push('exec "$@"');
-  return [
-    input.sh,
-    "-c",
-    steps.join(" && "),
-    "entourage-sandbox",
-    ...input.cgroupProcs,
-    input.bwrap,
-    ...input.bwrapArgs,
-  ];
+  steps.push("read -r _ <&3", "exec 3<&-", `. "$${input.cgroupProcs.length + 1}"`);
+  const shell = input.bash ? [input.bash, "--norc", "--noprofile"] : [input.sh];
+  return [...shell, "-c", steps.join(" && "), "entourage-sandbox", ...input.cgroupProcs, input.script];
+}
+
+/** The script a launcher sources: exec of `argv`, every word single-quoted (newlines included). */
+export function launchScript(argv: string[]): string {
+  return `exec ${argv.map(shellQuote).join(" ")}\n`;
+}
+
+export function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 export interface EtcInput {

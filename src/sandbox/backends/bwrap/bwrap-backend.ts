@@ -1,11 +1,17 @@
 /**
  * The bubblewrap backend: Linux namespaces, the default on Linux. Each `exec` starts a fresh bwrap
- * (≈ 5–9 ms) with the profile described in `bwrap-args.ts`: no network, no host processes, no host
- * environment, a read-only minimal system, the workspace read-write at its host path, an unprivileged
- * uid. Limits: a cgroup per session (memory incl. swap, pids, optional CPU quota), RLIMIT_CPU per
- * command (`ulimit -t` in the launcher shell), a wall timeout that SIGKILLs bwrap (with
- * `--die-with-parent` and a PID namespace the whole tree dies, `setsid` children included), and capped
- * output.
+ * (≈ 5–6 ms, ≈ 3× a bare spawn) with the profile described in `bwrap-args.ts`: no network, no host
+ * processes, no host environment, a read-only minimal system, the workspace read-write at its host
+ * path, an unprivileged uid. Limits: a cgroup per session (memory incl. swap, pids, optional CPU
+ * quota), RLIMIT_CPU per command (`ulimit -t` in the launcher shell), a wall timeout that SIGKILLs
+ * bwrap (with `--die-with-parent` and a PID namespace the whole tree dies, `setsid` children
+ * included), and capped output.
+ *
+ * Launchers. Each command runs from a launcher shell spawned AHEAD of it (`buildLauncher`): it joins
+ * the session's cgroups and sets the CPU limit while the previous command runs or the model thinks,
+ * then waits for its go. A cgroup join costs an RCU grace period (7–14 ms here) whenever no other
+ * migration happened just before — i.e. for almost every command an agent issues; done ahead of time,
+ * it leaves the command's path. One idle launcher per session counts against its pids limit.
  *
  * State between commands lives in the workspace and in HOME (a private per-session host directory bound
  * at /tmp/home); `/tmp` itself is a fresh tmpfs per command.
@@ -15,10 +21,11 @@
  * limits every spec carries; `limits: "best-effort"` runs without them and says so in probe() details.
  */
 
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, realpathSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmodSync, chownSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, unlink } from "node:fs/promises";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
@@ -32,13 +39,14 @@ import type {
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
 import { findExecutable } from "../shared/find-executable.ts";
-import { runProcess } from "../shared/run-process.ts";
+import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
 import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
 import {
   type BwrapProfile,
   buildBwrapArgs,
-  buildLaunch,
+  buildLauncher,
   generateEtcFiles,
+  launchScript,
   type SandboxIdentity,
   type SystemEntry,
 } from "./bwrap-args.ts";
@@ -81,6 +89,8 @@ interface Host {
   bwrap: string;
   bwrapVersion: string;
   sh: string;
+  /** The launcher's shell when present: it closes inherited descriptors (see `buildLauncher`). */
+  bash: string | undefined;
   identity: SandboxIdentity;
   /** uid/gid as seen by files the commands create. */
   user: { uid: number; gid: number };
@@ -180,6 +190,10 @@ async function probeHost(
 
   details.cpuSeconds = "RLIMIT_CPU per process (ulimit -t in the launcher shell)";
   const toolDirs = options.toolDirs ?? [path.dirname(realpathSync(process.execPath))];
+  const bash = findExecutable("bash", "/usr/bin:/bin");
+  details.inheritedFds = bash
+    ? "closed before bwrap (bash launcher)"
+    : "NOT closed: no bash; descriptors this process inherited without close-on-exec reach commands";
   const system = detectSystemEntries();
   details.toolDirs = toolDirs.join(":");
 
@@ -193,6 +207,7 @@ async function probeHost(
     bwrap,
     bwrapVersion,
     sh: "/bin/sh",
+    bash,
     identity,
     user,
     system,
@@ -316,6 +331,9 @@ class BwrapSandbox implements Sandbox {
   readonly #returnWorkspace: (() => void) | undefined;
   readonly #untrack: () => void;
   readonly #running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
+  /** The launcher kept ready for the next command (see `buildLauncher`). */
+  #ready: Launcher | undefined;
+  #launches = 0;
   #destroyed: Promise<void> | undefined;
 
   private constructor(init: {
@@ -336,6 +354,7 @@ class BwrapSandbox implements Sandbox {
     this.#returnWorkspace = init.returnWorkspace;
     if (init.host.identity.kind === "setpriv") this.runAs = { ...init.host.user };
     this.#untrack = trackSession({ leaves: init.cgroup?.leaves ?? [], stateDir: init.stateDir });
+    this.#ready ??= this.#spawnLauncher();
   }
 
   static async create(
@@ -352,6 +371,8 @@ class BwrapSandbox implements Sandbox {
     try {
       // Readable by the sandbox uid: it holds only generated files and the private HOME.
       chmodSync(stateDir, 0o755);
+      // Launch scripts: root's (or this user's) only, and never bound into a sandbox.
+      await mkdir(path.join(stateDir, "launch"), { mode: 0o700 });
       const etcDir = path.join(stateDir, "etc");
       const etcBinds = prepareEtcDir(
         etcDir,
@@ -393,21 +414,38 @@ class BwrapSandbox implements Sandbox {
       throw new SystemError("sandbox_argv", "exec needs a command (argv is empty).");
     const cwd = resolveCwd(this.#paths, options.cwd);
     const env = sandboxEnv(HOME_INSIDE, this.spec.env, options.env);
-    const launch = buildLaunch({
-      bwrap: this.#host.bwrap,
-      bwrapArgs: buildBwrapArgs(this.#profile, { argv, cwd, env }),
-      cgroupProcs: this.#cgroup?.procs ?? [],
-      cpuSeconds: this.spec.limits.cpuSeconds,
-      sh: this.#host.sh,
-    });
+    if (options.signal?.aborted) {
+      return {
+        exitCode: 137,
+        timedOut: false,
+        killed: true,
+        output: "",
+        outputTruncated: false,
+        durationMs: 0,
+      };
+    }
+    const launcher = this.#takeLauncher();
+    try {
+      writeFileSync(
+        launcher.script,
+        launchScript([this.#host.bwrap, ...buildBwrapArgs(this.#profile, { argv, cwd, env })]),
+        { mode: 0o600 },
+      );
+    } catch (error) {
+      void stopLauncher(launcher);
+      throw new SystemError("sandbox_exec", `Could not start the command: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
     const oomBefore = this.#cgroup ? readOomKills(this.#cgroup) : 0;
 
     const abort = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
     const done = runProcess({
-      file: launch[0]!,
-      args: launch.slice(1),
+      file: this.#host.bwrap,
+      args: [],
       env: {},
+      prepared: launcher.prepared,
       stdin: options.stdin,
       timeoutMs: options.timeoutMs ?? this.spec.limits.timeoutMs,
       outputBytes: this.spec.limits.outputBytes,
@@ -416,6 +454,12 @@ class BwrapSandbox implements Sandbox {
       // bwrap leads its own process group; its death takes the PID namespace (the whole tree) with it.
       killTree: (pid) => killGroup(pid),
     });
+    // Not awaited: the result does not wait for the script's removal.
+    void done.finally(() => unlink(launcher.script).catch(() => {}));
+    // The command has its go: the next launcher joins the cgroups while this one runs. (Measured here:
+    // spawning it before the go delays this command; spawning it after the command ended leaves the
+    // next command waiting for it more often.)
+    this.#ready ??= this.#spawnLauncher();
     const entry = { abort, done };
     this.#running.add(entry);
     try {
@@ -439,10 +483,69 @@ class BwrapSandbox implements Sandbox {
     }
   }
 
+  /** Spawns a launcher that joins the session's cgroups now and waits for its command (idle: unref'd). */
+  #spawnLauncher(): Launcher {
+    const script = path.join(this.#stateDir, "launch", `${++this.#launches}.sh`);
+    const argv = buildLauncher({
+      cgroupProcs: this.#cgroup?.procs ?? [],
+      cpuSeconds: this.spec.limits.cpuSeconds,
+      sh: this.#host.sh,
+      bash: this.#host.bash,
+      script,
+    });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: {},
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe", "pipe"],
+    });
+    const launcher: Launcher = {
+      child,
+      script,
+      exited: false,
+      prepared: {
+        child,
+        start: () => {
+          const go = child.stdio[3] as Socket | null;
+          go?.ref();
+          go?.end("\n");
+        },
+      },
+    };
+    child.once("exit", () => {
+      launcher.exited = true;
+    });
+    child.once("error", () => {
+      launcher.exited = true;
+    });
+    for (const stream of child.stdio) (stream as Socket | null)?.on("error", () => {});
+    setIdle(launcher, true);
+    return launcher;
+  }
+
+  /** The ready launcher, or a fresh one if it died meanwhile (killed by an OOM, or never started). */
+  #takeLauncher(): Launcher {
+    let launcher = this.#ready;
+    if (
+      !launcher ||
+      launcher.exited ||
+      launcher.child.pid === undefined ||
+      launcher.child.exitCode !== null
+    ) {
+      if (launcher) void stopLauncher(launcher);
+      launcher = this.#spawnLauncher();
+    }
+    this.#ready = undefined;
+    setIdle(launcher, false);
+    return launcher;
+  }
+
   destroy(): Promise<void> {
     this.#destroyed ??= (async () => {
       const running = [...this.#running];
       for (const { abort } of running) abort.abort();
+      const ready = this.#ready;
+      this.#ready = undefined;
+      if (ready) await stopLauncher(ready);
       await Promise.allSettled(running.map((r) => r.done));
       if (this.#cgroup) await destroyCgroupSession(this.#cgroup).catch(() => {});
       this.#returnWorkspace?.();
@@ -451,6 +554,35 @@ class BwrapSandbox implements Sandbox {
     })();
     return this.#destroyed;
   }
+}
+
+interface Launcher {
+  child: ChildProcess;
+  /** Where the host writes the command's launch script before starting it. */
+  script: string;
+  exited: boolean;
+  prepared: PreparedProcess;
+}
+
+/** An idle launcher must not keep this process alive; a running one must. */
+function setIdle(launcher: Launcher, idle: boolean): void {
+  const handles = [launcher.child, ...(launcher.child.stdio as (Socket | null)[])];
+  for (const handle of handles) {
+    if (idle) handle?.unref();
+    else handle?.ref();
+  }
+}
+
+/** Kills an unused launcher (it has not run anything) and waits for it to go. */
+async function stopLauncher(launcher: Launcher): Promise<void> {
+  const gone = launcher.exited
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => launcher.child.once("exit", () => resolve()));
+  launcher.child.ref(); // wait for it to go, even when nothing else keeps this process alive
+  if (launcher.child.pid !== undefined) killGroup(launcher.child.pid);
+  for (const stream of launcher.child.stdio) (stream as Socket | null)?.destroy();
+  await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+  await unlink(launcher.script).catch(() => {});
 }
 
 function killGroup(pid: number): void {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { constants } from "node:os";
 import { StringDecoder } from "node:string_decoder";
 import type { OutputChunk } from "../../sandbox.ts";
@@ -21,6 +21,11 @@ export interface RunProcessOptions {
   /** Kills the process tree rooted at `pid` (spawned detached: it leads its own process group). */
   killTree(pid: number, reason: KillReason): void;
   /**
+   * A process spawned earlier (`spawnPrepared`) that waits for `start()` before it runs the command:
+   * used instead of spawning `file` now. `file`/`args`/`cwd`/`env` are then only for messages.
+   */
+  prepared?: PreparedProcess;
+  /**
    * How long to wait for stdout/stderr to end after the process exited. Orphaned grandchildren can hold
    * the pipes open forever ('close' never fires), so the result must not wait for them.
    */
@@ -38,6 +43,12 @@ export interface RunProcessResult {
   output: string;
   outputTruncated: boolean;
   durationMs: number;
+}
+
+/** A child spawned ahead of time (detached, stdio pipes) that runs its command once `start()` is called. */
+export interface PreparedProcess {
+  child: ChildProcess;
+  start(): void;
 }
 
 /**
@@ -64,12 +75,14 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
   }
 
   return new Promise((resolve) => {
-    const child = spawn(options.file, options.args, {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child =
+      options.prepared?.child ??
+      spawn(options.file, options.args, {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
     let timedOut = false;
     let aborted = false;
     let exited = false;
@@ -102,14 +115,14 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
 
     for (const stream of ["stdout", "stderr"] as const) {
       const decoder = new StringDecoder("utf8");
-      const readable = child[stream];
+      const readable = child[stream]!;
       readable.on("data", (data: Buffer) => output.push(stream, decoder.write(data)));
       readable.on("end", () => output.push(stream, decoder.end()));
       readable.on("error", () => {});
     }
     // The process may exit before reading its stdin: EPIPE must not crash the host.
-    child.stdin.on("error", () => {});
-    child.stdin.end(options.stdin ?? "");
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(options.stdin ?? "");
 
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (child.pid !== undefined || settled) return; // errors after a successful spawn: 'exit' decides
@@ -127,7 +140,7 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       exited = true;
       cleanup();
       const streamsDone = Promise.all(
-        [child.stdout, child.stderr].map(
+        [child.stdout!, child.stderr!].map(
           (stream) =>
             new Promise<void>((done) => {
               if (stream.readableEnded || stream.destroyed) done();
@@ -138,13 +151,15 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       const grace = new Promise<void>((done) => setTimeout(done, options.exitGraceMs ?? 100));
       void Promise.race([streamsDone, grace]).then(() => {
         kill("exit");
-        child.stdout.destroy();
-        child.stderr.destroy();
+        child.stdout?.destroy();
+        child.stderr?.destroy();
         if (settled) return;
         settled = true;
         const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
         resolve(finish({ exitCode, signal, timedOut, aborted }));
       });
     });
+    // Everything is listening: a prepared process may run its command now.
+    options.prepared?.start();
   });
 }

@@ -1,0 +1,61 @@
+import { newId, systemClock } from "../../core/index.ts";
+import type { RunControl } from "../../orchestrator/index.ts";
+import { home, openStore, runDir } from "../compose.ts";
+import { createLauncher } from "../launcher.ts";
+import { EXIT, reportError } from "../main.ts";
+import { announceServer } from "../server-discovery.ts";
+import { colorEnabled, makeStyle } from "../style.ts";
+
+/**
+ * `entourage serve`: the engine as a server. Runs started over the API are driven in this process, and
+ * their approvals are answered over the API. Ctrl-C (or SIGTERM) stops it cleanly: the runs it drives
+ * are left paused (POST /runs/:id/resume on the next `serve`, or `entourage resume`), and it exits 0.
+ */
+export async function serveCommand(opts: { host: string; port: number }): Promise<number> {
+  try {
+    const { createApp, isLoopback, listen, loadOrCreateToken } = await import("../../server/index.ts");
+    const store = await openStore();
+    const runs = new Map<string, RunControl>();
+    const launcher = createLauncher({ store, runs, log: (m) => process.stderr.write(`${m}\n`) });
+    const app = createApp({
+      store,
+      runs,
+      launcher,
+      clock: systemClock,
+      ids: newId,
+      token: loadOrCreateToken(home()),
+      workspaceDir: (id) => runDir(id).workspace,
+      options: { host: opts.host, version: process.env.npm_package_version },
+    });
+    const listening = await listen(app, { host: opts.host, port: opts.port });
+    const unannounce = announceServer(home(), {
+      url: listening.url,
+      pid: process.pid,
+      kind: "serve",
+      startedAt: Date.now(),
+    });
+    const s = makeStyle(colorEnabled(process.stdout));
+    process.stdout.write(
+      `${s.bold("entourage serve")} listening on ${s.cyan(listening.url)}  ${s.dim(`(OpenAPI: ${listening.url}/openapi.json)`)}\n`,
+    );
+    if (!isLoopback(opts.host)) {
+      process.stdout.write(
+        s.yellow(
+          `! listening beyond loopback (${opts.host}): every route but /health needs the bearer token from $ENTOURAGE_HOME/token or ENTOURAGE_TOKEN\n`,
+        ),
+      );
+    }
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    process.stderr.write(`${signal}: stopping; runs in progress are left paused and resumable…\n`);
+    await launcher.shutdown();
+    unannounce();
+    await listening.close();
+    await store.close();
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(error);
+  }
+}

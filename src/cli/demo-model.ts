@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { UserError } from "../core/index.ts";
+import { createScriptedModel, type Model, type ScriptedTurn } from "../llm/index.ts";
+
+const DEMO_DIR = new URL("../../demo/", import.meta.url);
+
+/**
+ * The demo's model: a script that replays demo/pipeline.scenario.json, one turn per model request, in
+ * order. It is not an LLM and is labelled `scripted` everywhere. `startTurn` lets a resumed demo run go
+ * on where it stopped (one turn per completed step).
+ */
+export function createScriptedDemoModel(startTurn = 0): Model {
+  const scenario = JSON.parse(readFileSync(new URL("pipeline.scenario.json", DEMO_DIR), "utf8")) as {
+    turns: (ScriptedTurn & { expectMessageContains?: string[] })[];
+  };
+  const turns = scenario.turns;
+  let next = startTurn;
+  return createScriptedModel({
+    id: "demo-pipeline",
+    turns: turns.slice(startTurn).map(() => (request) => {
+      const turn = turns[next++];
+      if (!turn) throw new UserError("script_exhausted", "The demo script has no more turns.");
+      // A script cannot read, but it must not claim what did not happen: if the tool results it expects
+      // are missing (the tests do not behave as scripted on this machine), it stops and says so.
+      const sent = JSON.stringify(request.messages);
+      const missing = (turn.expectMessageContains ?? []).filter((text) => !sent.includes(text));
+      if (missing.length > 0) {
+        const expected = missing.map((m) => `"${m}"`).join(", ");
+        return {
+          text: `The demo script expected ${expected} in what it was sent and did not see it, so it stops here.`,
+          toolCalls: [
+            {
+              name: "finish",
+              arguments: {
+                status: "failed",
+                summary: `The scripted demo went off script: it expected ${expected}. The run's events show what the commands printed.`,
+              },
+            },
+          ],
+        };
+      }
+      return { text: turn.text, toolCalls: turn.toolCalls, usage: turn.usage };
+    }),
+  });
+}

@@ -1,0 +1,449 @@
+/**
+ * How a run is composed and driven, shared by `run`, `demo`, `resume` and the HTTP server: config layers,
+ * model, sandbox, the workspace copy, the live control through which people steer it. The terminal
+ * parts (live view, prompts, exit codes) stay in the commands.
+ */
+import { existsSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Config, loadConfig, saveProjectRule } from "../config/index.ts";
+import {
+  type EventData,
+  effectiveEvents,
+  errorMessage,
+  foldRun,
+  isTerminal,
+  newId,
+  type RunState,
+  systemClock,
+  UserError,
+} from "../core/index.ts";
+import type { Model } from "../llm/index.ts";
+import { lessonsForRun, proposeLessons } from "../memory/index.ts";
+import {
+  type ApprovalMode,
+  type ApprovalRule,
+  type Approver,
+  createRun,
+  driveRun,
+  RunControl,
+} from "../orchestrator/index.ts";
+import type { Sandbox } from "../sandbox/index.ts";
+import type { Launcher } from "../server/deps.ts";
+import type { EventStore } from "../store/index.ts";
+import { builtinTools } from "../tools/builtin/index.ts";
+import { detectTestCommand, Workspace } from "../workspace/index.ts";
+import { chooseSandbox, createSandbox, home, makeModel, runDir } from "./compose.ts";
+import { createScriptedDemoModel } from "./demo-model.ts";
+import { loadProject, type Project } from "./project.ts";
+
+export type SandboxName = "bwrap" | "docker" | "subprocess";
+type SandboxOptions = { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
+type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
+
+/** What someone asks for when starting a run (flags of `run`, or the body of POST /runs). */
+export interface RunRequest {
+  task: string;
+  repo: string;
+  mode?: "pipeline" | "single" | "dynamic";
+  approval?: ApprovalMode;
+  sandbox?: SandboxName;
+  provider?: string;
+  model?: string;
+  baseUrl?: string;
+  testCommand?: string;
+  maxSteps?: number;
+  maxTokens?: number;
+  maxCostUsd?: number;
+  /** Approval rules after the config files' (flags: --allow/--ask/--deny). */
+  rules?: ApprovalRule[];
+  /** Approve every call (`--yes`). */
+  yes?: boolean;
+}
+
+/** A new run, composed and not yet logged. */
+export interface PreparedRun {
+  runId: string;
+  model: Model;
+  workspace: Workspace;
+  sandboxName: SandboxName;
+  sandboxOptions: SandboxOptions;
+  created: EventData<"run.created">;
+  approvalMode: ApprovalMode;
+  approval: ApprovalConfig;
+  maxFixRounds: number;
+  yes: boolean;
+  /** The saved lessons (.entourage/memory.md) the run gives its agents, logged as `lesson.used`. */
+  lessonsUsed?: EventData<"lesson.used">;
+  /** Instructions, custom agents, MCP servers and plugins of the project (src/cli/project.ts). */
+  project?: Project;
+}
+
+/** Everything `driveParts` needs to drive a run (new or resumed). */
+export interface DriveParts {
+  model: Model;
+  workspace: Workspace;
+  sandbox: Sandbox;
+  approvalMode: ApprovalMode;
+  approval: ApprovalConfig;
+  repo: string;
+  maxFixRounds: number;
+  yes: boolean;
+  /** Dynamic mode: a sandbox like the run's own, for a parallel agent's workspace copy. */
+  sandboxFor: (workspaceDir: string) => Promise<Sandbox>;
+  /** The project's extensions: their tools join the built-ins; closed when the run stops. */
+  project?: Project;
+}
+
+/** Composes a new run from a request: config layers, model, sandbox choice, the workspace copy. */
+export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
+  if (request.task.trim() === "")
+    throw new UserError(
+      "empty_task",
+      'The task is empty: say what to do, e.g. entourage run "Fix the failing test"',
+    );
+  const repo = resolve(request.repo);
+  if (!existsSync(repo) || !statSync(repo).isDirectory()) {
+    throw new UserError(
+      "repo_not_found",
+      `The repository ${repo} does not exist or is not a directory (--repo).`,
+    );
+  }
+  const config = loadConfig({
+    home: home(),
+    repo,
+    flags: {
+      provider: request.provider,
+      model: request.model,
+      baseUrl: request.baseUrl,
+      sandbox: request.sandbox,
+      approval: request.approval,
+      mode: request.mode,
+      testCommand: request.testCommand,
+      maxSteps: request.maxSteps,
+      maxTokens: request.maxTokens,
+      maxCostUsd: request.maxCostUsd,
+      approvalRules: request.rules?.length ? request.rules : undefined,
+    },
+  });
+  const model = await makeModel(
+    { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
+    { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
+  );
+  const sandboxChoice = await chooseSandbox(config.sandbox, config.network);
+  const runId = newId("run");
+  const dirs = runDir(runId);
+  const workspace = await Workspace.create({ repo, dir: dirs.workspace });
+  const yes = request.yes ?? false;
+  const lessons = lessonsForRun(repo);
+  // Project instructions, custom agents, MCP servers, plugins: composed with the lessons into run.created.
+  const project = await loadProject({
+    repo,
+    home: home(),
+    config,
+    workspace: dirs.workspace,
+    model,
+    buildModel: (id) =>
+      makeModel(
+        { provider: model.provider, model: id, baseUrl: config.baseUrl },
+        { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
+      ),
+    context: { lessons: lessons.bullets },
+  });
+  return {
+    runId,
+    model,
+    workspace,
+    sandboxName: sandboxChoice.name,
+    created: {
+      task: request.task,
+      repo,
+      workspace: dirs.workspace,
+      mode: config.mode,
+      testCommand: config.testCommand
+        ? { command: config.testCommand, source: "configured" }
+        : await detectTestCommand(repo),
+      model: {
+        provider: model.provider,
+        model: model.id,
+        baseUrl: config.baseUrl,
+        scripted: model.scripted || undefined,
+      },
+      sandbox: sandboxChoice.ref,
+      budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
+      approval: yes ? "auto (--yes)" : config.approval,
+      ...project.created,
+    },
+    project,
+    lessonsUsed:
+      lessons.lessonIds.length > 0 ? { lessonIds: lessons.lessonIds, file: lessons.file } : undefined,
+    approvalMode: yes ? "auto" : config.approval,
+    maxFixRounds: config.maxFixRounds,
+    approval: config,
+    yes,
+    sandboxOptions: {
+      network: config.network,
+      timeoutMs: config.commandTimeoutSeconds * 1000,
+      env: config.sandboxEnv,
+    },
+  };
+}
+
+/** Logs a prepared run's `run.created` and, when it gives its agents saved lessons, `lesson.used`. */
+export async function logNewRun(store: EventStore, prepared: PreparedRun): Promise<void> {
+  await createRun(store, prepared.runId, prepared.created);
+  if (prepared.lessonsUsed)
+    await store.append(prepared.runId, [{ type: "lesson.used", data: prepared.lessonsUsed }]);
+  await prepared.project?.attach(store, prepared.runId);
+}
+
+/** The drive parts of a prepared run: its sandbox is created here. */
+export async function partsOf(prepared: PreparedRun): Promise<DriveParts> {
+  const { sandboxName, sandboxOptions } = prepared;
+  return {
+    model: prepared.model,
+    workspace: prepared.workspace,
+    sandbox: await createSandbox(sandboxName, prepared.workspace.dir, sandboxOptions),
+    approvalMode: prepared.approvalMode,
+    approval: prepared.approval,
+    repo: prepared.created.repo,
+    maxFixRounds: prepared.maxFixRounds,
+    sandboxFor: (dir) => createSandbox(sandboxName, dir, sandboxOptions),
+    yes: prepared.yes,
+    project: prepared.project,
+  };
+}
+
+const MODES: readonly ApprovalMode[] = ["auto", "ask-risky", "ask-all", "plan"];
+
+/** The approval mode recorded in `run.created` ("auto (--yes)" → auto). */
+function recordedApprovalMode(recorded: string): ApprovalMode | undefined {
+  return MODES.find((m) => recorded === m || recorded.startsWith(`${m} `));
+}
+
+/**
+ * Composes an existing run to continue it from its log with the same model, sandbox and workspace. The
+ * run keeps the approval mode it was started with (a --yes run stays non-interactive) unless `flags` say
+ * otherwise.
+ */
+export async function prepareResume(
+  store: EventStore,
+  runId: string,
+  flags: { yes?: boolean; approval?: ApprovalMode },
+): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
+  const events = await store.read(runId);
+  const created = events.find((e) => e.type === "run.created");
+  if (created?.type !== "run.created")
+    throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
+  const state = foldRun(runId, events);
+  if (isTerminal(state.status)) {
+    throw new UserError(
+      "run_finished",
+      `Run ${runId} has already ${state.status}; nothing to resume. See its change with: entourage diff ${runId}`,
+    );
+  }
+  const d: EventData<"run.created"> = created.data;
+  const config = loadConfig({ home: home(), repo: d.repo, flags: { approval: flags.approval } });
+  const model = d.model.scripted
+    ? createScriptedDemoModel(effectiveEvents(events).filter((e) => e.type === "agent.step.ended").length)
+    : await makeModel(
+        { provider: d.model.provider, model: d.model.model, baseUrl: d.model.baseUrl },
+        { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
+      );
+  const workspace = await Workspace.open(d.workspace);
+  const sandboxOptions = {
+    network: d.sandbox.network,
+    timeoutMs: config.commandTimeoutSeconds * 1000,
+    env: config.sandboxEnv,
+  };
+  const backend = d.sandbox.backend as SandboxName;
+  const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);
+  const recorded = recordedApprovalMode(d.approval);
+  const yes = flags.yes ?? d.approval.includes("--yes");
+  // Tools (MCP servers, plugins) are set up again; agents and context are as run.created recorded them.
+  const project = await loadProject({
+    repo: d.repo,
+    home: home(),
+    config,
+    workspace: d.workspace,
+    model,
+    buildModel: (id) =>
+      makeModel(
+        { provider: d.model.provider, model: id, baseUrl: d.model.baseUrl },
+        { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
+      ),
+    recorded: d,
+  });
+  await project.attach(store, runId, events.length);
+  return {
+    parts: {
+      model,
+      workspace,
+      sandbox,
+      approvalMode: yes ? "auto" : (flags.approval ?? recorded ?? config.approval),
+      maxFixRounds: config.maxFixRounds,
+      approval: config,
+      repo: d.repo,
+      sandboxFor: (dir) => createSandbox(backend, dir, sandboxOptions),
+      yes,
+      project,
+    },
+    state,
+    fromSeq: events.length,
+  };
+}
+
+/**
+ * The live handle of a run: approvals wait here for the first answer (`localApprover`, the API, or the
+ * configured timeout); "always allow" rules are saved to the project's .entourage/config.json.
+ */
+export function createRunControl(
+  runId: string,
+  parts: Pick<DriveParts, "approval" | "repo">,
+  localApprover: Approver | undefined,
+): RunControl {
+  return new RunControl(runId, {
+    ids: newId,
+    localApprover,
+    approvalTimeoutMs: parts.approval.approvalTimeoutSeconds
+      ? parts.approval.approvalTimeoutSeconds * 1000
+      : undefined,
+    timeoutDecision: parts.approval.approvalTimeoutDecision,
+    saveRule: async (rule) => {
+      saveProjectRule(parts.repo, rule);
+    },
+  });
+}
+
+/**
+ * Drives a run to its end or to an interruption (`signal`: the run is left paused and resumable), and
+ * always releases its sandbox. Resolves with the folded final state.
+ */
+export async function driveParts(
+  store: EventStore,
+  runId: string,
+  parts: DriveParts,
+  control: RunControl,
+  signal: AbortSignal,
+): Promise<RunState> {
+  parts.workspace.lendTo(parts.sandbox.runAs);
+  let state: RunState;
+  try {
+    state = await driveRun(
+      {
+        store,
+        model: parts.model,
+        sandbox: parts.sandbox,
+        workspace: parts.workspace,
+        tools: parts.project?.tools ?? builtinTools,
+        modelFor: parts.project?.modelFor,
+        approval: {
+          mode: parts.approvalMode,
+          approver: control.approver,
+          rules: parts.approval.approvalRules,
+        },
+        ids: newId,
+        clock: systemClock,
+        signal,
+        control,
+        sandboxFor: parts.sandboxFor,
+        agentsDir: join(runDir(runId).root, "agents"),
+      },
+      runId,
+      { maxFixRounds: parts.maxFixRounds },
+    );
+  } catch (error) {
+    await parts.project?.close();
+    throw error;
+  } finally {
+    await parts.sandbox.destroy();
+    parts.workspace.lendTo(undefined);
+  }
+  await proposeLessonsAfterRun(store, runId, state, parts.model, signal);
+  // After the lessons, so plugins' listeners see them too; then MCP servers stop.
+  await parts.project?.close();
+  return state;
+}
+
+/**
+ * Lessons from the person's corrections, drafted by the run's model once the run has ended. They stay
+ * pending until someone decides (the CLI's prompt, `entourage memory review`, the API); a failure here
+ * never fails the run, and `memory review` drafts whatever was missed.
+ */
+async function proposeLessonsAfterRun(
+  store: EventStore,
+  runId: string,
+  state: RunState,
+  model: Model,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!isTerminal(state.status)) return;
+  await proposeLessons(store, runId, model, { signal }).catch((error: unknown) => {
+    process.stderr.write(
+      `entourage: lessons from this run's corrections were not drafted (${errorMessage(error)}); later: entourage memory review ${runId}\n`,
+    );
+  });
+}
+
+/** The server's launcher, plus `shutdown` for the process that owns it. */
+export interface ServerLauncher extends Launcher {
+  /** Interrupts every run it drives (each is left paused and resumable) and waits for them to stop. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts and continues runs inside the server's process. Nothing answers approvals but the API (and the
+ * configured timeout): a run waits for a person rather than failing.
+ */
+export function createLauncher(deps: {
+  store: EventStore;
+  runs: Map<string, RunControl>;
+  log?: (message: string) => void;
+}): ServerLauncher {
+  const log = deps.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const driving = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  const starting = new Set<string>();
+
+  const launch = (runId: string, parts: DriveParts): void => {
+    const control = createRunControl(runId, parts, undefined);
+    control.hasRemoteClients = true;
+    deps.runs.set(runId, control);
+    const abort = new AbortController();
+    const done = driveParts(deps.store, runId, parts, control, abort.signal)
+      .then(
+        (state) => log(`run ${runId} ${state.status}`),
+        (error: unknown) => {
+          if (!abort.signal.aborted) log(`run ${runId} stopped: ${errorMessage(error)}`);
+        },
+      )
+      .finally(() => {
+        deps.runs.delete(runId);
+        driving.delete(runId);
+      });
+    driving.set(runId, { abort, done });
+  };
+
+  return {
+    async start(input) {
+      const prepared = await prepareRun({ ...input, yes: false });
+      await logNewRun(deps.store, prepared);
+      launch(prepared.runId, await partsOf(prepared));
+      log(`run ${prepared.runId} started: ${input.task.slice(0, 80)}`);
+      return prepared.runId;
+    },
+    async continue(runId) {
+      if (deps.runs.has(runId) || starting.has(runId)) return;
+      starting.add(runId);
+      try {
+        const { parts } = await prepareResume(deps.store, runId, {});
+        launch(runId, parts);
+        log(`run ${runId} continued`);
+      } finally {
+        starting.delete(runId);
+      }
+    },
+    async shutdown() {
+      for (const { abort } of driving.values()) abort.abort(new Error("server shutting down"));
+      await Promise.all([...driving.values()].map((d) => d.done));
+    },
+  };
+}

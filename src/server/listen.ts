@@ -1,0 +1,74 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import { SystemError } from "../core/index.ts";
+import type { App } from "./app.ts";
+
+export interface Listening {
+  /** Base URL, e.g. http://127.0.0.1:4317 */
+  url: string;
+  host: string;
+  port: number;
+  /** Stops accepting, ends open streams, resolves when the server is closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `app` on host:port. With `fallbackToFreePort`, a port in use is not an error: the server takes
+ * a free one instead (a second CLI run on the same machine gets its own), and `url` says which.
+ */
+export async function listen(
+  app: App,
+  options: { host: string; port: number; fallbackToFreePort?: boolean },
+): Promise<Listening> {
+  // The adapter's Request/Response subclass Node's own (hono's bodyLimit needs them for chunked bodies).
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const bind = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        server.off("listening", onListening);
+        reject(error);
+      };
+      const onListening = () => {
+        server.off("error", onError);
+        resolve();
+      };
+      server.once("error", onError);
+      server.once("listening", onListening);
+      server.listen(port, options.host);
+    });
+  try {
+    await bind(options.port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" && options.fallbackToFreePort) await bind(0);
+    else {
+      throw new SystemError(
+        code === "EADDRINUSE" ? "port_in_use" : "listen_failed",
+        code === "EADDRINUSE"
+          ? `Port ${options.port} on ${options.host} is in use. Choose another with --port.`
+          : `Could not listen on ${options.host}:${options.port}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+  const address = server.address() as AddressInfo;
+  const hostPart = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const urlHost = address.address === "0.0.0.0" || address.address === "::" ? "127.0.0.1" : hostPart;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Open streams first send what the log holds, then end; idle connections go; the rest is cut.
+      await app.closeStreams();
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 500)))]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

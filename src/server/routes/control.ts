@@ -1,0 +1,198 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { EntourageError, foldRun, isTerminal, type RunStatus, UserError } from "../../core/index.ts";
+import {
+  type ApprovalRule,
+  describeRule,
+  liveDriver,
+  mainArgument,
+  type RunControl,
+} from "../../orchestrator/index.ts";
+import type { App, RouteContext } from "../app.ts";
+import {
+  approvalAnswerBody,
+  approvalAnsweredSchema,
+  approvalParams,
+  errorSchema,
+  interventionBody,
+  reasonBody,
+  runParams,
+  runStatusResponse,
+} from "../schemas.ts";
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const err = (description: string) => json(errorSchema, description);
+const body = <T extends z.ZodType>(schema: T, required = true) => ({
+  required,
+  content: { "application/json": { schema } },
+});
+const notLiveResponse = err("The run is not driven by this server's process (or has ended)");
+
+/** The live handle of a run this process drives; 404 for an unknown run, 409 for one driven elsewhere. */
+async function liveControl(ctx: RouteContext, runId: string): Promise<RunControl> {
+  const control = ctx.runs.get(runId);
+  if (control) return control;
+  const state = await ctx.states.get(runId);
+  if (!state) throw new EntourageError("run_not_found", `No run with id ${runId}. List runs with GET /runs.`);
+  throw notLive(runId, state.status);
+}
+
+function notLive(runId: string, status: RunStatus, pid?: number): EntourageError {
+  if (isTerminal(status))
+    return new EntourageError("run_not_live", `Run ${runId} has ${status}; there is nothing to steer.`);
+  const driver = pid !== undefined ? `process ${pid} drives it` : "no process here drives it";
+  return new EntourageError(
+    "run_not_live",
+    `Run ${runId} (${status}) is not driven by this server's process (${driver}), so it cannot be steered here. ` +
+      "Use the server of the process that drives it (the URL its `entourage run` printed, or its `entourage serve`); " +
+      `a run nobody drives can be continued with POST /runs/${runId}/resume on an \`entourage serve\` server.`,
+  );
+}
+
+export function controlRoutes(app: App, ctx: RouteContext): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/runs/{id}/approvals/{approvalId}",
+      summary: "Answer a waiting approval: approve, deny (with a reason the model reads) or edit",
+      description:
+        "The first answer wins, whichever client gives it (terminal, API, dashboard); a later one gets 409.",
+      request: { params: approvalParams, body: body(approvalAnswerBody) },
+      responses: {
+        200: json(approvalAnsweredSchema, "The answer was taken"),
+        400: err("Invalid answer (e.g. edit without editedArgs)"),
+        404: err("No such run or approval"),
+        409: err("Already answered, or the run is not driven here"),
+      },
+    }),
+    async (c) => {
+      const { id, approvalId } = c.req.valid("param");
+      const answer = c.req.valid("json");
+      const control = await liveControl(ctx, id);
+      if (answer.decision === "edit" && answer.editedArgs === undefined)
+        throw new UserError("invalid_request", "body.editedArgs: required when decision is edit");
+      const pending = control.pendingApprovals().find((p) => p.request.approvalId === approvalId);
+      let rule: ApprovalRule | undefined;
+      if (answer.rule !== undefined && pending) {
+        if (pending.request.tool === "plan")
+          throw new UserError("invalid_request", "body.rule: the plan checkpoint cannot be always allowed");
+        if (answer.decision === "deny")
+          throw new UserError("invalid_request", "body.rule: only an approval can be always allowed");
+        rule =
+          answer.rule === true
+            ? { tool: pending.request.tool, match: mainArgument(pending.request.args), action: "allow" }
+            : answer.rule;
+      }
+      const by = answer.by ?? "api";
+      // Throws approval_answered (409) or approval_not_found (404) when nothing waits under this id.
+      control.answer(approvalId, {
+        decision: answer.decision,
+        by,
+        reason: answer.reason,
+        editedArgs: answer.editedArgs,
+        rule,
+      });
+      return c.json(
+        {
+          approvalId,
+          decision: answer.decision,
+          by,
+          ruleLearned: rule ? describeRule(rule) : undefined,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/runs/{id}/interventions",
+      summary: "Send a message to the run (or one agent): at its next step, or at once with interrupt",
+      request: { params: runParams, body: body(interventionBody) },
+      responses: {
+        202: json(z.object({ interventionId: z.string() }), "Received; delivered at the agent's next step"),
+        400: err("Invalid body"),
+        404: err("No such run"),
+        409: notLiveResponse,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { message, targetAgentId, interrupt } = c.req.valid("json");
+      const control = await liveControl(ctx, id);
+      const interventionId = await control.intervene({ message, targetAgentId, interrupt, by: "api" });
+      return c.json({ interventionId }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/runs/{id}/pause",
+      summary: "Pause the run at its agents' next step boundary",
+      request: { params: runParams, body: body(reasonBody, false) },
+      responses: { 200: json(runStatusResponse, "Paused"), 404: err("No such run"), 409: notLiveResponse },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const control = await liveControl(ctx, id);
+      await control.pause("api", c.req.valid("json").reason);
+      return c.json({ runId: id, status: "paused" }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/runs/{id}/resume",
+      summary: "Resume a paused run; on `entourage serve`, also continue a run nobody drives",
+      request: { params: runParams },
+      responses: {
+        200: json(runStatusResponse, "Running again"),
+        202: json(runStatusResponse, "This server now drives the run from where its log stops"),
+        404: err("No such run"),
+        409: err("The run has ended, or is driven by another process"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const control = ctx.runs.get(id);
+      if (control) {
+        await control.resume("api");
+        return c.json({ runId: id, status: "running" }, 200);
+      }
+      const events = await ctx.store.read(id);
+      if (events.length === 0)
+        throw new EntourageError("run_not_found", `No run with id ${id}. List runs with GET /runs.`);
+      const state = foldRun(id, events);
+      const pid = liveDriver(events, state);
+      if (!ctx.launcher || isTerminal(state.status) || pid !== undefined)
+        throw notLive(id, state.status, pid);
+      await ctx.launcher.continue(id);
+      return c.json({ runId: id, status: "running" }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/runs/{id}/cancel",
+      summary: "Stop the run for good: it ends cancelled (its log stays; it can still be forked)",
+      request: { params: runParams, body: body(reasonBody, false) },
+      responses: {
+        202: json(runStatusResponse, "Cancelling"),
+        404: err("No such run"),
+        409: notLiveResponse,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const control = await liveControl(ctx, id);
+      control.cancel("api", c.req.valid("json").reason);
+      return c.json({ runId: id, status: "cancelling" }, 202);
+    },
+  );
+}

@@ -1,0 +1,3 @@
+export * from "./bridge.ts";
+export * from "./names.ts";
+export * from "./result.ts";
