@@ -19,6 +19,7 @@ import { defineTool } from "../src/tools/index.ts";
 import { Workspace } from "../src/workspace/index.ts";
 import { orchestrationBench } from "./orchestration.ts";
 import { sandboxBench } from "./sandbox.ts";
+import { serverBench } from "./server.ts";
 
 type Row = Record<string, string>;
 
@@ -233,6 +234,7 @@ async function main() {
 
     await orchestrationBench(table);
     await sandboxBench(table);
+    await serverBench(table);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

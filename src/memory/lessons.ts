@@ -12,10 +12,10 @@ import { type Conflicts, findConflicts } from "./conflicts.ts";
 import { type Correction, findCorrections } from "./corrections.ts";
 import { draftLesson } from "./draft.ts";
 import {
-  addLine,
   cleanLessonText,
   lessonsOf,
   newLessonId,
+  putLine,
   readMemory,
   removeLine,
   writeMemory,
@@ -191,7 +191,7 @@ export async function decideLesson(
   const replace = unfinishedSave
     ? (proposal.replace ?? []).filter((id) => present.has(id))
     : (decision.replace ?? []);
-  for (const id of replace) memory = removeLine(memory, id); // throws on an unknown id, before anything is logged
+  for (const id of replace) if (!present.has(id)) removeLine(memory, id); // throws lesson_not_found, before anything is logged
   if (!unfinishedSave) {
     await store.append(runId, [
       {
@@ -210,10 +210,11 @@ export async function decideLesson(
   let id = proposal.lessonId;
   if (!lessonsOf(memory).some((l) => l.id === id && l.text === text)) {
     // The id was free when proposed; a lesson saved since may have taken it (one in ~10⁶).
-    if (lessonsOf(memory).some((l) => l.id === id)) id = newLessonId(memory);
-    memory = addLine(memory, { id, text, provenance: `${runId} #${proposal.sourceSeq}` });
+    if (lessonsOf(memory).some((l) => l.id === id && !replace.includes(id))) id = newLessonId(memory);
+    memory = putLine(memory, { id, text, provenance: `${runId} #${proposal.sourceSeq}` }, replace);
     writeMemory(memory);
   } else if (replace.length > 0) {
+    for (const other of replace) memory = removeLine(memory, other);
     writeMemory(memory);
   }
   await store.append(runId, [

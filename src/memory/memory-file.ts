@@ -197,6 +197,27 @@ export function addLine(file: MemoryFile, lesson: Pick<Lesson, "id" | "text" | "
   return { ...file, lines };
 }
 
+/**
+ * Saves `lesson` in place of the saved lessons `replace` names (at the first one's line, the others
+ * removed), or appends it when `replace` is empty.
+ */
+export function putLine(
+  file: MemoryFile,
+  lesson: Pick<Lesson, "id" | "text" | "provenance">,
+  replace: readonly string[] = [],
+): MemoryFile {
+  if (replace.length === 0) return addLine(file, lesson);
+  const index = findLine(file, replace[0]!);
+  for (const id of replace.slice(1)) findLine(file, id); // every id must exist before anything changes
+  const lines = file.lines.filter((l) => !(l.kind === "lesson" && replace.slice(1).includes(l.lesson.id)));
+  lines[lines.indexOf(file.lines[index]!)] = {
+    kind: "lesson",
+    raw: formatLesson(lesson),
+    lesson: { ...lesson, line: 0 },
+  };
+  return { ...file, lines };
+}
+
 export function removeLine(file: MemoryFile, id: string): MemoryFile {
   const index = findLine(file, id);
   return { ...file, lines: file.lines.filter((_, i) => i !== index) };

@@ -6,6 +6,7 @@ import type { AppDeps } from "./deps.ts";
 import { apiError, errorResponse } from "./errors.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { controlRoutes } from "./routes/control.ts";
+import { lessonRoutes } from "./routes/lessons.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { RunStates } from "./run-states.ts";
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): App {
   });
   const drain = new AbortController();
   const streams = new Set<Promise<void>>();
+  const states = new RunStates(deps.store);
   const dashboard = createDashboard({
     token: deps.token,
     host: deps.options.host,
@@ -62,6 +64,7 @@ export function createApp(deps: AppDeps): App {
     loginUrl: dashboard.loginUrl,
     async closeStreams(timeoutMs = 1000) {
       drain.abort();
+      states.close();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled([...streams]),
@@ -106,7 +109,7 @@ export function createApp(deps: AppDeps): App {
   const ctx: RouteContext = {
     ...deps,
     options: { ...deps.options, log },
-    states: new RunStates(deps.store),
+    states,
     drain: drain.signal,
     streams,
   };
@@ -127,6 +130,7 @@ export function createApp(deps: AppDeps): App {
   runRoutes(app, ctx);
   checkpointRoutes(app, ctx);
   controlRoutes(app, ctx);
+  lessonRoutes(app, ctx);
   streamRoutes(app, ctx);
 
   app.doc31("/openapi.json", {

@@ -99,7 +99,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   };
 
   const startSession = (c: Context) => {
-    c.header("Set-Cookie", sessionCookie(sessionCookieName(portOf(c)), mintSession(options.token, portOf(c), now())));
+    c.header(
+      "Set-Cookie",
+      sessionCookie(sessionCookieName(portOf(c)), mintSession(options.token, portOf(c), now())),
+    );
   };
 
   const page = async (c: Context) => {
@@ -124,7 +127,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       if (c.req.method === "POST") return path === "/auth/login" || path === "/auth/logout";
       if (c.req.method !== "GET" && c.req.method !== "HEAD") return false;
       return (
-        path === "/" || path === "/auth/session" || ASSET.test(path) || (RUN_PAGE.test(path) && isPageNavigation(c))
+        path === "/" ||
+        path === "/auth/session" ||
+        ASSET.test(path) ||
+        (RUN_PAGE.test(path) && isPageNavigation(c))
       );
     },
     register(app) {
@@ -151,7 +157,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         const name = c.req.param("name");
         if (!ASSET.test(`/assets/${name}`)) return apiError(c, 404, "not_found", "No such file.");
         const body = await readFile(join(dir, "assets", name)).catch(() => undefined);
-        if (!body) return apiError(c, 404, "not_found", `No dashboard file ${name}. Rebuild with npm run build.`);
+        if (!body)
+          return apiError(c, 404, "not_found", `No dashboard file ${name}. Rebuild with npm run build.`);
         c.header("Content-Type", CONTENT_TYPES[extname(name)] ?? "application/octet-stream");
         // File names carry a content hash: a changed file has a new name.
         c.header("Cache-Control", "public, max-age=31536000, immutable");

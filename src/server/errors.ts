@@ -21,6 +21,9 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   already_applied: 409,
   runs_not_accepted: 409,
   workspace_not_found: 410,
+  lesson_not_found: 404,
+  lesson_decided: 409,
+  lesson_conflicts: 409,
 };
 
 /** Turns anything a handler threw into the API's error shape; only a real bug is a 500. */

@@ -235,11 +235,12 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     baseUrl: `${url}/v1`,
     requests,
     failures,
-    remainingTurns: () => turns.length - next,
+    remainingTurns: () => turns.length - next - [...used].filter((i) => i >= next).length,
     seek: (index) => {
       if (!Number.isInteger(index) || index < 0 || index > turns.length)
         throw new Error(`seek: no turn ${index}`);
       next = index;
+      used.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -108,7 +108,7 @@ export function createHarness(options: Partial<AppDeps["options"]> & { launcher?
         new AbortController().signal,
       );
     },
-    request: (path, init) => app.request(path, init),
+    request: async (path, init) => app.request(path, init),
   };
 }
 

@@ -2,7 +2,6 @@ import { relative, resolve } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { UserError } from "../../core/index.ts";
 import {
-  addLine,
   type Conflicts,
   cleanLessonText,
   conflictsIn,
@@ -16,6 +15,7 @@ import {
   problemsOf,
   proposalsOf,
   proposeLessons,
+  putLine,
   readMemory,
   removeLine,
   undraftedCorrections,
@@ -190,11 +190,9 @@ export async function memoryAddCommand(
         out(`not added: ${resolution.why}`);
         return EXIT.failed;
       }
-      let next = memory;
-      for (const id of resolution.replace) next = removeLine(next, id);
-      const id = newLessonId(next);
-      next = addLine(next, { id, text: clean, provenance: `added ${new Date().toISOString().slice(0, 10)}` });
-      writeMemory(next);
+      const id = newLessonId(memory);
+      const lesson = { id, text: clean, provenance: `added ${new Date().toISOString().slice(0, 10)}` };
+      writeMemory(putLine(memory, lesson, resolution.replace));
       out(
         `added ${s.bold(id)} to ${where(memory.path)}${resolution.replace.length ? ` (replacing ${resolution.replace.join(", ")})` : ""}`,
       );

@@ -38,6 +38,10 @@ export async function serveCommand(opts: { host: string; port: number }): Promis
     process.stdout.write(
       `${s.bold("entourage serve")} listening on ${s.cyan(listening.url)}  ${s.dim(`(OpenAPI: ${listening.url}/openapi.json)`)}\n`,
     );
+    // The sign-in link works once: it sets an httpOnly session cookie and the page never sees the token.
+    process.stdout.write(
+      `dashboard ${s.cyan(app.loginUrl(listening.url))}  ${s.dim("(sign-in link, works once)")}\n`,
+    );
     if (!isLoopback(opts.host)) {
       process.stdout.write(
         s.yellow(

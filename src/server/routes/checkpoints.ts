@@ -10,7 +10,7 @@ const checkpointParams = z.object({
   seq: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
 });
 
-const checkpointDiffResponse = diffResponse
+export const checkpointDiffResponse = diffResponse
   .extend({
     seq: z.number().int().describe("The checkpoint's event"),
     label: z.string(),

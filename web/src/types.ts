@@ -1,0 +1,41 @@
+/**
+ * The dashboard's types, all taken from the engine's own definitions (type-only imports: nothing of the
+ * engine's runtime or zod is bundled). Events are the zod union in src/core/events; the API's shapes are
+ * the zod schemas the server validates with and publishes as OpenAPI.
+ */
+import type { z } from "zod";
+import type { EntourageEvent, EventData, EventType, RunState, RunStatus } from "../../src/core/index.ts";
+import type { checkpointDiffResponse } from "../../src/server/routes/checkpoints.ts";
+import type {
+  approvalAnswerBody,
+  createRunBody,
+  diffResponse,
+  forkResponse,
+  interventionBody,
+  pendingApprovalSchema,
+  rewindResponse,
+  runDetailSchema,
+  runSummarySchema,
+} from "../../src/server/schemas.ts";
+
+export type { EntourageEvent, EventData, EventType, RunState, RunStatus };
+export type RunSummary = z.infer<typeof runSummarySchema>;
+export type RunDetail = z.infer<typeof runDetailSchema>;
+export type PendingApproval = z.infer<typeof pendingApprovalSchema>;
+export type CreateRun = z.input<typeof createRunBody>;
+export type ApprovalAnswer = z.input<typeof approvalAnswerBody>;
+export type Intervention = z.input<typeof interventionBody>;
+export type Diff = z.infer<typeof diffResponse>;
+export type CheckpointDiff = z.infer<typeof checkpointDiffResponse>;
+export type RewindResult = z.infer<typeof rewindResponse>;
+export type ForkResult = z.infer<typeof forkResponse>;
+
+export const RUN_STATUSES: readonly RunStatus[] = [
+  "queued",
+  "running",
+  "waiting",
+  "paused",
+  "succeeded",
+  "failed",
+  "cancelled",
+];
