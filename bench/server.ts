@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { foldRun, newId, type NewEvent, systemClock } from "../src/core/index.ts";
+import { foldRun, type NewEvent, newId, systemClock } from "../src/core/index.ts";
 import { createApp, listen } from "../src/server/index.ts";
 import { type EventStore, openSqliteEventStore } from "../src/store/index.ts";
 
@@ -102,7 +102,12 @@ async function sseLatency(store: EventStore, url: string, runs: number, seconds:
   abort.abort();
   await Promise.allSettled(clients);
   const sorted = samples.sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), rate: (runs * 1000) / intervalMs };
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    rate: (runs * 1000) / intervalMs,
+  };
 }
 
 /** The load generator: `connections` keep-alive loops for `seconds`, in its own thread. */
@@ -168,7 +173,10 @@ export async function serverBench(table: Table): Promise<void> {
         p99: `${r.p99.toFixed(2)} ms`,
       });
     }
-    table("Event → SSE client latency (SQLite append → parsed by a client; target p99 ≤ 50 ms at 50 runs)", rows);
+    table(
+      "Event → SSE client latency (SQLite append → parsed by a client; target p99 ≤ 50 ms at 50 runs)",
+      rows,
+    );
 
     // 2. GET /runs/:id next to a bare node:http handler.
     const runId = newId("run");
@@ -176,14 +184,21 @@ export async function serverBench(table: Table): Promise<void> {
     for (let i = 0; i < 20; i++) {
       await store.append(
         runId,
-        Array.from({ length: 10 }, (_, j): NewEvent => ({
-          type: "agent.text.delta",
-          agentId: "agent_1",
-          data: { step: 1, text: `t${i}-${j}` },
-        })),
+        Array.from(
+          { length: 10 },
+          (_, j): NewEvent => ({
+            type: "agent.text.delta",
+            agentId: "agent_1",
+            data: { step: 1, text: `t${i}-${j}` },
+          }),
+        ),
       );
     }
-    const body = JSON.stringify({ run: foldRun(runId, await store.read(runId)), live: false, pendingApprovals: [] });
+    const body = JSON.stringify({
+      run: foldRun(runId, await store.read(runId)),
+      live: false,
+      pendingApprovals: [],
+    });
     bare = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(body);

@@ -49,7 +49,8 @@ export interface Dashboard {
 
 const DEFAULT_DIR = fileURLToPath(new URL("../../web/dist/", import.meta.url));
 const RUN_PAGE = /^\/runs\/[A-Za-z0-9_-]{1,128}\/?$/;
-const ASSET = /^\/assets\/[A-Za-z0-9._-]{1,200}$/;
+/** A built file: hashed names, no dot first (no `..`), no slash. */
+const ASSET = /^\/assets\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 
 const CONTENT_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",

@@ -82,13 +82,16 @@ describe("approvals over the API in pipeline mode", () => {
     // The three test runs happened in three different Tester agents.
     const runs = log.filter((e) => e.type === "tool.call.requested" && e.data.name === "run_command");
     assert.equal(runs.length, 3);
-    const phaseOf = (seq: number) => log.findLast((e) => e.type === "agent.started" && e.seq < seq)?.data.phase;
+    const phaseOf = (seq: number) =>
+      log.findLast((e) => e.type === "agent.started" && e.seq < seq)?.data.phase;
     assert.deepEqual(
       runs.map((e) => phaseOf(e.seq)),
       ["test#1", "test#2", "test#final"],
     );
     assert.deepEqual(
-      log.filter((e) => e.type === "tool.call.ended" && e.data.name === "run_command").map((e) => e.data.exitCode),
+      log
+        .filter((e) => e.type === "tool.call.ended" && e.data.name === "run_command")
+        .map((e) => e.data.exitCode),
       [1, 0, 0],
     );
   });
@@ -107,7 +110,10 @@ describe("approvals over the API in pipeline mode", () => {
     // After the plan, commands are still asked (ask-risky): answer each test run.
     for (let i = 0; i < 3; i++) {
       const test = await waitForApproval(live.url, live.runId, "run_command");
-      assert.equal((await answer(live, test.approvalId, { decision: "approve", by: "dashboard" })).status, 200);
+      assert.equal(
+        (await answer(live, test.approvalId, { decision: "approve", by: "dashboard" })).status,
+        200,
+      );
     }
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);

@@ -29,7 +29,9 @@ describe("entourage serve + entourage attach", () => {
         },
         {
           expectMessageContains: ["via-serve"],
-          toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Checked.", files_changed: [] } }],
+          toolCalls: [
+            { name: "finish", arguments: { status: "done", summary: "Checked.", files_changed: [] } },
+          ],
         },
         { name: "lesson draft", text: "none" },
       ],
@@ -71,7 +73,10 @@ describe("entourage serve + entourage attach", () => {
     const a = attach;
     // A typed line is a message for the agent's next step.
     a.write("Mind the time zone\n");
-    await eventually(() => (a.stdout().includes("? allow run_command") ? true : undefined), "attach's approval prompt");
+    await eventually(
+      () => (a.stdout().includes("? allow run_command") ? true : undefined),
+      "attach's approval prompt",
+    );
     a.write("y\n");
     const result = await a.done;
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);

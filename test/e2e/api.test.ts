@@ -171,7 +171,9 @@ describe("the HTTP API of a live CLI run", () => {
       body: { message: "Please also look at the README" },
     });
     assert.equal(queued.status, 202);
-    await api(live.url, `/runs/${live.runId}/approvals/${approval.approvalId}`, { body: { decision: "approve" } });
+    await api(live.url, `/runs/${live.runId}/approvals/${approval.approvalId}`, {
+      body: { decision: "approve" },
+    });
     // The third model call is in flight (and slow): interrupt it.
     await eventually(() => (server!.requests.length >= 3 ? true : undefined), "the slow model call");
     const interrupt = await api(live.url, `/runs/${live.runId}/interventions`, {
@@ -186,7 +188,9 @@ describe("the HTTP API of a live CLI run", () => {
     assert.doesNotMatch(sent(server!, 2), /Stop exploring/);
     assert.match(sent(server!, 3), /\[Message from the user\] Stop exploring and finish now/);
     const log = dbEvents(home, live.runId);
-    const received = log.filter((e) => e.type === "intervention.received").map((e) => [e.data.by, e.data.interrupt]);
+    const received = log
+      .filter((e) => e.type === "intervention.received")
+      .map((e) => [e.data.by, e.data.interrupt]);
     assert.deepEqual(received, [
       ["api", false],
       ["api", true],
@@ -243,7 +247,9 @@ describe("the HTTP API of a live CLI run", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(server!.failures, []);
     const log = dbEvents(home, live.runId);
-    assert.ok(!log.some((e) => e.type === "checkpoint.created" && (e.data.filesChanged as string[]).length > 0));
+    assert.ok(
+      !log.some((e) => e.type === "checkpoint.created" && (e.data.filesChanged as string[]).length > 0),
+    );
     assert.equal(log.find((e) => e.type === "tool.call.ended")?.data.skipped, "denied");
   });
 });

@@ -26,7 +26,11 @@ export function startCli(
   args: string[],
   options: { env: Record<string, string>; cwd?: string; timeoutMs?: number; urlPattern?: RegExp },
 ): Promise<LiveCli> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: options.env, cwd: options.cwd, stdio: "pipe" });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: "pipe",
+  });
   let stdout = "";
   let stderr = "";
   child.stdin.on("error", () => {});
@@ -118,7 +122,8 @@ export async function readSse(
   const records: SseRecord[] = [];
   try {
     const response = await fetch(url, { headers, signal: controller.signal });
-    if (response.status !== 200) throw new Error(`SSE ${url}: HTTP ${response.status} ${await response.text()}`);
+    if (response.status !== 200)
+      throw new Error(`SSE ${url}: HTTP ${response.status} ${await response.text()}`);
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -172,8 +177,11 @@ export interface PendingApproval {
 
 /** Waits until the run has an approval waiting (optionally for `tool`), and returns it. */
 export function waitForApproval(url: string, runId: string, tool?: string): Promise<PendingApproval> {
-  return eventually(async () => {
-    const { body } = await api<{ pendingApprovals: PendingApproval[] }>(url, `/runs/${runId}`);
-    return body.pendingApprovals.find((p) => tool === undefined || p.tool === tool);
-  }, `an approval${tool ? ` for ${tool}` : ""} in ${runId}`);
+  return eventually(
+    async () => {
+      const { body } = await api<{ pendingApprovals: PendingApproval[] }>(url, `/runs/${runId}`);
+      return body.pendingApprovals.find((p) => tool === undefined || p.tool === tool);
+    },
+    `an approval${tool ? ` for ${tool}` : ""} in ${runId}`,
+  );
 }

@@ -7,7 +7,8 @@ import { eventTypes, foldRun } from "../../src/core/index.ts";
 import { Workspace } from "../../src/workspace/index.ts";
 import { createdData, createHarness, makeRepo, post, removeDir } from "./harness.ts";
 
-type Json = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: response bodies in assertions
+// biome-ignore lint/suspicious/noExplicitAny: response bodies walked in assertions
+type Json = Record<string, any>;
 
 async function body(response: Response): Promise<Json> {
   return (await response.json()) as Json;

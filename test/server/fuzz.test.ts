@@ -201,8 +201,8 @@ function randomRequest(r: Rand): { path: string; init: RequestInit } {
   const path =
     r
       .pick(PATHS)
-      .replace("{id}", encodeURIComponent(r.pick(WEIRD_IDS)))
-      .replace("{id2}", r.pick(WEIRD_IDS)) + r.pick(QUERIES);
+      .replace("{id}", encodeURIComponent(someId(r)))
+      .replace("{id2}", someId(r)) + r.pick(QUERIES);
   const method = r.pick(["GET", "POST", "POST", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]);
   const headers: Record<string, string> = {};
   if (r.next() < 0.2) headers.accept = "text/event-stream";

@@ -65,16 +65,18 @@ export function ApprovalCard({
   const fieldRef = useRef<HTMLTextAreaElement & HTMLInputElement>(null);
   const titleId = `approval-${approval.approvalId}`;
 
-  // Focus the prompt when it appears, unless the person is typing somewhere else.
+  // Focus the prompt once it can be answered, unless the person is typing somewhere else.
+  const focused = useRef(false);
   useEffect(() => {
-    if (!autoFocus) return;
+    if (!autoFocus || !steerable || focused.current) return;
+    focused.current = true;
     const active = document.activeElement;
     const busyElsewhere =
       active instanceof HTMLInputElement ||
       active instanceof HTMLTextAreaElement ||
       active instanceof HTMLSelectElement;
     if (!busyElsewhere) approveRef.current?.focus();
-  }, [autoFocus]);
+  }, [autoFocus, steerable]);
 
   useEffect(() => {
     if (mode !== "idle") fieldRef.current?.focus();

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
+import { describe, it } from "node:test";
+import { SteerConsole, type Steering } from "./steer-console.ts";
+import { makeStyle } from "./style.ts";
+
+function setup() {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let printed = "";
+  output.on("data", (d) => (printed += d));
+  const acts: string[] = [];
+  const steering: Steering = {
+    intervene: async (message, interrupt) => {
+      acts.push(`${interrupt ? "interrupt" : "message"}:${message}`);
+    },
+    pause: async () => {
+      acts.push("pause");
+    },
+    resume: async () => {
+      acts.push("resume");
+    },
+    cancel: async () => {
+      acts.push("cancel");
+    },
+  };
+  const console = new SteerConsole({ input, output, style: makeStyle(false), steering });
+  const type = async (line: string) => {
+    input.write(`${line}\n`);
+    await new Promise((r) => setImmediate(r));
+  };
+  return { console, type, acts, printed: () => printed };
+}
+
+const request = (approvalId: string, command = "npm test") => ({
+  approvalId,
+  tool: "run_command",
+  args: { command },
+  risk: "execute" as const,
+  reason: "approval mode ask-risky: execute calls are asked",
+});
+
+describe("SteerConsole: one line reader for steering and approvals", () => {
+  it("sends lines as messages, !lines as interrupts, and /pause /resume /cancel as acts", async () => {
+    const t = setup();
+    await t.type("Use the UTC helpers");
+    await t.type("!stop, wrong file");
+    await t.type("/pause");
+    await t.type("/resume");
+    await t.type("/cancel");
+    await t.type("   ");
+    await t.type("/frobnicate");
+    assert.deepEqual(t.acts, [
+      "message:Use the UTC helpers",
+      "interrupt:stop, wrong file",
+      "pause",
+      "resume",
+      "cancel",
+    ]);
+    assert.match(t.printed(), /unknown command \/frobnicate/);
+    t.console.close();
+  });
+
+  it("answers an open approval with the next lines: y, n + reason, a + confirmation", async () => {
+    const t = setup();
+    const signal = new AbortController().signal;
+    const yes = t.console.ask(request("a1"), signal);
+    assert.match(t.printed(), /\? allow run_command npm test \[execute\]\s+\[y\]es \/ \[n\]o \/ \[a\]lways/);
+    await t.type("y");
+    assert.deepEqual(await yes, { decision: "approve", by: "cli" });
+
+    const no = t.console.ask(request("a2"), signal);
+    await t.type("n");
+    await t.type("use npm run clean");
+    assert.deepEqual(await no, { decision: "deny", by: "cli", reason: "use npm run clean" });
+
+    const always = t.console.ask(request("a3"), signal);
+    await t.type("maybe"); // not an answer: asked again
+    await t.type("a");
+    assert.match(t.printed(), /save the rule run_command "npm test" → allow/);
+    await t.type("y");
+    assert.deepEqual(await always, {
+      decision: "approve",
+      by: "cli",
+      rule: { tool: "run_command", match: "npm test", action: "allow" },
+    });
+    // No line was taken as a message while a question was open.
+    assert.deepEqual(t.acts, []);
+    t.console.close();
+  });
+
+  it("queues questions in order and drops one answered elsewhere", async () => {
+    const t = setup();
+    const first = new AbortController();
+    const a = t.console.ask(request("a1", "make build"), first.signal);
+    const b = t.console.ask(request("a2", "make test"), new AbortController().signal);
+    first.abort();
+    await assert.rejects(a, /answered elsewhere/);
+    assert.match(t.printed(), /answered elsewhere/);
+    assert.match(t.printed(), /allow run_command make test/);
+    await t.type("y");
+    assert.deepEqual(await b, { decision: "approve", by: "cli" });
+    await t.type("back to messages");
+    assert.deepEqual(t.acts, ["message:back to messages"]);
+    t.console.close();
+  });
+
+  it("rejects open questions when closed", async () => {
+    const t = setup();
+    const q = t.console.ask(request("a1"), new AbortController().signal);
+    t.console.close();
+    await assert.rejects(q, /closed/);
+  });
+});

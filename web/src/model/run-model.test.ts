@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { EntourageEvent, NewEvent } from "../../../src/core/index.ts";
+import { modelAt, RunModel } from "./run-model.ts";
+
+/** Envelopes for a list of new events, seq from 0. */
+function log(events: NewEvent[]): EntourageEvent[] {
+  return events.map(
+    (e, seq) => ({ id: `e${seq}`, runId: "run_1", seq, time: 1000 + seq, v: 1, ...e }) as EntourageEvent,
+  );
+}
+
+const A = "agent_1";
+const EVENTS = log([
+  {
+    type: "run.created",
+    data: {
+      task: "Fix it",
+      repo: "/r",
+      workspace: "/w",
+      mode: "single",
+      model: { provider: "scripted", model: "demo", scripted: true },
+      sandbox: { backend: "subprocess", isolated: false, network: "off" },
+      budget: { maxSteps: 5 },
+      approval: "ask-risky",
+    },
+  },
+  { type: "run.status", data: { status: "running" } },
+  {
+    type: "agent.started",
+    agentId: A,
+    data: { name: "implementer", role: "r", task: "t", model: "m", tools: [] },
+  },
+  { type: "agent.step.started", agentId: A, data: { step: 1 } },
+  { type: "agent.text.delta", agentId: A, data: { step: 1, text: "Hel" } },
+  { type: "agent.text.delta", agentId: A, data: { step: 1, text: "lo" } },
+  {
+    type: "agent.step.ended",
+    agentId: A,
+    data: {
+      step: 1,
+      text: "Hello",
+      toolCalls: [{ id: "c1", name: "run_command", args: { command: "rm -rf build" } }],
+      finishReason: "tool-calls",
+      usage: { inputTokens: 10, outputTokens: 5 },
+    },
+  },
+  {
+    type: "tool.call.requested",
+    agentId: A,
+    data: {
+      callId: "c1",
+      name: "run_command",
+      args: { command: "rm -rf build" },
+      risk: "destructive",
+      step: 1,
+    },
+  },
+  {
+    type: "approval.requested",
+    agentId: A,
+    data: {
+      approvalId: "ap1",
+      callId: "c1",
+      tool: "run_command",
+      args: { command: "rm -rf build" },
+      risk: "destructive",
+      reason: "asked",
+    },
+  },
+  {
+    type: "approval.resolved",
+    data: { approvalId: "ap1", decision: "deny", by: "dashboard", reason: "keep build" },
+  },
+  {
+    type: "tool.call.ended",
+    agentId: A,
+    data: {
+      callId: "c1",
+      name: "run_command",
+      output: "denied: keep build",
+      isError: true,
+      durationMs: 0,
+      skipped: "denied",
+    },
+  },
+  { type: "agent.step.started", agentId: A, data: { step: 2 } },
+  { type: "agent.text.delta", agentId: A, data: { step: 2, text: "Partial" } },
+  {
+    type: "intervention.received",
+    data: { interventionId: "i1", message: "stop", interrupt: true, by: "dashboard" },
+  },
+  { type: "agent.step.started", agentId: A, data: { step: 2 } },
+  { type: "intervention.delivered", data: { interventionId: "i1", agentId: A, step: 2 } },
+]);
+
+describe("RunModel", () => {
+  it("folds the run state with the engine's reducer and builds the timeline", () => {
+    const m = new RunModel("run_1");
+    m.apply(EVENTS);
+    assert.equal(m.state.status, "running");
+    assert.equal(m.state.model.scripted, true);
+    assert.equal(m.agentName(A), "implementer");
+    const text = m.items.filter((i) => i.kind === "text");
+    assert.deepEqual(
+      text.map((t) => t.kind === "text" && [t.text, t.state]),
+      [
+        ["Hello", "done"],
+        ["Partial", "cut"],
+      ],
+    );
+    const tool = m.items.find((i) => i.kind === "tool");
+    assert.ok(tool?.kind === "tool");
+    assert.equal(tool.state, "done");
+    assert.equal(tool.result?.skipped, "denied");
+    assert.equal(tool.approval?.resolved?.reason, "keep build");
+    assert.deepEqual(m.pendingApprovals(), []);
+    const intervention = m.items.find((i) => i.kind === "intervention");
+    assert.ok(intervention?.kind === "intervention");
+    assert.deepEqual(intervention.delivered, { agentId: A, step: 2 });
+  });
+
+  it("applies each seq once, whatever a reconnecting stream repeats", () => {
+    const m = new RunModel("run_1");
+    m.apply(EVENTS.slice(0, 6));
+    const again = m.apply(EVENTS.slice(3, 8));
+    assert.equal(again, 2);
+    assert.equal(m.events.length, 8);
+    const t = m.items.find((i) => i.kind === "text");
+    assert.ok(t?.kind === "text");
+    assert.equal(t.text, "Hello");
+  });
+
+  it("a pending approval is listed until it is resolved; modelAt replays up to a seq", () => {
+    const at = modelAt("run_1", EVENTS, 8);
+    assert.deepEqual(
+      at.pendingApprovals().map((a) => a.approvalId),
+      ["ap1"],
+    );
+    const tool = at.items.find((i) => i.kind === "tool");
+    assert.ok(tool?.kind === "tool");
+    assert.equal(tool.state, "waiting");
+    assert.equal(modelAt("run_1", EVENTS, 1).items.length, 2);
+  });
+});
