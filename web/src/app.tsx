@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { RunPage } from "./components/run-page.tsx";
 import { RunsPage } from "./components/runs-page.tsx";
 import { ApiError, api } from "./lib/api.ts";
@@ -8,6 +8,17 @@ import { SessionContext, useSession, useSessionState } from "./session.tsx";
 export function App() {
   const route = useRoute();
   const session = useSessionState();
+  // After moving to another page, the keyboard starts at its content (as after a full page load).
+  const pageKey = route.page === "run" ? `run:${route.runId}` : "runs";
+  const firstPage = useRef(true);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the page changes, by design
+  useEffect(() => {
+    if (firstPage.current) {
+      firstPage.current = false;
+      return;
+    }
+    document.getElementById("main")?.focus();
+  }, [pageKey]);
   return (
     <SessionContext.Provider value={session}>
       <a className="skip-link" href="#main">

@@ -1,4 +1,4 @@
-import { formatCost, formatTokens } from "../lib/format.ts";
+import { formatCost, formatTokens, plural } from "../lib/format.ts";
 import type { RunModel } from "../model/run-model.ts";
 import type { RunState } from "../types.ts";
 
@@ -55,7 +55,7 @@ export function AgentTree({
       >
         <span className="node-name">Run · {s.mode}</span>
         <span className="node-stats">
-          {s.steps} steps · {formatTokens(s.usage.inputTokens + s.usage.outputTokens)} tok ·{" "}
+          {plural(s.steps, "step")} · {formatTokens(s.usage.inputTokens + s.usage.outputTokens)} tok ·{" "}
           {formatCost(s.costUsd, s.costKnown)}
         </span>
       </button>
@@ -97,7 +97,7 @@ function AgentNode({
         </span>
       </span>
       <span className="node-stats">
-        {agent.steps} steps · {formatTokens(agent.usage.inputTokens)} in /{" "}
+        {plural(agent.steps, "step")} · {formatTokens(agent.usage.inputTokens)} in /{" "}
         {formatTokens(agent.usage.outputTokens)} out · {formatCost(agent.costUsd, costKnown)}
       </span>
     </button>

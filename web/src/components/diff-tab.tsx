@@ -232,6 +232,21 @@ function FileDiff({ file, layout }: { file: DiffFile; layout: "unified" | "split
       </h3>
       {file.binary && <p className="muted small">Binary file.</p>}
       <table className={`code ${layout}`}>
+        {layout === "unified" ? (
+          <colgroup>
+            <col className="c-ln" />
+            <col className="c-ln" />
+            <col className="c-sign" />
+            <col />
+          </colgroup>
+        ) : (
+          <colgroup>
+            <col className="c-ln" />
+            <col className="c-half" />
+            <col className="c-ln" />
+            <col className="c-half" />
+          </colgroup>
+        )}
         <tbody>
           {file.hunks.map((h, hi) => {
             if (budget <= 0) return null;

@@ -1,5 +1,14 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { type CSSProperties, memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import {
+  type CSSProperties,
+  memo,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 import { type AnsiSegment, type AnsiStyle, parseAnsi } from "../lib/ansi.ts";
 import { clip, formatDuration, formatTime, summarizeArgs } from "../lib/format.ts";
 import type { OutputChunk, RunModel, TimelineItem } from "../model/run-model.ts";
@@ -22,7 +31,12 @@ export function Timeline({
   label?: string;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
-  const [atBottom, setAtBottom] = useState(true);
+  const innerRef = useRef<HTMLDivElement>(null);
+  // Following the end is the person's choice: scrolling up stops it, reaching the bottom resumes it.
+  // Content growing (new rows, rows measured taller) never stops it.
+  const stick = useRef(true);
+  const lastTop = useRef(0);
+  const [following, setFollowing] = useState(true);
   const virtualizer = useVirtualizer({
     count: items.length,
     getScrollElement: () => scrollRef.current,
@@ -31,15 +45,38 @@ export function Timeline({
     getItemKey: (i) => items[i]!.key,
   });
 
-  // Keep following the end while the view is at the bottom.
+  const toEnd = useCallback(() => {
+    const el = scrollRef.current;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    lastTop.current = el.scrollTop;
+  }, []);
+
   useLayoutEffect(() => {
-    if (follow && atBottom && items.length > 0) virtualizer.scrollToIndex(items.length - 1, { align: "end" });
-  }, [follow, atBottom, items, virtualizer]);
+    if (!follow || !stick.current || items.length === 0) return;
+    virtualizer.scrollToIndex(items.length - 1, { align: "end" });
+    toEnd();
+  }, [follow, items, virtualizer, toEnd]);
+
+  // Rows measured after the jump change the height: stay at the end while following.
+  useEffect(() => {
+    const inner = innerRef.current;
+    if (!follow || !inner) return;
+    const observer = new ResizeObserver(() => {
+      if (stick.current) toEnd();
+    });
+    observer.observe(inner);
+    return () => observer.disconnect();
+  }, [follow, toEnd]);
 
   const onScroll = () => {
     const el = scrollRef.current;
     if (!el) return;
-    setAtBottom(el.scrollHeight - el.scrollTop - el.clientHeight < 48);
+    const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+    if (fromBottom < 48) stick.current = true;
+    else if (el.scrollTop < lastTop.current - 4) stick.current = false;
+    lastTop.current = el.scrollTop;
+    setFollowing(stick.current);
   };
 
   const agentName = (id?: string) => model.agentName(id);
@@ -57,7 +94,10 @@ export function Timeline({
         // biome-ignore lint/a11y/noNoninteractiveTabindex: the log scrolls with the keyboard
         tabIndex={0}
       >
-        <div style={{ height: virtualizer.getTotalSize(), position: "relative", width: "100%" }}>
+        <div
+          ref={innerRef}
+          style={{ height: virtualizer.getTotalSize(), position: "relative", width: "100%" }}
+        >
           {virtualizer.getVirtualItems().map((row) => {
             const item = items[row.index]!;
             const style: CSSProperties = {
@@ -76,13 +116,15 @@ export function Timeline({
         </div>
         {items.length === 0 && <p className="muted empty">Nothing yet.</p>}
       </div>
-      {follow && !atBottom && (
+      {follow && !following && (
         <button
           type="button"
           className="jump"
           onClick={() => {
-            setAtBottom(true);
+            stick.current = true;
+            setFollowing(true);
             virtualizer.scrollToIndex(items.length - 1, { align: "end" });
+            toEnd();
           }}
         >
           ↓ Newest
@@ -282,7 +324,7 @@ function ToolItem({
             <span className={r.exitCode === 0 ? "ok" : "error"}> · exit {r.exitCode}</span>
           )}
           {r && <span className="muted"> · {formatDuration(r.durationMs)}</span>}
-          {item.approval && (
+          {item.approval?.resolved && (
             <>
               {" · "}
               <ApprovalOutcome approval={item.approval} />
