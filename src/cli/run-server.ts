@@ -15,7 +15,7 @@ export async function startRunServer(
   store: EventStore,
   runId: string,
   control: RunControl,
-): Promise<{ url: string; close: () => Promise<void> }> {
+): Promise<{ url: string; dashboardUrl: string; close: () => Promise<void> }> {
   const { createApp, listen, loadOrCreateToken } = await import("../server/index.ts");
   const host = "127.0.0.1";
   const app = createApp({
@@ -38,6 +38,8 @@ export async function startRunServer(
   });
   return {
     url: listening.url,
+    // The dashboard link carries a one-time login code (exchanged for an httpOnly cookie).
+    dashboardUrl: app.loginUrl(listening.url),
     close: async () => {
       unannounce();
       await listening.close();

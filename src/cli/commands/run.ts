@@ -132,7 +132,7 @@ export async function drive(
       }),
   );
   steering.control = control;
-  let server: { url: string; close: () => Promise<void> } | undefined;
+  let server: { url: string; dashboardUrl: string; close: () => Promise<void> } | undefined;
   try {
     if (parts.server !== false) {
       server = await startRunServer(store, runId, control).catch((error: unknown) => {
@@ -144,7 +144,7 @@ export async function drive(
       if (server) {
         serverUrl = server.url;
         control.hasRemoteClients = true;
-        const line = `api ${server.url}  ·  watch: curl -N ${server.url}/runs/${runId}/stream  ·  attach: entourage attach ${runId}\n`;
+        const line = `dashboard ${server.dashboardUrl}\napi ${server.url}  ·  watch: curl -N ${server.url}/runs/${runId}/stream  ·  attach: entourage attach ${runId}\n`;
         if (parts.json) process.stderr.write(line);
         else process.stdout.write(style.dim(line));
       }
