@@ -7,6 +7,12 @@ import type { z } from "zod";
 import type { EntourageEvent, EventData, EventType, RunState, RunStatus } from "../../src/core/index.ts";
 import type { checkpointDiffResponse } from "../../src/server/routes/checkpoints.ts";
 import type {
+  decisionBody,
+  decisionResponse,
+  lessonConflictsError,
+  lessonsResponse,
+} from "../../src/server/routes/lessons.ts";
+import type {
   approvalAnswerBody,
   createRunBody,
   diffResponse,
@@ -29,6 +35,11 @@ export type Diff = z.infer<typeof diffResponse>;
 export type CheckpointDiff = z.infer<typeof checkpointDiffResponse>;
 export type RewindResult = z.infer<typeof rewindResponse>;
 export type ForkResult = z.infer<typeof forkResponse>;
+export type Lessons = z.infer<typeof lessonsResponse>;
+export type Lesson = Lessons["lessons"][number];
+export type LessonDecision = z.input<typeof decisionBody>;
+export type LessonDecisionResult = z.infer<typeof decisionResponse>;
+export type LessonConflicts = NonNullable<z.infer<typeof lessonConflictsError>["conflicts"]>;
 
 export const RUN_STATUSES: readonly RunStatus[] = [
   "queued",

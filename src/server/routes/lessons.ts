@@ -36,12 +36,12 @@ const lessonSchema = z
       .describe("For a pending lesson: saved lessons it duplicates or may contradict"),
   })
   .meta({ id: "Lesson" });
-const lessonsResponse = z.object({
+export const lessonsResponse = z.object({
   runId: z.string(),
   file: z.string().describe("The repo's memory.md, where accepted lessons go"),
   lessons: z.array(lessonSchema),
 });
-const decisionBody = z
+export const decisionBody = z
   .object({
     decision: z.enum(["accepted", "edited", "rejected"]),
     text: z.string().min(1).max(500).optional().describe("The lesson as you want it saved (decision edited)"),
@@ -50,10 +50,18 @@ const decisionBody = z
     replace: z.array(z.string()).optional().describe("Saved lessons to remove in the same write"),
   })
   .meta({ id: "LessonDecision" });
-const decisionResponse = z.object({
+export const decisionResponse = z.object({
   lessonId: z.string(),
   decision: z.enum(["accepted", "edited", "rejected"]),
   saved: z.object({ lessonId: z.string(), file: z.string(), replaced: z.array(z.string()) }).optional(),
+});
+
+/** 409 lesson_conflicts: the usual error, plus the saved lessons still in the way (for the dashboard). */
+export const lessonConflictsError = errorSchema.extend({
+  conflicts: z
+    .object({ duplicates: z.array(savedLesson), contradictions: z.array(savedLesson) })
+    .optional()
+    .describe("With lesson_conflicts: the saved lessons it duplicates or may contradict"),
 });
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -115,7 +123,7 @@ export function lessonRoutes(app: App, ctx: RouteContext): void {
         200: json(decisionResponse, "Decided (and saved, unless rejected)"),
         400: err("Invalid decision (e.g. edited without text)"),
         404: err("No such run or lesson"),
-        409: err("Already decided, or it clashes with a saved lesson"),
+        409: json(lessonConflictsError, "Already decided, or it clashes with a saved lesson"),
       },
     }),
     async (c) => {
@@ -128,20 +136,22 @@ export function lessonRoutes(app: App, ctx: RouteContext): void {
         const proposal = proposalsOf((await runRepo(ctx, id)).events).find((p) => p.lessonId === lessonId);
         const text = body.decision === "edited" ? body.text! : (proposal?.text ?? "");
         const conflicts = conflictsIn(repo, text);
+        const duplicates = body.force ? [] : conflicts.duplicates;
+        const contradictions = body.keepBoth || body.replace ? [] : conflicts.contradictions;
         const clashes = [
-          ...(body.force
-            ? []
-            : conflicts.duplicates.map(
-                (l) => `it duplicates ${l.id} "${l.text}" (force: true saves it anyway)`,
-              )),
-          ...(body.keepBoth || body.replace
-            ? []
-            : conflicts.contradictions.map(
-                (l) => `it may contradict ${l.id} "${l.text}" (keepBoth: true, or replace: ["${l.id}"])`,
-              )),
+          ...duplicates.map((l) => `it duplicates ${l.id} "${l.text}" (force: true saves it anyway)`),
+          ...contradictions.map(
+            (l) => `it may contradict ${l.id} "${l.text}" (keepBoth: true, or replace: ["${l.id}"])`,
+          ),
         ];
         if (proposal?.status === "pending" && clashes.length > 0)
-          throw new EntourageError("lesson_conflicts", `Not saved: ${clashes.join("; ")}.`);
+          return c.json(
+            {
+              error: { code: "lesson_conflicts", message: `Not saved: ${clashes.join("; ")}.` },
+              conflicts: { duplicates: duplicates.map(brief), contradictions: contradictions.map(brief) },
+            },
+            409,
+          );
       }
       const result = await decideLesson(ctx.store, id, {
         lessonId,

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import { isTerminal } from "../../../src/core/state.ts";
 import { ApiError, api } from "../lib/api.ts";
 import { formatCost, formatDuration, formatTokens } from "../lib/format.ts";
-import { linkClick } from "../lib/router.ts";
+import { linkClick, type RunTab } from "../lib/router.ts";
 import { LiveRun } from "../model/live-run.ts";
 import { useSession } from "../session.tsx";
 import { AgentTree, PlanPanel } from "./agent-tree.tsx";
@@ -10,6 +10,7 @@ import { ApprovalsPanel } from "./approval-card.tsx";
 import { ConnectionBadge, ModelBadge, SandboxBadge, StatusPill } from "./badges.tsx";
 import { DiffTab } from "./diff-tab.tsx";
 import { InterventionBox } from "./intervention-box.tsx";
+import { LessonsTab, pendingLessons } from "./lessons-tab.tsx";
 import { ReplayTab } from "./replay-tab.tsx";
 import { Timeline } from "./timeline.tsx";
 
@@ -23,7 +24,14 @@ function useLiveRun(runId: string): LiveRun {
   return live;
 }
 
-export function RunPage({ runId, tab }: { runId: string; tab: "timeline" | "diff" | "replay" }) {
+const TAB_LABELS: Record<RunTab, string> = {
+  timeline: "Timeline",
+  diff: "Changes",
+  replay: "Replay",
+  lessons: "Lessons",
+};
+
+export function RunPage({ runId, tab }: { runId: string; tab: RunTab }) {
   const live = useLiveRun(runId);
   const session = useSession();
   const model = live.model;
@@ -47,6 +55,8 @@ export function RunPage({ runId, tab }: { runId: string; tab: "timeline" | "diff
     document.title = s.task ? `${s.status} · ${s.task.slice(0, 60)} — Entourage` : "Entourage";
   }, [s.task, s.status]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the model mutates in place; its version says when it changed
+  const pending = useMemo(() => pendingLessons(model.events), [model.events, model.version]);
   const duration = (s.finishedAt ?? (isTerminal(s.status) ? s.updatedAt : Date.now())) - s.createdAt;
   const tabLink = (t: string) => `/runs/${runId}${t === "timeline" ? "" : `?tab=${t}`}`;
 
@@ -104,12 +114,26 @@ export function RunPage({ runId, tab }: { runId: string; tab: "timeline" | "diff
       )}
       {s.summary && isTerminal(s.status) && <p className={`summary status-text-${s.status}`}>{s.summary}</p>}
       <nav className="tabs" aria-label="Run views">
-        {(["timeline", "diff", "replay"] as const).map((t) => (
+        {(["timeline", "diff", "replay", "lessons"] as const).map((t) => (
           <a key={t} href={tabLink(t)} onClick={linkClick} aria-current={tab === t ? "page" : undefined}>
-            {t === "timeline" ? "Timeline" : t === "diff" ? "Changes" : "Replay"}
+            {TAB_LABELS[t]}
+            {t === "lessons" && pending > 0 && (
+              <span className="tab-count" title={`${pending} waiting for your decision`}>
+                {pending}
+                <span className="sr-only"> waiting</span>
+              </span>
+            )}
           </a>
         ))}
       </nav>
+      {tab !== "lessons" && pending > 0 && (
+        <p className="lessons-hint" data-testid="lessons-hint">
+          {pending === 1 ? "1 lesson" : `${pending} lessons`} proposed from your corrections, waiting for you:{" "}
+          <a href={tabLink("lessons")} onClick={linkClick}>
+            review {pending === 1 ? "it" : "them"}
+          </a>
+        </p>
+      )}
       {tab === "timeline" && (
         <div className="run-body">
           <aside className="side" aria-label="Agents">
@@ -125,6 +149,7 @@ export function RunPage({ runId, tab }: { runId: string; tab: "timeline" | "diff
       )}
       {tab === "diff" && <DiffTab live={live} />}
       {tab === "replay" && <ReplayTab live={live} />}
+      {tab === "lessons" && <LessonsTab live={live} />}
     </div>
   );
 }

@@ -5,6 +5,9 @@ import type {
   Diff,
   ForkResult,
   Intervention,
+  LessonDecision,
+  LessonDecisionResult,
+  Lessons,
   RewindResult,
   RunDetail,
   RunStatus,
@@ -15,10 +18,13 @@ import type {
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** The whole answer, for errors that carry more than a message (409 lesson_conflicts names the lessons). */
+  readonly body: unknown;
+  constructor(status: number, code: string, message: string, body?: unknown) {
     super(message);
     this.status = status;
     this.code = code;
+    this.body = body;
   }
 }
 
@@ -45,6 +51,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
       response.status,
       error?.code ?? "http_error",
       error?.message ?? `${method} ${path} answered HTTP ${response.status}.`,
+      parsed,
     );
   }
   return parsed as T;
@@ -77,4 +84,7 @@ export const api = {
   rewind: (id: string, to: number) => call<RewindResult>("POST", `/runs/${enc(id)}/rewind`, { to }),
   fork: (id: string, at: number, guidance?: string) =>
     call<ForkResult>("POST", `/runs/${enc(id)}/fork`, { at, guidance: guidance || undefined }),
+  lessons: (id: string) => call<Lessons>("GET", `/runs/${enc(id)}/lessons`),
+  decideLesson: (id: string, lessonId: string, body: LessonDecision) =>
+    call<LessonDecisionResult>("POST", `/runs/${enc(id)}/lessons/${enc(lessonId)}`, body),
 };

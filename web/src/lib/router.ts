@@ -1,16 +1,20 @@
 import { useSyncExternalStore } from "react";
 
-/** The dashboard's pages: `/` (runs, `?status=` filter) and `/runs/<id>` (`?tab=timeline|diff|replay`). */
-export type Route =
-  | { page: "runs"; status?: string }
-  | { page: "run"; runId: string; tab: "timeline" | "diff" | "replay" };
+/** The dashboard's pages: `/` (runs, `?status=` filter) and `/runs/<id>` (`?tab=timeline|diff|replay|lessons`). */
+export type Route = { page: "runs"; status?: string } | { page: "run"; runId: string; tab: RunTab };
+
+export type RunTab = "timeline" | "diff" | "replay" | "lessons";
 
 export function parseRoute(location: { pathname: string; search: string }): Route {
   const params = new URLSearchParams(location.search);
   const m = /^\/runs\/([A-Za-z0-9_-]{1,128})\/?$/.exec(location.pathname);
   if (m) {
     const tab = params.get("tab");
-    return { page: "run", runId: m[1]!, tab: tab === "diff" || tab === "replay" ? tab : "timeline" };
+    return {
+      page: "run",
+      runId: m[1]!,
+      tab: tab === "diff" || tab === "replay" || tab === "lessons" ? tab : "timeline",
+    };
   }
   return { page: "runs", status: params.get("status") ?? undefined };
 }
