@@ -132,7 +132,7 @@ export class TerminalRenderer {
       case "intervention.received":
         this.line(
           s.cyan(
-            `  ✉ message from ${event.data.by}${event.data.interrupt ? " (interrupt)" : ""}: ${event.data.message}`,
+            `  ✉ message from ${event.data.by}${event.data.redirect ? ` (redirect${event.data.redirect.to ? ` to ${event.data.redirect.to}` : ": restart the phase"})` : event.data.interrupt ? " (interrupt)" : ""}: ${event.data.message}`,
           ),
         );
         break;

@@ -7,7 +7,7 @@ import type { Style } from "./style.ts";
 
 /** What a person at the terminal can do to a run: the local RunControl, or a server over HTTP. */
 export interface Steering {
-  intervene(message: string, interrupt: boolean): Promise<void>;
+  intervene(message: string, interrupt: boolean, redirect?: { to?: string }): Promise<void>;
   pause(): Promise<void>;
   resume(): Promise<void>;
   cancel(): Promise<void>;
@@ -15,7 +15,7 @@ export interface Steering {
 
 /** The keys, as the live view's header and `/help` show them. */
 export const STEER_KEYS =
-  "type a message + Enter: it reaches the agent at its next step · !message: interrupt now · /pause /resume /cancel · /help";
+  "type a message + Enter: it reaches the agent at its next step · !message: interrupt now · /redirect [@agent] message: stop the agent and restart its phase (or hand it to @agent) · /pause /resume /cancel · /help";
 
 type Question = Pick<ApprovalRequest, "approvalId" | "tool" | "args" | "risk" | "reason"> & {
   stage: "decide" | "reason" | "rule";
@@ -149,6 +149,12 @@ export class SteerConsole {
             : undefined;
     if (command) {
       this.#act(command);
+      return;
+    }
+    const redirect = /^\/redirect(?:\s+@([\w.-]+))?\s+(.+)$/.exec(text);
+    if (redirect) {
+      const [, to, message] = redirect;
+      this.#act(() => this.#steering.intervene(message!.trim(), true, { to }));
       return;
     }
     if (text.startsWith("/")) {

@@ -131,6 +131,13 @@ export async function runAgent(
         data: { interventionId: message.interventionId, agentId, step: step + 1 },
       });
       messages.push({ role: "user", content: `[Message from the user] ${message.message}` });
+      if (message.redirect) {
+        const to = message.redirect.to ? ` to ${message.redirect.to}` : "";
+        return finishAgent(deps, agent, agentId, {
+          reason: "redirected",
+          report: await partialReport(deps, `Redirected${to} by the user: ${message.message}`, "blocked"),
+        });
+      }
     }
     if (step >= maxSteps) {
       return finishAgent(deps, agent, agentId, {

@@ -9,14 +9,17 @@ export class Inbox {
   private readonly events: readonly EntourageEvent[];
   private readonly agentId: string;
   private scanned = 0;
-  private readonly pending = new Map<string, { interventionId: string; message: string; target?: string }>();
+  private readonly pending = new Map<
+    string,
+    { interventionId: string; message: string; target?: string; redirect?: { to?: string } }
+  >();
 
   constructor(events: readonly EntourageEvent[], agentId: string) {
     this.events = events;
     this.agentId = agentId;
   }
 
-  take(): { interventionId: string; message: string }[] {
+  take(): { interventionId: string; message: string; redirect?: { to?: string } }[] {
     for (; this.scanned < this.events.length; this.scanned++) {
       const e = this.events[this.scanned]!;
       if (e.type === "intervention.received") {
@@ -24,6 +27,7 @@ export class Inbox {
           interventionId: e.data.interventionId,
           message: e.data.message,
           target: e.data.targetAgentId,
+          redirect: e.data.redirect,
         });
       } else if (e.type === "intervention.delivered") {
         this.pending.delete(e.data.interventionId);

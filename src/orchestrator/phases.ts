@@ -28,8 +28,16 @@ export class PhaseRunner {
   /** Every event of the run so far (grows as phases append). */
   events: EntourageEvent[];
 
-  constructor(deps: AgentLoopDeps, events: readonly EntourageEvent[]) {
+  /** Finds an agent by name, for redirects to another agent. */
+  readonly resolveAgent: (name: string) => AgentDefinition | undefined;
+
+  constructor(
+    deps: AgentLoopDeps,
+    events: readonly EntourageEvent[],
+    resolveAgent: (name: string) => AgentDefinition | undefined = () => undefined,
+  ) {
     this.deps = deps;
+    this.resolveAgent = resolveAgent;
     this.events = [...events];
     // Everything written from now on (by phases and by the agents) is seen by the phases that follow.
     deps.emitter.onWrite((event) => this.events.push(event));
@@ -70,12 +78,56 @@ export class PhaseRunner {
     }
     const agentId = started.agentId!;
     const finished = this.events.find((e) => e.type === "agent.finished" && e.agentId === agentId);
+    let result: PhaseResult;
     if (finished?.type === "agent.finished") {
-      return { agentId, report: finished.data.report, reason: finished.data.reason };
+      result = { agentId, report: finished.data.report, reason: finished.data.reason };
+    } else {
+      const outcome = await runAgent({ ...this.deps, ...overrides }, spec.agent, agentId, this.events);
+      await this.deps.emitter.flush();
+      result = { agentId, ...outcome };
     }
-    const outcome = await runAgent({ ...this.deps, ...overrides }, spec.agent, agentId, this.events);
-    await this.deps.emitter.flush();
-    return { agentId, ...outcome };
+    return result.reason === "redirected" ? this.redirected(spec, overrides, agentId) : result;
+  }
+
+  /**
+   * A person redirected the phase's agent: the phase starts over with their message — by the agent they
+   * named, or by a fresh agent of the same kind (restart). Keyed `<phase>~<n>`, so resume finds it again.
+   */
+  private redirected(
+    spec: PhaseSpec,
+    overrides: Partial<AgentLoopDeps>,
+    agentId: string,
+  ): Promise<PhaseResult> {
+    const delivered = this.events.findLast(
+      (e) => e.type === "intervention.delivered" && e.data.agentId === agentId,
+    );
+    const received =
+      delivered?.type === "intervention.delivered"
+        ? this.events.find(
+            (e) =>
+              e.type === "intervention.received" && e.data.interventionId === delivered.data.interventionId,
+          )
+        : undefined;
+    const message = received?.type === "intervention.received" ? received.data.message : "";
+    const to = received?.type === "intervention.received" ? received.data.redirect?.to : undefined;
+    const agent = (to && this.resolveAgent(to)) || spec.agent;
+    const base = spec.phase.replace(/~\d+$/, "");
+    const attempt = Number(/~(\d+)$/.exec(spec.phase)?.[1] ?? 1) + 1;
+    return this.run(
+      {
+        ...spec,
+        phase: `${base}~${attempt}`,
+        agent,
+        from: spec.agent.name,
+        reason: !to
+          ? "restarted by the user"
+          : agent.name === to
+            ? `redirected by the user to ${agent.name}`
+            : `redirected by the user to "${to}", which is no agent of this run: restarted with ${agent.name} instead`,
+        task: `${spec.task}\n\n[Message from the user, who redirected this task${to ? ` to you (${agent.name})` : ""}] ${message}`,
+      },
+      overrides,
+    );
   }
 }
 

@@ -157,6 +157,8 @@ export class RunControl {
     message: string;
     targetAgentId?: string;
     interrupt?: boolean;
+    /** Stop the agent and start its phase over (with `to`: hand it to that agent). Implies interrupt. */
+    redirect?: { to?: string };
     by: string;
   }): Promise<string> {
     const interventionId = this.options.ids("int");
@@ -166,11 +168,12 @@ export class RunControl {
         interventionId,
         message: input.message,
         targetAgentId: input.targetAgentId,
-        interrupt: input.interrupt ?? false,
+        interrupt: input.interrupt ?? input.redirect !== undefined,
+        redirect: input.redirect,
         by: input.by,
       },
     });
-    if (input.interrupt) {
+    if (input.interrupt || input.redirect) {
       for (const [agentId, controller] of this.stepAborts) {
         if (!input.targetAgentId || input.targetAgentId === agentId)
           controller.abort(new AbortedError("interrupted by the user"));

@@ -121,6 +121,7 @@ export async function driveRun(
       },
       // After a rewind the run continues from the state it had at the chosen event.
       effectiveEvents(events),
+      (name) => agents.get(name),
     );
     let outcome: { report: AgentReport };
     if (created.mode === "pipeline" || created.mode === "dynamic") {

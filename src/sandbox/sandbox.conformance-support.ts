@@ -90,10 +90,18 @@ export async function assertTreeGone(workspace: string, beats: string[], marker:
     assert.notEqual(first[i], undefined, `${file} was never written: the test did not start its children`);
     rmSync(path.join(workspace, file), { force: true });
   }
-  const survivors = readdirSync("/proc").filter((entry) => {
-    if (!/^\d+$/.test(entry)) return false;
-    return readOptional(`/proc/${entry}/cmdline`)?.includes(marker) ?? false;
-  });
+  const find = () =>
+    readdirSync("/proc").filter((entry) => {
+      if (!/^\d+$/.test(entry)) return false;
+      return readOptional(`/proc/${entry}/cmdline`)?.includes(marker) ?? false;
+    });
+  // A killed tree of many processes takes a moment to be reaped on a loaded machine: survivors are
+  // processes still there after 10 s, not ones the kernel is still tearing down.
+  let survivors = find();
+  for (let waited = 0; survivors.length > 0 && waited < 10_000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    survivors = find();
+  }
   for (const pid of survivors) process.kill(Number(pid), "SIGKILL"); // do not leave them behind a failure
   assert.deepEqual(survivors, [], `processes survived: ${survivors.join(", ")}`);
 }

@@ -223,6 +223,18 @@ export const interventionBody = z
       .boolean()
       .optional()
       .describe("Abort the agent's in-flight model call and deliver at once (default: next step)"),
+    redirect: z
+      .object({
+        to: z
+          .string()
+          .min(1)
+          .max(100)
+          .optional()
+          .describe("Agent name to hand the task to; absent: restart the phase"),
+      })
+      .strict()
+      .optional()
+      .describe("Stop the agent and start its phase over with this message (implies interrupt)"),
   })
   .strict()
   .meta({ id: "Intervention" });

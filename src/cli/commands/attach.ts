@@ -65,8 +65,8 @@ export async function attachCommand(runId: string, opts: { url?: string }): Prom
     const base = `/runs/${encodeURIComponent(runId)}`;
     const say = (text: string) => out(`${text}\n`);
     const steering: Steering = {
-      intervene: async (message, interrupt) => {
-        await client.post(`${base}/interventions`, { message, interrupt });
+      intervene: async (message, interrupt, redirect) => {
+        await client.post(`${base}/interventions`, { message, interrupt, redirect });
       },
       pause: async () => {
         await client.post(`${base}/pause`);

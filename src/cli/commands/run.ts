@@ -179,8 +179,8 @@ function localSteering(control: () => RunControl | undefined): Steering {
     return c;
   };
   return {
-    intervene: async (message, interrupt) => {
-      await get().intervene({ message, interrupt, by: "cli" });
+    intervene: async (message, interrupt, redirect) => {
+      await get().intervene({ message, interrupt, redirect, by: "cli" });
     },
     pause: () => get().pause("cli"),
     resume: () => get().resume("cli"),

@@ -71,6 +71,16 @@ export const agentFinished = defineEvent(
   z.object({
     name: z.string(),
     report: agentReportSchema,
-    reason: z.enum(["finish", "plan", "no_tool_calls", "max_steps", "budget", "loop", "error", "cancelled"]),
+    reason: z.enum([
+      "finish",
+      "plan",
+      "no_tool_calls",
+      "max_steps",
+      "budget",
+      "loop",
+      "redirected",
+      "error",
+      "cancelled",
+    ]),
   }),
 );

@@ -33,6 +33,11 @@ export const interventionReceived = defineEvent(
     message: z.string(),
     targetAgentId: z.string().optional(),
     interrupt: z.boolean(),
+    /**
+     * Redirect: the agent this reaches stops, and its phase starts over with the message — by the agent
+     * named in `to`, or by the same kind of agent when `to` is absent (restart the phase).
+     */
+    redirect: z.object({ to: z.string().optional() }).optional(),
     by: z.string(),
   }),
 );

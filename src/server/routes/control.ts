@@ -121,9 +121,15 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { message, targetAgentId, interrupt } = c.req.valid("json");
+      const { message, targetAgentId, interrupt, redirect } = c.req.valid("json");
       const control = await liveControl(ctx, id);
-      const interventionId = await control.intervene({ message, targetAgentId, interrupt, by: "api" });
+      const interventionId = await control.intervene({
+        message,
+        targetAgentId,
+        interrupt,
+        redirect,
+        by: "api",
+      });
       return c.json({ interventionId }, 202);
     },
   );
