@@ -40,7 +40,7 @@ import type {
 import { sandboxEnv } from "../../sandbox.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
-import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
+import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
 import {
   type BwrapProfile,
   buildBwrapArgs,
@@ -62,6 +62,7 @@ import {
   type CgroupLayout,
   type CgroupLimits,
   type CgroupSessionPlan,
+  describeLayout,
   missingControllers,
   neededControllers,
 } from "./cgroup-plan.ts";
@@ -211,7 +212,7 @@ async function probeHost(
     identity,
     user,
     system,
-    toolDirs: toolDirs.filter((dir) => !system.some((e) => e.kind === "ro-bind" && isUnder(e.path, dir))),
+    toolDirs: toolDirs.filter((dir) => !system.some((e) => e.kind === "ro-bind" && isWithin(e.path, dir))),
     cgroup,
   };
 
@@ -593,14 +594,4 @@ function killGroup(pid: number): void {
       // gone
     }
   }
-}
-
-function describeLayout(layout: CgroupLayout): string {
-  if (layout.version === 2) return `v2 at ${layout.dir}/entourage (${layout.controllers.join(", ")})`;
-  const dirs = Object.entries(layout.dirs).map(([c, d]) => `${c}: ${d}/entourage`);
-  return `v1 (${dirs.join("; ")}; swap accounting ${layout.memsw ? "on" : "off"})`;
-}
-
-function isUnder(parent: string, child: string): boolean {
-  return child === parent || child.startsWith(`${parent}/`);
 }

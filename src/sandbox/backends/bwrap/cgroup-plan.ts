@@ -167,3 +167,10 @@ export function readCounter(text: string, key: string): number {
 function quotaUs(cores: number): number {
   return Math.max(1000, Math.round(cores * CPU_PERIOD_US));
 }
+
+/** One line describing a cgroup layout, for `doctor` and probe details. */
+export function describeLayout(layout: CgroupLayout): string {
+  if (layout.version === 2) return `v2 at ${layout.dir}/entourage (${layout.controllers.join(", ")})`;
+  const dirs = Object.entries(layout.dirs).map(([c, d]) => `${c}: ${d}/entourage`);
+  return `v1 (${dirs.join("; ")}; swap accounting ${layout.memsw ? "on" : "off"})`;
+}
