@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import { api, type LiveCli, startCli, waitForApproval } from "../helpers/api.ts";
-import { cliEnv, makeSampleRepo, ROOT, removeDir, tempDir } from "../helpers/cli.ts";
+import { cliEnv, fakeModelFlags, makeSampleRepo, ROOT, removeDir, tempDir } from "../helpers/cli.ts";
 import { dbEvents } from "./support.ts";
 
 /**
@@ -39,12 +39,7 @@ describe("approvals over the API in pipeline mode", () => {
         "Fix the failing tests in src/date.js",
         "--repo",
         repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "fake-coder",
+        ...fakeModelFlags(server),
         "--mode",
         "pipeline",
         "--approval",

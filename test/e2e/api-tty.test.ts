@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import { eventually } from "../helpers/api.ts";
-import { BIN, cliEnv, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
+import { BIN, cliEnv, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
 import { dbEvents } from "./support.ts";
 
 /**
@@ -53,12 +53,7 @@ describe("entourage run in a terminal: typing steers the run and answers its pro
       "Check the project",
       "--repo",
       repo,
-      "--provider",
-      "openai-compatible",
-      "--base-url",
-      model.baseUrl,
-      "--model",
-      "fake-coder",
+      ...fakeModelFlags(model),
       "--mode",
       "single",
       "--sandbox",

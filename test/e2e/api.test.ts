@@ -11,7 +11,7 @@ import {
   type WireEvent,
   waitForApproval,
 } from "../helpers/api.ts";
-import { cliEnv, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
+import { cliEnv, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
 import { dbEvents } from "./support.ts";
 
 /**
@@ -64,12 +64,7 @@ describe("the HTTP API of a live CLI run", () => {
         "Check the project",
         "--repo",
         repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "fake-coder",
+        ...fakeModelFlags(server),
         "--mode",
         "single",
         "--sandbox",

@@ -3,7 +3,16 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startFakeModelServer } from "../fake-llm/server.ts";
-import { cliEnv, jsonLines, makeSampleRepo, ROOT, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import {
+  cliEnv,
+  fakeModelFlags,
+  jsonLines,
+  makeSampleRepo,
+  ROOT,
+  removeDir,
+  runCli,
+  tempDir,
+} from "../helpers/cli.ts";
 import { assertNoCrash, describeResult } from "./support.ts";
 
 type Event = { runId: string; type: string; agentId?: string; seq: number; data: Record<string, unknown> };
@@ -133,12 +142,7 @@ export default definePlugin({
         "Take notes",
         "--repo",
         repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "fake-coder",
+        ...fakeModelFlags(server),
         "--mode",
         "single",
         "--sandbox",
@@ -320,12 +324,7 @@ describe("custom agents as files (dynamic and pipeline modes)", () => {
           "Review the date code",
           "--repo",
           repo,
-          "--provider",
-          "openai-compatible",
-          "--base-url",
-          server.baseUrl,
-          "--model",
-          "fake-coder",
+          ...fakeModelFlags(server),
           "--mode",
           "dynamic",
           "--sandbox",
@@ -418,12 +417,7 @@ describe("custom agents as files (dynamic and pipeline modes)", () => {
           "Fix the date bug",
           "--repo",
           repo,
-          "--provider",
-          "openai-compatible",
-          "--base-url",
-          server.baseUrl,
-          "--model",
-          "fake-coder",
+          ...fakeModelFlags(server),
           "--mode",
           "pipeline",
           "--test-command",

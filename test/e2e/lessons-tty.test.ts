@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FakeTurn } from "../fake-llm/scenario.ts";
 import { startFakeModelServer } from "../fake-llm/server.ts";
-import { BIN, cliEnv, makeSampleRepo, ROOT, removeDir, tempDir } from "../helpers/cli.ts";
+import { BIN, cliEnv, fakeModelFlags, makeSampleRepo, ROOT, removeDir, tempDir } from "../helpers/cli.ts";
 import { dbEvents, dbRunIds, editTurn, readTurn } from "./support.ts";
 
 const REASON = "Put small helpers like pad in src/util.js, not inline in the function.";
@@ -63,12 +63,7 @@ describe("lessons at the end of a terminal run (pseudo-terminal)", () => {
         "Fix the date bug",
         "--repo",
         repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-        "--model",
-        "fake-coder",
+        ...fakeModelFlags(server),
         "--mode",
         "single",
         "--sandbox",

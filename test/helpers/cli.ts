@@ -95,7 +95,12 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Flags that point the CLI at a fake model server (OpenAI wire protocol) and approve every call. */
+/** Flags that point the CLI at a fake model server (OpenAI wire protocol). */
+export function fakeModelFlags(server: { baseUrl: string }): string[] {
+  return ["--provider", "openai-compatible", "--base-url", server.baseUrl, "--model", "fake-coder"];
+}
+
+/** The same, approving every call (`--yes`). */
 export function fakeModel(server: { baseUrl: string }): string[] {
-  return ["--provider", "openai-compatible", "--base-url", server.baseUrl, "--model", "fake-coder", "--yes"];
+  return [...fakeModelFlags(server), "--yes"];
 }
