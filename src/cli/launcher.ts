@@ -7,6 +7,7 @@ import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Config, loadConfig, saveProjectRule } from "../config/index.ts";
 import {
+  createdData,
   type EventData,
   effectiveEvents,
   errorMessage,
@@ -231,9 +232,6 @@ export async function prepareResume(
   flags: { yes?: boolean; approval?: ApprovalMode },
 ): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
   const events = await store.read(runId);
-  const created = events.find((e) => e.type === "run.created");
-  if (created?.type !== "run.created")
-    throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
   const state = foldRun(runId, events);
   if (isTerminal(state.status)) {
     throw new UserError(
@@ -241,7 +239,7 @@ export async function prepareResume(
       `Run ${runId} has already ${state.status}; nothing to resume. See its change with: entourage diff ${runId}`,
     );
   }
-  const d: EventData<"run.created"> = created.data;
+  const d = createdData(runId, events);
   const config = loadConfig({ home: home(), repo: d.repo, flags: { approval: flags.approval } });
   const model = d.model.scripted
     ? createScriptedDemoModel(effectiveEvents(events).filter((e) => e.type === "agent.step.ended").length)

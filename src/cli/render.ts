@@ -1,5 +1,6 @@
+import { formatCost, formatDuration, formatTokens } from "../core/format.ts";
 import type { EntourageEvent } from "../core/index.ts";
-import { formatCost, formatDuration, formatTokens, type Style } from "./style.ts";
+import type { Style } from "./style.ts";
 
 /** Lines of a command's output shown live per call; the rest is counted, and kept in the log. */
 const OUTPUT_LINES_SHOWN = 12;

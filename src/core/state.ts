@@ -1,4 +1,5 @@
-import type { AgentReport, EntourageEvent, RunStatus, Usage } from "./events/index.ts";
+import { UserError } from "./errors.ts";
+import type { AgentReport, EntourageEvent, EventData, RunStatus, Usage } from "./events/index.ts";
 
 /** One agent of the run's tree, as folded from its events. */
 export interface AgentState {
@@ -200,4 +201,21 @@ export function foldRun(runId: string, events: Iterable<EntourageEvent>): RunSta
 /** True for the statuses a run never leaves. */
 export function isTerminal(status: RunStatus): boolean {
   return status === "succeeded" || status === "failed" || status === "cancelled";
+}
+
+/**
+ * The data of a run's `run.created` event, which starts every run's log. `hint` says how to list runs
+ * (CLI or API); a log without it is an unknown run.
+ */
+export function createdData(
+  runId: string,
+  events: readonly EntourageEvent[],
+  hint = "entourage runs",
+): EventData<"run.created"> {
+  const created =
+    events[0]?.type === "run.created" ? events[0] : events.find((e) => e.type === "run.created");
+  if (created?.type !== "run.created") {
+    throw new UserError("run_not_found", `No run with id ${runId}. List runs with: ${hint}`);
+  }
+  return created.data;
 }

@@ -1,4 +1,5 @@
 import {
+  createdData,
   type EntourageEvent,
   type EventData,
   foldRun,
@@ -75,13 +76,6 @@ export function undraftedCorrections(events: readonly EntourageEvent[]): Correct
   return findCorrections(events).filter((c) => !handled.has(c.seq));
 }
 
-function createdOf(events: readonly EntourageEvent[], runId: string): EventData<"run.created"> {
-  const created = events.find((e) => e.type === "run.created");
-  if (created?.type !== "run.created")
-    throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
-  return created.data;
-}
-
 /**
  * Proposes one lesson per correction of a finished run that has none yet: drafted by `model` (the run's
  * own), logged as `lesson.proposed` with the correction's seq, or `lesson.skipped` when the model finds
@@ -95,7 +89,7 @@ export async function proposeLessons(
   options: { signal?: AbortSignal; onDrafting?: (count: number) => void } = {},
 ): Promise<Proposal[]> {
   const events = await store.read(runId);
-  const created = createdOf(events, runId);
+  const created = createdData(runId, events);
   if (!isTerminal(foldRun(runId, events).status)) {
     throw new UserError(
       "run_active",
@@ -158,7 +152,7 @@ export async function decideLesson(
   decision: Decision,
 ): Promise<{ saved?: { lessonId: string; file: string; replaced: string[] } }> {
   const events = await store.read(runId);
-  const created = createdOf(events, runId);
+  const created = createdData(runId, events);
   const proposal = proposalsOf(events).find((p) => p.lessonId === decision.lessonId);
   if (!proposal) {
     throw new UserError(

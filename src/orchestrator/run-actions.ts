@@ -6,6 +6,7 @@
  */
 import { hostname } from "node:os";
 import {
+  createdData,
   type EntourageEvent,
   type EventData,
   effectiveEvents,
@@ -144,9 +145,7 @@ export async function forkRun(
   },
 ): Promise<{ newRunId: string; label: string }> {
   const events = await readRun(store, runId);
-  const created = events.find((e) => e.type === "run.created");
-  if (created?.type !== "run.created")
-    throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
+  const created = createdData(runId, events);
   checkSeq(runId, events, options.at, "--at");
   const state = foldRun(runId, events);
   const oldWorkspace = await Workspace.open(state.workspace);
@@ -156,7 +155,7 @@ export async function forkRun(
   await oldWorkspace.cloneAt(target.ref, dir);
 
   const data: EventData<"run.created"> = {
-    ...created.data,
+    ...created,
     workspace: dir,
     forkedFrom: { runId, seq: options.at },
   };

@@ -4,8 +4,8 @@ import {
   AbortedError,
   type AgentReport,
   type Clock,
+  createdData,
   EntourageError,
-  type EntourageEvent,
   type EventData,
   effectiveEvents,
   errorMessage,
@@ -95,7 +95,7 @@ export async function driveRun(
   await emitter.emit({ type: "run.status", data: { status: "running" } });
 
   try {
-    const created = createdOf(events);
+    const created = createdData(runId, events);
     // Custom agents and tool grants are fixed in run.created, so a resumed run has the same team.
     const agents = new AgentRoster(created.agents, created.agentTools);
     const phases = new PhaseRunner(
@@ -234,11 +234,4 @@ export async function driveRun(
   }
   await emitter.flush();
   return foldRun(runId, await ctx.store.read(runId));
-}
-
-function createdOf(events: readonly EntourageEvent[]): EventData<"run.created"> {
-  const created = events.find((e) => e.type === "run.created");
-  if (created?.type !== "run.created")
-    throw new UserError("run_corrupt", "The run has no run.created event.");
-  return created.data;
 }

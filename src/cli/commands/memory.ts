@@ -1,6 +1,6 @@
 import { relative, resolve } from "node:path";
 import { createInterface, type Interface } from "node:readline";
-import { UserError } from "../../core/index.ts";
+import { createdData, UserError } from "../../core/index.ts";
 import {
   type Conflicts,
   cleanLessonText,
@@ -385,13 +385,10 @@ export async function memoryReviewCommand(
     const store = await openStore();
     try {
       const events = await store.read(runId);
-      const created = events.find((e) => e.type === "run.created");
-      if (created?.type !== "run.created")
-        throw new UserError("run_not_found", `No run with id ${runId}. List runs with: entourage runs`);
-      const repo = created.data.repo;
+      const d = createdData(runId, events);
+      const repo = d.repo;
       if (undraftedCorrections(events).length > 0) {
         // The run ended without drafting (a crash, an interruption): draft with its model now.
-        const d = created.data;
         const model = d.model.scripted
           ? (await import("../demo-model.ts")).createScriptedDemoModel(0)
           : await loadRunModel(d.model, repo);

@@ -1,7 +1,8 @@
+import { formatCost, formatDuration, formatTokens } from "../../core/format.ts";
 import type { RunStatus } from "../../core/index.ts";
 import { openStore } from "../compose.ts";
 import { reportError } from "../main.ts";
-import { colorEnabled, formatCost, formatDuration, formatTokens, makeStyle } from "../style.ts";
+import { colorEnabled, makeStyle } from "../style.ts";
 
 /** `entourage runs`: the runs table, newest first. */
 export async function runsCommand(opts: {

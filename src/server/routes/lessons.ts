@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { correctionKindSchema, EntourageError, UserError } from "../../core/index.ts";
+import { correctionKindSchema, createdData, UserError } from "../../core/index.ts";
 import { conflictsIn, decideLesson, memoryPath, proposalsOf } from "../../memory/index.ts";
 import type { App, RouteContext } from "../app.ts";
 import { errorSchema } from "../schemas.ts";
@@ -72,10 +72,7 @@ const err = (description: string) => json(errorSchema, description);
 
 async function runRepo(ctx: RouteContext, runId: string) {
   const events = await ctx.store.read(runId);
-  const created = events.find((e) => e.type === "run.created");
-  if (created?.type !== "run.created")
-    throw new EntourageError("run_not_found", `No run with id ${runId}. List runs with GET /runs.`);
-  return { events, repo: created.data.repo };
+  return { events, repo: createdData(runId, events, "GET /runs").repo };
 }
 
 const brief = (l: { id: string; text: string }) => ({ id: l.id, text: l.text });
