@@ -20,9 +20,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import type { SandboxLimits, SandboxSpec } from "./sandbox.ts";
+import type { TestContext } from "node:test";
+import { DEFAULT_LIMITS, type SandboxBackend, type SandboxLimits, type SandboxSpec } from "./sandbox.ts";
 
 /** The containment probes (issue 4's list), one test each. */
 export const CONTAINMENT_PROBES = [
@@ -196,5 +198,44 @@ export async function startFakeDns(): Promise<FakeDns> {
     port: socket.address().port,
     queries: () => queries,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
+
+/** A test whose real dependency is missing: skipped with the reason, or failed when ENTOURAGE_CI=1. */
+export function missingDependency(t: TestContext, reason: string): void {
+  if (process.env.ENTOURAGE_CI === "1") assert.fail(`${reason} (ENTOURAGE_CI=1: a missing dependency fails)`);
+  t.skip(reason);
+}
+
+/**
+ * For a backend's own tests: whether it is available (else skip or, in CI, fail), temporary workspaces,
+ * and a spec with the default limits. Call `before`/`after` from the suite.
+ */
+export function backendFixtures(name: string, backend: SandboxBackend) {
+  let reason: string | undefined;
+  const dirs: string[] = [];
+  return {
+    /** `detail`: more about why it may be missing (e.g. an image build that failed). */
+    async before(detail?: string): Promise<void> {
+      const probe = await backend.probe();
+      if (!probe.available) reason = [probe.reason ?? "unavailable", detail].filter(Boolean).join("; ");
+    },
+    after(): void {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    },
+    /** True when the backend works here; otherwise the test is skipped (or fails under ENTOURAGE_CI=1). */
+    available(t: TestContext): boolean {
+      if (reason === undefined) return true;
+      missingDependency(t, `${name} unavailable: ${reason}`);
+      return false;
+    },
+    workspace(): string {
+      const dir = mkdtempSync(path.join(tmpdir(), `entourage-${name}-`));
+      dirs.push(dir);
+      return dir;
+    },
+    spec(dir: string, over: Partial<SandboxSpec> = {}): SandboxSpec {
+      return { workspace: dir, network: "off", limits: { ...DEFAULT_LIMITS, timeoutMs: 20_000 }, ...over };
+    },
   };
 }

@@ -24,7 +24,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { ToolInputError } from "../core/index.ts";
-import { assertTreeGone, type ConformanceOptions, LIMITS, spec } from "./sandbox.conformance-support.ts";
+import {
+  assertTreeGone,
+  type ConformanceOptions,
+  LIMITS,
+  missingDependency,
+  spec,
+} from "./sandbox.conformance-support.ts";
 import { describeContainment } from "./sandbox.containment.ts";
 import type { BackendProbe, OutputChunk, Sandbox, SandboxBackend, SandboxLimits } from "./sandbox.ts";
 
@@ -84,10 +90,7 @@ export function runSandboxConformance(
     /** The shared sandbox, or undefined after skipping (failing under ENTOURAGE_CI=1). */
     const ready = (t: TestContext): Sandbox | undefined => {
       if (sandbox) return sandbox;
-      const reason = `${name} is not available here: ${probe?.reason ?? "probe failed"}`;
-      if (process.env.ENTOURAGE_CI === "1")
-        assert.fail(`${reason} (ENTOURAGE_CI=1: a missing dependency fails)`);
-      t.skip(reason);
+      missingDependency(t, `${name} is not available here: ${probe?.reason ?? "probe failed"}`);
       return undefined;
     };
     const sh = (script: string) => ["sh", "-c", script];

@@ -1,43 +1,24 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it, type TestContext } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { createBwrapBackend, selectDefaultBackend } from "../../src/sandbox/backends/index.ts";
-import { DEFAULT_LIMITS, type SandboxSpec } from "../../src/sandbox/index.ts";
 import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
+import { backendFixtures } from "../../src/sandbox/sandbox.conformance-support.ts";
 
 runSandboxConformance("bwrap", () => createBwrapBackend(), { isolated: true });
 
 describe("bwrap backend specifics", () => {
   const backend = createBwrapBackend();
-  let reason: string | undefined;
-  const dirs: string[] = [];
-  const workspace = () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "entourage-bwrap-"));
-    dirs.push(dir);
-    return dir;
-  };
-  const spec = (dir: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({
-    workspace: dir,
-    network: "off",
-    limits: { ...DEFAULT_LIMITS, timeoutMs: 20_000 },
-    ...over,
-  });
-  const available = (t: TestContext) => {
-    if (reason === undefined) return true;
-    if (process.env.ENTOURAGE_CI === "1") assert.fail(`bwrap unavailable (ENTOURAGE_CI=1): ${reason}`);
-    t.skip(reason);
-    return false;
-  };
+  const fixtures = backendFixtures("bwrap", backend);
+  const { workspace, spec, available } = fixtures;
 
   before(async () => {
-    const probe = await backend.probe();
-    if (!probe.available) reason = probe.reason ?? "unavailable";
+    await fixtures.before();
   });
   after(() => {
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    fixtures.after();
   });
 
   it("is the default backend where it works, with cgroup and identity in the probe", async (t) => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
-import { after, before, describe, it, type TestContext } from "node:test";
+import { after, before, describe, it } from "node:test";
 import type Docker from "dockerode";
 import { UserError } from "../../src/core/index.ts";
 import {
@@ -16,8 +16,9 @@ import {
 } from "../../src/sandbox/backends/docker/client.ts";
 import { buildSandboxImage, inspectImage } from "../../src/sandbox/backends/docker/image.ts";
 import { createDockerBackend } from "../../src/sandbox/backends/index.ts";
-import { DEFAULT_LIMITS, type Sandbox, type SandboxSpec } from "../../src/sandbox/index.ts";
+import { DEFAULT_LIMITS, type Sandbox } from "../../src/sandbox/index.ts";
 import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
+import { backendFixtures } from "../../src/sandbox/sandbox.conformance-support.ts";
 
 /**
  * The image is built once (≈ 35 s) when the daemon runs and it is missing. Without Docker or mmdebstrap the
@@ -43,26 +44,9 @@ runSandboxConformance("docker", () => createDockerBackend(), { isolated: true })
 
 describe("docker backend specifics", () => {
   const backend = createDockerBackend();
-  let reason: string | undefined;
   let docker: Docker;
-  const dirs: string[] = [];
-  const workspace = () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "entourage-docker-"));
-    dirs.push(dir);
-    return dir;
-  };
-  const spec = (dir: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({
-    workspace: dir,
-    network: "off",
-    limits: { ...DEFAULT_LIMITS, timeoutMs: 20_000 },
-    ...over,
-  });
-  const available = (t: TestContext) => {
-    if (reason === undefined) return true;
-    if (process.env.ENTOURAGE_CI === "1") assert.fail(`docker unavailable (ENTOURAGE_CI=1): ${reason}`);
-    t.skip(reason);
-    return false;
-  };
+  const fixtures = backendFixtures("docker", backend);
+  const { workspace, spec, available } = fixtures;
   /** Command lines of the processes inside the sandbox, seen from inside. */
   const processes = async (sandbox: Sandbox) => {
     const result = await sandbox.exec(["ps", "-eo", "user:12,pid,pgid,args"]);
@@ -72,11 +56,10 @@ describe("docker backend specifics", () => {
 
   before(async () => {
     docker = await connectDocker();
-    const probe = await backend.probe();
-    if (!probe.available) reason = [probe.reason, imageError].filter(Boolean).join("; ");
+    await fixtures.before(imageError);
   });
   after(() => {
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    fixtures.after();
   });
 
   it("probes the daemon and the image", async (t) => {

@@ -38,6 +38,7 @@ import type {
   SandboxSpec,
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
+import { abortedBeforeStart, assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
 import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
@@ -409,22 +410,10 @@ class BwrapSandbox implements Sandbox {
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    if (this.#destroyed)
-      throw new SystemError("sandbox_destroyed", "This sandbox was destroyed; create a new one.");
-    if (argv.length === 0 || argv[0] === "")
-      throw new SystemError("sandbox_argv", "exec needs a command (argv is empty).");
+    assertCanExec(this.#destroyed !== undefined, argv);
     const cwd = resolveCwd(this.#paths, options.cwd);
     const env = sandboxEnv(HOME_INSIDE, this.spec.env, options.env);
-    if (options.signal?.aborted) {
-      return {
-        exitCode: 137,
-        timedOut: false,
-        killed: true,
-        output: "",
-        outputTruncated: false,
-        durationMs: 0,
-      };
-    }
+    if (options.signal?.aborted) return abortedBeforeStart();
     const launcher = this.#takeLauncher();
     try {
       writeFileSync(

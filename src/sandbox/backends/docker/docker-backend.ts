@@ -22,6 +22,7 @@
  *
  * Only environment from `sandboxEnv()` reaches a command: the container itself gets none.
  */
+
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
@@ -37,6 +38,7 @@ import type {
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
 import { lendWorkspace } from "../bwrap/ownership.ts";
+import { assertCanExec } from "../shared/exec-guard.ts";
 import { OutputBuffer } from "../shared/output-buffer.ts";
 import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
 import {
@@ -338,10 +340,7 @@ class DockerSandbox implements Sandbox {
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    if (this.#destroyed)
-      throw new SystemError("sandbox_destroyed", "This sandbox was destroyed; create a new one.");
-    if (argv.length === 0 || argv[0] === "")
-      throw new SystemError("sandbox_argv", "exec needs a command (argv is empty).");
+    assertCanExec(this.#destroyed !== undefined, argv);
     const cwd = resolveCwd(this.#paths, options.cwd);
     const started = performance.now();
     const output = new OutputBuffer(this.spec.limits.outputBytes, options.onOutput);

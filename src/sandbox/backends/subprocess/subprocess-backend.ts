@@ -19,12 +19,12 @@
  * - `cpuSeconds` through `prlimit --cpu` (RLIMIT_CPU, per process) when util-linux's prlimit exists.
  *   `memoryBytes` and `pids` are NOT enforced: there is no cgroup.
  */
+
 import { randomBytes } from "node:crypto";
 import { realpathSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { SystemError } from "../../../core/index.ts";
 import type {
   BackendProbe,
   ExecOptions,
@@ -34,6 +34,7 @@ import type {
   SandboxSpec,
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
+import { assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { runProcess } from "../shared/run-process.ts";
 import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
@@ -118,10 +119,7 @@ class SubprocessSandbox implements Sandbox {
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    if (this.#destroyed)
-      throw new SystemError("sandbox_destroyed", "This sandbox was destroyed; create a new one.");
-    if (argv.length === 0 || argv[0] === "")
-      throw new SystemError("sandbox_argv", "exec needs a command (argv is empty).");
+    assertCanExec(this.#destroyed !== undefined, argv);
     const cwd = resolveCwd(this.#paths, options.cwd);
     const id = ++this.#execCount;
     const needle = `${EXEC_MARKER_VAR}=${this.#session}.${id}`;
