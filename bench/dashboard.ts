@@ -3,18 +3,14 @@
  * 1. event written → rendered in the page, p50/p99, with a run emitting 200 events/s;
  * 2. opening a run of 10,000 events: time until the page shows all of them, and how many rows the DOM holds.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { type NewEvent, newId, systemClock } from "../src/core/index.ts";
-import { createApp, listen } from "../src/server/index.ts";
-import { type EventStore, openSqliteEventStore } from "../src/store/index.ts";
+import { existsSync } from "node:fs";
+import { type NewEvent, newId } from "../src/core/index.ts";
+import { CHROMIUM, launchBrowser } from "../test/helpers/browser.ts";
+import { withBenchServer } from "./bench-server.ts";
 
 type Row = Record<string, string>;
 type Table = (title: string, rows: Row[]) => void;
 
-const CHROMIUM = process.env.ENTOURAGE_CHROMIUM ?? "/usr/bin/chromium";
 const AGENT = "agent_bench";
 
 /** The start of a synthetic run: created, running, one agent. */
@@ -99,55 +95,18 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function withServer<T>(fn: (url: string, store: EventStore) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), "entourage-bench-dashboard-"));
-  const store = await openSqliteEventStore(join(dir, "events.db"));
-  const app = createApp({
-    store,
-    runs: new Map(),
-    clock: systemClock,
-    ids: newId,
-    token: "bench-token-0123456789",
-    workspaceDir: (id) => join(dir, id),
-    options: { host: "127.0.0.1" },
-  });
-  const listening = await listen(app, { host: "127.0.0.1", port: 0 });
-  try {
-    return await fn(listening.url, store);
-  } finally {
-    await listening.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export async function dashboardBench(table: Table): Promise<void> {
   if (!existsSync(CHROMIUM)) {
     console.log(`\nDashboard: skipped (no Chromium at ${CHROMIUM}; apt-get install chromium)`);
     return;
   }
-  const profile = mkdtempSync(join(tmpdir(), "entourage-bench-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1360, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
+  const browser = await launchBrowser();
   const rows: Row[] = [];
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
+    const { page } = browser;
 
     // 1. Event written → rendered, 200 events/s for 10 s (the first second is warm-up).
-    await withServer(async (url, store) => {
+    await withBenchServer(async (url, store) => {
       const runId = newId("run");
       await store.append(runId, syntheticStart("dashboard latency bench"));
       await page.goto(`${url}/runs/${runId}`);
@@ -195,7 +154,7 @@ export async function dashboardBench(table: Table): Promise<void> {
     });
 
     // 2. A run of 10,000 events: open the page, wait until it has all of them.
-    await withServer(async (url, store) => {
+    await withBenchServer(async (url, store) => {
       const runId = newId("run");
       const events = [
         ...syntheticStart("10,000 events"),
@@ -215,8 +174,7 @@ export async function dashboardBench(table: Table): Promise<void> {
       });
     });
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
   table("Dashboard in Chromium, real server (target: event → rendered p99 ≤ 100 ms at 200 events/s)", rows);
 }

@@ -1,20 +1,9 @@
-/**
- * HTTP API benchmark for `npm run bench`:
- * - event → SSE client latency (append to the SQLite log → parsed by a client of /runs/:id/stream), p50
- *   and p99, with 1 and with 50 runs streaming at once;
- * - GET /runs/:id requests per second, next to a bare `node:http` handler answering the same JSON from
- *   memory, both loaded by the same client (in a worker thread, so it does not share the server's loop).
- * Timings are printed, never asserted.
- */
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { foldRun, type NewEvent, newId, systemClock } from "../src/core/index.ts";
-import { createApp, listen } from "../src/server/index.ts";
-import { type EventStore, openSqliteEventStore } from "../src/store/index.ts";
+import { foldRun, type NewEvent, newId } from "../src/core/index.ts";
+import type { EventStore } from "../src/store/index.ts";
+import { withBenchServer } from "./bench-server.ts";
 
 type Row = Record<string, string>;
 type Table = (title: string, rows: Row[]) => void;
@@ -144,95 +133,82 @@ function load(url: string, connections: number, seconds: number): Promise<{ done
 }
 
 export async function serverBench(table: Table): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "entourage-bench-server-"));
-  const store = await openSqliteEventStore(join(dir, "events.db"));
-  const app = createApp({
-    store,
-    runs: new Map(),
-    clock: systemClock,
-    ids: newId,
-    token: "bench-token-0123456789",
-    workspaceDir: (id) => join(dir, id),
-    options: { host: "127.0.0.1" },
-  });
-  const listening = await listen(app, { host: "127.0.0.1", port: 0 });
-  let bare: Server | undefined;
-  try {
-    // 1. Event → SSE client.
-    const rows: Row[] = [];
-    for (const [runs, intervalMs] of [
-      [1, 5],
-      [50, 50],
-    ] as const) {
-      const r = await sseLatency(store, listening.url, runs, 3, intervalMs);
-      rows.push({
-        "runs streaming": String(runs),
-        "events/s (total)": String(r.rate),
-        samples: String(r.n),
-        p50: `${r.p50.toFixed(2)} ms`,
-        p99: `${r.p99.toFixed(2)} ms`,
-      });
-    }
-    table(
-      "Event → SSE client latency (SQLite append → parsed by a client; target p99 ≤ 50 ms at 50 runs)",
-      rows,
-    );
-
-    // 2. GET /runs/:id next to a bare node:http handler.
-    const runId = newId("run");
-    await store.append(runId, [created("req/s bench")]);
-    for (let i = 0; i < 20; i++) {
-      await store.append(
-        runId,
-        Array.from(
-          { length: 10 },
-          (_, j): NewEvent => ({
-            type: "agent.text.delta",
-            agentId: "agent_1",
-            data: { step: 1, text: `t${i}-${j}` },
-          }),
-        ),
+  await withBenchServer(async (url, store) => {
+    let bare: Server | undefined;
+    try {
+      // 1. Event → SSE client.
+      const rows: Row[] = [];
+      for (const [runs, intervalMs] of [
+        [1, 5],
+        [50, 50],
+      ] as const) {
+        const r = await sseLatency(store, url, runs, 3, intervalMs);
+        rows.push({
+          "runs streaming": String(runs),
+          "events/s (total)": String(r.rate),
+          samples: String(r.n),
+          p50: `${r.p50.toFixed(2)} ms`,
+          p99: `${r.p99.toFixed(2)} ms`,
+        });
+      }
+      table(
+        "Event → SSE client latency (SQLite append → parsed by a client; target p99 ≤ 50 ms at 50 runs)",
+        rows,
       );
+
+      // 2. GET /runs/:id next to a bare node:http handler.
+      const runId = newId("run");
+      await store.append(runId, [created("req/s bench")]);
+      for (let i = 0; i < 20; i++) {
+        await store.append(
+          runId,
+          Array.from(
+            { length: 10 },
+            (_, j): NewEvent => ({
+              type: "agent.text.delta",
+              agentId: "agent_1",
+              data: { step: 1, text: `t${i}-${j}` },
+            }),
+          ),
+        );
+      }
+      const body = JSON.stringify({
+        run: foldRun(runId, await store.read(runId)),
+        live: false,
+        pendingApprovals: [],
+      });
+      bare = createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(body);
+      });
+      await new Promise<void>((resolve) => bare!.listen(0, "127.0.0.1", resolve));
+      const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/runs/${runId}`;
+      const SECONDS = 3;
+      const CONNECTIONS = 32;
+      await load(bareUrl, CONNECTIONS, 0.5); // warm-up
+      await load(`${url}/runs/${runId}`, CONNECTIONS, 0.5);
+      const baseline = await load(bareUrl, CONNECTIONS, SECONDS);
+      const api = await load(`${url}/runs/${runId}`, CONNECTIONS, SECONDS);
+      const rate = (n: number) => n / SECONDS;
+      table(
+        `GET /runs/:id (a 201-event run, ${CONNECTIONS} keep-alive connections, ${SECONDS} s; client in a worker thread)`,
+        [
+          {
+            server: "bare node:http (same JSON from memory)",
+            "req/s": Math.round(rate(baseline.done)).toLocaleString("en"),
+            errors: String(baseline.errors),
+            ratio: "1.00×",
+          },
+          {
+            server: "Entourage API (Hono + zod; folded state cached per run)",
+            "req/s": Math.round(rate(api.done)).toLocaleString("en"),
+            errors: String(api.errors),
+            ratio: `${(api.done / baseline.done).toFixed(2)}×`,
+          },
+        ],
+      );
+    } finally {
+      await new Promise<void>((resolve) => (bare ? bare.close(() => resolve()) : resolve()));
     }
-    const body = JSON.stringify({
-      run: foldRun(runId, await store.read(runId)),
-      live: false,
-      pendingApprovals: [],
-    });
-    bare = createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(body);
-    });
-    await new Promise<void>((resolve) => bare!.listen(0, "127.0.0.1", resolve));
-    const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/runs/${runId}`;
-    const SECONDS = 3;
-    const CONNECTIONS = 32;
-    await load(bareUrl, CONNECTIONS, 0.5); // warm-up
-    await load(`${listening.url}/runs/${runId}`, CONNECTIONS, 0.5);
-    const baseline = await load(bareUrl, CONNECTIONS, SECONDS);
-    const api = await load(`${listening.url}/runs/${runId}`, CONNECTIONS, SECONDS);
-    const rate = (n: number) => n / SECONDS;
-    table(
-      `GET /runs/:id (a 201-event run, ${CONNECTIONS} keep-alive connections, ${SECONDS} s; client in a worker thread)`,
-      [
-        {
-          server: "bare node:http (same JSON from memory)",
-          "req/s": Math.round(rate(baseline.done)).toLocaleString("en"),
-          errors: String(baseline.errors),
-          ratio: "1.00×",
-        },
-        {
-          server: "Entourage API (Hono + zod; folded state cached per run)",
-          "req/s": Math.round(rate(api.done)).toLocaleString("en"),
-          errors: String(api.errors),
-          ratio: `${(api.done / baseline.done).toFixed(2)}×`,
-        },
-      ],
-    );
-  } finally {
-    await new Promise<void>((resolve) => (bare ? bare.close(() => resolve()) : resolve()));
-    await listening.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

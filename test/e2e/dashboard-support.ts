@@ -1,16 +1,17 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { type Browser, CHROMIUM, launchBrowser } from "../helpers/browser.ts";
 import { BIN, cliEnv, ROOT } from "../helpers/cli.ts";
+
+export { type Browser, CHROMIUM, launchBrowser };
 
 /**
  * The dashboard's browser suites: Debian's Chromium driven by playwright-core, a real `entourage serve`
  * (the built CLI, as a user runs it) pointed at the fake model server, and a few waits.
  */
 
-export const CHROMIUM = process.env.ENTOURAGE_CHROMIUM ?? "/usr/bin/chromium";
 export const ARTIFACTS = join(ROOT, "test-artifacts");
 
 /** Why the browser suites cannot run here, or undefined. In CI (ENTOURAGE_CI=1) a missing browser fails. */
@@ -19,41 +20,6 @@ export function browserMissing(): string | undefined {
   const why = `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
   if (process.env.ENTOURAGE_CI === "1") throw new Error(`${why}: .ci/run installs it`);
   return why;
-}
-
-export interface Browser {
-  context: BrowserContext;
-  page: Page;
-  close(): Promise<void>;
-}
-
-/** Chromium, headless, with a fresh profile directory and nothing reaching beyond this machine. */
-export async function launchBrowser(): Promise<Browser> {
-  const profile = mkdtempSync(join(tmpdir(), "entourage-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1360, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  return {
-    context,
-    page,
-    close: async () => {
-      await context.close().catch(() => {});
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
 }
 
 export interface Serve {
