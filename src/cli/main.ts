@@ -8,6 +8,17 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as
 const SANDBOX_HELP =
   "sandbox backend: bwrap (Linux namespaces, default where it works), docker, or subprocess (NO isolation: commands run as you, on your machine; for development only)";
 
+const APPROVAL_MODES = ["auto", "ask-risky", "ask-all", "plan"];
+const SANDBOXES = ["bwrap", "docker", "subprocess"];
+
+function approvalOption(help = "when to ask before a tool call runs"): Option {
+  return new Option("--approval <mode>", help).choices(APPROVAL_MODES);
+}
+
+function sandboxOption(): Option {
+  return new Option("--sandbox <backend>", SANDBOX_HELP).choices(SANDBOXES);
+}
+
 /** Options shared by `run` and `demo`. */
 function runOptions(cmd: Command): Command {
   return cmd
@@ -17,15 +28,8 @@ function runOptions(cmd: Command): Command {
       "--base-url <url>",
       "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter)",
     )
-    .addOption(new Option("--sandbox <backend>", SANDBOX_HELP).choices(["bwrap", "docker", "subprocess"]))
-    .addOption(
-      new Option("--approval <mode>", "when to ask before a tool call runs").choices([
-        "auto",
-        "ask-risky",
-        "ask-all",
-        "plan",
-      ]),
-    )
+    .addOption(sandboxOption())
+    .addOption(approvalOption())
     .addOption(
       new Option(
         "--mode <mode>",
@@ -92,13 +96,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description(
       "the whole flow on a bundled sample repo with a scripted model (labelled as such): no API key needed",
     )
-    .addOption(new Option("--sandbox <backend>", SANDBOX_HELP).choices(["bwrap", "docker", "subprocess"]))
-    .addOption(
-      new Option(
-        "--approval <mode>",
-        "when to ask before a tool call runs (default for the demo: auto)",
-      ).choices(["auto", "ask-risky", "ask-all", "plan"]),
-    )
+    .addOption(sandboxOption())
+    .addOption(approvalOption("when to ask before a tool call runs (default for the demo: auto)"))
     .option("--json", "print the run's events as JSONL")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (opts) => setExit(await (await import("./commands/demo.ts")).demoCommand(opts)));
@@ -155,14 +154,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("continue a run whose process stopped (crash, kill, Ctrl-C) from its event log")
     .argument("<run-id>")
     .option("--yes", "approve every tool call without asking")
-    .addOption(
-      new Option("--approval <mode>", "when to ask before a tool call runs").choices([
-        "auto",
-        "ask-risky",
-        "ask-all",
-        "plan",
-      ]),
-    )
+    .addOption(approvalOption())
     .option("--json", "print the run's new events as JSONL")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (runId: string, opts) =>
@@ -229,11 +221,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description(
       "run one command exactly as an agent's run_command would (same backend, same limits); exits with its code",
     )
-    .addOption(
-      new Option("--sandbox <backend>", SANDBOX_HELP)
-        .choices(["bwrap", "docker", "subprocess"])
-        .makeOptionMandatory(),
-    )
+    .addOption(sandboxOption().makeOptionMandatory())
     .requiredOption("--workspace <dir>", "the directory mounted read-write as the workspace")
     .option("--memory <size>", "memory limit incl. swap, e.g. 512m")
     .option("--pids <n>", "process limit", parsePositiveInt)
