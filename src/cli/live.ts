@@ -1,10 +1,9 @@
-import { createInterface } from "node:readline/promises";
 import { type EntourageEvent, type RunState, UserError } from "../core/index.ts";
 import type { Approver } from "../orchestrator/index.ts";
-import { approveAll, describeRule, mainArgument } from "../orchestrator/index.ts";
+import { approveAll } from "../orchestrator/index.ts";
 import type { EventStore } from "../store/index.ts";
 import { EXIT } from "./main.ts";
-import { describeArgs, TerminalRenderer } from "./render.ts";
+import { TerminalRenderer } from "./render.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
 
 /** Prints a run's events as they are written: the live terminal view, or JSONL with `--json`. */
@@ -26,52 +25,19 @@ export function attachView(store: EventStore, runId: string, json: boolean): () 
 }
 
 /**
- * The approver for a terminal run: `--yes` approves everything; a TTY gets an inline prompt; with neither,
- * the run cannot get an answer and stops with a message saying how to run non-interactively.
+ * The approver when no terminal prompt can answer (no TTY, or --json): `--yes` approves everything;
+ * otherwise this gives up, and the run waits for an answer over its API if it serves one (RunControl
+ * keeps waiting while remote clients can answer) or stops with a message saying how to run unattended.
+ * On a TTY the steering console asks instead.
  */
-export function terminalApprover(yes: boolean): Approver {
+export function unattendedApprover(yes: boolean): Approver {
   if (yes) return approveAll;
-  if (!process.stdin.isTTY) {
-    return async (request) => {
-      throw new UserError(
-        "approval_unanswerable",
-        `${request.tool} needs approval (${request.reason}), but stdin is not a terminal and --yes was not given. ` +
-          "Re-run with --yes to approve every call, or --approval auto.",
-      );
-    };
-  }
-  return async (request, signal) => {
-    const s = makeStyle(colorEnabled(process.stdout));
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
-    try {
-      const what =
-        request.tool === "plan"
-          ? "the plan above"
-          : `${s.bold(request.tool)} ${describeArgs(request.tool, request.args)}`;
-      const question = `${s.yellow("?")} allow ${what} ${s.dim(`[${request.risk}]`)}  [y]es / [n]o / [a]lways: `;
-      for (;;) {
-        const answer = (await rl.question(`\n${question}`, { signal })).trim().toLowerCase();
-        if (answer === "y" || answer === "yes") return { decision: "approve", by: "cli" };
-        if (answer === "n" || answer === "no") {
-          const reason = (await rl.question("  reason for the agent (optional): ", { signal })).trim();
-          return { decision: "deny", by: "cli", reason: reason || undefined };
-        }
-        if ((answer === "a" || answer === "always") && request.tool !== "plan") {
-          const rule = { tool: request.tool, match: mainArgument(request.args), action: "allow" as const };
-          const ok = (
-            await rl.question(
-              `  save the rule ${s.bold(describeRule(rule))} to the project's .entourage/config.json? [y/n]: `,
-              { signal },
-            )
-          )
-            .trim()
-            .toLowerCase();
-          if (ok === "y" || ok === "yes") return { decision: "approve", by: "cli", rule };
-        }
-      }
-    } finally {
-      rl.close();
-    }
+  return async (request) => {
+    throw new UserError(
+      "approval_unanswerable",
+      `${request.tool} needs approval (${request.reason}), but no terminal can answer and --yes was not given. ` +
+        "Re-run with --yes to approve every call, or --approval auto.",
+    );
   };
 }
 

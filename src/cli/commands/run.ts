@@ -12,7 +12,7 @@ import {
   partsOf,
   prepareRun,
 } from "../launcher.ts";
-import { abortOnSignals, attachView, exitCodeOf, terminalApprover } from "../live.ts";
+import { abortOnSignals, attachView, exitCodeOf, unattendedApprover } from "../live.ts";
 import { EXIT, reportError } from "../main.ts";
 import { startRunServer } from "../run-server.ts";
 import { STEER_KEYS, SteerConsole, type Steering } from "../steer-console.ts";
@@ -117,7 +117,7 @@ export async function drive(
         })
       : undefined;
   let serverUrl: string | undefined;
-  const fallback = terminalApprover(parts.yes);
+  const fallback = unattendedApprover(parts.yes);
   const control = createRunControl(
     runId,
     parts,
