@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { FakeTurn } from "../fake-llm/scenario.ts";
-import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
-import { api, eventually, type LiveCli, startCli } from "../helpers/api.ts";
-import { cliEnv, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
+import { api, eventually, liveRunFixture } from "../helpers/api.ts";
 import { dbEvents } from "./support.ts";
 
 /**
@@ -14,40 +12,8 @@ const noLesson: FakeTurn = { name: "lesson draft", text: "none" };
 const finish: FakeTurn = { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Done." } }] };
 
 describe("redirect", () => {
-  let home: string;
-  let repo: string;
-  let server: FakeModelServer | undefined;
-  let cli: LiveCli | undefined;
-
-  beforeEach(() => {
-    home = tempDir("home");
-    repo = makeSampleRepo();
-  });
-
-  afterEach(async () => {
-    if (cli && cli.child.exitCode === null) cli.child.kill("SIGKILL");
-    await server?.close();
-    removeDir(home);
-    removeDir(repo);
-  });
-
-  async function start(turns: FakeTurn[]): Promise<LiveCli> {
-    server = await startFakeModelServer({ scenario: turns });
-    cli = await startCli(
-      [
-        "run",
-        "Check the project",
-        "--repo",
-        repo,
-        "--provider",
-        "openai-compatible",
-        "--base-url",
-        server.baseUrl,
-      ].concat(["--model", "fake-coder", "--mode", "single", "--sandbox", "subprocess", "--yes"]),
-      { env: cliEnv(home) },
-    );
-    return cli;
-  }
+  const fixture = liveRunFixture();
+  const start = (turns: FakeTurn[]) => fixture.run(turns, ["--yes"]);
 
   it("hands the task to the agent the person names, with their message", async () => {
     const live = await start([
@@ -58,15 +24,15 @@ describe("redirect", () => {
       },
       noLesson,
     ]);
-    await eventually(() => (server!.requests.length >= 1 ? true : undefined), "the first model call");
+    await eventually(() => (fixture.server.requests.length >= 1 ? true : undefined), "the first model call");
     const sent = await api(live.url, `/runs/${live.runId}/interventions`, {
       body: { message: "Only run the tests", redirect: { to: "tester" } },
     });
     assert.equal(sent.status, 202);
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(server!.failures, []);
-    const log = dbEvents(home, live.runId);
+    assert.deepEqual(fixture.server.failures, []);
+    const log = dbEvents(fixture.home, live.runId);
     const first = log.find((e) => e.type === "agent.finished");
     assert.equal(first?.data.reason, "redirected");
     const started = log.filter((e) => e.type === "agent.started").map((e) => [e.data.name, e.data.phase]);
@@ -77,7 +43,7 @@ describe("redirect", () => {
     const handoff = log.filter((e) => e.type === "agent.handoff").at(-1);
     assert.equal(handoff?.data.reason, "redirected by the user to tester");
     // The tester got the tester's prompt and tools, not the general agent's.
-    const body = server!.requests[1]?.body as { messages: { role: string; content: string }[] };
+    const body = fixture.server.requests[1]?.body as { messages: { role: string; content: string }[] };
     assert.match(JSON.stringify(body.messages[0]), /You are the Tester/);
   });
 
@@ -90,14 +56,14 @@ describe("redirect", () => {
       },
       noLesson,
     ]);
-    await eventually(() => (server!.requests.length >= 1 ? true : undefined), "the first model call");
+    await eventually(() => (fixture.server.requests.length >= 1 ? true : undefined), "the first model call");
     await api(live.url, `/runs/${live.runId}/interventions`, {
       body: { message: "Start over: look at src/date.js first", redirect: {} },
     });
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(server!.failures, []);
-    const started = dbEvents(home, live.runId)
+    assert.deepEqual(fixture.server.failures, []);
+    const started = dbEvents(fixture.home, live.runId)
       .filter((e) => e.type === "agent.started")
       .map((e) => [e.data.name, e.data.phase]);
     assert.deepEqual(started, [
@@ -112,13 +78,13 @@ describe("redirect", () => {
       { expectMessageContains: ["Try again"], ...finish },
       noLesson,
     ]);
-    await eventually(() => (server!.requests.length >= 1 ? true : undefined), "the first model call");
+    await eventually(() => (fixture.server.requests.length >= 1 ? true : undefined), "the first model call");
     await api(live.url, `/runs/${live.runId}/interventions`, {
       body: { message: "Try again", redirect: { to: "nobody" } },
     });
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);
-    const log = dbEvents(home, live.runId);
+    const log = dbEvents(fixture.home, live.runId);
     assert.equal(log.filter((e) => e.type === "agent.started").at(-1)?.data.name, "general");
     const handoff = log.filter((e) => e.type === "agent.handoff").at(-1);
     assert.match(

@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { FakeTurn } from "../fake-llm/scenario.ts";
-import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
-import {
-  api,
-  eventually,
-  type LiveCli,
-  readSse,
-  startCli,
-  type WireEvent,
-  waitForApproval,
-} from "../helpers/api.ts";
-import { cliEnv, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
+import type { FakeModelServer } from "../fake-llm/server.ts";
+import { api, eventually, liveRunFixture, readSse, type WireEvent, waitForApproval } from "../helpers/api.ts";
 import { dbEvents } from "./support.ts";
 
 /**
@@ -37,44 +28,8 @@ async function events(url: string, runId: string): Promise<WireEvent[]> {
 }
 
 describe("the HTTP API of a live CLI run", () => {
-  let home: string;
-  let repo: string;
-  let server: FakeModelServer | undefined;
-  let cli: LiveCli | undefined;
-
-  beforeEach(() => {
-    home = tempDir("home");
-    repo = makeSampleRepo();
-  });
-
-  afterEach(async () => {
-    if (cli && cli.child.exitCode === null) cli.child.kill("SIGKILL");
-    await server?.close();
-    server = undefined;
-    cli = undefined;
-    removeDir(home);
-    removeDir(repo);
-  });
-
-  async function run(turns: FakeTurn[], extra: string[] = []): Promise<LiveCli> {
-    server = await startFakeModelServer({ scenario: turns });
-    cli = await startCli(
-      [
-        "run",
-        "Check the project",
-        "--repo",
-        repo,
-        ...fakeModelFlags(server),
-        "--mode",
-        "single",
-        "--sandbox",
-        "subprocess",
-        ...extra,
-      ],
-      { env: cliEnv(home) },
-    );
-    return cli;
-  }
+  const fixture = liveRunFixture();
+  const run = (turns: FakeTurn[], extra: string[] = []) => fixture.run(turns, extra);
 
   it("a risky command waits for approval, is approved over the API, and runs; an SSE client that reconnects with Last-Event-ID gets every event once", async () => {
     const live = await run([
@@ -112,9 +67,9 @@ describe("the HTTP API of a live CLI run", () => {
     });
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(server!.failures, []);
+    assert.deepEqual(fixture.server.failures, []);
 
-    const log = dbEvents(home, live.runId);
+    const log = dbEvents(fixture.home, live.runId);
     assert.deepEqual(
       [...first, ...second].map((r) => Number(r.id)),
       log.map((e) => e.seq),
@@ -124,7 +79,7 @@ describe("the HTTP API of a live CLI run", () => {
     assert.equal(resolved?.data.by, "api");
     const ended = log.find((e) => e.type === "tool.call.ended" && e.data.name === "run_command");
     assert.equal(ended?.data.exitCode, 0);
-    assert.match(sent(server!, 1), /approved-by-api/);
+    assert.match(sent(fixture.server, 1), /approved-by-api/);
   });
 
   it("a denial's reason reaches the model", async () => {
@@ -141,9 +96,12 @@ describe("the HTTP API of a live CLI run", () => {
     assert.equal(answer.status, 200);
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(server!.failures, []);
-    assert.match(sent(server!, 1), /The user denied this run_command call\. Reason: Keep the build folder/);
-    const ended = dbEvents(home, live.runId).find((e) => e.type === "tool.call.ended");
+    assert.deepEqual(fixture.server.failures, []);
+    assert.match(
+      sent(fixture.server, 1),
+      /The user denied this run_command call\. Reason: Keep the build folder/,
+    );
+    const ended = dbEvents(fixture.home, live.runId).find((e) => e.type === "tool.call.ended");
     assert.equal(ended?.data.skipped, "denied");
   });
 
@@ -170,19 +128,19 @@ describe("the HTTP API of a live CLI run", () => {
       body: { decision: "approve" },
     });
     // The third model call is in flight (and slow): interrupt it.
-    await eventually(() => (server!.requests.length >= 3 ? true : undefined), "the slow model call");
+    await eventually(() => (fixture.server.requests.length >= 3 ? true : undefined), "the slow model call");
     const interrupt = await api(live.url, `/runs/${live.runId}/interventions`, {
       body: { message: "Stop exploring and finish now", interrupt: true },
     });
     assert.equal(interrupt.status, 202);
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(server!.failures, []);
-    assert.equal(server!.requests.length, 6);
-    assert.match(sent(server!, 1), /\[Message from the user\] Please also look at the README/);
-    assert.doesNotMatch(sent(server!, 2), /Stop exploring/);
-    assert.match(sent(server!, 3), /\[Message from the user\] Stop exploring and finish now/);
-    const log = dbEvents(home, live.runId);
+    assert.deepEqual(fixture.server.failures, []);
+    assert.equal(fixture.server.requests.length, 6);
+    assert.match(sent(fixture.server, 1), /\[Message from the user\] Please also look at the README/);
+    assert.doesNotMatch(sent(fixture.server, 2), /Stop exploring/);
+    assert.match(sent(fixture.server, 3), /\[Message from the user\] Stop exploring and finish now/);
+    const log = dbEvents(fixture.home, live.runId);
     const received = log
       .filter((e) => e.type === "intervention.received")
       .map((e) => [e.data.by, e.data.interrupt]);
@@ -199,7 +157,7 @@ describe("the HTTP API of a live CLI run", () => {
       { toolCalls: [{ name: "run_command", arguments: { command: "echo never-runs" } }] },
       finish("never reached"),
     ]);
-    await eventually(() => (server!.requests.length >= 1 ? true : undefined), "the first model call");
+    await eventually(() => (fixture.server.requests.length >= 1 ? true : undefined), "the first model call");
     const pause = await api(live.url, `/runs/${live.runId}/pause`, { body: { reason: "let me look" } });
     assert.equal(pause.status, 200);
     // The step in flight completes; the next one does not start while paused.
@@ -209,25 +167,25 @@ describe("the HTTP API of a live CLI run", () => {
       "the first step's tool call",
     );
     await new Promise((r) => setTimeout(r, 800));
-    assert.equal(server!.requests.length, 1, "no model call while paused");
+    assert.equal(fixture.server.requests.length, 1, "no model call while paused");
     const detail = await api<{ run: { status: string } }>(live.url, `/runs/${live.runId}`);
     assert.equal(detail.body.run.status, "paused");
 
     assert.equal((await api(live.url, `/runs/${live.runId}/resume`, { method: "POST" })).status, 200);
     await waitForApproval(live.url, live.runId, "run_command");
-    assert.equal(server!.requests.length, 2);
+    assert.equal(fixture.server.requests.length, 2);
     const cancel = await api(live.url, `/runs/${live.runId}/cancel`, { body: { reason: "wrong task" } });
     assert.equal(cancel.status, 202);
     const result = await live.done;
     assert.equal(result.code, 1, result.stderr);
-    const log = dbEvents(home, live.runId);
+    const log = dbEvents(fixture.home, live.runId);
     const types = log.map((e) => e.type);
     assert.ok(types.indexOf("run.paused") < types.indexOf("run.resumed"));
     assert.equal(log.at(-1)?.type, "run.finished");
     assert.equal(log.at(-1)?.data.status, "cancelled");
     assert.match(String(log.at(-1)?.data.summary), /Cancelled by api: wrong task/);
     assert.ok(!log.some((e) => e.type === "tool.call.started" && e.data.name === "run_command"));
-    assert.equal(server!.requests.length, 2);
+    assert.equal(fixture.server.requests.length, 2);
   });
 
   it("approval mode plan: a write is refused (and the model told so) while no plan is approved", async () => {
@@ -240,8 +198,8 @@ describe("the HTTP API of a live CLI run", () => {
     );
     const result = await live.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(server!.failures, []);
-    const log = dbEvents(home, live.runId);
+    assert.deepEqual(fixture.server.failures, []);
+    const log = dbEvents(fixture.home, live.runId);
     assert.ok(
       !log.some((e) => e.type === "checkpoint.created" && (e.data.filesChanged as string[]).length > 0),
     );

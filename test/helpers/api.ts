@@ -1,5 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { BIN, type CliResult } from "./cli.ts";
+import { afterEach, beforeEach } from "node:test";
+import type { FakeTurn } from "../fake-llm/scenario.ts";
+import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
+import { BIN, type CliResult, cliEnv, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "./cli.ts";
 
 /**
  * Helpers for the API suites: a CLI process whose API URL is read from its output, a JSON client, and
@@ -184,4 +187,55 @@ export function waitForApproval(url: string, runId: string, tool?: string): Prom
     },
     `an approval${tool ? ` for ${tool}` : ""} in ${runId}`,
   );
+}
+
+/**
+ * A suite's live CLI run against a fake model server, with a fresh home and sample repo per test:
+ * `run(turns, extra)` starts `entourage run` (single mode, subprocess sandbox) and returns it while live.
+ * Registers its own beforeEach/afterEach.
+ */
+export function liveRunFixture() {
+  const state: { home: string; repo: string; server?: FakeModelServer; cli?: LiveCli } = {
+    home: "",
+    repo: "",
+  };
+  beforeEach(() => {
+    state.home = tempDir("home");
+    state.repo = makeSampleRepo();
+  });
+  afterEach(async () => {
+    if (state.cli && state.cli.child.exitCode === null) state.cli.child.kill("SIGKILL");
+    await state.server?.close();
+    state.server = undefined;
+    state.cli = undefined;
+    removeDir(state.home);
+    removeDir(state.repo);
+  });
+  return {
+    get home() {
+      return state.home;
+    },
+    get repo() {
+      return state.repo;
+    },
+    /** The fake model server of the current test (after `run`). */
+    get server(): FakeModelServer {
+      if (!state.server) throw new Error("call run() first");
+      return state.server;
+    },
+    async run(turns: FakeTurn[], extra: string[] = []): Promise<LiveCli> {
+      state.server = await startFakeModelServer({ scenario: turns });
+      state.cli = await startCli(
+        ["run", "Check the project", "--repo", state.repo, ...fakeModelFlags(state.server)].concat([
+          "--mode",
+          "single",
+          "--sandbox",
+          "subprocess",
+          ...extra,
+        ]),
+        { env: cliEnv(state.home) },
+      );
+      return state.cli;
+    },
+  };
 }
