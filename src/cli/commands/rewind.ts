@@ -2,7 +2,6 @@ import { rewindRun } from "../../orchestrator/index.ts";
 import { openStore } from "../compose.ts";
 import { reportError } from "../main.ts";
 
-
 /**
  * `entourage rewind <run> --to <seq>`: puts the run's workspace and its agents' context back to how they
  * were at event `seq` (its last checkpoint at or before it). The log keeps everything; the run is left
