@@ -33,10 +33,39 @@ export interface SandboxSpec {
    * LANG, TERM). The host environment is never inherited; keys that look like secrets are refused.
    */
   env?: Record<string, string>;
+  /**
+   * The repository's git-ignored dependency and build folders (`node_modules`, `.venv`, `target`, …) as the
+   * user has them: each host folder `source` appears read-only at `path` (relative to the workspace root),
+   * so tests find their dependencies without copying them. Backends that cannot mount (subprocess) link.
+   */
+  dependencies?: readonly DependencyMount[];
+  /**
+   * The user's own toolchain (their `node`, `python3`, `go`, `cargo`), never the runtime Entourage runs on
+   * unless they choose it: host folders bound read-only at their own path, the PATH commands get, and the
+   * variables the toolchains need (`RUSTUP_HOME`, `GOROOT`, …). Host-toolchain backends (bwrap,
+   * subprocess) use it; image backends (docker) use the image's toolchain.
+   */
+  toolchain?: Toolchain;
   /** Container image (docker) or rootfs; backend-specific. */
   image?: string;
   /** OCI runtime (docker), e.g. `runsc` for gVisor. */
   runtime?: string;
+}
+
+export interface DependencyMount {
+  /** Absolute host path of the folder (in the user's checkout). */
+  source: string;
+  /** Where it appears, relative to the workspace root (e.g. `node_modules`, `packages/a/node_modules`). */
+  path: string;
+}
+
+export interface Toolchain {
+  /** Absolute host folders bound read-only at the same path (e.g. `~/.cargo`, `~/.rustup`, `/usr/local/go`). */
+  dirs: readonly string[];
+  /** The PATH every command gets. */
+  path: string;
+  /** Variables the toolchains need; the secret filter of `env` applies. */
+  env?: Record<string, string>;
 }
 
 export interface ExecOptions {
