@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { type Config, loadConfig, saveProjectRule } from "../config/index.ts";
 import {
   createdData,
+  type EntourageEvent,
   type EventData,
   effectiveEvents,
   errorMessage,
@@ -33,6 +34,7 @@ import type { Launcher } from "../server/deps.ts";
 import type { EventStore } from "../store/index.ts";
 import { builtinTools } from "../tools/builtin/index.ts";
 import { detectTestCommand, Workspace } from "../workspace/index.ts";
+import type { ModelFlags } from "./compose.ts";
 import { chooseSandbox, createSandbox, home, makeModel, runDir } from "./compose.ts";
 import { createScriptedDemoModel } from "./demo-model.ts";
 import { loadProject, type Project } from "./project.ts";
@@ -59,6 +61,11 @@ export interface RunRequest {
   rules?: ApprovalRule[];
   /** Approve every call (`--yes`). */
   yes?: boolean;
+  /** false: the orchestrator does not run the test command at the end (`--no-verify`). */
+  verify?: boolean;
+  /** Run once before the agents (`--setup`), and whether it may use the network (`--setup-network`). */
+  setupCommand?: string;
+  setupNetwork?: "off" | "on";
 }
 
 /** A new run, composed and not yet logged. */
@@ -93,6 +100,8 @@ export interface DriveParts {
   sandboxFor: (workspaceDir: string) => Promise<Sandbox>;
   /** The project's extensions: their tools join the built-ins; closed when the run stops. */
   project?: Project;
+  /** A sandbox with network for the setup command when `setupNetwork` is on. */
+  setupSandbox?: () => Promise<Sandbox>;
 }
 
 /** Composes a new run from a request: config layers, model, sandbox choice, the workspace copy. */
@@ -124,6 +133,9 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       maxTokens: request.maxTokens,
       maxCostUsd: request.maxCostUsd,
       approvalRules: request.rules?.length ? request.rules : undefined,
+      verify: request.verify,
+      setupCommand: request.setupCommand,
+      setupNetwork: request.setupNetwork,
     },
   });
   const model = await makeModel(
@@ -163,6 +175,8 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       testCommand: config.testCommand
         ? { command: config.testCommand, source: "configured" }
         : await detectTestCommand(repo),
+      verify: config.verify ? undefined : false,
+      setup: config.setupCommand ? { command: config.setupCommand, network: config.setupNetwork } : undefined,
       model: {
         provider: model.provider,
         model: model.id,
@@ -209,9 +223,82 @@ export async function partsOf(prepared: PreparedRun): Promise<DriveParts> {
     repo: prepared.created.repo,
     maxFixRounds: prepared.maxFixRounds,
     sandboxFor: (dir) => createSandbox(sandboxName, dir, sandboxOptions),
+    setupSandbox: setupSandbox(sandboxName, prepared.workspace.dir, sandboxOptions, prepared.created.setup),
     yes: prepared.yes,
     project: prepared.project,
   };
+}
+
+type ModelRef = EventData<"run.created">["model"];
+
+/** The model a run is on now: the one it was created with, or the last `model.changed`. */
+export function currentModel(events: readonly EntourageEvent[]): ModelRef {
+  const changed = events.findLast((e) => e.type === "model.changed");
+  if (changed?.type === "model.changed") return changed.data.to;
+  return createdData(events[0]?.runId ?? "", events).model;
+}
+
+/**
+ * The model a run continues on: each of provider, model and base URL from the flags, else from the
+ * `ENTOURAGE_*` environment, else as recorded. A scripted (demo) run stays scripted unless one is given.
+ */
+export function modelTarget(
+  recorded: ModelRef,
+  flags: ModelFlags,
+  env = process.env,
+): ModelFlags & { scripted?: boolean } {
+  const pick = (flag?: string, variable?: string) => flag ?? (variable?.trim() || undefined);
+  const provider = pick(flags.provider, env.ENTOURAGE_PROVIDER);
+  const model = pick(flags.model, env.ENTOURAGE_MODEL);
+  const baseUrl = pick(flags.baseUrl, env.ENTOURAGE_BASE_URL);
+  if (provider === undefined && model === undefined && baseUrl === undefined) return recorded;
+  const switching = provider !== undefined && provider !== recorded.provider;
+  return {
+    provider: provider ?? recorded.provider,
+    // A new provider does not inherit the old provider's model name (its default applies) or server.
+    model: model ?? (switching ? undefined : recorded.model),
+    baseUrl: baseUrl ?? (switching ? undefined : recorded.baseUrl),
+  };
+}
+
+/** How a built model is recorded. */
+export function refOf(model: Model, baseUrl: string | undefined): ModelRef {
+  return { provider: model.provider, model: model.id, baseUrl, scripted: model.scripted || undefined };
+}
+
+/** Logs `model.changed` when `target` differs from the model the run is on. */
+export async function recordModelChange(
+  store: EventStore,
+  runId: string,
+  events: readonly EntourageEvent[],
+  target: ModelRef,
+  by: string,
+): Promise<void> {
+  const from = currentModel(events);
+  const same =
+    from.provider === target.provider &&
+    from.model === target.model &&
+    from.baseUrl === target.baseUrl &&
+    Boolean(from.scripted) === Boolean(target.scripted);
+  if (same) return;
+  const describe = (m: ModelRef) => `${m.provider}/${m.model}${m.baseUrl ? ` at ${m.baseUrl}` : ""}`;
+  await store.append(runId, [
+    {
+      type: "model.changed",
+      data: { from, to: target, by, reason: `${by}: ${describe(from)} → ${describe(target)}` },
+    },
+  ]);
+}
+
+/** The setup command's own sandbox when it may use the network; undefined: it runs in the run's sandbox. */
+function setupSandbox(
+  name: SandboxName,
+  dir: string,
+  options: SandboxOptions,
+  setup: EventData<"run.created">["setup"],
+): (() => Promise<Sandbox>) | undefined {
+  if (setup?.network !== "on" || options.network === "on") return undefined;
+  return () => createSandbox(name, dir, { ...options, network: "on" });
 }
 
 const MODES: readonly ApprovalMode[] = ["auto", "ask-risky", "ask-all", "plan"];
@@ -229,24 +316,42 @@ function recordedApprovalMode(recorded: string): ApprovalMode | undefined {
 export async function prepareResume(
   store: EventStore,
   runId: string,
-  flags: { yes?: boolean; approval?: ApprovalMode },
+  flags: { yes?: boolean; approval?: ApprovalMode } & ModelFlags,
 ): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
-  const events = await store.read(runId);
-  const state = foldRun(runId, events);
-  if (isTerminal(state.status)) {
-    throw new UserError(
-      "run_finished",
-      `Run ${runId} has already ${state.status}; nothing to resume. See its change with: entourage diff ${runId}`,
-    );
-  }
+  let events = await store.read(runId);
+  let state = foldRun(runId, events);
   const d = createdData(runId, events);
   const config = loadConfig({ home: home(), repo: d.repo, flags: { approval: flags.approval } });
-  const model = d.model.scripted
+  const modelOptions = {
+    idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000,
+    maxRetries: config.maxRetries,
+  };
+  const target = modelTarget(currentModel(events), flags);
+  // Built before anything is written: a model that cannot be configured changes nothing in the log.
+  const model = target.scripted
     ? createScriptedDemoModel(effectiveEvents(events).filter((e) => e.type === "agent.step.ended").length)
-    : await makeModel(
-        { provider: d.model.provider, model: d.model.model, baseUrl: d.model.baseUrl },
-        { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
+    : await makeModel(target, modelOptions);
+  if (isTerminal(state.status)) {
+    if (state.status !== "failed" || !state.error?.code.startsWith("model_")) {
+      throw new UserError(
+        "run_finished",
+        `Run ${runId} has already ${state.status}; nothing to resume. See its change with: entourage diff ${runId}`,
       );
+    }
+    // It failed because its model failed (unreachable, rejected the key…): it may go on, on this model.
+    await store.append(runId, [
+      {
+        type: "run.status",
+        data: {
+          status: "paused",
+          reason: `reopened to resume: it had failed because its model failed (${state.error.code})`,
+        },
+      },
+    ]);
+  }
+  await recordModelChange(store, runId, events, refOf(model, target.baseUrl), "resume");
+  events = await store.read(runId);
+  state = foldRun(runId, events);
   const workspace = await Workspace.open(d.workspace);
   const sandboxOptions = {
     network: d.sandbox.network,
@@ -265,10 +370,7 @@ export async function prepareResume(
     workspace: d.workspace,
     model,
     buildModel: (id) =>
-      makeModel(
-        { provider: d.model.provider, model: id, baseUrl: d.model.baseUrl },
-        { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
-      ),
+      makeModel({ provider: model.provider, model: id, baseUrl: target.baseUrl }, modelOptions),
     recorded: d,
   });
   await project.attach(store, runId, events.length);
@@ -282,6 +384,7 @@ export async function prepareResume(
       approval: config,
       repo: d.repo,
       sandboxFor: (dir) => createSandbox(backend, dir, sandboxOptions),
+      setupSandbox: setupSandbox(backend, d.workspace, sandboxOptions, d.setup),
       yes,
       project,
     },
@@ -344,6 +447,7 @@ export async function driveParts(
         signal,
         control,
         sandboxFor: parts.sandboxFor,
+        setupSandbox: parts.setupSandbox,
         agentsDir: join(runDir(runId).root, "agents"),
       },
       runId,

@@ -20,14 +20,20 @@ function sandboxOption(): Option {
 }
 
 /** Options shared by `run` and `demo`. */
-function runOptions(cmd: Command): Command {
+/** --provider, --model, --base-url: for a new run, or for the rest of an existing one (resume, fork, rewind). */
+function modelOptions(cmd: Command, existing = false): Command {
+  const from = existing ? " to continue on (recorded as model.changed; default: the run's own)" : "";
   return cmd
-    .option("--provider <name>", "model provider: openai, anthropic, google, openai-compatible")
-    .option("--model <id>", "model id, e.g. gpt-4.1, claude-sonnet-4-5, qwen2.5-coder")
+    .option("--provider <name>", `model provider: openai, anthropic, google, openai-compatible${from}`)
+    .option("--model <id>", `model id, e.g. gpt-4.1, claude-sonnet-4-5, qwen2.5-coder${from}`)
     .option(
       "--base-url <url>",
-      "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter)",
-    )
+      `base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter)${from}`,
+    );
+}
+
+function runOptions(cmd: Command): Command {
+  return modelOptions(cmd)
     .addOption(sandboxOption())
     .addOption(approvalOption())
     .addOption(
@@ -37,6 +43,12 @@ function runOptions(cmd: Command): Command {
       ).choices(["pipeline", "dynamic", "single"]),
     )
     .option("--test-command <cmd>", "the project's test command (default: detected from its files)")
+    .option(
+      "--no-verify",
+      "do not run the test command at the end to decide success (the run is then marked not verified)",
+    )
+    .option("--setup <cmd>", "run once in the sandbox before the agents, e.g. 'npm ci' (setupCommand)")
+    .option("--setup-network", "give the setup command network access (only it; setupNetwork)")
     .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)
     .option("--max-tokens <n>", "token budget for the whole run", parsePositiveInt)
     .option("--max-cost <usd>", "cost budget in USD for the whole run", parsePositiveNumber)
@@ -149,10 +161,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await (await import("./commands/apply.ts")).applyCommand(runId)),
     );
 
-  program
-    .command("resume")
-    .description("continue a run whose process stopped (crash, kill, Ctrl-C) from its event log")
-    .argument("<run-id>")
+  modelOptions(
+    program
+      .command("resume")
+      .description(
+        "continue a run whose process stopped (crash, kill, Ctrl-C, its model unreachable) from its event log",
+      )
+      .argument("<run-id>"),
+    true,
+  )
     .option("--yes", "approve every tool call without asking")
     .addOption(approvalOption())
     .option("--json", "print the run's new events as JSONL")
@@ -161,24 +178,30 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await (await import("./commands/resume.ts")).resumeCommand(runId, opts)),
     );
 
-  program
-    .command("rewind")
-    .description(
-      "put a run's workspace and agent context back to an earlier event (its checkpoint); then resume",
-    )
-    .argument("<run-id>")
+  modelOptions(
+    program
+      .command("rewind")
+      .description(
+        "put a run's workspace and agent context back to an earlier event (its checkpoint); then resume",
+      )
+      .argument("<run-id>"),
+    true,
+  )
     .requiredOption("--to <seq>", "the event to go back to (see: entourage show <run-id>)", parseSeq)
     .action(async (runId: string, opts) =>
       setExit(await (await import("./commands/rewind.ts")).rewindCommand(runId, opts)),
     );
 
-  program
-    .command("fork")
-    .description(
-      "start a new run from any event of an old one, optionally with new guidance; the old run is left intact",
-    )
-    .argument("<run-id>")
-    .argument("[guidance]", "a message for the agent that continues")
+  modelOptions(
+    program
+      .command("fork")
+      .description(
+        "start a new run from any event of an old one, optionally with new guidance; the old run is left intact",
+      )
+      .argument("<run-id>")
+      .argument("[guidance]", "a message for the agent that continues"),
+    true,
+  )
     .requiredOption("--at <seq>", "the event to branch from", parseSeq)
     .option("--yes", "approve every tool call without asking")
     .option("--json", "print the new run's events as JSONL")

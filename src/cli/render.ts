@@ -1,5 +1,5 @@
 import { formatCost, formatDuration, formatTokens } from "../core/format.ts";
-import type { EntourageEvent } from "../core/index.ts";
+import type { EntourageEvent, EventData } from "../core/index.ts";
 import type { Style } from "./style.ts";
 
 /** Lines of a command's output shown live per call; the rest is counted, and kept in the log. */
@@ -147,6 +147,46 @@ export class TerminalRenderer {
           ),
         );
         break;
+      case "protocol.fallback":
+        this.line(s.yellow(`  ↪ ${FALLBACK_LABEL[event.data.kind]}: ${event.data.detail}`));
+        break;
+      case "run.routed":
+        this.line(
+          s.cyan(
+            `  ⇢ route: ${event.data.route === "answer" ? "answer (the Analyzer answers; no plan, no edits)" : "change (Analyzer → plan → Implementer ⇄ Tester → Refactorer)"} — ${event.data.reason}`,
+          ),
+        );
+        break;
+      case "model.changed":
+        this.line(s.cyan(`  ⇄ model changed (${event.data.reason})`));
+        break;
+      case "setup.started":
+        this.line(
+          `  ${s.cyan("$")} setup: ${event.data.command}${event.data.network === "on" ? s.yellow(" (network on for setup)") : ""}`,
+        );
+        break;
+      case "setup.ended":
+        this.line(
+          event.data.exitCode === 0 && !event.data.timedOut
+            ? s.dim(`  ✓ setup exited 0 · ${formatDuration(event.data.durationMs)}`)
+            : s.red(`  ✘ setup ${event.data.timedOut ? "timed out" : `exited ${event.data.exitCode}`}`),
+        );
+        break;
+      case "verification.started":
+        this.line(`  ${s.cyan("$")} verifying: ${event.data.command} ${s.dim(`(run by Entourage, ${event.data.source})`)}`);
+        break;
+      case "verification.ended": {
+        const v = event.data;
+        const text = `${v.reason}${v.reusedSeq !== undefined ? " — the agent's run of it, reused" : ""}`;
+        this.line(
+          v.status === "passed"
+            ? s.green(`  ✓ verified: ${text}`)
+            : v.status === "failed"
+              ? s.red(`  ✘ verification failed: ${text}`)
+              : s.yellow(`  ? not verified: ${text}`),
+        );
+        break;
+      }
       case "workspace.restored":
         this.line(s.yellow(`  ⟲ workspace restored to ${event.data.ref.slice(0, 8)}: ${event.data.reason}`));
         break;
@@ -364,6 +404,13 @@ export class TerminalRenderer {
     this.atLineStart = true;
   }
 }
+
+const FALLBACK_LABEL: Record<EventData<"protocol.fallback">["kind"], string> = {
+  plan_from_text: "plan taken from text",
+  plan_from_analysis: "plan taken from the analysis",
+  report_from_text: "report taken from text",
+  nudged: "nudged",
+};
 
 function firstLine(text: string, max = 80): string {
   const line = text.split("\n").find((l) => l.trim() !== "") ?? "";

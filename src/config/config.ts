@@ -75,6 +75,23 @@ export const configSchema = z
       .min(1)
       .optional()
       .describe("The project's test command; detected from its files when unset"),
+    verify: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Run the test command in the sandbox at the end of a run that changed code and decide success from its exit code",
+      ),
+    setupCommand: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Run once per workspace before the agents, in the sandbox, e.g. `npm ci` or `pip install -e .`",
+      ),
+    setupNetwork: z
+      .enum(["off", "on"])
+      .default("off")
+      .describe("Network access for the setup command only (e.g. to download dependencies)"),
     maxFixRounds: z
       .number()
       .int()

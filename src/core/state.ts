@@ -1,5 +1,12 @@
 import { UserError } from "./errors.ts";
-import type { AgentReport, EntourageEvent, EventData, RunStatus, Usage } from "./events/index.ts";
+import type {
+  AgentReport,
+  EntourageEvent,
+  EventData,
+  RunStatus,
+  Usage,
+  VerificationStatus,
+} from "./events/index.ts";
 
 /** One agent of the run's tree, as folded from its events. */
 export interface AgentState {
@@ -49,6 +56,10 @@ export interface RunState {
   /** Tool calls whose intent was logged but whose result was not: interrupted by a crash or still running. */
   pendingToolCalls: PendingToolCall[];
   checkpoints: { seq: number; ref: string; label: string; filesChanged: string[] }[];
+  /** How the request was routed (pipeline): answered by the Analyzer, or changed by the team. */
+  route?: { route: "answer" | "change"; reason: string };
+  /** The orchestrator's own run of the test command on the final workspace (absent: nothing changed). */
+  verification?: { status: VerificationStatus; reason: string; command?: string; exitCode?: number };
   lastSeq: number;
 }
 
@@ -109,7 +120,27 @@ export function reduceRun(state: RunState, event: EntourageEvent): RunState {
       break;
     }
     case "run.status":
+      if (isTerminal(state.status) && !isTerminal(event.data.status)) {
+        // Reopened (a run that failed because its model was unreachable, resumed on another): the old ending goes.
+        state.finishedAt = undefined;
+        state.summary = undefined;
+        state.error = undefined;
+      }
       state.status = event.data.status;
+      break;
+    case "run.routed":
+      state.route = event.data;
+      break;
+    case "model.changed":
+      state.model = event.data.to;
+      break;
+    case "verification.ended":
+      state.verification = {
+        status: event.data.status,
+        reason: event.data.reason,
+        command: event.data.command,
+        exitCode: event.data.exitCode,
+      };
       break;
     case "run.finished":
       state.status = event.data.status;

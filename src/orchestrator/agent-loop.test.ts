@@ -145,7 +145,9 @@ const done = (summary = "All done."): ScriptedTurn => ({
 
 describe("runAgent", () => {
   it("ends the agent when the model answers without tool calls, with that text as the summary", async () => {
-    const h = await harness({ turns: [say("The code already does this; nothing to change.")] });
+    const h = await harness({
+      turns: [say("The code already does this."), say("The code already does this; nothing to change.")],
+    });
     const emitter = new RunEmitter(h.store, RUN);
     const started = await emitter.emit({
       type: "agent.started",
@@ -176,15 +178,22 @@ describe("runAgent", () => {
       filesChanged: [],
     });
     assert.deepEqual(h.requests[0], [{ role: "user", content: "Check it" }], "the task is the first message");
+    // An agent with tools to act that answered before using any is told so once; its second answer stands.
+    const [nudge] = await h.ofType("protocol.fallback");
+    assert.equal(nudge?.data.kind, "nudged");
+    assert.match(JSON.stringify(h.requests[1]?.at(-1)), /without using any tool/);
+    const fallbacks = (await h.ofType("protocol.fallback")).map((e) => e.data.kind);
+    assert.deepEqual(fallbacks, ["nudged", "report_from_text"], "the text report is marked as a fallback");
     const [finished] = await h.ofType("agent.finished");
     assert.equal(finished?.data.reason, "no_tool_calls");
   });
 
   it("runs a whole run to success when the model answers in text", async () => {
-    const h = await harness({ turns: [say("Nothing needed changing.")] });
+    const h = await harness({ turns: [say("Nothing needed changing."), say("Nothing needed changing.")] });
     const state = await h.drive();
     assert.equal(state.status, "succeeded");
     assert.equal(state.summary, "Nothing needed changing.");
+    assert.equal(state.verification, undefined, "nothing changed, so there is nothing to verify");
     const [step] = await h.ofType("agent.step.ended");
     assert.equal(step?.data.text, "Nothing needed changing.");
   });
@@ -396,13 +405,15 @@ describe("runAgent", () => {
     );
   });
 
-  it("an empty answer (no text, no tool calls) ends the agent as failed", async () => {
-    const h = await harness({ turns: [{}] });
+  it("an empty answer (no text, no tool calls) is asked again once, then ends the agent as failed", async () => {
+    const h = await harness({ turns: [{}, {}] });
     const state = await h.drive();
     const [finished] = await h.ofType("agent.finished");
     assert.equal(finished?.data.report.status, "failed");
     assert.equal(finished?.data.reason, "error");
     assert.equal(state.status, "failed");
+    assert.equal(h.requests.length, 2, "asked once more after the empty answer");
+    assert.match(JSON.stringify(h.requests[1]?.at(-1)), /Your last answer was empty/);
   });
 
   it("runs the other calls of a turn before finish, even when finish comes first", async () => {
@@ -429,7 +440,11 @@ describe("runAgent", () => {
     assert.equal(finished?.data.reason, "finish");
     assert.deepEqual(finished?.data.report.filesChanged, ["a.txt"]);
     assert.equal(state.status, "succeeded");
-    assert.equal(state.summary, "Wrote a.txt.");
+    assert.equal(
+      state.summary,
+      "Wrote a.txt.\nNot verified: no test command was found; set testCommand in .entourage/config.json or pass --test-command.",
+    );
+    assert.equal(state.verification?.status, "not_verified");
   });
 
   it("uses the agent's own step budget over the run's", async () => {
@@ -442,7 +457,7 @@ describe("runAgent", () => {
 
 describe("driveRun", () => {
   it("refuses to drive a run that already succeeded", async () => {
-    const h = await harness({ turns: [say("Done.")] });
+    const h = await harness({ turns: [say("Done."), say("Done.")] });
     await h.drive();
     const before = (await h.events()).length;
     await assert.rejects(h.drive(), (e: unknown) => {

@@ -120,6 +120,7 @@ export async function runAgent(
   }
 
   const loops = new LoopDetector(history.turnSignatures, history.loopWarnings);
+  let nudged = history.nudged;
   const inbox = new Inbox(events, agentId);
   for (;;) {
     if (signal.aborted) throw new AbortedError("the run was interrupted");
@@ -182,10 +183,37 @@ export async function runAgent(
       toolCalls: turn.toolCalls.map(({ id, name, args }) => ({ id, name, args })),
     });
     if (turn.toolCalls.length === 0) {
+      const nudge = nudgeFor(agent, tools, messages, turn.text, nudged);
+      if (nudge) {
+        // Off-protocol once: the agent is told plainly what is expected, and answers again.
+        nudged = true;
+        await deps.emitter.emit({
+          type: "protocol.fallback",
+          agentId,
+          data: { kind: "nudged", detail: nudge.detail, message: nudge.message },
+        });
+        messages.push({ role: "user", content: nudge.message });
+        continue;
+      }
       if (turn.text.trim() === "") {
         return finishAgent(deps, agent, agentId, {
           reason: "error",
-          report: await partialReport(deps, "The model returned an empty answer twice.", "failed"),
+          report: await partialReport(
+            deps,
+            "The model returned no answer, even after being asked again.",
+            "failed",
+          ),
+        });
+      }
+      if (tools.some((t) => t.protocol === "finish")) {
+        // The agent ended in plain text instead of calling finish: the text is its report.
+        await deps.emitter.emit({
+          type: "protocol.fallback",
+          agentId,
+          data: {
+            kind: "report_from_text",
+            detail: "the agent answered in text without calling finish; its text is the report",
+          },
         });
       }
       return finishAgent(deps, agent, agentId, {
@@ -218,6 +246,41 @@ export async function runAgent(
       messages.push({ role: "user", content: loop.message });
     }
   }
+}
+
+/**
+ * Whether an answer without tool calls deserves one plain instruction before it is taken as the agent's
+ * report: an empty answer, or an agent that has tools to act with but ended before using any of them.
+ * Agents whose protocol step takes text (a plan, an answer) are never nudged for answering in text.
+ */
+function nudgeFor(
+  agent: AgentDefinition,
+  tools: readonly ToolDefinition[],
+  messages: readonly ModelMessage[],
+  text: string,
+  nudged: boolean,
+): { detail: string; message: string } | undefined {
+  if (nudged) return undefined;
+  const finishName = tools.find((t) => t.protocol === "finish")?.name;
+  const how = finishName
+    ? `When you are done, call ${finishName} with your report.`
+    : "When you are done, answer with a short summary of what you did.";
+  if (text.trim() === "") {
+    return {
+      detail: "the model answered with nothing",
+      message: `Your last answer was empty. Continue the task with your tools. ${how}`,
+    };
+  }
+  if (tools.some((t) => t.protocol === "plan")) return undefined;
+  const acting = tools.filter((t) => t.protocol === undefined && t.risk !== "read");
+  const usedTools = messages.some((m) => m.role === "assistant" && m.toolCalls.length > 0);
+  if (acting.length > 0 && !usedTools) {
+    return {
+      detail: `${agent.name} ended without using any tool`,
+      message: `You answered without using any tool, so nothing in the workspace has changed yet. Carry out the task with your tools (${acting.map((t) => t.name).join(", ")}). ${how}`,
+    };
+  }
+  return undefined;
 }
 
 /** The model an agent runs on: its own when it names one the composition root could build, else the run's. */

@@ -21,6 +21,8 @@ export interface AgentHistory {
   turnSignatures: string[][];
   /** How many times the loop detector has already warned this agent. */
   loopWarnings: number;
+  /** Whether the agent was already nudged for answering off-protocol (it is nudged at most once). */
+  nudged: boolean;
 }
 
 /** Identity of a tool call for loop detection: its name and its arguments. */
@@ -44,6 +46,7 @@ export function agentHistory(agentId: string, events: readonly EntourageEvent[])
     finished: false,
     turnSignatures: [],
     loopWarnings: 0,
+    nudged: false,
   };
   const interventions = new Map<string, string>();
   for (const event of events) {
@@ -88,6 +91,12 @@ export function agentHistory(agentId: string, events: readonly EntourageEvent[])
       case "loop.detected":
         if (event.data.action === "warned") {
           history.loopWarnings += 1;
+          if (event.data.message) history.messages.push({ role: "user", content: event.data.message });
+        }
+        break;
+      case "protocol.fallback":
+        if (event.data.kind === "nudged") {
+          history.nudged = true;
           if (event.data.message) history.messages.push({ role: "user", content: event.data.message });
         }
         break;

@@ -11,6 +11,9 @@ import {
   type TestVerdict,
   testVerdict,
 } from "./phases.ts";
+import { planFromText } from "./plan-text.ts";
+import { routeRequest } from "./route.ts";
+import { verifyChange } from "./verify.ts";
 
 export interface PipelineOptions {
   task: string;
@@ -56,6 +59,24 @@ export async function runPipeline(
     ? `The project's test command is \`${testCmd.command}\` (${testCmd.source}).`
     : "No test command was detected; find out how this project runs its tests.";
   const header = `Task from the user:\n${task}\n\n${testLine}`;
+
+  // A question or a read-only request is answered by the Analyzer alone: no plan, no edits.
+  const routed = phases.events.find((e) => e.type === "run.routed");
+  let route = routed?.type === "run.routed" ? routed.data : undefined;
+  if (!route) {
+    route = routeRequest(task);
+    await phases.emit({ type: "run.routed", agentId: parent, data: route });
+  }
+  if (route.route === "answer") {
+    const answer = await phases.run({
+      phase: "answer",
+      agent: analyzerAgent,
+      parentAgentId: parent,
+      reason: `${route.reason}: the Analyzer answers, nothing is changed`,
+      task: `Task from the user:\n${task}\n\nThis is a question or a read-only request: nothing is to be changed. Find what is needed in the code, then give the user the complete answer as your report's summary (file paths, names, short excerpts where they help).`,
+    });
+    return { report: { ...answer.report, filesChanged: [] } };
+  }
 
   const analysis = await phases.run({
     phase: "analyze",
@@ -110,7 +131,7 @@ export async function runPipeline(
       reason: "verify the change",
       task: `${header}\n\n${planText}\n\n${formatReport("The Implementer's report", implement.report)}\n\nAdd tests where the change is not covered, run the test command, and report.`,
     });
-    verdict = testVerdict(test.agentId, phases.events, test.report, testCmd?.command);
+    verdict = await worldVerdict(phases, test.agentId, test.report, testCmd);
     if (verdict.passed) break;
   }
   if (!verdict?.passed || !implement) {
@@ -152,7 +173,7 @@ export async function runPipeline(
     reason: "verify the clean-up",
     task: `${header}\n\n${[formatReport("The Refactorer's report", refactor.report), ...afterRefactor.reports].join("\n\n")}\n\nRun the test command again and report. Do not change code or tests now.`,
   });
-  const finalVerdict = testVerdict(finalTest.agentId, phases.events, finalTest.report, testCmd?.command);
+  const finalVerdict = await worldVerdict(phases, finalTest.agentId, finalTest.report, testCmd);
   let summary = `${implement.report.summary.trim()}\nTests: ${finalVerdict.description}.`;
   if (!finalVerdict.passed) {
     // The clean-up broke what worked: undo it, keep the working change.
@@ -191,6 +212,35 @@ export async function runPipeline(
 }
 
 type AgentDef = ReturnType<AgentRoster["require"]>;
+
+/**
+ * Whether the tests pass after a Tester's phase, from exit codes only: the Tester's own run of the test
+ * command, or — when it did not run it (a model that forgot, or claimed success without running anything) —
+ * a run of the command by the orchestrator itself, logged as a verification.
+ */
+async function worldVerdict(
+  phases: PhaseRunner,
+  agentId: string,
+  report: AgentReport,
+  testCmd: PipelineOptions["testCommand"],
+): Promise<TestVerdict> {
+  const verdict = testVerdict(agentId, phases.events, report, testCmd?.command);
+  if (!testCmd || verdict.runs.some((r) => r.command.includes(testCmd.command))) return verdict;
+  const checked = await verifyChange({
+    emitter: phases.deps.emitter,
+    sandbox: phases.deps.sandbox,
+    events: phases.events,
+    signal: phases.deps.signal,
+    testCommand: testCmd,
+    enabled: true,
+  });
+  if (checked.exitCode === undefined) return verdict;
+  return {
+    passed: checked.status === "passed",
+    description: `${checked.reason}, run by Entourage since the Tester did not run it${checked.status === "passed" ? " (passed)" : " (failed)"}`,
+    runs: [...verdict.runs, { command: checked.command ?? testCmd.command, exitCode: checked.exitCode }],
+  };
+}
 
 /**
  * Runs the extra phases configured after `stage`, in order, each a phase keyed `<stage>+<agent>` (so a
@@ -255,6 +305,48 @@ function refactorBase(phases: PhaseRunner): string {
   return ref;
 }
 
+/**
+ * The plan phase ended without the plan tool: a plan written in text is the plan; an agent that gave nothing
+ * usable (out of steps, stuck) leaves the Analyzer's report as the plan. Either way a person sees it at the
+ * checkpoint as usual, and the log says which fallback was taken.
+ */
+async function planFallback(
+  phases: PhaseRunner,
+  result: PhaseResult,
+  analysisText: string,
+): Promise<NonNullable<ReturnType<typeof latestPlan>>> {
+  const text = result.reason === "no_tool_calls" ? result.report.summary.trim() : "";
+  const plan = text
+    ? planFromText(text)
+    : {
+        facts: [analysisText.slice(0, 4000)],
+        steps: [
+          {
+            id: "s1",
+            description: "Carry out the task as the Analyzer's report describes, then run the tests.",
+            owner: "implementer",
+            status: "pending" as const,
+          },
+        ],
+      };
+  await phases.emit({
+    type: "protocol.fallback",
+    agentId: result.agentId,
+    data: text
+      ? {
+          kind: "plan_from_text",
+          detail: `the plan was written in text (${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"} read from it) instead of a propose_plan call`,
+        }
+      : {
+          kind: "plan_from_analysis",
+          detail: `no plan was proposed (${result.reason}: ${result.report.summary.slice(0, 200)}); the Analyzer's report is the plan`,
+        },
+  });
+  const planId = phases.deps.ids("plan");
+  await phases.emit({ type: "plan.proposed", agentId: result.agentId, data: { planId, plan } });
+  return { planId, plan, approved: false };
+}
+
 type PlanDecision = {
   decision: "approve" | "deny" | "edit";
   by: string;
@@ -313,12 +405,10 @@ async function planCheckpoint(
       reason: attempt === 1 ? "propose a plan before changing anything" : "the plan was sent back",
       task: `${header}\n\n${analysisText}${feedback}\n\nPropose the plan with propose_plan.`,
     });
-    const plan = latestPlan(
-      phases.events.filter((e) => e.agentId === result.agentId || e.agentId === options.rootAgentId),
-    );
-    if (!plan || result.reason !== "plan") {
-      return { ok: false, summary: `No plan was proposed: ${result.report.summary}` };
-    }
+    const plan =
+      latestPlan(
+        phases.events.filter((e) => e.agentId === result.agentId || e.agentId === options.rootAgentId),
+      ) ?? (await planFallback(phases, result, analysisText));
     if (plan.approved) return { ok: true, text: formatPlan(plan.plan) };
     if (options.approval.mode === "auto") {
       await phases.emit({

@@ -6,6 +6,7 @@ import {
   type Clock,
   createdData,
   EntourageError,
+  type EntourageEvent,
   type EventData,
   effectiveEvents,
   errorMessage,
@@ -27,6 +28,7 @@ import { RunEmitter } from "./emitter.ts";
 import { PhaseRunner } from "./phases.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { RunControl } from "./run-control.ts";
+import { runSetup, verifyChange } from "./verify.ts";
 
 /** Everything a run needs, chosen by the composition root (CLI or server). */
 export interface RunContext {
@@ -46,6 +48,8 @@ export interface RunContext {
   agentsDir?: string;
   /** Models for agents that name their own (`model:` of a custom agent), built by the composition root. */
   modelFor?: (modelId: string) => Model | undefined;
+  /** A sandbox for the setup command when it may use the network (`setupNetwork: on`); default: the run's. */
+  setupSandbox?: () => Promise<Sandbox>;
 }
 
 /** Logs `run.created` for a new run. Nothing runs yet: `driveRun` does that. */
@@ -58,6 +62,22 @@ export async function createRun(
     { type: "run.created", data },
     { type: "run.status", data: { status: "queued" } },
   ]);
+}
+
+/** The setup command on the sandbox it may use (its own when setup has network), released afterwards. */
+async function setupOnce(
+  ctx: RunContext,
+  emitter: RunEmitter,
+  events: readonly EntourageEvent[],
+  signal: AbortSignal,
+  setup: { command: string; network: "off" | "on" },
+) {
+  const own = setup.network === "on" && ctx.setupSandbox ? await ctx.setupSandbox() : undefined;
+  try {
+    return await runSetup({ emitter, sandbox: own ?? ctx.sandbox, events, signal, setup });
+  } finally {
+    await own?.destroy();
+  }
 }
 
 /** The first message an agent receives: the user's task and where it works. */
@@ -123,6 +143,24 @@ export async function driveRun(
       effectiveEvents(events),
       (name) => agents.get(name),
     );
+    if (created.setup) {
+      const setup = await setupOnce(ctx, emitter, phases.events, signal, created.setup);
+      if (setup.exitCode !== 0 || setup.timedOut) {
+        const how = setup.timedOut ? "timed out" : `exited ${setup.exitCode}`;
+        const last = setup.output.trim().split("\n").slice(-5).join("\n");
+        await emitter.emit({
+          type: "run.finished",
+          data: {
+            status: "failed",
+            summary: `The setup command \`${setup.command}\` ${how}, so no agent started. Fix it (or setupCommand in .entourage/config.json), then start the run again.${last ? `\n${last}` : ""}`,
+            error: { code: "setup_failed", message: `${setup.command} ${how}` },
+          },
+        });
+        await emitter.flush();
+        return foldRun(runId, await ctx.store.read(runId));
+      }
+      await checkpoint({ workspace: ctx.workspace, emitter }, undefined, "setup");
+    }
     let outcome: { report: AgentReport };
     if (created.mode === "pipeline" || created.mode === "dynamic") {
       const name = created.mode === "pipeline" ? "pipeline" : "dynamic";
@@ -199,10 +237,31 @@ export async function driveRun(
         deletions: changes.deletions,
       },
     });
-    const succeeded = outcome.report.status === "done";
+    // Truth from the world: a change is judged by the project's tests, run here, not by a model's report.
+    const verification =
+      changes.files.length > 0
+        ? await verifyChange({
+            emitter,
+            sandbox: ctx.sandbox,
+            events: phases.events,
+            signal,
+            testCommand: created.testCommand,
+            enabled: created.verify ?? true,
+          })
+        : undefined;
+    const done = outcome.report.status === "done";
+    const succeeded = done && verification?.status !== "failed";
+    let summary = outcome.report.summary;
+    if (verification?.status === "failed" && done) {
+      summary = `The change does not pass the project's tests: ${verification.reason}.\n${summary}`;
+    } else if (verification?.status === "not_verified") {
+      summary = `${summary}\nNot verified: ${verification.reason}.`;
+    } else if (verification?.status === "passed" && !/\bTests: /.test(summary)) {
+      summary = `${summary}\nTests: ${verification.reason} (passed).`;
+    }
     await emitter.emit({
       type: "run.finished",
-      data: { status: succeeded ? "succeeded" : "failed", summary: outcome.report.summary },
+      data: { status: succeeded ? "succeeded" : "failed", summary },
     });
   } catch (error) {
     if (ctx.control?.cancelled) {

@@ -12,9 +12,6 @@ import { type ApprovalDecision, decide, describeRule, type PolicyVerdict } from 
 
 export type ToolCall = { id: string; name: string; args: unknown; argsError?: string };
 
-/** Tools that end the agent's turn: handled by the loop itself, after the turn's other calls. */
-const TERMINAL: ReadonlySet<string> = new Set(["finish", "propose_plan"]);
-
 /**
  * Runs one turn's tool calls in order. `resumed` carries what the log already holds for these calls: a
  * call with a result is skipped; a call whose intent was logged but whose result was not was cut off by
@@ -38,11 +35,9 @@ export async function handleToolCalls(
   const results: { callId: string; name: string; output: string; isError: boolean }[] = [];
   let checkpoints = 0;
   let finish: AgentOutcome | undefined;
-  // `finish` goes last so every other call of the turn has its result before the agent ends.
-  const ordered = [
-    ...calls.filter((c) => !TERMINAL.has(c.name)),
-    ...calls.filter((c) => TERMINAL.has(c.name)),
-  ];
+  // Protocol calls (finish, the plan) go last so every other call of the turn has its result first.
+  const protocolOf = (name: string) => tools.find((t) => t.name === name)?.protocol;
+  const ordered = [...calls.filter((c) => !protocolOf(c.name)), ...calls.filter((c) => protocolOf(c.name))];
   for (const call of ordered) {
     if (resumed?.ended.has(call.id)) continue;
     if (deps.signal.aborted) throw new AbortedError("the run was interrupted");
@@ -149,7 +144,7 @@ export async function handleToolCalls(
         input = edited.input;
       }
     }
-    if (call.name === "finish") {
+    if (prepared.tool.protocol === "finish") {
       const args = input as {
         status: AgentReport["status"];
         summary: string;
@@ -170,7 +165,7 @@ export async function handleToolCalls(
       };
       continue;
     }
-    if (call.name === "propose_plan") {
+    if (prepared.tool.protocol === "plan") {
       const plan = input as { facts: string[]; steps: { description: string; owner: string }[] };
       await end("Plan received; it goes to the user for approval before anything changes.", false);
       await emitter.emit({

@@ -3,7 +3,13 @@
  * document alike. Events are the engine's own `eventSchema` (the union in src/core/events), not a copy.
  */
 import { z } from "zod";
-import { eventSchema, type RunState, riskSchema, runStatusSchema } from "../core/index.ts";
+import {
+  eventSchema,
+  type RunState,
+  riskSchema,
+  runStatusSchema,
+  verificationStatusSchema,
+} from "../core/index.ts";
 
 /** Run, agent and approval ids: letters, digits, `_` and `-` (no dots, no slashes: nothing path-like). */
 const idPattern = /^[A-Za-z0-9_-]{1,128}$/;
@@ -84,6 +90,9 @@ export const runSummarySchema = z
     outputTokens: z.number(),
     costUsd: z.number(),
     costKnown: z.boolean(),
+    verification: verificationStatusSchema
+      .optional()
+      .describe("The orchestrator's own run of the test command on the change; absent when nothing changed"),
     live: z.boolean().describe("Driven by this server's process right now"),
   })
   .meta({ id: "RunSummary" });
@@ -119,6 +128,15 @@ export const runStateSchema = z
       }),
     ),
     activeAgentId: z.string().optional(),
+    route: z.object({ route: z.enum(["answer", "change"]), reason: z.string() }).optional(),
+    verification: z
+      .object({
+        status: verificationStatusSchema,
+        reason: z.string(),
+        command: z.string().optional(),
+        exitCode: z.number().optional(),
+      })
+      .optional(),
     usage,
     costUsd: z.number(),
     costKnown: z.boolean(),

@@ -1,4 +1,4 @@
-import type { EntourageEvent, NewEvent, RunStatus } from "../core/index.ts";
+import type { EntourageEvent, NewEvent, RunStatus, VerificationStatus } from "../core/index.ts";
 
 /** One row of `listRuns`: what the runs list needs without folding every event. */
 export interface RunSummary {
@@ -15,6 +15,8 @@ export interface RunSummary {
   costUsd: number;
   /** A cost is known only when every model step had a price. */
   costKnown: boolean;
+  /** The orchestrator's verdict on the run's change; absent when it changed nothing. */
+  verification?: VerificationStatus;
 }
 
 export interface ListRunsOptions {

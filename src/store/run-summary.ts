@@ -42,6 +42,9 @@ export function foldRunSummary(
       case "run.finished":
         summary.status = event.data.status;
         break;
+      case "verification.ended":
+        summary.verification = event.data.status;
+        break;
       case "llm.response":
         summary.inputTokens += event.data.usage.inputTokens;
         summary.outputTokens += event.data.usage.outputTokens;

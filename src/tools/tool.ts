@@ -45,6 +45,12 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
    * `delegate`). Reads are always re-run; other calls are reported to the model as interrupted.
    */
   idempotent?: boolean;
+  /**
+   * A protocol step rather than an act: `finish` ends the agent with its report, `plan` proposes the plan
+   * for the checkpoint. The agent loop handles these after the turn's other calls; a model that answers in
+   * text instead gets the fallback (the text is the report, or the plan).
+   */
+  protocol?: "finish" | "plan";
 }
 
 /** Declares a tool. Identity at runtime; it exists so the input type flows into `execute`. */

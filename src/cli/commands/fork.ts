@@ -1,6 +1,6 @@
 import { newId } from "../../core/index.ts";
 import { forkRun } from "../../orchestrator/index.ts";
-import { openStore, runDir } from "../compose.ts";
+import { type ModelFlags, openStore, runDir } from "../compose.ts";
 import { reportError } from "../main.ts";
 import { resumeCommand } from "./resume.ts";
 
@@ -13,7 +13,7 @@ import { resumeCommand } from "./resume.ts";
 export async function forkCommand(
   runId: string,
   guidance: string | undefined,
-  opts: { at: number; yes?: boolean; json?: boolean },
+  opts: { at: number; yes?: boolean; json?: boolean } & ModelFlags,
 ): Promise<number> {
   let newRunId: string;
   try {
@@ -38,5 +38,11 @@ export async function forkCommand(
   } catch (error) {
     return reportError(error);
   }
-  return resumeCommand(newRunId, { yes: opts.yes, json: opts.json });
+  return resumeCommand(newRunId, {
+    yes: opts.yes,
+    json: opts.json,
+    provider: opts.provider,
+    model: opts.model,
+    baseUrl: opts.baseUrl,
+  });
 }

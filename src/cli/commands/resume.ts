@@ -1,5 +1,5 @@
 import type { ApprovalMode } from "../../orchestrator/index.ts";
-import { openStore } from "../compose.ts";
+import { type ModelFlags, openStore } from "../compose.ts";
 import { prepareResume } from "../launcher.ts";
 import { attachView } from "../live.ts";
 import { reportError } from "../main.ts";
@@ -8,7 +8,7 @@ import { drive } from "./run.ts";
 /** `entourage resume`: continue a run from its log with the same model, sandbox and workspace. */
 export async function resumeCommand(
   runId: string,
-  flags: { yes?: boolean; approval?: ApprovalMode; json?: boolean; server?: boolean },
+  flags: { yes?: boolean; approval?: ApprovalMode; json?: boolean; server?: boolean } & ModelFlags,
 ): Promise<number> {
   try {
     const store = await openStore();

@@ -28,6 +28,10 @@ export interface RunFlags {
   approval?: ApprovalMode;
   mode?: "pipeline" | "single" | "dynamic";
   testCommand?: string;
+  /** false with --no-verify. */
+  verify?: boolean;
+  setup?: string;
+  setupNetwork?: boolean;
   maxSteps?: number;
   maxTokens?: number;
   maxCost?: number;
@@ -53,6 +57,9 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
       approval: flags.approval,
       mode: flags.mode,
       testCommand: flags.testCommand,
+      verify: flags.verify === false ? false : undefined,
+      setupCommand: flags.setup,
+      setupNetwork: flags.setupNetwork ? "on" : undefined,
       maxSteps: flags.maxSteps,
       maxTokens: flags.maxTokens,
       maxCostUsd: flags.maxCost,

@@ -4,6 +4,9 @@ import { openStore } from "../compose.ts";
 import { reportError } from "../main.ts";
 import { colorEnabled, makeStyle } from "../style.ts";
 
+/** What the TESTS column says: the orchestrator's own run of the test command on the final change. */
+const VERIFIED = { passed: "passed", failed: "failed", not_verified: "not verified", none: "-" } as const;
+
 /** `entourage runs`: the runs table, newest first. */
 export async function runsCommand(opts: {
   status?: RunStatus;
@@ -33,9 +36,10 @@ export async function runsCommand(opts: {
         formatDuration(r.updatedAt - r.createdAt),
         `${formatTokens(r.inputTokens + r.outputTokens)}`,
         formatCost(r.costUsd, r.costKnown),
+        VERIFIED[r.verification ?? "none"],
         r.task.replace(/\s+/g, " ").slice(0, 60),
       ]);
-      const header = ["RUN", "STATUS", "DURATION", "TOKENS", "COST", "TASK"];
+      const header = ["RUN", "STATUS", "DURATION", "TOKENS", "COST", "TESTS", "TASK"];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       const fmt = (cells: string[]) =>
         cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
@@ -44,7 +48,8 @@ export async function runsCommand(opts: {
         const status = row[1]!;
         const paint =
           status === "succeeded" ? s.green : status === "failed" || status === "cancelled" ? s.red : s.yellow;
-        const line = fmt(row).replace(status.padEnd(widths[1]!), paint(status.padEnd(widths[1]!)));
+        let line = fmt(row).replace(status.padEnd(widths[1]!), paint(status.padEnd(widths[1]!)));
+        if (row[5] === VERIFIED.not_verified) line = line.replace(row[5].padEnd(widths[5]!), s.yellow(row[5].padEnd(widths[5]!)));
         process.stdout.write(`${line}\n`);
       }
       return 0;

@@ -68,3 +68,17 @@ export const loopDetected = defineEvent(
     message: z.string().optional(),
   }),
 );
+
+/**
+ * A model did not follow the protocol and the orchestrator took the fallback a person would accept: a plan
+ * answered in text is the plan, a report in text is the report, an agent that acted on nothing is nudged once.
+ */
+export const protocolFallback = defineEvent(
+  "protocol.fallback",
+  z.object({
+    kind: z.enum(["plan_from_text", "plan_from_analysis", "report_from_text", "nudged"]),
+    detail: z.string(),
+    /** The instruction the agent received, for a nudge. */
+    message: z.string().optional(),
+  }),
+);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import * as agent from "./agent.ts";
+import * as check from "./check.ts";
 import * as control from "./control.ts";
 import * as extension from "./extension.ts";
 import * as llm from "./llm.ts";
@@ -10,6 +11,7 @@ import * as tool from "./tool.ts";
 import * as workspace from "./workspace.ts";
 
 export * from "./agent.ts";
+export * from "./check.ts";
 export * from "./control.ts";
 export * from "./envelope.ts";
 export * from "./extension.ts";
@@ -26,6 +28,8 @@ export const eventSchemas = [
   run.runStatus,
   run.runFinished,
   run.runAttached,
+  run.runRouted,
+  run.modelChanged,
   extension.extensionLoaded,
   extension.extensionFailed,
   plan.planProposed,
@@ -54,6 +58,11 @@ export const eventSchemas = [
   control.runResumed,
   control.runForked,
   control.loopDetected,
+  control.protocolFallback,
+  check.setupStarted,
+  check.setupEnded,
+  check.verificationStarted,
+  check.verificationEnded,
   workspace.checkpointCreated,
   workspace.workspaceRestored,
   workspace.diffReady,

@@ -78,6 +78,10 @@ export const runCreated = defineEvent(
     approval: z.string(),
     /** The project's test command, detected from its files or configured, with where it came from. */
     testCommand: z.object({ command: z.string(), source: z.string() }).optional(),
+    /** Whether the orchestrator runs the test command itself at the end (`verify`); absent: yes. */
+    verify: z.boolean().optional(),
+    /** The setup command run once before the agents (`setupCommand`), and its network access. */
+    setup: z.object({ command: z.string(), network: z.enum(["off", "on"]) }).optional(),
     /**
      * What every agent is told about the project after its role prompt (AGENTS.md, lessons), fixed when the
      * run starts so a resumed run sends exactly the same prompts.
@@ -111,4 +115,19 @@ export const runFinished = defineEvent(
 export const runAttached = defineEvent(
   "run.attached",
   z.object({ pid: z.number().int(), resumed: z.boolean(), host: z.string().optional() }),
+);
+
+/**
+ * How the orchestrator routes the request (pipeline mode): a question or read-only request is answered by the
+ * Analyzer with no plan and no edits; a change goes through the whole team.
+ */
+export const runRouted = defineEvent(
+  "run.routed",
+  z.object({ route: z.enum(["answer", "change"]), reason: z.string() }),
+);
+
+/** The run continues on another model from here (`resume`/`fork`/`rewind --provider/--model/--base-url`). */
+export const modelChanged = defineEvent(
+  "model.changed",
+  z.object({ from: modelRefSchema, to: modelRefSchema, by: z.string(), reason: z.string() }),
 );

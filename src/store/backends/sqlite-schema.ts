@@ -6,7 +6,7 @@ import { type EntourageEvent, EVENT_FORMAT_VERSION, parseEvent, UserError } from
  * transaction that records the new version; released migrations never change. A fixture database of
  * every released version stays in test/store/fixtures with a test that opens and reads it.
  */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 const migrations: readonly string[] = [
   // v1. `pos` is the global append order (what "*" subscribers and other processes tail); an explicit
@@ -40,6 +40,9 @@ const migrations: readonly string[] = [
    ) STRICT;
    CREATE INDEX runs_by_created ON runs (created_at DESC, run_id DESC);
    CREATE INDEX runs_by_status ON runs (status, created_at DESC, run_id DESC);`,
+  // v2. The orchestrator's own verdict on a run's change (`verification.ended`): passed, failed or
+  // not_verified; NULL for a run that changed nothing and for runs logged before verification existed.
+  "ALTER TABLE runs ADD COLUMN verification TEXT;",
 ];
 
 /**

@@ -12,6 +12,7 @@ import {
   SystemError,
   systemClock,
   UserError,
+  type VerificationStatus,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
 import type { EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
@@ -181,6 +182,7 @@ class SqliteEventStore implements EventStore {
         summary.outputTokens,
         summary.costUsd,
         summary.costKnown ? 1 : 0,
+        summary.verification ?? null,
       );
       this.#db.exec("COMMIT");
       return firstPos;
@@ -351,6 +353,7 @@ interface RunRow {
   output_tokens: number;
   cost_usd: number;
   cost_known: number;
+  verification: string | null;
 }
 
 function rowToSummary(row: RunRow): RunSummary {
@@ -366,12 +369,13 @@ function rowToSummary(row: RunRow): RunSummary {
     outputTokens: row.output_tokens,
     costUsd: row.cost_usd,
     costKnown: row.cost_known === 1,
+    ...(row.verification ? { verification: row.verification as VerificationStatus } : {}),
   };
 }
 
 const eventColumns = "run_id, seq, id, time, type, agent_id, parent_id, v, data";
 const runColumns =
-  "run_id, task, repo, status, created_at, updated_at, events, input_tokens, output_tokens, cost_usd, cost_known";
+  "run_id, task, repo, status, created_at, updated_at, events, input_tokens, output_tokens, cost_usd, cost_known, verification";
 
 function prepareStatements(db: DatabaseSync) {
   return {
@@ -379,11 +383,11 @@ function prepareStatements(db: DatabaseSync) {
     insertEvent: db.prepare(`INSERT INTO events (${eventColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getRun: db.prepare(`SELECT ${runColumns} FROM runs WHERE run_id = ?`),
     upsertRun: db.prepare(
-      `INSERT INTO runs (${runColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO runs (${runColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id) DO UPDATE SET task = excluded.task, repo = excluded.repo, status = excluded.status,
          created_at = excluded.created_at, updated_at = excluded.updated_at, events = excluded.events,
          input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-         cost_usd = excluded.cost_usd, cost_known = excluded.cost_known`,
+         cost_usd = excluded.cost_usd, cost_known = excluded.cost_known, verification = excluded.verification`,
     ),
     readEvents: db.prepare(
       `SELECT ${eventColumns} FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,

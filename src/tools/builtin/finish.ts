@@ -16,6 +16,7 @@ export const finishTool = defineTool({
   description: readFileSync(new URL("./finish.md", import.meta.url), "utf8").trim(),
   input: finishInput,
   risk: "read",
+  protocol: "finish",
   async execute() {
     return { output: "Report received." };
   },

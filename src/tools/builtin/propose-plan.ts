@@ -21,6 +21,7 @@ export const proposePlanTool = defineTool({
   description: readFileSync(new URL("./propose-plan.md", import.meta.url), "utf8").trim(),
   input: proposePlanInput,
   risk: "read",
+  protocol: "plan",
   async execute() {
     return { output: "Plan received." };
   },

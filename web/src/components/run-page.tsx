@@ -82,6 +82,18 @@ export function RunPage({ runId, tab }: { runId: string; tab: RunTab }) {
             <dt>Duration</dt>
             <dd>{s.createdAt ? formatDuration(duration) : "–"}</dd>
           </div>
+          {s.verification && (
+            <div>
+              <dt>Tests</dt>
+              <dd data-testid="verification" title={s.verification.reason}>
+                {s.verification.status === "passed"
+                  ? "verified: pass"
+                  : s.verification.status === "failed"
+                    ? "verified: fail"
+                    : "not verified"}
+              </dd>
+            </div>
+          )}
           <div>
             <dt>Steps</dt>
             <dd>{s.steps}</dd>

@@ -158,6 +158,11 @@ export function RunsPage({ status }: { status?: string }) {
                 <td>
                   <StatusPill status={r.status} />
                   {r.live && <span className="tag">live</span>}
+                  {r.verification === "not_verified" && (
+                    <span className="tag warn" title="No test could be run on the change">
+                      not verified
+                    </span>
+                  )}
                 </td>
                 <td className="task">
                   <a href={`/runs/${r.runId}`} onClick={linkClick}>

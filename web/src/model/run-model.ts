@@ -469,6 +469,48 @@ export class RunModel {
           e.data.detail,
         );
         break;
+      case "run.routed":
+        this.#note(
+          e,
+          "info",
+          e.data.route === "answer"
+            ? "Route: answer (the Analyzer answers; no plan, no edits)"
+            : "Route: change (the whole team)",
+          e.data.reason,
+        );
+        break;
+      case "protocol.fallback":
+        this.#note(e, "warn", FALLBACK_TITLE[e.data.kind], [e.data.detail, e.data.message].filter(Boolean).join("\n"));
+        break;
+      case "model.changed":
+        this.#note(e, "info", "Model changed", e.data.reason);
+        break;
+      case "setup.started":
+        this.#note(e, "info", `Setup: ${e.data.command}`, e.data.network === "on" ? "network on for setup" : undefined);
+        break;
+      case "setup.ended":
+        this.#note(
+          e,
+          e.data.exitCode === 0 && !e.data.timedOut ? "ok" : "error",
+          `Setup ${e.data.timedOut ? "timed out" : `exited ${e.data.exitCode}`}`,
+          e.data.output || undefined,
+        );
+        break;
+      case "verification.started":
+        this.#note(e, "info", `Verifying: ${e.data.command}`, `run by Entourage (${e.data.source})`);
+        break;
+      case "verification.ended":
+        this.#note(
+          e,
+          e.data.status === "passed" ? "ok" : e.data.status === "failed" ? "error" : "warn",
+          e.data.status === "passed"
+            ? "Verified: tests pass"
+            : e.data.status === "failed"
+              ? "Verification failed"
+              : "Not verified",
+          [e.data.reason, e.data.output].filter(Boolean).join("\n"),
+        );
+        break;
       case "checkpoint.created":
         this.#note(
           e,
@@ -532,3 +574,10 @@ export function modelAt(runId: string, events: readonly EntourageEvent[], uptoSe
   model.apply(events.slice(0, end));
   return model;
 }
+
+const FALLBACK_TITLE: Record<EventData<"protocol.fallback">["kind"], string> = {
+  plan_from_text: "Plan taken from the model's text",
+  plan_from_analysis: "No plan proposed: the Analyzer's report is the plan",
+  report_from_text: "Report taken from the model's text (no finish call)",
+  nudged: "Agent nudged",
+};

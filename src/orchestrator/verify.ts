@@ -1,0 +1,147 @@
+import type { EntourageEvent, EventData } from "../core/index.ts";
+import { AbortedError } from "../core/index.ts";
+import type { Sandbox } from "../sandbox/index.ts";
+import type { RunEmitter } from "./emitter.ts";
+
+/** Output kept in a setup/verification event: the end, where test runners print their verdict. */
+const OUTPUT_TAIL = 6000;
+
+function tail(output: string): string {
+  return output.length <= OUTPUT_TAIL
+    ? output
+    : `[… ${output.length - OUTPUT_TAIL} characters before]\n${output.slice(-OUTPUT_TAIL)}`;
+}
+
+export type Verification = EventData<"verification.ended">;
+
+/**
+ * The last result of exactly `command` on the workspace as it is now: a run of it (by an agent or by an
+ * earlier verification) with no checkpoint after it, i.e. no file changed since. Its exit code is the world's
+ * answer, so running the suite again would only cost time.
+ */
+function currentResult(
+  events: readonly EntourageEvent[],
+  command: string,
+): { seq: number; exitCode: number } | undefined {
+  const commands = new Map<string, string>();
+  let found: { seq: number; exitCode: number } | undefined;
+  for (const e of events) {
+    if (e.type === "checkpoint.created" || e.type === "workspace.restored" || e.type === "workspace.merged")
+      found = undefined;
+    if (e.type === "tool.call.requested" && e.data.name === "run_command")
+      commands.set(e.data.callId, String((e.data.args as { command?: unknown }).command ?? "").trim());
+    if (
+      e.type === "tool.call.ended" &&
+      e.data.name === "run_command" &&
+      e.data.exitCode !== undefined &&
+      !e.data.metadata?.timedOut &&
+      commands.get(e.data.callId) === command
+    )
+      found = { seq: e.seq, exitCode: e.data.exitCode };
+    if (e.type === "verification.ended" && e.data.command === command && e.data.exitCode !== undefined)
+      found = { seq: e.seq, exitCode: e.data.exitCode };
+  }
+  return found;
+}
+
+/**
+ * Decides from the world whether the run's change works: the project's test command, run by the orchestrator in
+ * the sandbox (not by a model), or the same command's result on the same workspace state. Logged as
+ * `verification.started`/`verification.ended`; a run that cannot be verified says why.
+ */
+export async function verifyChange(deps: {
+  emitter: RunEmitter;
+  sandbox: Sandbox;
+  events: readonly EntourageEvent[];
+  signal: AbortSignal;
+  testCommand?: { command: string; source: string };
+  enabled: boolean;
+}): Promise<Verification> {
+  const { emitter, testCommand } = deps;
+  const end = async (data: Verification): Promise<Verification> => {
+    await emitter.emit({ type: "verification.ended", data });
+    return data;
+  };
+  if (!deps.enabled) {
+    return end({
+      status: "not_verified",
+      reason: "verification is turned off (verify: false / --no-verify)",
+    });
+  }
+  if (!testCommand) {
+    return end({
+      status: "not_verified",
+      reason: "no test command was found; set testCommand in .entourage/config.json or pass --test-command",
+    });
+  }
+  const command = testCommand.command.trim();
+  const known = currentResult(deps.events, command);
+  if (known) {
+    return end({
+      status: known.exitCode === 0 ? "passed" : "failed",
+      reason: `${command} exited ${known.exitCode} on the final workspace (event ${known.seq})`,
+      command,
+      exitCode: known.exitCode,
+      reusedSeq: known.seq,
+    });
+  }
+  await emitter.emit({ type: "verification.started", data: { command, source: testCommand.source } });
+  const result = await deps.sandbox.exec(["bash", "-c", command], {
+    signal: deps.signal,
+    onOutput: (chunk) =>
+      emitter.emitDelta({
+        type: "tool.output.delta",
+        data: { callId: "verification", stream: chunk.stream, text: chunk.text },
+      }),
+  });
+  if (deps.signal.aborted) throw new AbortedError("verification was interrupted");
+  const how = result.timedOut
+    ? `timed out after ${Math.round(result.durationMs / 1000)} s`
+    : result.killed
+      ? `was killed (exit ${result.exitCode})`
+      : `exited ${result.exitCode}`;
+  return end({
+    status: result.exitCode === 0 && !result.timedOut ? "passed" : "failed",
+    reason: `${command} ${how}`,
+    command,
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    durationMs: result.durationMs,
+    output: tail(result.output),
+  });
+}
+
+/**
+ * The repository's setup command, once per workspace before any agent: logged as `setup.started`/`setup.ended`.
+ * A run interrupted during setup runs it again (setup commands such as `npm ci` are meant to be repeatable).
+ */
+export async function runSetup(deps: {
+  emitter: RunEmitter;
+  sandbox: Sandbox;
+  events: readonly EntourageEvent[];
+  signal: AbortSignal;
+  setup: { command: string; network: "off" | "on" };
+}): Promise<EventData<"setup.ended">> {
+  const done = deps.events.findLast((e) => e.type === "setup.ended");
+  if (done?.type === "setup.ended") return done.data;
+  const { command, network } = deps.setup;
+  await deps.emitter.emit({ type: "setup.started", data: { command, network } });
+  const result = await deps.sandbox.exec(["bash", "-c", command], {
+    signal: deps.signal,
+    onOutput: (chunk) =>
+      deps.emitter.emitDelta({
+        type: "tool.output.delta",
+        data: { callId: "setup", stream: chunk.stream, text: chunk.text },
+      }),
+  });
+  if (deps.signal.aborted) throw new AbortedError("the setup command was interrupted");
+  const data = {
+    command,
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    durationMs: result.durationMs,
+    output: tail(result.output),
+  };
+  await deps.emitter.emit({ type: "setup.ended", data });
+  return data;
+}
