@@ -37,6 +37,8 @@ export interface RecordedRequest {
   status?: number;
   /** True once the response was completely written (false while streaming, stalled or cut). */
   ended: boolean;
+  /** True once the connection is gone: the answer ended, the server cut it, or the client went away. */
+  closed: boolean;
 }
 
 /**
@@ -143,11 +145,15 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       time: Date.now(),
       api,
       ended: false,
+      closed: false,
     };
     requests.push(record);
     options.onRequest?.(record);
     res.on("finish", () => {
       record.ended = true;
+    });
+    res.on("close", () => {
+      record.closed = true;
     });
 
     if (api === "unknown" || req.method !== "POST") {
