@@ -9,6 +9,9 @@
  * through the injected `fetch`.
  */
 
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import type { ModelPart } from "../../src/llm/index.ts";
 import {
   createModel,
   createScriptedModel,
@@ -24,6 +27,7 @@ import {
   type WireRequestView,
 } from "../../src/llm/model.conformance.ts";
 import type { FakeTurn, RecordedRequest } from "../fake-llm/index.ts";
+import { startFakeModelServer } from "../fake-llm/index.ts";
 import {
   anthropicAnswer,
   googleAnswer,
@@ -283,3 +287,45 @@ runModelConformance("anthropic (messages)", anthropic);
 runModelConformance("google (Gemini streamGenerateContent)", google);
 runModelConformance("openai-compatible (Ollama, vLLM, llama.cpp)", openaiCompatible);
 runModelConformance("scripted (no wire)", scripted);
+
+describe("google: what only the Gemini wire does", () => {
+  test("a MALFORMED_FUNCTION_CALL finish (no call, no error body) is retried, then the answer arrives", async () => {
+    const server = await startFakeModelServer({
+      scenario: [
+        { finishReason: "MALFORMED_FUNCTION_CALL" },
+        { toolCalls: [{ id: "ok", name: "read_file", arguments: { path: "a.ts" } }] },
+      ],
+    });
+    after(() => server.close());
+    const model = createModel(
+      {
+        provider: "google",
+        model: defaultModels.google,
+        baseUrl: server.baseUrl,
+        apiKey: CONFORMANCE_API_KEY,
+      },
+      { sleep: async () => {}, random: () => 0.5 },
+    );
+    const parts: ModelPart[] = [];
+    for await (const part of model.stream({
+      system: "You are a careful coding agent.",
+      messages: [{ role: "user", content: "Read a.ts." }],
+      tools: [
+        {
+          name: "read_file",
+          description: "Read a file.",
+          inputSchema: { type: "object", properties: { path: { type: "string" } } },
+        },
+      ],
+    }))
+      parts.push(part);
+    const retries = parts.filter((p) => p.type === "retry");
+    assert.equal(retries.length, 1);
+    assert.match(retries[0]!.reason, /MALFORMED_FUNCTION_CALL/);
+    assert.deepEqual(
+      parts.filter((p) => p.type === "tool-call"),
+      [{ type: "tool-call", id: "ok", name: "read_file", args: { path: "a.ts" } }],
+    );
+    assert.equal(server.requests.length, 2);
+  });
+});
