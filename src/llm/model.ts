@@ -53,7 +53,8 @@ export interface ModelRequest {
  *   answers that call with a tool error (it is not retried). Unknown tool names are passed through as is;
  *   the engine answers those too.
  * - `retry` is yielded BEFORE the adapter waits and tries the same step again (HTTP 408/409/429/5xx,
- *   network errors, a stream that went silent or was cut, an empty answer). If deltas of the failed
+ *   network errors, a stream that went silent or was cut, an empty answer, an error finish reason
+ *   without an error body such as Gemini's MALFORMED_FUNCTION_CALL). If deltas of the failed
  *   attempt were already yielded, `partialDiscarded` is true (and `reason` says so): the engine must drop
  *   the text and reasoning it buffered for this step, because the next attempt starts over.
  * - A successful step ends with exactly one `usage` part and then one `finish` part, whose `reason` is the

@@ -30,6 +30,10 @@ import {
  * arguments are not JSON. Each run must either recover (exit 0, the diff fixes the bug) or fail with a
  * clear message (exit 1, no stack trace); every retry must be an `llm.retry` event both in the `--json`
  * output and in the SQLite log. Each test has its own ENTOURAGE_HOME, repo and server.
+ *
+ * These run over the OpenAI chat wire; what each provider's adapter does with the same faults (Anthropic,
+ * Google, the Responses API, openai-compatible) is the Model conformance suite,
+ * test/llm/model-conformance.test.ts.
  */
 
 interface FaultRun {
@@ -231,33 +235,6 @@ describe("model faults: the run recovers", () => {
     assert.ok(toolResult, `no tool result for bad1 in ${JSON.stringify(messages)}`);
     assert.match(JSON.stringify(toolResult.content), /not valid JSON/);
     assert.match(JSON.stringify(toolResult.content), /Send the call again/);
-  });
-});
-
-describe("model faults over the Anthropic wire (--provider anthropic --base-url)", () => {
-  it("429 then a stream cut mid-tool-call: both retried, run succeeds, key sent as x-api-key", async () => {
-    const run = await runFault(
-      [
-        { name: "rate limited", status: 429, retryAfterMs: 50 },
-        // Anthropic frames: message_start, text block start, 4 text deltas, block stop, tool_use start, 1st fragment…
-        { ...readTurn, name: "cut", truncateAfterChunks: 9 },
-        readTurn,
-        editTurn,
-        finishTurn,
-      ],
-      { provider: "anthropic", env: { ANTHROPIC_API_KEY: "test-key" } },
-    );
-    const retries = await assertRecovered(run, 2);
-    assert.equal(retries[0]?.status, 429);
-    assert.equal(retries[0]?.delayMs, 50, "retry-after-ms must be honoured");
-    assert.match(String(retries[1]?.reason), /connection broke|ended before the answer was complete/);
-    assert.ok(
-      run.server.requests.every((r) => r.api === "anthropic" && r.path === "/v1/messages"),
-      `not every request went to /v1/messages: ${run.server.requests.map((r) => r.path).join(", ")}`,
-    );
-    assert.equal(run.server.requests[0]?.headers["x-api-key"], "test-key");
-    assertSameTurnResent(run.server, 0);
-    assertSameTurnResent(run.server, 1);
   });
 });
 

@@ -11,4 +11,6 @@ export {
   type FakeModelServerOptions,
   type RecordedRequest,
   startFakeModelServer,
+  type WireApi,
+  wireOf,
 } from "./server.ts";

@@ -235,9 +235,12 @@ describe("expectations, exhaustion and recording", () => {
 
   test("an unknown route answers 404 without consuming a turn", async () => {
     const server = await start([{ text: "a" }]);
-    const res = await post(`${server.baseUrl}/responses`, {});
+    const res = await post(`${server.baseUrl}/embeddings`, {});
     assert.equal(res.status, 404);
-    assert.match((await res.json()).error.message, /POST \/v1\/chat\/completions/);
+    const message = (await res.json()).error.message;
+    for (const route of ["/v1/chat/completions", "/v1/responses", "/v1/messages", ":streamGenerateContent"]) {
+      assert.ok(message.includes(route), `the 404 does not list ${route}: ${message}`);
+    }
     assert.equal(server.remainingTurns(), 1);
   });
 

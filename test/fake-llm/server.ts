@@ -2,11 +2,20 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type FakeTurn, loadScenario, parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
-import { anthropicAnswer, anthropicError, openaiAnswer, openaiError, type WireAnswer } from "./wire.ts";
+import {
+  anthropicAnswer,
+  anthropicError,
+  googleAnswer,
+  googleError,
+  openaiAnswer,
+  openaiError,
+  openaiResponsesAnswer,
+  type WireAnswer,
+} from "./wire.ts";
 
 /**
- * A real HTTP server that stands in for an LLM in every test: it speaks OpenAI chat completions and
- * Anthropic messages (streamed and not), replays a scenario turn by turn, injects faults, and records
+ * A real HTTP server that stands in for an LLM in every test: it speaks OpenAI chat completions, the
+ * OpenAI Responses API, Anthropic messages and Google Gemini generateContent (streamed and not), replays a scenario turn by turn, injects faults, and records
  * each request so tests can assert what the model was sent. See ./README.md for the scenario format.
  */
 export interface RecordedRequest {
@@ -21,13 +30,40 @@ export interface RecordedRequest {
   /** Milliseconds since the epoch when the request arrived. */
   time: number;
   /** The wire format the request was answered in. */
-  api: "openai" | "anthropic" | "unknown";
+  api: WireApi | "unknown";
   /** Index of the scenario turn that answered it, if any. */
   turn?: number;
   /** HTTP status sent (200 for answers, also when a fault cut the stream). */
   status?: number;
   /** True once the response was completely written (false while streaming, stalled or cut). */
   ended: boolean;
+  /** True once the connection is gone: the answer ended, the server cut it, or the client went away. */
+  closed: boolean;
+}
+
+/**
+ * The wire formats served: `openai` (POST …/chat/completions), `openai-responses` (POST …/responses),
+ * `anthropic` (POST …/messages), `google` (POST …/models/NAME:streamGenerateContent or :generateContent).
+ */
+export type WireApi = "openai" | "openai-responses" | "anthropic" | "google";
+
+const encoders: Record<
+  WireApi,
+  { answer: typeof openaiAnswer; error: (status: number, message: string) => unknown }
+> = {
+  openai: { answer: openaiAnswer, error: openaiError },
+  "openai-responses": { answer: openaiResponsesAnswer, error: openaiError },
+  anthropic: { answer: anthropicAnswer, error: anthropicError },
+  google: { answer: googleAnswer, error: googleError },
+};
+
+/** Which wire a request path speaks (the query string already removed). */
+export function wireOf(path: string): WireApi | "unknown" {
+  if (path.endsWith("/chat/completions")) return "openai";
+  if (path.endsWith("/responses")) return "openai-responses";
+  if (path.endsWith("/messages")) return "anthropic";
+  if (/\/models\/[^/]+:(stream)?[gG]enerateContent$/.test(path)) return "google";
+  return "unknown";
 }
 
 export interface FakeModelServer {
@@ -99,11 +135,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       body = undefined;
     }
     const path = (req.url ?? "/").split("?")[0] ?? "/";
-    const api = path.endsWith("/chat/completions")
-      ? "openai"
-      : path.endsWith("/messages")
-        ? "anthropic"
-        : "unknown";
+    const api = wireOf(path);
     const record: RecordedRequest = {
       index: requests.length,
       method: req.method ?? "GET",
@@ -113,23 +145,27 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       time: Date.now(),
       api,
       ended: false,
+      closed: false,
     };
     requests.push(record);
     options.onRequest?.(record);
     res.on("finish", () => {
       record.ended = true;
     });
+    res.on("close", () => {
+      record.closed = true;
+    });
 
     if (api === "unknown" || req.method !== "POST") {
       record.status = 404;
       sendJson(res, 404, {
         error: {
-          message: `fake model server: no route for ${req.method} ${path}; it serves POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic)`,
+          message: `fake model server: no route for ${req.method} ${path}; it serves POST /v1/chat/completions (OpenAI), POST /v1/responses (OpenAI Responses), POST /v1/messages (Anthropic) and POST /v1/models/NAME:streamGenerateContent (Google)`,
         },
       });
       return;
     }
-    const errorBody = api === "openai" ? openaiError : anthropicError;
+    const errorBody = encoders[api].error;
     if (body === undefined) {
       record.status = 400;
       sendJson(res, 400, errorBody(400, "fake model server: request body is not JSON"));
@@ -175,11 +211,14 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       return;
     }
 
-    const model = typeof body.model === "string" ? body.model : "fake-model";
+    // Gemini names the model in the path and streams by endpoint, not by a body field.
+    const model =
+      typeof body.model === "string" ? body.model : (/\/models\/([^/:]+):/.exec(path)?.[1] ?? "fake-model");
+    const streamed = api === "google" ? path.endsWith(":streamGenerateContent") : body.stream === true;
     const ctx = { turnIndex, model, includeUsage: body.stream_options?.include_usage === true };
-    const answer: WireAnswer = api === "openai" ? openaiAnswer(turn, ctx) : anthropicAnswer(turn, ctx);
+    const answer: WireAnswer = encoders[api].answer(turn, ctx);
     record.status = 200;
-    if (body.stream === true) await stream(res, answer.frames, turn, closed);
+    if (streamed) await stream(res, answer.frames, turn, closed);
     else await respondJson(res, answer.json, turn, closed);
   }
 
@@ -254,22 +293,34 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
 function checkExpectations(
   turn: FakeTurn,
   turnIndex: number,
-  api: "openai" | "anthropic",
-  body: { tools?: unknown; messages?: unknown; system?: unknown },
+  api: WireApi,
+  body: {
+    tools?: unknown;
+    messages?: unknown;
+    system?: unknown;
+    input?: unknown;
+    instructions?: unknown;
+    contents?: unknown;
+    systemInstruction?: unknown;
+  },
 ) {
   const label = `turn ${turnIndex}${turn.name ? ` (${turn.name})` : ""}`;
   if (turn.expectTools) {
-    const offered: string[] = (Array.isArray(body.tools) ? body.tools : []).map(
-      (t: { name?: string; function?: { name?: string } }) =>
-        (api === "openai" ? t?.function?.name : t?.name) ?? "(unnamed)",
-    );
+    const offered = offeredTools(api, body.tools);
     const missing = turn.expectTools.filter((name) => !offered.includes(name));
     if (missing.length > 0) {
       return `fake model server: ${label} expected tools [${missing.join(", ")}] in the request, but it offered [${offered.join(", ")}]`;
     }
   }
   if (turn.expectMessageContains) {
-    const haystack = api === "anthropic" ? { system: body.system, messages: body.messages } : body.messages;
+    const haystack =
+      api === "anthropic"
+        ? { system: body.system, messages: body.messages }
+        : api === "google"
+          ? { systemInstruction: body.systemInstruction, contents: body.contents }
+          : api === "openai-responses"
+            ? { instructions: body.instructions, input: body.input }
+            : body.messages;
     const json = JSON.stringify(haystack ?? null);
     const strings = collectStrings(haystack).join("\n");
     const missing = turn.expectMessageContains.filter((s) => !json.includes(s) && !strings.includes(s));
@@ -278,6 +329,15 @@ function checkExpectations(
     }
   }
   return undefined;
+}
+
+/** The names of the function tools a request offers, in each wire's own shape. */
+function offeredTools(api: WireApi, tools: unknown): string[] {
+  const list: { name?: string; function?: { name?: string }; functionDeclarations?: { name?: string }[] }[] =
+    Array.isArray(tools) ? tools : [];
+  if (api === "google")
+    return list.flatMap((t) => t?.functionDeclarations ?? []).map((d) => d?.name ?? "(unnamed)");
+  return list.map((t) => (api === "openai" ? t?.function?.name : t?.name) ?? "(unnamed)");
 }
 
 function collectStrings(value: unknown, out: string[] = []): string[] {

@@ -1,7 +1,8 @@
-import { argumentsTextOf, type FakeTurn, splitArguments, splitText } from "./scenario.ts";
+import { argumentsTextOf, type FakeToolCall, type FakeTurn, splitArguments, splitText } from "./scenario.ts";
 
 /**
- * Encoders from a scenario turn to the two wire formats. Each returns the SSE frames of a streamed answer
+ * Encoders from a scenario turn to the wire formats (OpenAI chat completions, Anthropic messages, Google
+ * Gemini, OpenAI Responses). Each returns the SSE frames of a streamed answer
  * (one frame = one "chunk" for the stall/truncate faults) and the JSON of a non-streamed answer.
  */
 export interface WireAnswer {
@@ -281,4 +282,249 @@ function data(value: unknown): string {
 
 function event(name: string, value: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(value)}\n\n`;
+}
+
+// ---------------------------------------------------------------- Google Gemini (generateContent)
+
+/**
+ * Gemini's `streamGenerateContent?alt=sse`: every SSE event is a whole `GenerateContentResponse`. Text
+ * and reasoning (`thought: true`) stream as one part per chunk; a function call arrives whole in one
+ * part (Gemini streams no argument fragments unless a client asks for `streamFunctionCallArguments`,
+ * which ours does not). Arguments that are not JSON are sent as the raw string, which the AI SDK
+ * accepts. The last chunk carries `finishReason` and `usageMetadata`.
+ */
+export function googleAnswer(turn: FakeTurn, ctx: WireContext): WireAnswer {
+  const responseId = `resp-${ctx.turnIndex}`;
+  const calls = turn.toolCalls ?? [];
+  const usage = usageOf(turn);
+  const usageMetadata = {
+    promptTokenCount: usage.input,
+    candidatesTokenCount: usage.output,
+    totalTokenCount: usage.input + usage.output,
+    ...(usage.cached > 0 ? { cachedContentTokenCount: usage.cached } : {}),
+  };
+  const functionCall = (call: FakeToolCall, i: number) => ({
+    functionCall: { id: callId(turn, ctx.turnIndex, i), name: call.name, args: argsValue(call) },
+  });
+  const chunk = (parts: unknown[], extra: Record<string, unknown> = {}) =>
+    data({
+      candidates: [{ content: { role: "model", parts }, index: 0, ...extra }],
+      modelVersion: ctx.model,
+      responseId,
+    });
+
+  const frames: string[] = [];
+  if (turn.reasoning)
+    for (const piece of splitText(turn.reasoning)) frames.push(chunk([{ text: piece, thought: true }]));
+  for (const piece of textChunksOf(turn)) frames.push(chunk([{ text: piece }]));
+  calls.forEach((call, i) => {
+    frames.push(chunk([functionCall(call, i)]));
+  });
+  const finishReason = turn.finishReason ?? "STOP";
+  frames.push(
+    data({
+      candidates: [{ content: { role: "model", parts: [{ text: "" }] }, finishReason, index: 0 }],
+      usageMetadata,
+      modelVersion: ctx.model,
+      responseId,
+    }),
+  );
+
+  const parts: unknown[] = [];
+  if (turn.reasoning) parts.push({ text: turn.reasoning, thought: true });
+  const text = textChunksOf(turn).join("");
+  if (text) parts.push({ text });
+  calls.forEach((call, i) => {
+    parts.push(functionCall(call, i));
+  });
+  const json = {
+    candidates: [{ content: { role: "model", parts }, finishReason, index: 0 }],
+    usageMetadata,
+    modelVersion: ctx.model,
+    responseId,
+  };
+  return { frames, json };
+}
+
+/** Google's error body: `{ error: { code, message, status } }` with the gRPC status name. */
+export function googleError(status: number, message: string): unknown {
+  const grpc =
+    status === 429
+      ? "RESOURCE_EXHAUSTED"
+      : status === 401
+        ? "UNAUTHENTICATED"
+        : status === 403
+          ? "PERMISSION_DENIED"
+          : status === 404
+            ? "NOT_FOUND"
+            : status === 503
+              ? "UNAVAILABLE"
+              : status >= 500
+                ? "INTERNAL"
+                : "INVALID_ARGUMENT";
+  return { error: { code: status, message, status: grpc } };
+}
+
+// ---------------------------------------------------------------- OpenAI Responses API
+
+/**
+ * OpenAI's Responses API (`POST /v1/responses`), what `provider: openai` calls without a base URL:
+ * `response.created`, then per output item `response.output_item.added`, its deltas
+ * (`response.reasoning_summary_text.delta`, `response.output_text.delta`,
+ * `response.function_call_arguments.delta` in three fragments), `response.output_item.done`, and
+ * finally `response.completed` with the usage. Errors use the chat completions body (`openaiError`).
+ */
+export function openaiResponsesAnswer(turn: FakeTurn, ctx: WireContext): WireAnswer {
+  const id = `resp_${ctx.turnIndex}`;
+  const createdAt = 1_700_000_000 + ctx.turnIndex;
+  const calls = turn.toolCalls ?? [];
+  const usage = usageOf(turn);
+  let sequence = 0;
+  const ev = (type: string, value: Record<string, unknown>) =>
+    event(type, { type, sequence_number: sequence++, ...value });
+  const frames: string[] = [
+    ev("response.created", {
+      response: {
+        id,
+        object: "response",
+        created_at: createdAt,
+        model: ctx.model,
+        status: "in_progress",
+        output: [],
+      },
+    }),
+  ];
+  const output: unknown[] = [];
+  let outputIndex = 0;
+
+  if (turn.reasoning) {
+    const itemId = `rs_${ctx.turnIndex}`;
+    const index = outputIndex++;
+    frames.push(
+      ev("response.output_item.added", {
+        output_index: index,
+        item: { type: "reasoning", id: itemId, summary: [] },
+      }),
+    );
+    frames.push(
+      ev("response.reasoning_summary_part.added", {
+        item_id: itemId,
+        output_index: index,
+        summary_index: 0,
+        part: { type: "summary_text", text: "" },
+      }),
+    );
+    for (const piece of splitText(turn.reasoning)) {
+      frames.push(
+        ev("response.reasoning_summary_text.delta", {
+          item_id: itemId,
+          output_index: index,
+          summary_index: 0,
+          delta: piece,
+        }),
+      );
+    }
+    const item = {
+      type: "reasoning",
+      id: itemId,
+      encrypted_content: null,
+      summary: [{ type: "summary_text", text: turn.reasoning }],
+    };
+    frames.push(ev("response.output_item.done", { output_index: index, item }));
+    output.push(item);
+  }
+
+  const textChunks = textChunksOf(turn);
+  if (textChunks.length > 0) {
+    const itemId = `msg_${ctx.turnIndex}`;
+    const index = outputIndex++;
+    frames.push(
+      ev("response.output_item.added", {
+        output_index: index,
+        item: { type: "message", id: itemId, role: "assistant", status: "in_progress", content: [] },
+      }),
+    );
+    for (const piece of textChunks) {
+      frames.push(
+        ev("response.output_text.delta", {
+          item_id: itemId,
+          output_index: index,
+          content_index: 0,
+          delta: piece,
+          logprobs: [],
+        }),
+      );
+    }
+    const item = {
+      type: "message",
+      id: itemId,
+      role: "assistant",
+      status: "completed",
+      content: [{ type: "output_text", text: textChunks.join(""), annotations: [] }],
+    };
+    frames.push(ev("response.output_item.done", { output_index: index, item }));
+    output.push(item);
+  }
+
+  calls.forEach((call, i) => {
+    const itemId = `fc_${ctx.turnIndex}_${i}`;
+    const index = outputIndex++;
+    const base = {
+      type: "function_call",
+      id: itemId,
+      call_id: callId(turn, ctx.turnIndex, i),
+      name: call.name,
+    };
+    frames.push(
+      ev("response.output_item.added", {
+        output_index: index,
+        item: { ...base, arguments: "", status: "in_progress" },
+      }),
+    );
+    for (const fragment of splitArguments(argumentsTextOf(call))) {
+      frames.push(
+        ev("response.function_call_arguments.delta", {
+          item_id: itemId,
+          output_index: index,
+          delta: fragment,
+        }),
+      );
+    }
+    const item = { ...base, arguments: argumentsTextOf(call), status: "completed" };
+    frames.push(ev("response.output_item.done", { output_index: index, item }));
+    output.push(item);
+  });
+
+  // The Responses API reports why an answer stopped early in `incomplete_details` (e.g. max_output_tokens).
+  const incomplete =
+    turn.finishReason && !["stop", "tool_calls", "completed"].includes(turn.finishReason)
+      ? { reason: turn.finishReason }
+      : null;
+  const response = {
+    id,
+    object: "response",
+    created_at: createdAt,
+    model: ctx.model,
+    status: incomplete ? "incomplete" : "completed",
+    output,
+    incomplete_details: incomplete,
+    usage: {
+      input_tokens: usage.input,
+      input_tokens_details: { cached_tokens: usage.cached },
+      output_tokens: usage.output,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: usage.input + usage.output,
+    },
+  };
+  frames.push(ev(incomplete ? "response.incomplete" : "response.completed", { response }));
+  return { frames, json: response };
+}
+
+function argsValue(call: FakeToolCall): unknown {
+  const text = argumentsTextOf(call);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

@@ -142,6 +142,7 @@ export class AiSdkModel implements Model {
     let text = "";
     let usage: LanguageModelUsage | undefined;
     let finishReason: string | undefined;
+    let rawFinishReason: string | undefined;
     let finished = false;
     let streamError: unknown;
 
@@ -180,6 +181,7 @@ export class AiSdkModel implements Model {
           case "finish-step":
             usage = part.usage;
             finishReason = part.finishReason;
+            rawFinishReason = part.rawFinishReason;
             break;
           case "finish":
             finished = true;
@@ -208,10 +210,16 @@ export class AiSdkModel implements Model {
         failure: { retryable: true, reason: `no data from the model for ${idleMs} ms (idle timeout)` },
       };
     }
-    if (streamError !== undefined || finishReason === "error") {
+    if (streamError !== undefined) return { ok: false, failure: classifyError(streamError) };
+    // The provider ended the answer with an error finish reason and no error body, e.g. Gemini's
+    // MALFORMED_FUNCTION_CALL (it could not produce a valid call): a fresh attempt usually succeeds.
+    if (finishReason === "error") {
       return {
         ok: false,
-        failure: classifyError(streamError ?? new Error("the provider reported an error")),
+        failure: {
+          retryable: true,
+          reason: `the provider ended the answer with an error${rawFinishReason ? ` (finish reason ${rawFinishReason})` : ""}`,
+        },
       };
     }
     // A stream that stopped without the provider's completion signal (the SDK says `interrupted`) was

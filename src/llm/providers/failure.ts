@@ -75,7 +75,12 @@ export function classifyError(error: unknown): AttemptFailure {
       cause: error,
     };
   }
-  if (name === "AI_NoOutputGeneratedError") {
+  // The openai-compatible provider reports a stream that stopped without a finish chunk this way: the
+  // answer was cut short (a proxy or a local server closing early), not malformed.
+  if (
+    name === "AI_NoOutputGeneratedError" ||
+    /stream ended without a finish reason/i.test(e?.message ?? "")
+  ) {
     return {
       retryable: true,
       reason: "the response stream ended before the answer was complete",
@@ -135,7 +140,8 @@ export function finalError(failure: AttemptFailure, ctx: FailureContext): Entour
     return new SystemError(
       "model_request_rejected",
       `${capital(who)} rejected the request (${detail}). The conversation may be too long for the model, or a tool` +
-        " schema is not accepted by it.",
+        " schema is not accepted by it: choose a model with a larger context with --model, or continue from an" +
+        " earlier step with `entourage fork <run-id> --at <seq>` and a narrower task.",
       options,
     );
   }
