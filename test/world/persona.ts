@@ -76,7 +76,7 @@ const MANIFESTS = [
   "Cargo.toml",
 ];
 const RUNNERS =
-  /^(npm|npx|pnpm|yarn|bun|node|deno|pytest|python3?|uv|poetry|tox|go|cargo|make|mocha|vitest|jest)\b/;
+  /^(npm|npx|pnpm|yarn|bun|node|deno|pytest|python3?|uv|poetry|tox|go|cargo|make|mocha|vitest|jest|bash|sh)\b|^\.\/\S/;
 
 /** Strips `cat -n`-style line numbers that read tools put in front of lines. */
 export function stripLineNumbers(text: string): string {
@@ -120,14 +120,14 @@ function fixIsIn(content: string, recipe: Recipe): boolean {
 function rootFromText(texts: string[], file: string): string | undefined {
   const all = texts.join("\n");
   for (const m of all.matchAll(/(?<![\w.])(\/(?:[\w.@+-]+\/)*[\w.@+-]+)/g)) {
-    const p = m[1]!;
+    const p = m[1]!.replace(/[.,;:]+$/, "");
     if (p.endsWith(`/${file}`)) return p.slice(0, -file.length - 1) || "/";
   }
   const labelled =
     /\b(root|workspace|repository|repo|project|directory|cwd|working)\b[^/\n]{0,40}(\/(?:[\w.@+-]+\/?)+)/i.exec(
       all,
     );
-  return labelled ? labelled[2]!.replace(/\/$/, "") : undefined;
+  return labelled ? labelled[2]!.replace(/[.,;:]+$/, "").replace(/\/$/, "") : undefined;
 }
 
 function backtickedTestCommand(texts: string[]): string | undefined {
@@ -152,8 +152,6 @@ function testCommandFromManifest(name: string, content: string): string | undefi
   if (name === "Cargo.toml") return "cargo test";
   return "python3 -m pytest";
 }
-
-const basename = (p: string) => p.split("/").filter(Boolean).pop() ?? p;
 
 /** The next move. */
 export function decide(c: Conversation, recipe: Recipe, persona: Persona): Action {

@@ -8,7 +8,7 @@ import type { JsonSchema, OfferedTool } from "./conversation.ts";
 export type ToolKind =
   | "read"
   | "list"
-  | "search"
+  | "grep"
   | "edit"
   | "write"
   | "command"
@@ -43,7 +43,7 @@ const WORDS = {
   report: ["finish", "done", "complete", "report", "submit", "end", "final", "conclude", "answer", "result"],
   plan: ["plan", "planning", "propose", "steps", "todo", "todos"],
   classify: ["classify", "classification", "triage", "categorize", "category", "label"],
-  search: ["grep", "search", "rg", "ripgrep", "query", "find"],
+  grep: ["grep", "search", "rg", "ripgrep", "query", "find"],
   list: ["list", "ls", "glob", "tree", "dir", "directory", "files", "browse"],
   read: ["read", "view", "cat", "open", "get", "show", "load", "file"],
 };
@@ -137,7 +137,7 @@ export function shapeOf(tool: OfferedTool): ToolShape {
     if (!roles.path && !roles.command && (has(words, WORDS.report) || (roles.status && roles.summary)))
       return "report";
     if (has(words, ["glob", "ls", "list", "tree", "dir", "directory", "browse"])) return "list";
-    if (roles.pattern && has(words, WORDS.search)) return "search";
+    if (roles.pattern && has(words, WORDS.grep)) return "grep";
     if (roles.path && has(words, WORDS.read)) return "read";
     if (has(words, WORDS.list) && !roles.pattern) return "list";
     return undefined;
