@@ -454,6 +454,35 @@ describe("personas", () => {
     assert.match(readFileSync(join(dir2, "src/add.js"), "utf8"), /a \+ b/);
   });
 
+  test("absolutePaths: told that paths are relative, it follows the message", async () => {
+    const dir = project();
+    const strict = oddTools(dir).map((tool) =>
+      tool.name === "cat_file"
+        ? {
+            ...tool,
+            run: (args: Record<string, unknown>) =>
+              isAbsolute(String(args.file_path))
+                ? {
+                    output: `The path "${args.file_path}" is absolute. Paths are relative to the project root.`,
+                  }
+                : tool.run(args),
+          }
+        : tool,
+    );
+    const { result } = await withServer({ absolutePaths: true }, (baseUrl) =>
+      drive({
+        api: "openai",
+        baseUrl,
+        system: `${SYSTEM} The project's test command is \`sh test.sh\`; the workspace is at /srv/app.`,
+        user: "Fix add.",
+        tools: strict.filter((t) => t.name !== "bash"),
+        maxTurns: 4,
+      }),
+    );
+    const reads = result.calls.filter((c) => c.name === "cat_file").map((c) => c.args.file_path);
+    assert.deepEqual(reads, ["/srv/app/src/add.js", "src/add.js"]);
+  });
+
   test("sloppyWhitespace: the first edit's old text has other spacing; after the error it sends the exact text", async () => {
     const dir = project();
     const { result } = await withServer({ sloppyWhitespace: true }, (baseUrl) =>

@@ -107,7 +107,9 @@ function looksFailed(call: SeenCall): boolean {
   if (!call.result) return false;
   if (call.result.isError) return true;
   const head = call.result.text.split("\n")[0] ?? "";
-  return /\b(error|no match|not found|failed|could not|cannot|did not match|refused|invalid)\b/i.test(head);
+  return /\b(error|no match|not found|failed|could not|cannot|did not match|refused|invalid|is absolute|outside|no such|does not exist|denied|not allowed)\b/i.test(
+    head,
+  );
 }
 
 function fixIsIn(content: string, recipe: Recipe): boolean {
@@ -121,13 +123,14 @@ function rootFromText(texts: string[], file: string): string | undefined {
   const all = texts.join("\n");
   for (const m of all.matchAll(/(?<![\w.])(\/(?:[\w.@+-]+\/)*[\w.@+-]+)/g)) {
     const p = m[1]!.replace(/[.,;:]+$/, "");
-    if (p.endsWith(`/${file}`)) return p.slice(0, -file.length - 1) || "/";
+    if (p.endsWith(`/${file}`) && p.length > file.length + 2) return p.slice(0, -file.length - 1);
   }
   const labelled =
-    /\b(root|workspace|repository|repo|project|directory|cwd|working)\b[^/\n]{0,40}(\/(?:[\w.@+-]+\/?)+)/i.exec(
+    /\b(root|workspace|repository|repo|project|directory|cwd|working)\b[^/\n]{0,40}?(?<![\w.])(\/[A-Za-z][\w.@+-]*(?:\/[\w.@+-]+)*)/i.exec(
       all,
     );
-  return labelled ? labelled[2]!.replace(/[.,;:]+$/, "").replace(/\/$/, "") : undefined;
+  const path = labelled?.[2]?.replace(/[.,;:]+$/, "");
+  return path && path.length > 1 ? path : undefined;
 }
 
 function backtickedTestCommand(texts: string[]): string | undefined {
@@ -230,8 +233,13 @@ export function decide(c: Conversation, recipe: Recipe, persona: Persona): Actio
     ? readsAsPassing(lastTest.result.text, lastTest.result.isError)
     : undefined;
 
+  // Told that paths must be relative, even a model that prefers absolute ones follows the message.
+  const toldRelative = c.calls.some(
+    (call) =>
+      looksFailed(call) && /\babsolute\b/i.test(call.result!.text) && /\brelative\b/i.test(call.result!.text),
+  );
   const wantAbsolute = (shape: ToolShape) =>
-    persona.absolutePaths === true ||
+    (persona.absolutePaths === true && !toldRelative) ||
     /\babsolute\b/i.test(
       String(shape.tool.parameters.properties?.[shape.roles.path ?? ""]?.description ?? ""),
     );
@@ -252,7 +260,10 @@ export function decide(c: Conversation, recipe: Recipe, persona: Persona): Actio
   const readFile = (rel: string, reason: string): Action =>
     read
       ? call(read, { [read.roles.path ?? "path"]: pathFor(read, rel) }, reason, `Let me read ${rel}.`)
-      : runCommand(`cat ${persona.absolutePaths ? `${root ?? "/workspace"}/${rel}` : rel}`, reason);
+      : runCommand(
+          `cat ${persona.absolutePaths && !toldRelative ? `${root ?? "/workspace"}/${rel}` : rel}`,
+          reason,
+        );
 
   const fixSentence = `In ${recipe.file}, \`${recipe.wrong}\` should be \`${recipe.right}\`.`;
   const planLines = [
@@ -314,7 +325,7 @@ export function decide(c: Conversation, recipe: Recipe, persona: Persona): Actio
     return runCommand("pwd", "absolutePaths: find the root", "Where am I?");
   if (list && listed.length === 0) return call(list, {}, "list the files", "Let me look at the project.");
   if (!list && command && listed.length === 0) return runCommand("ls -a", "list the files with a command");
-  if (!lastGoodRead && reads.length < 2 && (read || command)) return readFile(recipe.file, "read the file");
+  if (!lastGoodRead && reads.length < 3 && (read || command)) return readFile(recipe.file, "read the file");
   const needTestCommand = command && !persona.skipTests && testCommand === undefined;
   if (needTestCommand && manifest && !manifestRead && (read || command))
     return readFile(manifest, "find the test command");
