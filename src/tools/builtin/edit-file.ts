@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ToolInputError } from "../../core/index.ts";
 import { detectEol, isBinary, splitLines } from "../../workspace/index.ts";
+import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 import { rethrowWithSuggestions } from "./read-file.ts";
 import { closestRegion, lineAt, numberLines } from "./text.ts";
@@ -22,6 +23,15 @@ export const editFileTool = defineTool({
       .optional()
       .describe("Replace every occurrence instead of requiring exactly one (default false)"),
   }),
+  accepts: {
+    aliases: {
+      path: PATH_ALIASES,
+      old_string: ["old_str", "oldText", "old_text", "oldString"],
+      new_string: ["new_str", "newText", "new_text", "newString"],
+      replace_all: ["replaceAll"],
+    },
+    paths: ["path"],
+  },
   risk: "write",
   async execute(input, ctx) {
     if (input.old_string === "") {
