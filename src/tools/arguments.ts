@@ -118,7 +118,7 @@ export function normalizeArguments(
         ? argv[2]!
         : undefined;
     out[field] = script ?? argv.map(shellQuote).join(" ");
-    notes.push(`${field} was a list; ran it as ${JSON.stringify(out[field])}`);
+    notes.push(`${field} was a list; ran it as \`${out[field]}\``);
   }
 
   if (roots && roots.length > 0) {
