@@ -129,7 +129,7 @@ describe("edit_file", () => {
       old_string: "row.password===password ? row : null",
       new_string: "row.password === password ? row : undefined",
     });
-    assert.match(result.output, /it matched ignoring whitespace at line 6, which were replaced/);
+    assert.match(result.output, /it matched ignoring whitespace at line 6, which was replaced/);
     assert.match(await content("src/auth.ts"), /return row\.password === password \? row : undefined;\n/);
   });
 

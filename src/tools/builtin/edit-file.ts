@@ -110,9 +110,8 @@ export const editFileTool = defineTool({
     const summary =
       plan.strategy === "exact"
         ? `replaced ${count} occurrence${count === 1 ? "" : "s"} (line${count === 1 ? "" : "s"} ${lines.join(", ")})`
-        : `old_string is not in the file exactly; it matched ${plan.how} at ${oldLines}, which were replaced`;
-    const output =
-      `Edited ${path}: ${summary}.\n` + excerpt(updated, lines[0]!, splitLines(first.text).length || 1);
+        : `old_string is not in the file exactly; it matched ${plan.how} at ${oldLines}, which ${oldLines.startsWith("lines") ? "were" : "was"} replaced`;
+    const output = `Edited ${path}: ${summary}.\n${excerpt(updated, lines[0]!, splitLines(first.text).length || 1)}`;
     return {
       output,
       metadata: { path, replacements: count, lines, strategy: plan.strategy },

@@ -44,8 +44,8 @@ export function planEdit(
   if (tolerant.kind !== "none") return tolerant;
   // Escapes written literally (`\n`, `\t`, `\"`): the same search on the unescaped text.
   if (!/\\[ntr"'`\\]/.test(oldString)) return { kind: "none" };
-  const oldText = unescape(oldString);
-  const newText = unescape(newString);
+  const oldText = unescapeLiterals(oldString);
+  const newText = unescapeLiterals(newString);
   const how = 'after reading \\n, \\t and \\" in old_string and new_string as the characters they stand for';
   const again = exactMatch(content, oldText, newText, { eol: options.eol });
   const inner = again.kind !== "none" ? again : tolerantMatch(content, oldText, newText, options.eol);
@@ -323,7 +323,7 @@ function convertEol(text: string, eol: Eol): string {
 }
 
 /** One pass, so `\\n` (an escaped backslash before n) stays a backslash and an n. */
-function unescape(text: string): string {
+function unescapeLiterals(text: string): string {
   const table: Record<string, string> = {
     n: "\n",
     t: "\t",
