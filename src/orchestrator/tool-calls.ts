@@ -53,7 +53,9 @@ export async function handleToolCalls(
         data: { callId: call.id, name: call.name, output, isError, durationMs: 0, ...extra },
       });
     };
-    const prepared = prepareCall(tools, call.name, call.args, call.argsError);
+    // With the workspace and sandbox: absolute paths become relative before approval rules see them.
+    const where = { workspace: deps.workspace, sandbox: deps.sandbox };
+    const prepared = prepareCall(tools, call.name, call.args, call.argsError, where);
     const logged = resumed?.requested.get(call.id);
     if (!logged) {
       // Durable before the call acts: `tool.call.started` or `approval.requested`, awaited below, follow it.
@@ -134,7 +136,7 @@ export async function handleToolCalls(
         continue;
       }
       if (decision.decision === "edit") {
-        const edited = prepareCall(tools, call.name, decision.editedArgs);
+        const edited = prepareCall(tools, call.name, decision.editedArgs, undefined, where);
         if (!edited.ok) {
           await end(`The user's edited arguments are invalid: ${edited.message}`, true, {
             skipped: "invalid",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AbortedError, EntourageError, errorMessage, ToolInputError } from "../core/index.ts";
+import { normalizeArguments, type PrepareContext, pathRoots } from "./arguments.ts";
 import type { Risk, ToolContext, ToolDefinition, ToolResult } from "./tool.ts";
 
 /** Tool output the model sees is cut here, in one place, with a note on how to read the rest. */
@@ -21,18 +22,34 @@ export function toolSpec(tool: ToolDefinition): ToolSpec {
 }
 
 export type PreparedCall =
-  | { ok: true; tool: ToolDefinition; input: unknown; risk: Risk }
+  | {
+      ok: true;
+      tool: ToolDefinition;
+      input: unknown;
+      risk: Risk;
+      /** What the wrapper changed in the model's arguments (aliases, absolute paths…); told to the model. */
+      notes: string[];
+    }
   | { ok: false; reason: "unknown_tool" | "invalid"; message: string };
 
 /**
- * Build step: finds the tool and validates the model's arguments. A failure is text for the model,
- * never an exception: the model can correct itself on the next step.
+ * Notes of a prepared input, keyed by the validated object itself, so `executeTool` can report them without
+ * every caller passing them along.
+ */
+const preparedNotes = new WeakMap<object, string[]>();
+
+/**
+ * Build step: finds the tool, normalizes the model's arguments (the tool's `accepts`) and validates them.
+ * With `context`, absolute paths inside the workspace, the repository or the sandbox's view are made
+ * workspace-relative here — before approval rules see them — and others are refused. A failure is text
+ * for the model, never an exception: the model can correct itself on the next step.
  */
 export function prepareCall(
   tools: readonly ToolDefinition[],
   name: string,
   args: unknown,
   argsError?: string,
+  context?: PrepareContext,
 ): PreparedCall {
   const tool = tools.find((t) => t.name === name);
   if (!tool) {
@@ -50,7 +67,17 @@ export function prepareCall(
       message: `The arguments of ${name} were not valid JSON (${argsError}). Send the call again with a JSON object matching the tool's schema.`,
     };
   }
-  const parsed = tool.input.safeParse(args ?? {});
+  const normalized = normalizeArguments(
+    name,
+    tool.input,
+    tool.accepts,
+    args ?? {},
+    context ? pathRoots(context) : undefined,
+  );
+  if (!normalized.ok) {
+    return { ok: false, reason: "invalid", message: `${normalized.message}\nFix it and call ${name} again.` };
+  }
+  const parsed = tool.input.safeParse(normalized.args);
   if (!parsed.success) {
     const problems = parsed.error.issues
       .map((i) => `- ${i.path.length ? i.path.join(".") : "(arguments)"}: ${i.message}`)
@@ -62,7 +89,10 @@ export function prepareCall(
     };
   }
   const risk = typeof tool.risk === "function" ? tool.risk(parsed.data) : tool.risk;
-  return { ok: true, tool, input: parsed.data, risk };
+  const notes = normalized.notes;
+  if (notes.length > 0 && typeof parsed.data === "object" && parsed.data !== null)
+    preparedNotes.set(parsed.data, notes);
+  return { ok: true, tool, input: parsed.data, risk, notes };
 }
 
 /** Cuts `text` to the model's budget, keeping the head and saying how much was left out and what to do. */
@@ -102,5 +132,22 @@ export async function executeTool(
     result = { output: message, isError: true };
   }
   const { text, truncated } = truncateForModel(result.output);
-  return truncated ? { ...result, output: text, metadata: { ...result.metadata, truncated: true } } : result;
+  const notes = typeof input === "object" && input !== null ? preparedNotes.get(input) : undefined;
+  if (!truncated && !notes) return result;
+  return {
+    ...result,
+    // The note comes first, so truncation never hides that the arguments were read differently.
+    output: notes ? `${argumentNote(notes)}\n${text}` : text,
+    metadata: {
+      ...result.metadata,
+      ...(truncated ? { truncated: true } : {}),
+      ...(notes ? { argumentNotes: notes } : {}),
+    },
+  };
+}
+
+/** `Note: took file_path as path; used path src/a.ts (given as /repo/src/a.ts, inside the repository).` */
+export function argumentNote(notes: readonly string[]): string {
+  const text = notes.join("; ");
+  return `Note: ${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Sandbox } from "../sandbox/index.ts";
 import type { Workspace } from "../workspace/index.ts";
+import type { ArgumentForms } from "./arguments.ts";
 
 /** How dangerous a call is; the approval policy decides per risk class. */
 export type Risk = "read" | "write" | "execute" | "network" | "destructive";
@@ -37,6 +38,12 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
    * schema converted from it, or a permissive object when it cannot be converted).
    */
   inputJsonSchema?: Record<string, unknown>;
+  /**
+   * What else the wrapper accepts for this tool's arguments — aliases, absolute paths, argv arrays — and
+   * turns into the schema's shape before validating, telling the model what it did (`normalizeArguments`).
+   * The JSON schema the model sees stays the canonical one.
+   */
+  accepts?: ArgumentForms;
   /** Risk class; a function when it depends on the arguments (e.g. `rm -rf` is destructive). */
   risk: Risk | ((input: z.infer<Input>) => Risk);
   execute(input: z.infer<Input>, ctx: ToolContext): Promise<ToolResult>;

@@ -50,11 +50,11 @@ describe("confined file access", () => {
   it("refuses absolute paths, suggesting the relative form when it is inside", () => {
     assert.throws(
       () => fx.workspace.resolve("/etc/passwd"),
-      toolError("path_absolute", /relative to the workspace root/),
+      toolError("path_outside", /outside the workspace \(.+\).*relative to the workspace root/),
     );
     assert.throws(
       () => fx.workspace.resolve(path.join(fx.workspace.dir, "src/a.ts")),
-      toolError("path_absolute", /Use "src\/a.ts" instead/),
+      toolError("path_absolute", /Use "src\/a.ts" instead: paths are relative to the workspace root/),
     );
   });
 

@@ -21,7 +21,8 @@ export function isWithin(parent: string, child: string): boolean {
 
 /**
  * Maps a model-supplied path to a place inside the workspace, or explains why not. `root` must be a
- * real path (no symlinks). Refuses absolute paths, `..` escapes, anything inside `.git`, and any path
+ * real path (no symlinks). Refuses absolute paths (the tool wrapper maps those inside the workspace first,
+ * see `mapAbsolutePath`), `..` escapes, anything inside `.git`, and any path
  * whose existing components include a symlink that leads outside the workspace: host-side code never
  * follows a link the agent could have planted. Synchronous on purpose (a few lstat calls) so callers
  * can validate arguments before doing anything else.
@@ -30,12 +31,12 @@ export function confine(root: string, input: string): ConfinedPath {
   if (input.includes("\0"))
     throw new ToolInputError(`The path ${JSON.stringify(input)} contains a NUL byte.`);
   if (path.isAbsolute(input)) {
-    const hint = isWithin(root, path.normalize(input))
-      ? ` Use ${JSON.stringify(path.relative(root, path.normalize(input)) || ".")} instead.`
-      : "";
+    const inside = isWithin(root, path.normalize(input));
     throw new ToolInputError(
-      `The path ${JSON.stringify(input)} is absolute. Paths are relative to the workspace root, e.g. "src/index.ts".${hint}`,
-      { code: "path_absolute" },
+      inside
+        ? `The path ${JSON.stringify(input)} is absolute. Use ${JSON.stringify(path.relative(root, path.normalize(input)) || ".")} instead: paths are relative to the workspace root (${root}).`
+        : outsideMessage(input, root),
+      { code: inside ? "path_absolute" : "path_outside" },
     );
   }
   const normalized = path.posix.normalize(input.replaceAll("\\", "/")).replace(/\/+$/, "");
@@ -101,6 +102,49 @@ export function confine(root: string, input: string): ConfinedPath {
     isSymlink = false;
   }
   return { rel, lexical: path.join(root, ...parts), real: current, isSymlink };
+}
+
+/** A directory under which an absolute path names a workspace file: the workspace, the user's checkout, … */
+export interface PathRoot {
+  /** Absolute, normalized. */
+  dir: string;
+  /** What it is, for the note the model reads: "the workspace", "the repository", "the sandbox". */
+  name: string;
+}
+
+/** An absolute path turned into the workspace-relative one it stands for. */
+export interface MappedPath {
+  /** Workspace-relative, `/`-separated; `"."` for the root itself. */
+  rel: string;
+  /** The root the absolute path was under. */
+  root: PathRoot;
+}
+
+/**
+ * The workspace-relative path an absolute one stands for: models are trained to use absolute paths and see
+ * several for the same files (the run's copy, the user's checkout in prompts, the sandbox's mount). The
+ * mapping is lexical (`..` is resolved, symlinks are not followed, host-side or anywhere): `confine` then
+ * checks the result inside the workspace as for any relative path. The deepest matching root wins.
+ * Throws a ToolInputError (code `path_outside`) naming the workspace root when no root contains it.
+ */
+export function mapAbsolutePath(input: string, roots: readonly PathRoot[]): MappedPath {
+  if (input.includes("\0"))
+    throw new ToolInputError(`The path ${JSON.stringify(input)} contains a NUL byte.`);
+  const normalized = path.normalize(input);
+  const root = roots
+    .filter((r) => isWithin(r.dir, normalized))
+    .sort((a, b) => b.dir.length - a.dir.length)[0];
+  if (!root) throw new ToolInputError(outsideMessage(input, roots[0]?.dir), { code: "path_outside" });
+  const rel = path.relative(root.dir, normalized).split(path.sep).join("/");
+  return { rel: rel === "" ? "." : rel, root };
+}
+
+function outsideMessage(input: string, workspaceRoot: string | undefined): string {
+  const where = workspaceRoot ? ` (${workspaceRoot})` : "";
+  return (
+    `The path ${JSON.stringify(input)} is outside the workspace${where}; tools reach only the project's files. ` +
+    `Use a path relative to the workspace root, e.g. "src/index.ts" (list_files shows what is there).`
+  );
 }
 
 /** Where a symlink leads: its real path if the target exists, else the lexical resolution of its text. */

@@ -1,6 +1,13 @@
 export type { ApplyOutcome, ApplyPlan } from "./apply.ts";
 export type { ChangeStatus, ChangeSummary, FileChange } from "./changes.ts";
-export { type ConfinedPath, confine, isWithin } from "./confine.ts";
+export {
+  type ConfinedPath,
+  confine,
+  isWithin,
+  type MappedPath,
+  mapAbsolutePath,
+  type PathRoot,
+} from "./confine.ts";
 export type { SkippedPath } from "./copy-repo.ts";
 export {
   BINARY_SNIFF_BYTES,

@@ -38,6 +38,7 @@ describe("edit_file", () => {
       files: {
         "src/auth.ts": SOURCE,
         "win.txt": "alpha\r\nbeta\r\ngamma\r\n",
+        "dup.ts": "if (a) {\n  go();\n}\nif (b) {\n  go();\n}\n",
         "latin1.txt": Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]),
       },
     });
@@ -102,15 +103,45 @@ describe("edit_file", () => {
     );
   });
 
-  it("says when the closest lines differ only in indentation", async () => {
-    await assert.rejects(
-      edit({
-        path: "src/auth.ts",
-        old_string: "const row = db.find(user);\nif (!row) return null;",
-        new_string: "x",
-      }),
-      rejectsWith("edit_no_match", /closest lines are 4–5/, /only in whitespace or indentation/),
+  it("re-indents new_string when old_string was copied at another indentation, and says so", async () => {
+    const result = await edit({
+      path: "src/auth.ts",
+      old_string: "const row = db.find(user);\nif (!row) return null;",
+      new_string: "const row = db.find(user.trim());\nif (!row) {\n  return null;\n}",
+    });
+    assert.match(
+      result.output,
+      /^Edited src\/auth.ts: old_string is not in the file exactly; it matched with a different indentation \(new_string re-indented to match\) at lines 4–5, which were replaced\./,
     );
+    assert.equal(result.metadata?.strategy, "indentation");
+    assert.equal(
+      await content("src/auth.ts"),
+      SOURCE.replace(
+        "  const row = db.find(user);\n  if (!row) return null;",
+        "  const row = db.find(user.trim());\n  if (!row) {\n    return null;\n  }",
+      ),
+    );
+  });
+
+  it("matches ignoring spaces around operators, inside a line", async () => {
+    const result = await edit({
+      path: "src/auth.ts",
+      old_string: "row.password===password ? row : null",
+      new_string: "row.password === password ? row : undefined",
+    });
+    assert.match(result.output, /it matched ignoring whitespace at line 6, which was replaced/);
+    assert.match(await content("src/auth.ts"), /return row\.password === password \? row : undefined;\n/);
+  });
+
+  it("refuses a tolerant match that fits several places, naming their lines", async () => {
+    await assert.rejects(
+      edit({ path: "dup.ts", old_string: "    go();\n}", new_string: "    stop();\n}" }),
+      rejectsWith(
+        "edit_ambiguous",
+        /not in dup.ts exactly, and comparing each line without its leading and trailing whitespace it matches 2 times in dup.ts \(at lines 2, 5\), so nothing was changed/,
+      ),
+    );
+    assert.equal(await content("dup.ts"), "if (a) {\n  go();\n}\nif (b) {\n  go();\n}\n", "nothing written");
   });
 
   it("keeps CRLF line endings when the model writes \\n", async () => {

@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ToolInputError } from "../../core/index.ts";
 import { detectEol, isBinary, splitLines } from "../../workspace/index.ts";
+import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
+import { planEdit } from "./edit-match.ts";
 import { rethrowWithSuggestions } from "./read-file.ts";
 import { closestRegion, lineAt, numberLines } from "./text.ts";
 
@@ -22,6 +24,15 @@ export const editFileTool = defineTool({
       .optional()
       .describe("Replace every occurrence instead of requiring exactly one (default false)"),
   }),
+  accepts: {
+    aliases: {
+      path: PATH_ALIASES,
+      old_string: ["old_str", "oldText", "old_text", "oldString"],
+      new_string: ["new_str", "newText", "new_text", "newString"],
+      replace_all: ["replaceAll"],
+    },
+    paths: ["path"],
+  },
   risk: "write",
   async execute(input, ctx) {
     if (input.old_string === "") {
@@ -54,28 +65,18 @@ export const editFileTool = defineTool({
       );
     }
 
-    // Keep the file's line endings: the model writes \n, a CRLF file gets \r\n.
-    const eol = detectEol(content);
-    const convert = (text: string) =>
-      eol === "\r\n" ? text.replace(/\r?\n/g, "\r\n") : text.replace(/\r\n/g, "\n");
-    const candidates = [...new Set([convert(input.old_string), input.old_string])];
-    const oldString = candidates.find((candidate) => content.includes(candidate));
-    if (oldString === undefined) throw noMatch(path, content, input.old_string);
-    const newString = oldString === input.old_string ? input.new_string : convert(input.new_string);
-
-    const positions: number[] = [];
-    for (
-      let at = content.indexOf(oldString);
-      at !== -1;
-      at = content.indexOf(oldString, at + oldString.length)
-    ) {
-      positions.push(at);
-    }
-    if (positions.length > 1 && !input.replace_all) {
-      const lines = positions.map((at) => lineAt(content, at));
+    const plan = planEdit(content, input.old_string, input.new_string, {
+      replaceAll: input.replace_all,
+      eol: detectEol(content),
+    });
+    if (plan.kind === "none") throw noMatch(path, content, input.old_string);
+    if (plan.kind === "ambiguous") {
+      const where = `${plan.lines.length} times in ${path} (at lines ${plan.lines.join(", ")})`;
       throw new ToolInputError(
-        `old_string matches ${positions.length} times in ${path} (at lines ${lines.join(", ")}). ` +
-          "Include more surrounding lines to pick one, or set replace_all to true to replace them all.",
+        plan.strategy === "exact"
+          ? `old_string matches ${where}. Include more surrounding lines to pick one, or set replace_all to true to replace them all.`
+          : `old_string is not in ${path} exactly, and ${plan.how} it matches ${where}, so nothing was changed. ` +
+              "Copy the exact text from the file (read_file) with enough surrounding lines to pick one, and retry.",
         { code: "edit_ambiguous" },
       );
     }
@@ -84,27 +85,45 @@ export const editFileTool = defineTool({
     let updated = "";
     let from = 0;
     const newStarts: number[] = [];
-    for (const at of positions) {
-      updated += content.slice(from, at);
+    for (const { start, end, text } of plan.replacements) {
+      updated += content.slice(from, start);
       newStarts.push(updated.length);
-      updated += newString;
-      from = at + oldString.length;
+      updated += text;
+      from = end;
     }
     updated += content.slice(from);
+    const first = plan.replacements[0]!;
+    const oldLines = lineRange(
+      lineAt(content, first.start),
+      lineAt(content, Math.max(first.start, first.end - 1)),
+    );
+    if (updated === content) {
+      throw new ToolInputError(
+        `old_string matched ${path} at ${oldLines} ${plan.how}, and new_string is what is already there, so there is nothing to change.`,
+        { code: "edit_noop" },
+      );
+    }
     await ctx.workspace.writeText(path, updated);
 
-    const firstLine = lineAt(updated, newStarts[0]!);
-    const output =
-      `Edited ${path}: replaced ${positions.length} occurrence${positions.length === 1 ? "" : "s"}` +
-      ` (line${positions.length === 1 ? "" : "s"} ${newStarts.map((at) => lineAt(updated, at)).join(", ")}).\n` +
-      excerpt(updated, firstLine, splitLines(newString).length || 1);
+    const count = plan.replacements.length;
+    const lines = newStarts.map((at) => lineAt(updated, at));
+    const summary =
+      plan.strategy === "exact"
+        ? `replaced ${count} occurrence${count === 1 ? "" : "s"} (line${count === 1 ? "" : "s"} ${lines.join(", ")})`
+        : `old_string is not in the file exactly; it matched ${plan.how} at ${oldLines}, which ${oldLines.startsWith("lines") ? "were" : "was"} replaced`;
+    const output = `Edited ${path}: ${summary}.\n${excerpt(updated, lines[0]!, splitLines(first.text).length || 1)}`;
     return {
       output,
-      metadata: { path, replacements: positions.length, lines: newStarts.map((at) => lineAt(updated, at)) },
+      metadata: { path, replacements: count, lines, strategy: plan.strategy },
       changed: [path],
     };
   },
 });
+
+/** "line 12" or "lines 12–14". */
+function lineRange(first: number, last: number): string {
+  return first === last ? `line ${first}` : `lines ${first}–${last}`;
+}
 
 /** The edited region of the new content with a few lines of context, numbered like read_file. */
 function excerpt(content: string, firstLine: number, length: number): string {
@@ -129,14 +148,10 @@ function noMatch(path: string, content: string, oldString: string): ToolInputErr
     region.start,
     Math.min(region.start + region.length, region.start + MAX_EXCERPT_LINES),
   );
-  const sameIgnoringSpace =
-    shown.join("\n").replace(/\s+/g, " ").trim() === oldString.replace(/\s+/g, " ").trim()
-      ? " They differ from old_string only in whitespace or indentation."
-      : "";
   return new ToolInputError(
     `No match for old_string in ${path}; the closest lines are ${first === last ? first : `${first}–${last}`}:\n` +
       `${numberLines(shown, first)}\n` +
-      `${sameIgnoringSpace ? `${sameIgnoringSpace.trim()} ` : ""}Copy old_string exactly from the file (without the line numbers) and retry.`,
+      `Copy old_string exactly from the file (without the line numbers) and retry.`,
     { code: "edit_no_match" },
   );
 }

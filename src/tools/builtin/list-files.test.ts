@@ -63,7 +63,7 @@ describe("list_files", () => {
     );
     await assert.rejects(
       list({ path: "/etc" }),
-      (e: unknown) => ToolInputError.isInstance(e) && e.code === "path_absolute",
+      (e: unknown) => ToolInputError.isInstance(e) && e.code === "path_outside",
     );
   });
 });

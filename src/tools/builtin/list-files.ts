@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ToolInputError } from "../../core/index.ts";
+import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 
 export const MAX_LISTED_FILES = 1000;
@@ -18,6 +19,10 @@ export const listFilesTool = defineTool({
       .optional()
       .describe("Directory to list, relative to the project root (default: the whole project)"),
   }),
+  accepts: {
+    aliases: { path: ["dir", "directory", "dir_path", ...PATH_ALIASES], pattern: ["glob"] },
+    paths: ["path"],
+  },
   risk: "read",
   async execute(input, ctx) {
     const where = input.path && input.path !== "." ? input.path : undefined;

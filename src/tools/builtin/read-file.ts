@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ToolInputError } from "../../core/index.ts";
 import type { Workspace } from "../../workspace/index.ts";
+import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 import { numberLine, similarPaths } from "./text.ts";
 
@@ -31,6 +32,11 @@ export const readFileTool = defineTool({
       .optional()
       .describe(`Maximum number of lines to read (default ${DEFAULT_READ_LIMIT}, at most ${MAX_READ_LIMIT})`),
   }),
+  accepts: {
+    aliases: { path: PATH_ALIASES, offset: ["start_line"], limit: ["max_lines"] },
+    paths: ["path"],
+    refused: { end_line: "Give offset (the first line, 1-based) and limit (how many lines) instead." },
+  },
   risk: "read",
   async execute(input, ctx) {
     const limit = input.limit ?? DEFAULT_READ_LIMIT;

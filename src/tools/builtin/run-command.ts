@@ -41,6 +41,19 @@ export const runCommandTool = defineTool({
       ),
     cwd: z.string().optional().describe("Directory to run in, relative to the workspace root"),
   }),
+  accepts: {
+    aliases: {
+      command: ["cmd", "script"],
+      cwd: ["workdir", "working_directory", "dir", "directory"],
+      timeout_seconds: ["timeout_s"],
+    },
+    commands: ["command"],
+    paths: ["cwd"],
+    refused: {
+      env: "Commands get the run's environment; set variables inside the command (FOO=bar cmd).",
+      stdin: "Commands get no input; write it to a file and redirect (cmd < file), or use a here-document.",
+    },
+  },
   risk: (input) => commandRisk(input.command),
   async execute(input, ctx) {
     if (input.cwd !== undefined) ctx.workspace.resolve(input.cwd); // refuses escapes with an actionable error

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { rgPath } from "@vscode/ripgrep";
 import { z } from "zod";
 import { AbortedError, SystemError, ToolInputError } from "../../core/index.ts";
+import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 
 export const MAX_SEARCH_RESULTS = 250;
@@ -58,6 +59,15 @@ export const searchTool = defineTool({
       .describe("Only search files matching this glob, e.g. *.ts or src/**/*.py; prefix ! to exclude"),
     ignore_case: z.boolean().optional().describe("Match regardless of case (default false)"),
   }),
+  accepts: {
+    aliases: {
+      pattern: ["regex", "query"],
+      path: ["dir", "directory", ...PATH_ALIASES],
+      glob: ["include"],
+      ignore_case: ["case_insensitive", "ignoreCase"],
+    },
+    paths: ["path"],
+  },
   risk: "read",
   async execute(input, ctx) {
     const target =

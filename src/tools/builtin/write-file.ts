@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { splitLines } from "../../workspace/index.ts";
+import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 
 export const writeFileTool = defineTool({
@@ -10,6 +11,14 @@ export const writeFileTool = defineTool({
     path: z.string().min(1).describe("File path relative to the project root, e.g. src/new-module.ts"),
     content: z.string().describe("The complete content of the file"),
   }),
+  accepts: {
+    aliases: { path: PATH_ALIASES, content: ["contents", "text", "file_text"] },
+    paths: ["path"],
+    refused: {
+      append:
+        "write_file always replaces the whole file; to add to it, use edit_file (or write the complete new content).",
+    },
+  },
   risk: "write",
   async execute(input, ctx) {
     const result = await ctx.workspace.writeText(input.path, input.content);
