@@ -173,7 +173,9 @@ export class TerminalRenderer {
         );
         break;
       case "verification.started":
-        this.line(`  ${s.cyan("$")} verifying: ${event.data.command} ${s.dim(`(run by Entourage, ${event.data.source})`)}`);
+        this.line(
+          `  ${s.cyan("$")} verifying: ${event.data.command} ${s.dim(`(run by Entourage, ${event.data.source})`)}`,
+        );
         break;
       case "verification.ended": {
         const v = event.data;

@@ -38,7 +38,17 @@ test("files written by tools and by sandboxed commands stay usable by both (defa
   try {
     const run = await runCli(
       // The sample repo's own test fails until its bug is fixed: this run is about file ownership only.
-      ["run", "Write notes", "--repo", repo, ...fakeModel(server), "--mode", "single", "--no-verify", "--json"],
+      [
+        "run",
+        "Write notes",
+        "--repo",
+        repo,
+        ...fakeModel(server),
+        "--mode",
+        "single",
+        "--no-verify",
+        "--json",
+      ],
       { env: cliEnv(home) },
     );
     assert.equal(run.code, 0, run.stderr);

@@ -49,7 +49,8 @@ export async function runsCommand(opts: {
         const paint =
           status === "succeeded" ? s.green : status === "failed" || status === "cancelled" ? s.red : s.yellow;
         let line = fmt(row).replace(status.padEnd(widths[1]!), paint(status.padEnd(widths[1]!)));
-        if (row[5] === VERIFIED.not_verified) line = line.replace(row[5].padEnd(widths[5]!), s.yellow(row[5].padEnd(widths[5]!)));
+        if (row[5] === VERIFIED.not_verified)
+          line = line.replace(row[5].padEnd(widths[5]!), s.yellow(row[5].padEnd(widths[5]!)));
         process.stdout.write(`${line}\n`);
       }
       return 0;

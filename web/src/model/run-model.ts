@@ -480,13 +480,23 @@ export class RunModel {
         );
         break;
       case "protocol.fallback":
-        this.#note(e, "warn", FALLBACK_TITLE[e.data.kind], [e.data.detail, e.data.message].filter(Boolean).join("\n"));
+        this.#note(
+          e,
+          "warn",
+          FALLBACK_TITLE[e.data.kind],
+          [e.data.detail, e.data.message].filter(Boolean).join("\n"),
+        );
         break;
       case "model.changed":
         this.#note(e, "info", "Model changed", e.data.reason);
         break;
       case "setup.started":
-        this.#note(e, "info", `Setup: ${e.data.command}`, e.data.network === "on" ? "network on for setup" : undefined);
+        this.#note(
+          e,
+          "info",
+          `Setup: ${e.data.command}`,
+          e.data.network === "on" ? "network on for setup" : undefined,
+        );
         break;
       case "setup.ended":
         this.#note(
