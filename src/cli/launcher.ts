@@ -532,11 +532,11 @@ export function createLauncher(deps: {
       log(`run ${prepared.runId} started: ${input.task.slice(0, 80)}`);
       return prepared.runId;
     },
-    async continue(runId) {
+    async continue(runId, model) {
       if (deps.runs.has(runId) || starting.has(runId)) return;
       starting.add(runId);
       try {
-        const { parts } = await prepareResume(deps.store, runId, {});
+        const { parts } = await prepareResume(deps.store, runId, { ...model });
         launch(runId, parts);
         log(`run ${runId} continued`);
       } finally {

@@ -49,6 +49,8 @@ describe("loadConfig", () => {
     assert.deepEqual(config, {
       approval: "ask-risky",
       mode: "pipeline",
+      verify: true,
+      setupNetwork: "off",
       maxFixRounds: 3,
       maxSteps: 50,
       commandTimeoutSeconds: 300,

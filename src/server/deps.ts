@@ -1,7 +1,7 @@
 import type { Clock, IdGenerator } from "../core/index.ts";
 import type { RunControl } from "../orchestrator/index.ts";
 import type { EventStore } from "../store/index.ts";
-import type { CreateRunInput } from "./schemas.ts";
+import type { CreateRunInput, ResumeInput } from "./schemas.ts";
 
 /** Starts runs in the server's process: the same composition the CLI's `run` does. */
 export interface Launcher {
@@ -11,7 +11,7 @@ export interface Launcher {
    * Drives an existing run that nobody drives (a fork, a rewound or interrupted run) in this process.
    * Resolves once the run is registered as live.
    */
-  continue(runId: string): Promise<void>;
+  continue(runId: string, model?: ResumeInput): Promise<void>;
 }
 
 /** What the API needs, injected so tests can give it a memory store, fake controls and a fixed clock. */

@@ -54,6 +54,17 @@ export const createRunBody = z
     model: z.string().min(1).max(200).optional(),
     baseUrl: z.url().max(2000).optional(),
     testCommand: z.string().min(1).max(2000).optional(),
+    verify: z
+      .boolean()
+      .optional()
+      .describe("false: do not run the test command at the end (the run is marked not verified)"),
+    setupCommand: z
+      .string()
+      .min(1)
+      .max(2000)
+      .optional()
+      .describe("Run once in the sandbox before the agents, e.g. npm ci"),
+    setupNetwork: z.enum(["off", "on"]).optional().describe("Network for the setup command only"),
     maxSteps: z.number().int().positive().max(10_000).optional(),
     maxTokens: z.number().int().positive().optional(),
     maxCostUsd: z.number().positive().optional(),
@@ -258,6 +269,17 @@ export const interventionBody = z
   .meta({ id: "Intervention" });
 
 export const reasonBody = z.object({ reason: z.string().max(2000).optional() }).strict();
+
+/** The model a resumed run goes on with; each field defaults to the run's own (recorded as model.changed). */
+export const resumeBody = z
+  .object({
+    provider: z.enum(["openai", "anthropic", "google", "openai-compatible"]).optional(),
+    model: z.string().min(1).max(200).optional(),
+    baseUrl: z.url().max(2000).optional(),
+  })
+  .strict()
+  .meta({ id: "ResumeRun" });
+export type ResumeInput = z.infer<typeof resumeBody>;
 
 export const runStatusResponse = z.object({ runId: z.string(), status: z.string() });
 

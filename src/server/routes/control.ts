@@ -15,6 +15,7 @@ import {
   errorSchema,
   interventionBody,
   reasonBody,
+  resumeBody,
   runParams,
   runStatusResponse,
 } from "../schemas.ts";
@@ -154,8 +155,9 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     createRoute({
       method: "post",
       path: "/runs/{id}/resume",
-      summary: "Resume a paused run; on `entourage serve`, also continue a run nobody drives",
-      request: { params: runParams },
+      summary:
+        "Resume a paused run; on `entourage serve`, also continue a run nobody drives (optionally on another model), or one that failed because its model failed",
+      request: { params: runParams, body: body(resumeBody, false) },
       responses: {
         200: json(runStatusResponse, "Running again"),
         202: json(runStatusResponse, "This server now drives the run from where its log stops"),
@@ -175,9 +177,10 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
         throw new EntourageError("run_not_found", `No run with id ${id}. List runs with GET /runs.`);
       const state = foldRun(id, events);
       const pid = liveDriver(events, state);
-      if (!ctx.launcher || isTerminal(state.status) || pid !== undefined)
+      const modelFailed = state.status === "failed" && state.error?.code.startsWith("model_") === true;
+      if (!ctx.launcher || (isTerminal(state.status) && !modelFailed) || pid !== undefined)
         throw notLive(id, state.status, pid);
-      await ctx.launcher.continue(id);
+      await ctx.launcher.continue(id, c.req.valid("json"));
       return c.json({ runId: id, status: "running" }, 202);
     },
   );
