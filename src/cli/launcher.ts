@@ -33,12 +33,26 @@ import type { Launcher } from "../server/deps.ts";
 import type { EventStore } from "../store/index.ts";
 import { builtinTools } from "../tools/builtin/index.ts";
 import { detectTestCommand, Workspace } from "../workspace/index.ts";
-import { chooseSandbox, createSandbox, home, makeModel, runDir } from "./compose.ts";
+import {
+  chooseSandbox,
+  createSandbox,
+  detectMounts,
+  home,
+  makeModel,
+  mountsRef,
+  runDir,
+  type SandboxMounts,
+} from "./compose.ts";
 import { createScriptedDemoModel } from "./demo-model.ts";
 import { loadProject, type Project } from "./project.ts";
 
 export type SandboxName = "bwrap" | "docker" | "subprocess";
-type SandboxOptions = { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
+type SandboxOptions = {
+  network: "off" | "on";
+  timeoutMs: number;
+  env: Record<string, string>;
+  mounts: SandboxMounts;
+};
 type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
 
 /** What someone asks for when starting a run (flags of `run`, or the body of POST /runs). */
@@ -134,6 +148,9 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
   const runId = newId("run");
   const dirs = runDir(runId);
   const workspace = await Workspace.create({ repo, dir: dirs.workspace });
+  const mounts = await detectMounts(workspace.repo, config, config.network);
+  // Mount points and links must never show in the run's diff nor be applied.
+  await workspace.excludeFromSnapshots(mounts.dependencies.map((d) => d.path));
   const yes = request.yes ?? false;
   const lessons = lessonsForRun(repo);
   // Project instructions, custom agents, MCP servers, plugins: composed with the lessons into run.created.
@@ -169,7 +186,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
         baseUrl: config.baseUrl,
         scripted: model.scripted || undefined,
       },
-      sandbox: sandboxChoice.ref,
+      sandbox: { ...sandboxChoice.ref, ...mountsRef(mounts) },
       budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
       approval: yes ? "auto (--yes)" : config.approval,
       ...project.created,
@@ -185,6 +202,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       network: config.network,
       timeoutMs: config.commandTimeoutSeconds * 1000,
       env: config.sandboxEnv,
+      mounts,
     },
   };
 }
@@ -248,10 +266,14 @@ export async function prepareResume(
         { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
       );
   const workspace = await Workspace.open(d.workspace);
+  // Re-detected on this machine: the checkout's folders and toolchain may have changed since.
+  const mounts = await detectMounts(workspace.repo, config, d.sandbox.network);
+  await workspace.excludeFromSnapshots(mounts.dependencies.map((dep) => dep.path));
   const sandboxOptions = {
     network: d.sandbox.network,
     timeoutMs: config.commandTimeoutSeconds * 1000,
     env: config.sandboxEnv,
+    mounts,
   };
   const backend = d.sandbox.backend as SandboxName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);

@@ -1,7 +1,8 @@
 export type { ApplyOutcome, ApplyPlan } from "./apply.ts";
 export type { ChangeStatus, ChangeSummary, FileChange } from "./changes.ts";
 export { type ConfinedPath, confine, isWithin } from "./confine.ts";
-export type { SkippedPath } from "./copy-repo.ts";
+export { findRepoRoot, type SkippedPath } from "./copy-repo.ts";
+export { DEFAULT_DEPENDENCY_DIRS, findDependencyDirs } from "./dependency-dirs.ts";
 export {
   BINARY_SNIFF_BYTES,
   detectEol,
