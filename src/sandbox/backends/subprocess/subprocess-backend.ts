@@ -37,7 +37,12 @@ import type {
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
 import { toolchainEnv } from "../../toolchain.ts";
-import { type CheckedDependency, checkDependencies, mountPoint } from "../shared/dependency-mounts.ts";
+import {
+  type CheckedDependency,
+  checkDependencies,
+  checkToolchainDirs,
+  mountPoint,
+} from "../shared/dependency-mounts.ts";
 import { assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { runProcess } from "../shared/run-process.ts";
@@ -87,6 +92,7 @@ export function createSubprocessBackend(options: SubprocessBackendOptions = {}):
     async create(spec: SandboxSpec): Promise<Sandbox> {
       const paths = checkWorkspace(spec.workspace);
       const dependencies = checkDependencies(spec.dependencies);
+      checkToolchainDirs(spec.toolchain); // nothing is bound here, but a spec naming HOME is refused alike
       const home = await mkdtemp(path.join(tmpdir(), "entourage-home-"));
       trackHome(home);
       const links = linkDependencies(paths.real, dependencies);
