@@ -21,6 +21,7 @@ import { dashboardBench } from "./dashboard.ts";
 import { orchestrationBench } from "./orchestration.ts";
 import { sandboxBench } from "./sandbox.ts";
 import { serverBench } from "./server.ts";
+import { workspaceSetupBench } from "./workspace-setup.ts";
 
 type Row = Record<string, string>;
 
@@ -235,6 +236,7 @@ async function main() {
 
     await orchestrationBench(table);
     await sandboxBench(table);
+    await workspaceSetupBench(table);
     await serverBench(table);
     await dashboardBench(table);
   } finally {

@@ -2,11 +2,19 @@
  * The composition root: the only place that picks concrete backends (store, sandbox, model) and wires
  * them into the engine. Heavy modules are imported lazily so `entourage runs` does not load the AI SDK.
  */
+import { realpath } from "node:fs/promises";
 import { join } from "node:path";
+import type { Config } from "../config/index.ts";
 import type { EventData } from "../core/index.ts";
 import { UserError } from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
-import type { Sandbox, SandboxBackendName, SandboxSpec } from "../sandbox/index.ts";
+import type {
+  DependencyMount,
+  Sandbox,
+  SandboxBackendName,
+  SandboxSpec,
+  Toolchain,
+} from "../sandbox/index.ts";
 import { DEFAULT_LIMITS } from "../sandbox/index.ts";
 import { entourageHome } from "../store/home.ts";
 import type { EventStore } from "../store/index.ts";
@@ -72,10 +80,69 @@ export async function chooseSandbox(
   };
 }
 
+/** What a run's sandboxes mount besides the workspace: detected once per machine (new run or resume). */
+export interface SandboxMounts {
+  /** Workspace-relative dependency folders and their host sources in the user's checkout. */
+  dependencies: DependencyMount[];
+  toolchain: Toolchain;
+  /** What was left out and why (refused folders, Entourage's runtime). */
+  notes: string[];
+}
+
+export type MountConfig = Pick<Config, "dependencyDirs" | "toolchainPaths" | "entourageRuntime">;
+
+/**
+ * Detects what sandboxes of a run on `repo` (its top level) mount: its git-ignored dependency folders
+ * (config `dependencyDirs`) read-only from the checkout (none without a repo), and the user's toolchain from this process's
+ * environment (config `toolchainPaths`, `entourageRuntime`).
+ */
+export async function detectMounts(
+  repo: string | undefined,
+  config: MountConfig,
+  network: "off" | "on",
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SandboxMounts> {
+  const { findDependencyDirs } = await import("../workspace/index.ts");
+  const { detectToolchain } = await import("../sandbox/index.ts");
+  const root = repo === undefined ? undefined : await realpath(repo);
+  const found = root === undefined ? [] : await findDependencyDirs(root, config.dependencyDirs);
+  const dependencies = found.map((rel) => ({ source: join(root ?? "/", rel), path: rel }));
+  const homeDir = env.HOME;
+  const extraPaths = config.toolchainPaths.map((p) =>
+    p.startsWith("~/") && homeDir ? join(homeDir, p.slice(2)) : p,
+  );
+  const { toolchain, notes } = detectToolchain({
+    env,
+    execPath: process.execPath,
+    entourageRuntime: config.entourageRuntime,
+    extraPaths,
+    network,
+    dependencyPaths: found,
+  });
+  return { dependencies, toolchain, notes };
+}
+
+/** The `run.created` fields that say what a run's sandbox mounts. */
+export function mountsRef(
+  mounts: SandboxMounts,
+): Pick<EventData<"run.created">["sandbox"], "dependencies" | "path" | "toolchainDirs"> {
+  return {
+    dependencies: mounts.dependencies.map((d) => d.path),
+    path: mounts.toolchain.path,
+    toolchainDirs: [...mounts.toolchain.dirs],
+  };
+}
+
 export async function createSandbox(
   name: SandboxBackendName,
   workspace: string,
-  options: { network: "off" | "on"; timeoutMs: number; env: Record<string, string> },
+  options: {
+    network: "off" | "on";
+    timeoutMs: number;
+    env: Record<string, string>;
+    /** Dependency folders and toolchain (`detectMounts`); none: the system PATH only. */
+    mounts?: SandboxMounts;
+  },
 ): Promise<Sandbox> {
   const { createBackend } = await import("../sandbox/backends/index.ts");
   const spec: SandboxSpec = {
@@ -83,6 +150,8 @@ export async function createSandbox(
     network: options.network,
     limits: { ...DEFAULT_LIMITS, timeoutMs: options.timeoutMs },
     env: options.env,
+    dependencies: options.mounts?.dependencies,
+    toolchain: options.mounts?.toolchain,
   };
   return createBackend(name).create(spec);
 }

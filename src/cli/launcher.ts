@@ -34,13 +34,27 @@ import type { Launcher } from "../server/deps.ts";
 import type { EventStore } from "../store/index.ts";
 import { builtinTools } from "../tools/builtin/index.ts";
 import { detectTestCommand, Workspace } from "../workspace/index.ts";
-import type { ModelFlags } from "./compose.ts";
-import { chooseSandbox, createSandbox, home, makeModel, runDir } from "./compose.ts";
+import {
+  chooseSandbox,
+  createSandbox,
+  detectMounts,
+  home,
+  type ModelFlags,
+  makeModel,
+  mountsRef,
+  runDir,
+  type SandboxMounts,
+} from "./compose.ts";
 import { createScriptedDemoModel } from "./demo-model.ts";
 import { loadProject, type Project } from "./project.ts";
 
 export type SandboxName = "bwrap" | "docker" | "subprocess";
-type SandboxOptions = { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
+type SandboxOptions = {
+  network: "off" | "on";
+  timeoutMs: number;
+  env: Record<string, string>;
+  mounts: SandboxMounts;
+};
 type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
 
 /** What someone asks for when starting a run (flags of `run`, or the body of POST /runs). */
@@ -146,6 +160,11 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
   const runId = newId("run");
   const dirs = runDir(runId);
   const workspace = await Workspace.create({ repo, dir: dirs.workspace });
+  // A setup command (npm ci, pip install) makes the dependency folders itself, writable, in the workspace.
+  const mountConfig = config.setupCommand ? { ...config, dependencyDirs: [] } : config;
+  const mounts = await detectMounts(workspace.repo, mountConfig, config.network);
+  // Mount points and links must never show in the run's diff nor be applied.
+  await workspace.excludeFromSnapshots(mounts.dependencies.map((d) => d.path));
   const yes = request.yes ?? false;
   const lessons = lessonsForRun(repo);
   // Project instructions, custom agents, MCP servers, plugins: composed with the lessons into run.created.
@@ -183,7 +202,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
         baseUrl: config.baseUrl,
         scripted: model.scripted || undefined,
       },
-      sandbox: sandboxChoice.ref,
+      sandbox: { ...sandboxChoice.ref, ...mountsRef(mounts) },
       budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
       approval: yes ? "auto (--yes)" : config.approval,
       ...project.created,
@@ -199,6 +218,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       network: config.network,
       timeoutMs: config.commandTimeoutSeconds * 1000,
       env: config.sandboxEnv,
+      mounts,
     },
   };
 }
@@ -353,10 +373,18 @@ export async function prepareResume(
   events = await store.read(runId);
   state = foldRun(runId, events);
   const workspace = await Workspace.open(d.workspace);
+  // Re-detected on this machine: the checkout's folders and toolchain may have changed since.
+  const mounts = await detectMounts(
+    workspace.repo,
+    d.setup ? { ...config, dependencyDirs: [] } : config,
+    d.sandbox.network,
+  );
+  await workspace.excludeFromSnapshots(mounts.dependencies.map((dep) => dep.path));
   const sandboxOptions = {
     network: d.sandbox.network,
     timeoutMs: config.commandTimeoutSeconds * 1000,
     env: config.sandboxEnv,
+    mounts,
   };
   const backend = d.sandbox.backend as SandboxName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);

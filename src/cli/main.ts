@@ -246,6 +246,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .addOption(sandboxOption().makeOptionMandatory())
     .requiredOption("--workspace <dir>", "the directory mounted read-write as the workspace")
+    .option(
+      "--repo <dir>",
+      "mount this checkout's git-ignored dependency folders (node_modules, .venv, …) read-only into the workspace, as a run would",
+    )
     .option("--memory <size>", "memory limit incl. swap, e.g. 512m")
     .option("--pids <n>", "process limit", parsePositiveInt)
     .option("--cpu-seconds <n>", "CPU time limit", parsePositiveInt)

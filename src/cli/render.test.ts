@@ -301,6 +301,26 @@ describe("TerminalRenderer", () => {
   });
 });
 
+describe("run header: what the sandbox mounts", () => {
+  it("prints one line with the dependency folders and the PATH commands get", () => {
+    const event = created({ isolated: true }) as NewEvent & { data: { sandbox: Record<string, unknown> } };
+    event.data.sandbox.dependencies = ["node_modules", "packages/a/node_modules"];
+    event.data.sandbox.path = "/root/.cargo/bin:/usr/bin:/bin";
+    const text = render(log([event]));
+    assert.match(
+      text,
+      /\ndeps: node_modules, packages\/a\/node_modules \(read-only\) · PATH: \/root\/\.cargo\/bin:\/usr\/bin:\/bin\n/,
+    );
+  });
+
+  it("says linked on subprocess, and prints nothing for runs logged before mounts existed", () => {
+    const linked = created() as NewEvent & { data: { sandbox: Record<string, unknown> } };
+    linked.data.sandbox.dependencies = ["node_modules"];
+    assert.match(render(log([linked])), /deps: node_modules \(linked\)\n/);
+    assert.doesNotMatch(render(log([created({ isolated: true })])), /deps:|PATH:/);
+  });
+});
+
 describe("describeArgs", () => {
   it("shows the argument a person cares about, on one line, cut at 120 characters", () => {
     assert.equal(describeArgs("run_command", { command: "npm\n  test" }), "npm test");

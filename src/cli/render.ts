@@ -93,6 +93,8 @@ export class TerminalRenderer {
           `${s.bold("entourage")} ${s.dim("·")} run ${s.cyan(event.runId)} ${s.dim("·")} ${model} ${s.dim("·")} sandbox ${sandbox}`,
         );
         if (d.sandbox.warning) this.line(s.yellow(`! ${d.sandbox.warning}`));
+        const mounts = mountsLine(d.sandbox);
+        if (mounts) this.line(s.dim(mounts));
         this.line(`${s.dim("task")} ${d.task}`);
         this.line(
           `${s.dim("repo")} ${d.repo} ${s.dim(`(untouched until you apply; work happens in ${d.workspace})`)}`,
@@ -417,4 +419,28 @@ const FALLBACK_LABEL: Record<EventData<"protocol.fallback">["kind"], string> = {
 function firstLine(text: string, max = 80): string {
   const line = text.split("\n").find((l) => l.trim() !== "") ?? "";
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/**
+ * One header line saying what a run's commands see besides the workspace, e.g.
+ * `deps: node_modules, packages/a/node_modules (read-only) · PATH: /root/.cargo/bin:/usr/bin:…`.
+ */
+export function mountsLine(sandbox: {
+  isolated: boolean;
+  dependencies?: string[];
+  path?: string;
+}): string | undefined {
+  const parts: string[] = [];
+  if (sandbox.dependencies !== undefined) {
+    const list = sandbox.dependencies;
+    const shown =
+      list.length > 3 ? `${list.slice(0, 3).join(", ")} +${list.length - 3} more` : list.join(", ");
+    parts.push(
+      list.length === 0
+        ? "deps: none mounted"
+        : `deps: ${shown} (${sandbox.isolated ? "read-only" : "linked"})`,
+    );
+  }
+  if (sandbox.path) parts.push(`PATH: ${sandbox.path}`);
+  return parts.length > 0 ? parts.join(" · ") : undefined;
 }

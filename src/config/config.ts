@@ -165,6 +165,29 @@ export const configSchema = z
       .describe(
         "Extra environment variables for sandboxed commands (secret-looking names are always dropped)",
       ),
+    dependencyDirs: z
+      .array(
+        z
+          .string()
+          .regex(/^[^/\0]+$/)
+          .refine((n) => n !== "." && n !== ".." && n !== ".git"),
+      )
+      .default(["node_modules", ".venv", "venv", "vendor", "target", "bower_components", "__pypackages__"])
+      .describe(
+        "Names of git-ignored dependency folders (at any depth) mounted read-only into the run's sandbox from your checkout; [] turns it off",
+      ),
+    toolchainPaths: z
+      .array(z.string().regex(/^(\/|~\/)/))
+      .default([])
+      .describe(
+        "Extra host folders (absolute or ~/…) bound read-only into bwrap sandboxes, for tools your PATH reaches only through links; never HOME or a credentials folder",
+      ),
+    entourageRuntime: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Run sandboxed commands on the Node that runs Entourage (first on PATH) instead of your own toolchain",
+      ),
     mcpServers: z
       .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/), mcpServerSchema)
       .default({})

@@ -47,6 +47,9 @@ export const CONTAINMENT_PROBES = [
   "workspace-ownership",
   "host-symlink-follow",
   "inherited-fds",
+  "dependency-write",
+  "entourage-runtime-path",
+  "credentials-bound",
 ] as const;
 export type ContainmentProbe = (typeof CONTAINMENT_PROBES)[number];
 

@@ -20,17 +20,20 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
+  chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { before, describe, it, type TestContext } from "node:test";
 import { createWorkspaceFixture } from "../workspace/testing.ts";
@@ -49,6 +52,23 @@ import {
   TIGHT,
 } from "./sandbox.conformance-support.ts";
 import type { BackendProbe, Sandbox, SandboxBackend } from "./sandbox.ts";
+import { detectToolchain } from "./toolchain.ts";
+
+function readOptionalText(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function realpathOptional(file: string): string | undefined {
+  try {
+    return realpathSync(file);
+  } catch {
+    return undefined;
+  }
+}
 
 /** What the containment suite needs from the conformance suite that runs it. */
 export interface ContainmentContext {
@@ -470,6 +490,107 @@ export function describeContainment(ctx: ContainmentContext): void {
           await agent.destroy();
         }
         if (statSync(secretFile).uid !== secretOwner) evidence.push("destroy chowned the link's target");
+        return evidence;
+      },
+    );
+
+    probeIt(
+      "dependency-write",
+      "a dependency folder from the checkout is readable inside, and a write into it fails",
+      async () => {
+        const source = mkdtempSync(path.join(tmpdir(), `entourage-conf-${name}-deps-`));
+        cleanups.push(() => rmSync(source, { recursive: true, force: true }));
+        chmodSync(source, 0o755); // as a checkout's node_modules is (mkdtemp makes 0700)
+        mkdirSync(path.join(source, "lib"));
+        writeFileSync(path.join(source, "lib", "index.js"), `module.exports = "${token}";\n`, {
+          mode: 0o644,
+        });
+        const dir = mkdtempSync(path.join(tmpdir(), `entourage-conf-${name}-depws-`));
+        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        const sb = await ctx
+          .backend()
+          .create({ ...spec(dir, LIMITS), dependencies: [{ source, path: "node_modules" }] });
+        try {
+          const read = await sb.exec(sh("cat node_modules/lib/index.js"));
+          assert.equal(read.exitCode, 0, `the dependency folder is not readable inside: ${read.output}`);
+          assert.match(read.output, new RegExp(token));
+          await sb.exec(
+            sh(
+              "echo tampered >> node_modules/lib/index.js; touch node_modules/planted; rm -f node_modules/lib/index.js",
+            ),
+          );
+        } finally {
+          await sb.destroy();
+        }
+        const evidence: string[] = [];
+        const after = readOptionalText(path.join(source, "lib", "index.js"));
+        if (after !== `module.exports = "${token}";\n`)
+          evidence.push("the user's dependency file was changed or removed");
+        if (existsSync(path.join(source, "planted")))
+          evidence.push("a file was planted in the user's dependency folder");
+        return evidence;
+      },
+    );
+
+    probeIt(
+      "entourage-runtime-path",
+      "with the user's toolchain, Entourage's own Node is not on PATH (even when it runs under npm)",
+      async () => {
+        const runtime = path.dirname(realpathSync(process.execPath));
+        const { toolchain } = detectToolchain({
+          env: {
+            ...process.env,
+            PATH: `${path.join(process.cwd(), "node_modules", ".bin")}:${runtime}:${process.env.PATH ?? ""}`,
+          },
+          execPath: process.execPath,
+        });
+        const dir = mkdtempSync(path.join(tmpdir(), `entourage-conf-${name}-path-`));
+        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        const sb = await ctx.backend().create({ ...spec(dir, LIMITS), toolchain });
+        try {
+          const result = await sb.exec(sh('echo "PATH=$PATH"; command -v node || true'));
+          const evidence: string[] = [];
+          const pathLine = result.output.split("\n").find((l) => l.startsWith("PATH=")) ?? "";
+          if (pathLine.slice(5).split(":").includes(runtime)) evidence.push(`${runtime} is on PATH`);
+          const node = result.output.split("\n").find((l) => l.startsWith("/"));
+          if (node && realpathOptional(node) === realpathSync(process.execPath))
+            evidence.push(`node resolves to Entourage's own ${process.execPath}`);
+          return evidence;
+        } finally {
+          await sb.destroy();
+        }
+      },
+    );
+
+    probeIt(
+      "credentials-bound",
+      "HOME and credentials folders are never bound, whatever the spec says",
+      async () => {
+        const home = homedir();
+        const evidence: string[] = [];
+        const common = new Set([".bashrc", ".profile", ".bash_logout", ".cache", ".config", ".local"]);
+        const hostEntries = listOptional(home).filter((e) => !common.has(e));
+        for (const dirs of [[home], [path.join(home, ".ssh")], [path.join(home, ".aws")], ["/"]]) {
+          const dir = mkdtempSync(path.join(tmpdir(), `entourage-conf-${name}-cred-`));
+          cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+          const created = await ctx
+            .backend()
+            .create({ ...spec(dir, LIMITS), toolchain: { dirs, path: "/usr/bin:/bin" } })
+            .catch((error: unknown) => error as Error);
+          if (created instanceof Error) {
+            assert.match(created.message, /Refusing the toolchain folder/);
+            continue;
+          }
+          try {
+            // A backend that ignores the toolchain (an image's own) must not show the host's HOME either.
+            const seen = (await created.exec(sh(`ls -A ${home} 2>/dev/null`))).output.split("\n");
+            const leaked = hostEntries.filter((e) => seen.includes(e));
+            if (leaked.length > 0)
+              evidence.push(`${dirs[0]}: host HOME entries visible (${leaked.slice(0, 3).join(", ")})`);
+          } finally {
+            await created.destroy();
+          }
+        }
         return evidence;
       },
     );

@@ -8,7 +8,8 @@ export {
   mapAbsolutePath,
   type PathRoot,
 } from "./confine.ts";
-export type { SkippedPath } from "./copy-repo.ts";
+export { findRepoRoot, type SkippedPath } from "./copy-repo.ts";
+export { DEFAULT_DEPENDENCY_DIRS, findDependencyDirs } from "./dependency-dirs.ts";
 export {
   BINARY_SNIFF_BYTES,
   detectEol,

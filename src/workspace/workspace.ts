@@ -347,6 +347,8 @@ export class Workspace {
         home: path.join(cloneGitDir, HOME_DIR),
         time: this.#clock(),
       });
+      const exclude = await readFile(path.join(this.gitDir, "info", "exclude")).catch(() => undefined);
+      if (exclude) await writeFile(path.join(cloneGitDir, "info", "exclude"), exclude);
       const meta: WorkspaceMeta = {
         version: 1,
         repo: this.repo,
@@ -409,6 +411,29 @@ export class Workspace {
         snapshot: commit ? { ref: commit.ref, label, filesChanged: commit.filesChanged } : null,
       };
     });
+  }
+
+  /**
+   * Keeps `paths` (workspace-relative: the dependency folders a sandbox mounts or links there) out of
+   * every snapshot, diff and apply, whatever is at them — a mount point, or a symlink that a
+   * `node_modules/` pattern would not match. Recorded in the shadow git's `info/exclude` (anchored), so
+   * it holds for `Workspace.open` and is copied by `cloneAt`.
+   */
+  async excludeFromSnapshots(paths: readonly string[]): Promise<void> {
+    const file = path.join(this.gitDir, "info", "exclude");
+    const current = await readFile(file, "utf8").catch(() => "");
+    const lines = new Set(current.split("\n").filter((l) => l !== ""));
+    for (const rel of paths) {
+      if (rel === "" || path.isAbsolute(rel) || rel.split("/").includes("..") || /[\n*?[\\!#]/.test(rel)) {
+        throw new UserError(
+          "exclude_path_invalid",
+          `${JSON.stringify(rel)} cannot be excluded from snapshots: give a plain workspace-relative path.`,
+        );
+      }
+      lines.add(`/${rel}`);
+    }
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, `${[...lines].join("\n")}\n`);
   }
 
   // ── confined file access (host side, for tools) ─────────────────────────────────────────────────

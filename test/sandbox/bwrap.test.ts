@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -6,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { createBwrapBackend, selectDefaultBackend } from "../../src/sandbox/backends/index.ts";
 import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
 import { backendFixtures } from "../../src/sandbox/sandbox.conformance-support.ts";
+import { SYSTEM_PATH } from "../../src/sandbox/toolchain.ts";
 
 runSandboxConformance("bwrap", () => createBwrapBackend(), { isolated: true });
 
@@ -30,7 +32,7 @@ describe("bwrap backend specifics", () => {
     assert.match(probe.details?.identity ?? "", /uid \d+/);
   });
 
-  it("runs `node --test` inside on the host's Node", async (t) => {
+  it("runs `node --test` inside on the system's Node without a toolchain, never Entourage's own", async (t) => {
     if (!available(t)) return;
     const dir = workspace();
     writeFileSync(
@@ -42,7 +44,9 @@ describe("bwrap backend specifics", () => {
       const result = await sandbox.exec(["node", "--test"]);
       assert.equal(result.exitCode, 0, result.output);
       assert.match(result.output, /pass 1\n/);
-      assert.equal((await sandbox.exec(["node", "-p", "process.version"])).output, `${process.version}\n`);
+      const system = execFileSync("/usr/bin/node", ["-p", "process.version"], { encoding: "utf8" });
+      assert.equal((await sandbox.exec(["node", "-p", "process.version"])).output, system);
+      assert.equal((await sandbox.exec(["sh", "-c", "echo $PATH"])).output, `${SYSTEM_PATH}\n`);
     } finally {
       await sandbox.destroy();
     }

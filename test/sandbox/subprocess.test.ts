@@ -22,6 +22,7 @@ const escapes: ContainmentProbe[] = [
   "dns",
   "fork-bomb",
   "memory-bomb",
+  "dependency-write", // linked, not mounted: commands write through the link into the user's folder
 ];
 if (existsSync("/var/run/docker.sock") || existsSync("/run/docker.sock")) escapes.push("docker-socket");
 if (root) escapes.push("remount-root", "root-or-caps");

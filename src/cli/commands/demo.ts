@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { newId } from "../../core/index.ts";
 import type { ApprovalMode } from "../../orchestrator/index.ts";
 import { detectTestCommand, Workspace } from "../../workspace/index.ts";
-import { chooseSandbox, home, runDir } from "../compose.ts";
+import { chooseSandbox, detectMounts, home, type MountConfig, mountsRef, runDir } from "../compose.ts";
 import { createScriptedDemoModel } from "../demo-model.ts";
 import { reportError } from "../main.ts";
 import { startRun } from "./run.ts";
@@ -42,6 +42,9 @@ function makeSampleRepo(): string {
   return dir;
 }
 
+/** The bundled sample has no dependency folders; its tests run on the user's own toolchain. */
+const DEMO_MOUNTS: MountConfig = { dependencyDirs: [], toolchainPaths: [], entourageRuntime: false };
+
 /** `entourage demo`: the whole flow on a bundled sample repo with the scripted model; no API key needed. */
 export async function demoCommand(flags: {
   sandbox?: "bwrap" | "docker" | "subprocess";
@@ -61,13 +64,15 @@ export async function demoCommand(flags: {
     const runId = newId("run");
     const dirs = runDir(runId);
     const workspace = await Workspace.create({ repo, dir: dirs.workspace });
+    // The sample's tests run on the user's own toolchain, as a real run's would.
+    const mounts = await detectMounts(workspace.repo, DEMO_MOUNTS, "off");
     const approvalMode = flags.approval ?? "auto";
     const code = await startRun({
       runId,
       model,
       workspace,
       sandboxName: sandbox.name,
-      sandboxOptions: { network: "off", timeoutMs: 120_000, env: {} },
+      sandboxOptions: { network: "off", timeoutMs: 120_000, env: {}, mounts },
       created: {
         task: DEMO_TASK,
         repo,
@@ -75,7 +80,7 @@ export async function demoCommand(flags: {
         mode: "pipeline",
         testCommand: await detectTestCommand(repo),
         model: { provider: model.provider, model: model.id, scripted: true },
-        sandbox: sandbox.ref,
+        sandbox: { ...sandbox.ref, ...mountsRef(mounts) },
         budget: { maxSteps: 10 },
         approval: approvalMode,
       },

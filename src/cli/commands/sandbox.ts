@@ -1,8 +1,11 @@
 import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { loadConfig } from "../../config/index.ts";
 import { UserError } from "../../core/errors.ts";
 import type { SandboxBackendName } from "../../sandbox/index.ts";
 import { DEFAULT_LIMITS } from "../../sandbox/index.ts";
+import { findRepoRoot } from "../../workspace/index.ts";
+import { detectMounts, home } from "../compose.ts";
 import { reportError } from "../main.ts";
 import { colorEnabled, makeStyle } from "../style.ts";
 
@@ -24,6 +27,8 @@ export interface SandboxExecFlags {
   network?: "off" | "on";
   image?: string;
   runtime?: string;
+  /** A checkout whose dependency folders are mounted (and whose project config applies), as in a run. */
+  repo?: string;
 }
 
 /**
@@ -51,9 +56,17 @@ export async function sandboxExecCommand(argv: string[], flags: SandboxExecFlags
       );
     if (!backend.isolated)
       process.stderr.write(`warning: the ${flags.sandbox} backend does not isolate anything.\n`);
+    // The user's toolchain always, the checkout's dependency folders with --repo: what a run mounts.
+    const repo = flags.repo ? resolve(flags.repo) : undefined;
+    const config = loadConfig({ home: home(), repo });
+    const network = flags.network ?? "off";
+    const mounts = await detectMounts(repo && (await findRepoRoot(repo)), config, network);
+    for (const note of mounts.notes) process.stderr.write(`note: ${note}\n`);
     const sandbox = await backend.create({
       workspace: realpathSync(workspace),
-      network: flags.network ?? "off",
+      network,
+      dependencies: mounts.dependencies,
+      toolchain: mounts.toolchain,
       image: flags.image,
       runtime: flags.runtime,
       limits: {

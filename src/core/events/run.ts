@@ -33,6 +33,12 @@ export const sandboxRefSchema = z.object({
   isolated: z.boolean(),
   network: z.enum(["off", "on"]),
   warning: z.string().optional(),
+  /** Workspace-relative dependency folders mounted read-only (linked, on subprocess) from the checkout. */
+  dependencies: z.array(z.string()).optional(),
+  /** The PATH commands get (the user's toolchain, or Entourage's runtime first when chosen). */
+  path: z.string().optional(),
+  /** Host folders of the toolchain bound read-only. */
+  toolchainDirs: z.array(z.string()).optional(),
 });
 
 export const budgetSchema = z.object({

@@ -23,7 +23,8 @@ const profile = (over: Partial<BwrapProfile> = {}): BwrapProfile => ({
   },
   workspace: { source: "/data/runs/r1/ws", dest: "/work/runs/r1/ws" },
   home: { source: "/state/home", dest: "/tmp/home" },
-  toolDirs: ["/opt/node/bin"],
+  toolchainDirs: ["/opt/node"],
+  dependencies: [],
   network: "off",
   hostname: "entourage",
   identity: { kind: "setpriv", uid: 65532, gid: 65532, setpriv: "/usr/bin/setpriv" },
@@ -117,29 +118,44 @@ describe("buildBwrapArgs", () => {
     );
   });
 
-  it("mounts a tool dir inside the workspace after (over) the workspace", () => {
+  it("mounts dependency folders read-only over their places in the workspace, after (over) it", () => {
     const args = buildBwrapArgs(
       profile({
-        workspace: { source: "/work/main", dest: "/work/main" },
-        toolDirs: ["/work/main/node_modules/node/bin"],
+        dependencies: [
+          {
+            source: "/home/u/repo/packages/a/node_modules",
+            dest: "/work/runs/r1/ws/packages/a/node_modules",
+          },
+          { source: "/home/u/repo/node_modules", dest: "/work/runs/r1/ws/node_modules" },
+        ],
       }),
       command,
     );
-    const ws = find(args, "--bind", "/work/main", "/work/main");
-    const tool = find(
+    const ws = find(args, "--bind", "/data/runs/r1/ws", "/work/runs/r1/ws");
+    const root = find(args, "--ro-bind", "/home/u/repo/node_modules", "/work/runs/r1/ws/node_modules");
+    const nested = find(
       args,
       "--ro-bind",
-      "/work/main/node_modules/node/bin",
-      "/work/main/node_modules/node/bin",
+      "/home/u/repo/packages/a/node_modules",
+      "/work/runs/r1/ws/packages/a/node_modules",
     );
-    assert.ok(ws >= 0 && tool > ws);
-    assert.ok(find(args, "--dir", "/work/main/node_modules") < 0, "no dirs created inside a bound tree");
+    assert.ok(ws >= 0 && root > ws && nested > root, "parents first, all over the workspace");
+    assert.ok(find(args, "--dir", "/work/runs/r1/ws/packages") < 0, "bwrap makes mount points inside binds");
+    assert.ok(!args.includes("/home/u/repo"), "never the checkout itself");
   });
 
-  it("clears the environment and sets only the given one, tool dirs first on PATH", () => {
+  it("binds toolchain folders read-only at their own path", () => {
+    const args = buildBwrapArgs(profile({ toolchainDirs: ["/root/.cargo/bin", "/root/.rustup"] }), command);
+    assert.ok(find(args, "--ro-bind", "/root/.cargo/bin", "/root/.cargo/bin") >= 0);
+    assert.ok(find(args, "--ro-bind", "/root/.rustup", "/root/.rustup") >= 0);
+    assert.ok(find(args, "--perms", "0755", "--dir", "/root") >= 0, "a fresh /root, not the host's");
+    assert.ok(find(args, "--ro-bind", "/root", "/root") < 0);
+  });
+
+  it("clears the environment and sets exactly the given one, PATH untouched", () => {
     const args = buildBwrapArgs(profile(), command);
     assert.ok(find(args, "--clearenv") >= 0);
-    assert.ok(find(args, "--setenv", "PATH", "/opt/node/bin:/usr/bin:/bin") > find(args, "--clearenv"));
+    assert.ok(find(args, "--setenv", "PATH", "/usr/bin:/bin") > find(args, "--clearenv"));
     assert.ok(find(args, "--setenv", "HOME", "/tmp/home") >= 0);
     assert.equal(args.filter((a) => a === "--setenv").length, 2);
   });

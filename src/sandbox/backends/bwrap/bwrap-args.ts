@@ -14,8 +14,10 @@
  * - fresh `/proc` (only the sandbox's pids), minimal `/dev`, `/tmp` and `/dev/shm` as tmpfs (they count
  *   against the memory cgroup and vanish after each command), the root remounted read-only at the end;
  * - the workspace read-write at the same absolute path as on the host (so paths in messages match);
- *   tool directories (the running Node's) read-only at their own paths and first on PATH; a private
- *   HOME bound at `/tmp/home`.
+ *   the repository's git-ignored dependency folders (`node_modules`, `.venv`, …) read-only over their
+ *   places in it; the user's toolchain folders (`~/.cargo/bin`, `~/.rustup/toolchains`, `/usr/local/go`,
+ *   …) read-only at their own paths; a private HOME bound at `/tmp/home`. The PATH is the one the
+ *   command's environment carries (the toolchain's), nothing is prepended.
  *
  * Identity. As root, bwrap runs privileged WITHOUT a user namespace and `setpriv` switches to the
  * sandbox uid/gid before the command, clearing groups, inheritable and bounding capabilities: the
@@ -50,8 +52,13 @@ export interface BwrapProfile {
   workspace: { source: string; dest: string };
   /** A private host directory bound read-write as HOME. */
   home: { source: string; dest: string };
-  /** Host directories bound read-only at the same path and put first on PATH (the running Node's). */
-  toolDirs: string[];
+  /** Host directories bound read-only at the same path (the user's toolchain; see `Toolchain.dirs`). */
+  toolchainDirs: readonly string[];
+  /**
+   * Host folders bound read-only inside the workspace (`dest` absolute, under `workspace.dest`): the
+   * dependency mounts, already validated and resolved. bwrap creates their mount points.
+   */
+  dependencies: readonly { source: string; dest: string }[];
   network: NetworkMode;
   hostname: string;
   identity: SandboxIdentity;
@@ -61,7 +68,7 @@ export interface BwrapCommand {
   argv: string[];
   /** Absolute working directory as seen inside (under `workspace.dest`). */
   cwd: string;
-  /** The complete environment (already filtered); the tool dirs are prepended to its PATH. */
+  /** The complete environment (already filtered), PATH included. */
   env: Record<string, string>;
 }
 
@@ -124,11 +131,13 @@ export function buildBwrapArgs(profile: BwrapProfile, command: BwrapCommand): st
   ensureParents("/var/tmp");
   args.push("--symlink", "../tmp", "/var/tmp");
 
-  // Parents before children: a tool dir inside the workspace must be mounted over it, not under it.
+  // Parents before children: a dependency folder inside the workspace must be mounted over it, not
+  // under it (a stable sort keeps the given order among equals).
   const binds = [
     { source: profile.workspace.source, dest: profile.workspace.dest, flag: "--bind" },
     { source: profile.home.source, dest: profile.home.dest, flag: "--bind" },
-    ...profile.toolDirs.map((dir) => ({ source: dir, dest: dir, flag: "--ro-bind" })),
+    ...profile.toolchainDirs.map((dir) => ({ source: dir, dest: dir, flag: "--ro-bind" })),
+    ...profile.dependencies.map((dep) => ({ source: dep.source, dest: dep.dest, flag: "--ro-bind" })),
   ].sort((a, b) => depth(a.dest) - depth(b.dest));
   for (const bind of binds) {
     ensureParents(bind.dest);
@@ -138,10 +147,8 @@ export function buildBwrapArgs(profile: BwrapProfile, command: BwrapCommand): st
 
   args.push("--chdir", command.cwd, "--hostname", profile.hostname, "--remount-ro", "/");
 
-  const env = { ...command.env };
-  if (profile.toolDirs.length > 0) env.PATH = [...profile.toolDirs, env.PATH].filter(Boolean).join(":");
   args.push("--clearenv");
-  for (const [key, value] of Object.entries(env)) args.push("--setenv", key, value);
+  for (const [key, value] of Object.entries(command.env)) args.push("--setenv", key, value);
 
   args.push("--");
   if (profile.identity.kind === "setpriv") {

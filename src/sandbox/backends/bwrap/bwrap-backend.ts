@@ -13,6 +13,11 @@
  * migration happened just before — i.e. for almost every command an agent issues; done ahead of time,
  * it leaves the command's path. One idle launcher per session counts against its pids limit.
  *
+ * Toolchain and dependencies. Commands see the spec's `toolchain` (its folders read-only at their own
+ * paths, its PATH, its variables through the secret filter) and the repository's dependency folders
+ * read-only over their places in the workspace; without a toolchain they get the system PATH only —
+ * never the Node that runs Entourage.
+ *
  * State between commands lives in the workspace and in HOME (a private per-session host directory bound
  * at /tmp/home); `/tmp` itself is a fresh tmpfs per command.
  *
@@ -23,7 +28,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, realpathSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, unlink } from "node:fs/promises";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -38,6 +43,8 @@ import type {
   SandboxSpec,
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
+import { toolchainEnv } from "../../toolchain.ts";
+import { checkDependencies, checkToolchainDirs, mountPoint } from "../shared/dependency-mounts.ts";
 import { abortedBeforeStart, assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
@@ -80,8 +87,6 @@ export interface BwrapBackendOptions {
   limits?: "enforce" | "best-effort";
   /** CPU bandwidth per session in cores (cgroup CFS quota). Default: none. */
   cpuQuota?: number;
-  /** Host directories bound read-only at their path and first on PATH. Default: the running Node's. */
-  toolDirs?: string[];
   /** Where cgroup hierarchies are mounted. Default /sys/fs/cgroup. */
   cgroupRoot?: string;
   hostname?: string;
@@ -97,7 +102,6 @@ interface Host {
   /** uid/gid as seen by files the commands create. */
   user: { uid: number; gid: number };
   system: SystemEntry[];
-  toolDirs: string[];
   cgroup: { layout?: CgroupLayout; reason?: string };
 }
 
@@ -191,13 +195,11 @@ async function probeHost(
   }
 
   details.cpuSeconds = "RLIMIT_CPU per process (ulimit -t in the launcher shell)";
-  const toolDirs = options.toolDirs ?? [path.dirname(realpathSync(process.execPath))];
   const bash = findExecutable("bash", "/usr/bin:/bin");
   details.inheritedFds = bash
     ? "closed before bwrap (bash launcher)"
     : "NOT closed: no bash; descriptors this process inherited without close-on-exec reach commands";
   const system = detectSystemEntries();
-  details.toolDirs = toolDirs.join(":");
 
   const cgroup = await probeCgroups(options);
   details.cgroup = cgroup.layout ? describeLayout(cgroup.layout) : `unavailable: ${cgroup.reason}`;
@@ -213,7 +215,6 @@ async function probeHost(
     identity,
     user,
     system,
-    toolDirs: toolDirs.filter((dir) => !system.some((e) => e.kind === "ro-bind" && isWithin(e.path, dir))),
     cgroup,
   };
 
@@ -272,14 +273,15 @@ async function smokeTest(host: Host): Promise<string | undefined> {
       "off",
     );
     const workspace = { source: dir, dest: dir };
-    const profile = makeProfile(
-      host,
+    const profile = makeProfile(host, {
       workspace,
-      { source: dir, dest: HOME_INSIDE },
-      { source: etc, binds },
-      "off",
-      "probe",
-    );
+      home: { source: dir, dest: HOME_INSIDE },
+      etc: { source: etc, binds },
+      network: "off",
+      hostname: "probe",
+      toolchainDirs: [],
+      dependencies: [],
+    });
     const args = buildBwrapArgs(profile, { argv: ["true"], cwd: dir, env: sandboxEnv(HOME_INSIDE) });
     const result = await runProcess({
       file: host.bwrap,
@@ -300,22 +302,14 @@ async function smokeTest(host: Host): Promise<string | undefined> {
   }
 }
 
-function makeProfile(
-  host: Host,
-  workspace: { source: string; dest: string },
-  home: { source: string; dest: string },
-  etc: { source: string; binds: SystemEntry[] },
-  network: "off" | "on",
-  hostname: string,
-): BwrapProfile {
+function makeProfile(host: Host, session: Omit<BwrapProfile, "system" | "identity">): BwrapProfile {
   return {
+    ...session,
+    // Folders the system binds already hold are not bound twice.
+    toolchainDirs: session.toolchainDirs.filter(
+      (dir) => !host.system.some((e) => e.kind === "ro-bind" && isWithin(e.path, dir)),
+    ),
     system: host.system,
-    etc,
-    workspace,
-    home,
-    toolDirs: host.toolDirs,
-    network,
-    hostname,
     identity: host.identity,
   };
 }
@@ -366,6 +360,8 @@ class BwrapSandbox implements Sandbox {
     limits: CgroupLimits,
     hostname: string,
   ): Promise<BwrapSandbox> {
+    const toolchainDirs = checkToolchainDirs(spec.toolchain);
+    const dependencies = checkDependencies(spec.dependencies);
     const session = randomBytes(6).toString("hex");
     const stateDir = await mkdtemp(path.join(tmpdir(), stateDirPrefix(session)));
     let cgroup: CgroupSessionPlan | undefined;
@@ -390,14 +386,15 @@ class BwrapSandbox implements Sandbox {
       if (host.cgroup.layout && neededControllers(limits).length > 0) {
         cgroup = await createCgroupSession(host.cgroup.layout, sessionName(session), limits);
       }
-      const profile = makeProfile(
-        host,
-        { source: paths.real, dest: paths.path },
-        { source: home, dest: HOME_INSIDE },
-        { source: etcDir, binds: etcBinds },
-        spec.network,
+      const profile = makeProfile(host, {
+        workspace: { source: paths.real, dest: paths.path },
+        home: { source: home, dest: HOME_INSIDE },
+        etc: { source: etcDir, binds: etcBinds },
+        network: spec.network,
         hostname,
-      );
+        toolchainDirs,
+        dependencies: dependencies.map((d) => ({ source: d.source, dest: path.join(paths.path, d.path) })),
+      });
       return new BwrapSandbox({ spec, paths, host, profile, stateDir, cgroup, returnWorkspace });
     } catch (error) {
       returnWorkspace?.();
@@ -412,13 +409,26 @@ class BwrapSandbox implements Sandbox {
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     assertCanExec(this.#destroyed !== undefined, argv);
     const cwd = resolveCwd(this.#paths, options.cwd);
-    const env = sandboxEnv(HOME_INSIDE, this.spec.env, options.env);
+    const env = sandboxEnv(
+      HOME_INSIDE,
+      this.spec.toolchain ? { PATH: this.spec.toolchain.path } : undefined,
+      toolchainEnv(this.spec.toolchain, HOME_INSIDE),
+      this.spec.env,
+      options.env,
+    );
     if (options.signal?.aborted) return abortedBeforeStart();
+    // A dependency's place the agent turned into a symlink or a file is not mounted through.
+    const profile: BwrapProfile = {
+      ...this.#profile,
+      dependencies: this.#profile.dependencies.filter(
+        (d) => mountPoint(this.#paths.real, path.relative(this.#paths.path, d.dest)) !== "blocked",
+      ),
+    };
     const launcher = this.#takeLauncher();
     try {
       writeFileSync(
         launcher.script,
-        launchScript([this.#host.bwrap, ...buildBwrapArgs(this.#profile, { argv, cwd, env })]),
+        launchScript([this.#host.bwrap, ...buildBwrapArgs(profile, { argv, cwd, env })]),
         { mode: 0o600 },
       );
     } catch (error) {

@@ -7,10 +7,12 @@
  * What it does do, so trusted commands behave well:
  * - runs in the workspace (a relative `cwd` inside it; `..` and symlink escapes refused);
  * - a minimal environment: `sandboxEnv()` with a private HOME (a per-session temporary directory, so
- *   tools neither read `~/.npmrc` tokens nor write into the real home) and the host's PATH — without
- *   isolation the host's tools are what runs, so the host's PATH is the only one that finds them (the
- *   directory of the Node running Entourage goes first). API keys and other secret-looking variables
- *   never pass;
+ *   tools neither read `~/.npmrc` tokens nor write into the real home) and the spec's toolchain PATH
+ *   and variables (without a toolchain, the host's PATH) — never with the Node running Entourage put
+ *   first. API keys and other secret-looking variables never pass;
+ * - the spec's dependency folders LINKED into the workspace (a symlink where nothing is; removed on
+ *   destroy): without mounts there is no read-only view, so commands could write into the user's
+ *   `node_modules` through the link;
  * - its own process group per command: a wall timeout, an abort or the end of the command SIGKILLs the
  *   group. Every process also inherits `ENTOURAGE_SANDBOX_EXEC=<session>.<exec>`, and a /proc sweep
  *   kills what escaped the group (`setsid`, double forks). Not caught without namespaces: a process that
@@ -21,7 +23,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { realpathSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, readlinkSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -34,6 +36,13 @@ import type {
   SandboxSpec,
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
+import { toolchainEnv } from "../../toolchain.ts";
+import {
+  type CheckedDependency,
+  checkDependencies,
+  checkToolchainDirs,
+  mountPoint,
+} from "../shared/dependency-mounts.ts";
 import { assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { runProcess } from "../shared/run-process.ts";
@@ -56,15 +65,13 @@ function trackHome(home: string): void {
 }
 
 export interface SubprocessBackendOptions {
-  /** The host PATH commands get. Default: this process's PATH. */
+  /** The host PATH commands get when the spec has no toolchain. Default: this process's PATH. */
   hostPath?: string;
 }
 
 /** Creates the subprocess backend (no isolation; see the module doc). */
 export function createSubprocessBackend(options: SubprocessBackendOptions = {}): SandboxBackend {
-  // The Node running Entourage comes first, so `node --test` runs on the same Node 24 as in bwrap.
-  const nodeDir = path.dirname(realpathSync(process.execPath));
-  const hostPath = [nodeDir, options.hostPath ?? process.env.PATH ?? DEFAULT_PATH].join(":");
+  const hostPath = options.hostPath ?? process.env.PATH ?? DEFAULT_PATH;
   const prlimit = findExecutable("prlimit", hostPath);
   return {
     name: "subprocess",
@@ -84,9 +91,12 @@ export function createSubprocessBackend(options: SubprocessBackendOptions = {}):
     },
     async create(spec: SandboxSpec): Promise<Sandbox> {
       const paths = checkWorkspace(spec.workspace);
+      const dependencies = checkDependencies(spec.dependencies);
+      checkToolchainDirs(spec.toolchain); // nothing is bound here, but a spec naming HOME is refused alike
       const home = await mkdtemp(path.join(tmpdir(), "entourage-home-"));
       trackHome(home);
-      return new SubprocessSandbox(spec, paths, home, hostPath, prlimit);
+      const links = linkDependencies(paths.real, dependencies);
+      return new SubprocessSandbox(spec, paths, home, spec.toolchain?.path ?? hostPath, prlimit, links);
     },
   };
 }
@@ -99,6 +109,7 @@ class SubprocessSandbox implements Sandbox {
   readonly #home: string;
   readonly #hostPath: string;
   readonly #prlimit: string | undefined;
+  readonly #links: DependencyLink[];
   readonly #session = randomBytes(6).toString("hex");
   readonly #running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
   #execCount = 0;
@@ -110,8 +121,10 @@ class SubprocessSandbox implements Sandbox {
     home: string,
     hostPath: string,
     prlimit: string | undefined,
+    links: DependencyLink[],
   ) {
     this.spec = spec;
+    this.#links = links;
     this.#paths = paths;
     this.#home = home;
     this.#hostPath = hostPath;
@@ -123,7 +136,12 @@ class SubprocessSandbox implements Sandbox {
     const cwd = resolveCwd(this.#paths, options.cwd);
     const id = ++this.#execCount;
     const needle = `${EXEC_MARKER_VAR}=${this.#session}.${id}`;
-    const env = sandboxEnv(this.#home, this.spec.env, options.env);
+    const env = sandboxEnv(
+      this.#home,
+      toolchainEnv(this.spec.toolchain, this.#home),
+      this.spec.env,
+      options.env,
+    );
     env.PATH = this.#hostPath;
     env[EXEC_MARKER_VAR] = `${this.#session}.${id}`;
 
@@ -174,9 +192,70 @@ class SubprocessSandbox implements Sandbox {
       for (const { abort } of running) abort.abort();
       await Promise.allSettled(running.map((r) => r.done));
       killProcessTree(undefined, `${EXEC_MARKER_VAR}=${this.#session}.`);
+      unlinkDependencies(this.#links);
       await rm(this.#home, { recursive: true, force: true });
       liveHomes.delete(this.#home);
     })();
     return this.#destroyed;
+  }
+}
+
+interface DependencyLink {
+  link: string;
+  target: string;
+  /** Folders made for the link (deepest first), removed again when empty. */
+  madeDirs: string[];
+}
+
+/**
+ * Links each dependency folder into the workspace where nothing is at its place yet (a folder or file
+ * already there — the run's own install — is left alone). Returns what to remove on destroy.
+ */
+function linkDependencies(workspaceReal: string, deps: CheckedDependency[]): DependencyLink[] {
+  const links: DependencyLink[] = [];
+  for (const dep of deps) {
+    if (mountPoint(workspaceReal, dep.path) !== "absent") continue;
+    const link = path.join(workspaceReal, dep.path);
+    const madeDirs: string[] = [];
+    let dir = path.dirname(link);
+    const missing: string[] = [];
+    while (dir !== workspaceReal && !exists(dir)) {
+      missing.push(dir);
+      dir = path.dirname(dir);
+    }
+    for (const made of missing.reverse()) {
+      mkdirSync(made);
+      madeDirs.unshift(made);
+    }
+    symlinkSync(dep.source, link, "dir");
+    links.push({ link, target: dep.source, madeDirs });
+  }
+  return links;
+}
+
+/** Removes the links this sandbox made, only where they are still the same links. */
+function unlinkDependencies(links: DependencyLink[]): void {
+  for (const { link, target, madeDirs } of links) {
+    try {
+      if (lstatSync(link).isSymbolicLink() && readlinkSync(link) === target) unlinkSync(link);
+    } catch {
+      // already gone
+    }
+    for (const dir of madeDirs) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not empty: the commands put something there
+      }
+    }
+  }
+}
+
+function exists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
   }
 }
