@@ -75,7 +75,13 @@ export async function chooseSandbox(
 export async function createSandbox(
   name: SandboxBackendName,
   workspace: string,
-  options: { network: "off" | "on"; timeoutMs: number; env: Record<string, string> },
+  options: {
+    network: "off" | "on";
+    timeoutMs: number;
+    env: Record<string, string>;
+    /** Container image (docker); see `image-choice.ts`. */
+    image?: string;
+  },
 ): Promise<Sandbox> {
   const { createBackend } = await import("../sandbox/backends/index.ts");
   const spec: SandboxSpec = {
@@ -83,6 +89,7 @@ export async function createSandbox(
     network: options.network,
     limits: { ...DEFAULT_LIMITS, timeoutMs: options.timeoutMs },
     env: options.env,
+    ...(options.image ? { image: options.image } : {}),
   };
   return createBackend(name).create(spec);
 }

@@ -35,10 +35,16 @@ import { builtinTools } from "../tools/builtin/index.ts";
 import { detectTestCommand, Workspace } from "../workspace/index.ts";
 import { chooseSandbox, createSandbox, home, makeModel, runDir } from "./compose.ts";
 import { createScriptedDemoModel } from "./demo-model.ts";
+import { chooseDockerImage } from "./image-choice.ts";
 import { loadProject, type Project } from "./project.ts";
 
 export type SandboxName = "bwrap" | "docker" | "subprocess";
-type SandboxOptions = { network: "off" | "on"; timeoutMs: number; env: Record<string, string> };
+type SandboxOptions = {
+  network: "off" | "on";
+  timeoutMs: number;
+  env: Record<string, string>;
+  image?: string;
+};
 type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
 
 /** What someone asks for when starting a run (flags of `run`, or the body of POST /runs). */
@@ -48,6 +54,8 @@ export interface RunRequest {
   mode?: "pipeline" | "single" | "dynamic";
   approval?: ApprovalMode;
   sandbox?: SandboxName;
+  /** Docker sandbox image (`--image`): a recipe name (node, python, go, rust, base) or an image reference. */
+  image?: string;
   provider?: string;
   model?: string;
   baseUrl?: string;
@@ -117,6 +125,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       model: request.model,
       baseUrl: request.baseUrl,
       sandbox: request.sandbox,
+      image: request.image,
       approval: request.approval,
       mode: request.mode,
       testCommand: request.testCommand,
@@ -130,7 +139,19 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
     { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
     { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
   );
-  const sandboxChoice = await chooseSandbox(config.sandbox, config.network);
+  // An image (flag, API or config) with no backend named means the docker sandbox.
+  const sandboxChoice = await chooseSandbox(
+    config.sandbox ?? (config.image !== undefined ? "docker" : undefined),
+    config.network,
+  );
+  if (request.image && sandboxChoice.name !== "docker") {
+    throw new UserError(
+      "image_needs_docker",
+      `--image chooses the docker sandbox's image, but this run uses the ${sandboxChoice.name} sandbox: drop --image, or pass --sandbox docker.`,
+    );
+  }
+  // The docker backend runs an image: the one asked for, else the repository's language image when built.
+  const image = sandboxChoice.name === "docker" ? await chooseDockerImage(config.image, repo) : undefined;
   const runId = newId("run");
   const dirs = runDir(runId);
   const workspace = await Workspace.create({ repo, dir: dirs.workspace });
@@ -169,7 +190,9 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
         baseUrl: config.baseUrl,
         scripted: model.scripted || undefined,
       },
-      sandbox: sandboxChoice.ref,
+      sandbox: image
+        ? { ...sandboxChoice.ref, image: image.image, imageReason: image.reason }
+        : sandboxChoice.ref,
       budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
       approval: yes ? "auto (--yes)" : config.approval,
       ...project.created,
@@ -185,6 +208,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       network: config.network,
       timeoutMs: config.commandTimeoutSeconds * 1000,
       env: config.sandboxEnv,
+      image: image?.image,
     },
   };
 }
@@ -252,6 +276,7 @@ export async function prepareResume(
     network: d.sandbox.network,
     timeoutMs: config.commandTimeoutSeconds * 1000,
     env: config.sandboxEnv,
+    image: d.sandbox.image,
   };
   const backend = d.sandbox.backend as SandboxName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);

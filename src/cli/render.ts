@@ -93,6 +93,10 @@ export class TerminalRenderer {
           `${s.bold("entourage")} ${s.dim("·")} run ${s.cyan(event.runId)} ${s.dim("·")} ${model} ${s.dim("·")} sandbox ${sandbox}`,
         );
         if (d.sandbox.warning) this.line(s.yellow(`! ${d.sandbox.warning}`));
+        if (d.sandbox.image)
+          this.line(
+            `${s.dim("image")} ${d.sandbox.image}${d.sandbox.imageReason ? s.dim(` (${d.sandbox.imageReason})`) : ""}`,
+          );
         this.line(`${s.dim("task")} ${d.task}`);
         this.line(
           `${s.dim("repo")} ${d.repo} ${s.dim(`(untouched until you apply; work happens in ${d.workspace})`)}`,

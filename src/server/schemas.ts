@@ -44,6 +44,12 @@ export const createRunBody = z
     mode: z.enum(["pipeline", "dynamic", "single"]).optional(),
     approval: z.enum(["auto", "ask-risky", "ask-all", "plan"]).optional(),
     sandbox: z.enum(["bwrap", "docker", "subprocess"]).optional(),
+    image: z
+      .string()
+      .min(1)
+      .max(300)
+      .optional()
+      .describe("Docker sandbox image: node, python, go, rust, base, or a local image name"),
     provider: z.enum(["openai", "anthropic", "google", "openai-compatible"]).optional(),
     model: z.string().min(1).max(200).optional(),
     baseUrl: z.url().max(2000).optional(),

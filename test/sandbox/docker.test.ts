@@ -40,7 +40,10 @@ before(
   { timeout: 600_000 },
 );
 
-runSandboxConformance("docker", () => createDockerBackend(), { isolated: true });
+runSandboxConformance("docker", () => createDockerBackend(), {
+  isolated: true,
+  dependencyMounts: "read-only",
+});
 
 describe("docker backend specifics", () => {
   const backend = createDockerBackend();

@@ -33,6 +33,10 @@ export const sandboxRefSchema = z.object({
   isolated: z.boolean(),
   network: z.enum(["off", "on"]),
   warning: z.string().optional(),
+  /** The container image (docker): recorded so `resume` uses the same one. */
+  image: z.string().optional(),
+  /** Why that image: asked for, matched the repository's files, or the default. */
+  imageReason: z.string().optional(),
 });
 
 export const budgetSchema = z.object({

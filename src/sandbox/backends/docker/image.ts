@@ -28,7 +28,6 @@ import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import {
   connectDocker,
-  DEFAULT_SANDBOX_IMAGE,
   type DockerConnection,
   isNotFound,
   LABEL_IMAGE_NODE,
