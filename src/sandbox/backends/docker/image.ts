@@ -18,6 +18,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -385,6 +386,11 @@ async function pipeIntoImport(
   let importError: unknown;
   let id: string | undefined;
   try {
+    // mmdebstrap writes the tarball only once the system is installed (minutes for a toolchain on a busy
+    // machine): the import request starts with its first byte, so no connection idles that long.
+    await Promise.race([once(child.stdout, "readable"), exited]);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error("mmdebstrap produced no tarball");
     const response = await docker.importImage(child.stdout, {
       repo: opts.repo,
       tag: opts.tag,
@@ -410,6 +416,14 @@ async function pipeIntoImport(
   const exit = await exited;
   opts.signal?.removeEventListener("abort", onAbort);
   if (opts.signal?.aborted) throw new UserError("image_build_aborted", "The image build was aborted.");
+  if (importError && !opts.signal?.aborted && (exit.code === null || exit.code === 0) && !exit.error) {
+    // Killed by us because the import failed: the import's error is the one to tell.
+    throw new SystemError(
+      "image_build",
+      `Docker could not import the image: ${errorMessage(importError)}\n${tail.join("\n")}`,
+      { cause: importError },
+    );
+  }
   if (exit.error || exit.code !== 0) {
     throw new SystemError(
       "image_build",
