@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
@@ -23,6 +23,7 @@ import { createDockerBackend } from "../../src/sandbox/backends/index.ts";
 import { DEFAULT_LIMITS, type Sandbox, type SandboxSpec } from "../../src/sandbox/index.ts";
 import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { Workspace } from "../../src/workspace/index.ts";
+import { TINY_PROJECTS, writeFiles } from "../helpers/language-projects.ts";
 
 const backend = createDockerBackend();
 const dirs: string[] = [];
@@ -31,14 +32,7 @@ const temp = (label: string) => {
   dirs.push(dir);
   return dir;
 };
-/** Writes `files` (path → content) under `dir`. */
-const write = (dir: string, files: Record<string, string>) => {
-  for (const [file, content] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-    writeFileSync(path.join(dir, file), content);
-  }
-  return dir;
-};
+const write = writeFiles;
 const spec = (workspace: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   workspace,
   network: "off",
@@ -89,21 +83,20 @@ describe("docker language images run a repository's tests", () => {
     const image = await imageFor(t, "python");
     if (!image) return;
     const repo = write(temp("py"), {
-      "pyproject.toml": '[project]\nname = "calc"\nversion = "0.1.0"\n',
+      ...TINY_PROJECTS.python.files,
       "calc.py": "def add(a, b):\n    return a - b\n",
-      "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
     });
     assert.deepEqual(await chooseDockerImage(undefined, repo), {
       image,
       reason: "the repository has pyproject.toml",
     });
     await withSandbox(spec(repo, { image: "python" }), async (sandbox) => {
-      const failing = await sandbox.exec(["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"]);
+      const failing = await sandbox.exec(TINY_PROJECTS.python.test);
       assert.equal(failing.exitCode, 1, failing.output);
       assert.match(failing.output, /1 failed/);
       assert.match(failing.output, /assert -1 == 5/);
       writeFileSync(path.join(repo, "calc.py"), "def add(a, b):\n    return a + b\n");
-      const passing = await sandbox.exec(["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"]);
+      const passing = await sandbox.exec(TINY_PROJECTS.python.test);
       assert.equal(passing.exitCode, 0, passing.output);
       assert.match(passing.output, /1 passed/);
       const venv = await sandbox.exec(["sh", "-c", "python3 -m venv /tmp/v && /tmp/v/bin/pip --version"]);
@@ -115,16 +108,10 @@ describe("docker language images run a repository's tests", () => {
   it("go: go test passes in a module, with the build cache in the sandbox's HOME", async (t) => {
     const image = await imageFor(t, "go");
     if (!image) return;
-    const repo = write(temp("go"), {
-      "go.mod": "module example.com/sum\n\ngo 1.19\n",
-      "sum.go":
-        "package sum\n\nfunc Sum(xs ...int) int {\n\tt := 0\n\tfor _, x := range xs {\n\t\tt += x\n\t}\n\treturn t\n}\n",
-      "sum_test.go":
-        'package sum\n\nimport "testing"\n\nfunc TestSum(t *testing.T) {\n\tif got := Sum(1, 2, 3); got != 6 {\n\t\tt.Fatalf("Sum = %d", got)\n\t}\n}\n',
-    });
+    const repo = write(temp("go"), TINY_PROJECTS.go.files);
     assert.equal((await chooseDockerImage(undefined, repo)).image, image);
     await withSandbox(spec(repo, { image }), async (sandbox) => {
-      const result = await sandbox.exec(["go", "test", "./..."]);
+      const result = await sandbox.exec(TINY_PROJECTS.go.test);
       assert.equal(result.exitCode, 0, result.output);
       assert.match(result.output, /^ok\s+example\.com\/sum/m);
     });
@@ -133,14 +120,10 @@ describe("docker language images run a repository's tests", () => {
   it("rust: cargo test --offline passes for a tiny crate", async (t) => {
     const image = await imageFor(t, "rust");
     if (!image) return;
-    const repo = write(temp("rs"), {
-      "Cargo.toml": '[package]\nname = "tiny"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n',
-      "src/lib.rs":
-        "pub fn double(x: i32) -> i32 {\n    x * 2\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn doubles() {\n        assert_eq!(super::double(21), 42);\n    }\n}\n",
-    });
+    const repo = write(temp("rs"), TINY_PROJECTS.rust.files);
     assert.equal((await chooseDockerImage(undefined, repo)).image, image);
     await withSandbox(spec(repo, { image: "rust" }), async (sandbox) => {
-      const result = await sandbox.exec(["cargo", "test", "--offline"]);
+      const result = await sandbox.exec(TINY_PROJECTS.rust.test);
       assert.equal(result.exitCode, 0, result.output);
       assert.match(result.output, /test tests::doubles \.\.\. ok/);
       assert.match(result.output, /test result: ok\. 1 passed/);
