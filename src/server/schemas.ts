@@ -104,7 +104,12 @@ export const runStateSchema = z
     mode: z.string(),
     status: runStatusSchema,
     model: z.object({ provider: z.string(), model: z.string(), scripted: z.boolean().optional() }),
-    sandbox: z.object({ backend: z.string(), isolated: z.boolean(), warning: z.string().optional() }),
+    sandbox: z.object({
+      backend: z.string(),
+      isolated: z.boolean(),
+      warning: z.string().optional(),
+      image: z.string().optional(),
+    }),
     createdAt: z.number(),
     updatedAt: z.number(),
     finishedAt: z.number().optional(),
