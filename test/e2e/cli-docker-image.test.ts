@@ -81,9 +81,11 @@ describe("entourage run --sandbox docker: the image", () => {
   });
 
   it("refuses --image with a backend other than docker, saying what to do", async () => {
-    const run = await runCli(["run", "x", "--repo", repo, "--sandbox", "subprocess", "--image", "python"], {
-      env: cliEnv(home),
-    });
+    const model = ["--provider", "openai-compatible", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"];
+    const run = await runCli(
+      ["run", "x", "--repo", repo, ...model, "--sandbox", "subprocess", "--image", "python"],
+      { env: cliEnv(home) },
+    );
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /--image chooses the docker sandbox's image.*--sandbox docker/);
   });
