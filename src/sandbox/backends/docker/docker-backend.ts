@@ -136,6 +136,13 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
       details.image = `${defaultImage} ${image.Id.slice(7, 19)} (${Math.round(image.Size / 1e6)} MB${
         image.Config?.Labels?.[LABEL_IMAGE_NODE] ? `, Node ${image.Config.Labels[LABEL_IMAGE_NODE]}` : ""
       })`;
+      const languages: string[] = [];
+      for (const language of IMAGE_LANGUAGES) {
+        const present = await inspectImage(docker, IMAGE_RECIPES[language].image).catch(() => undefined);
+        languages.push(`${language} ${present ? "built" : "not built"}`);
+      }
+      details["language images"] =
+        `${languages.join(", ")} (entourage sandbox build-image ${IMAGE_LANGUAGES.join("|")}|all)`;
       return { available: true, details };
     },
 
