@@ -30,12 +30,23 @@ export async function sandboxBuildImageCommand(opts: {
         "--image names one image: give it with one recipe, not all.",
       );
     const results = [];
+    // Ctrl-C or a kill stops mmdebstrap too (it would go on building as an orphan).
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
     for (const recipe of recipes) {
       const result = await buildSandboxImage({
         recipe,
         image: opts.image,
         rebuild: opts.rebuild,
         onProgress: (line) => process.stderr.write(`${line}\n`),
+        signal: controller.signal,
+      }).finally(() => {
+        if (recipe === recipes.at(-1)) {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
       });
       results.push(result);
       if (opts.json) continue;
