@@ -18,6 +18,7 @@ import { finishTool } from "../src/tools/builtin/finish.ts";
 import { defineTool } from "../src/tools/index.ts";
 import { Workspace } from "../src/workspace/index.ts";
 import { dashboardBench } from "./dashboard.ts";
+import { firstTestRunBench } from "./first-test-run.ts";
 import { orchestrationBench } from "./orchestration.ts";
 import { sandboxBench } from "./sandbox.ts";
 import { serverBench } from "./server.ts";
@@ -237,6 +238,7 @@ async function main() {
     await orchestrationBench(table);
     await sandboxBench(table);
     await workspaceSetupBench(table);
+    await firstTestRunBench(table);
     await serverBench(table);
     await dashboardBench(table);
   } finally {

@@ -142,6 +142,8 @@ export async function createSandbox(
     env: Record<string, string>;
     /** Dependency folders and toolchain (`detectMounts`); none: the system PATH only. */
     mounts?: SandboxMounts;
+    /** Container image (docker); see `image-choice.ts`. */
+    image?: string;
   },
 ): Promise<Sandbox> {
   const { createBackend } = await import("../sandbox/backends/index.ts");
@@ -152,6 +154,7 @@ export async function createSandbox(
     env: options.env,
     dependencies: options.mounts?.dependencies,
     toolchain: options.mounts?.toolchain,
+    ...(options.image ? { image: options.image } : {}),
   };
   return createBackend(name).create(spec);
 }

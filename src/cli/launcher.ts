@@ -46,6 +46,7 @@ import {
   type SandboxMounts,
 } from "./compose.ts";
 import { createScriptedDemoModel } from "./demo-model.ts";
+import { chooseDockerImage } from "./image-choice.ts";
 import { loadProject, type Project } from "./project.ts";
 
 export type SandboxName = "bwrap" | "docker" | "subprocess";
@@ -54,6 +55,7 @@ type SandboxOptions = {
   timeoutMs: number;
   env: Record<string, string>;
   mounts: SandboxMounts;
+  image?: string;
 };
 type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
 
@@ -64,6 +66,8 @@ export interface RunRequest {
   mode?: "pipeline" | "single" | "dynamic";
   approval?: ApprovalMode;
   sandbox?: SandboxName;
+  /** Docker sandbox image (`--image`): a recipe name (node, python, go, rust, base) or an image reference. */
+  image?: string;
   provider?: string;
   model?: string;
   baseUrl?: string;
@@ -140,6 +144,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       model: request.model,
       baseUrl: request.baseUrl,
       sandbox: request.sandbox,
+      image: request.image,
       approval: request.approval,
       mode: request.mode,
       testCommand: request.testCommand,
@@ -156,7 +161,19 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
     { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
     { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
   );
-  const sandboxChoice = await chooseSandbox(config.sandbox, config.network);
+  // An image (flag, API or config) with no backend named means the docker sandbox.
+  const sandboxChoice = await chooseSandbox(
+    config.sandbox ?? (config.image !== undefined ? "docker" : undefined),
+    config.network,
+  );
+  if (request.image && sandboxChoice.name !== "docker") {
+    throw new UserError(
+      "image_needs_docker",
+      `--image chooses the docker sandbox's image, but this run uses the ${sandboxChoice.name} sandbox: drop --image, or pass --sandbox docker.`,
+    );
+  }
+  // The docker backend runs an image: the one asked for, else the repository's language image when built.
+  const image = sandboxChoice.name === "docker" ? await chooseDockerImage(config.image, repo) : undefined;
   const runId = newId("run");
   const dirs = runDir(runId);
   const workspace = await Workspace.create({ repo, dir: dirs.workspace });
@@ -202,7 +219,11 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
         baseUrl: config.baseUrl,
         scripted: model.scripted || undefined,
       },
-      sandbox: { ...sandboxChoice.ref, ...mountsRef(mounts) },
+      sandbox: {
+        ...sandboxChoice.ref,
+        ...mountsRef(mounts),
+        ...(image ? { image: image.image, imageReason: image.reason } : {}),
+      },
       budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
       approval: yes ? "auto (--yes)" : config.approval,
       ...project.created,
@@ -219,6 +240,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       timeoutMs: config.commandTimeoutSeconds * 1000,
       env: config.sandboxEnv,
       mounts,
+      image: image?.image,
     },
   };
 }
@@ -385,6 +407,7 @@ export async function prepareResume(
     timeoutMs: config.commandTimeoutSeconds * 1000,
     env: config.sandboxEnv,
     mounts,
+    image: d.sandbox.image,
   };
   const backend = d.sandbox.backend as SandboxName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);

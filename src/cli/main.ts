@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 // errors.ts directly, not core/index.ts: the event schemas (zod) are not needed to print help.
 import { EntourageError, errorMessage, UserError } from "../core/errors.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
@@ -19,6 +19,13 @@ function sandboxOption(): Option {
   return new Option("--sandbox <backend>", SANDBOX_HELP).choices(SANDBOXES);
 }
 
+function imageOption(): Option {
+  return new Option(
+    "--image <name>",
+    "docker sandbox image: node, python, go, rust, base, or any local image (default: the language image matching the repository when built, else base)",
+  );
+}
+
 /** Options shared by `run` and `demo`. */
 /** --provider, --model, --base-url: for a new run, or for the rest of an existing one (resume, fork, rewind). */
 function modelOptions(cmd: Command, existing = false): Command {
@@ -35,6 +42,7 @@ function modelOptions(cmd: Command, existing = false): Command {
 function runOptions(cmd: Command): Command {
   return modelOptions(cmd)
     .addOption(sandboxOption())
+    .addOption(imageOption())
     .addOption(approvalOption())
     .addOption(
       new Option(
@@ -261,7 +269,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(
       new Option("--network <mode>", "network inside the sandbox").choices(["off", "on"]).default("off"),
     )
-    .option("--image <image>", "container image (docker)")
+    .addOption(imageOption())
     .option("--runtime <runtime>", "OCI runtime (docker), e.g. runsc")
     .argument("<command...>", "the command and its arguments, after --")
     .action(async (command: string[], opts) =>
@@ -270,13 +278,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
   sandbox
     .command("build-image")
     .description(
-      "build the default Docker sandbox image (entourage/sandbox:bookworm) locally from Debian packages",
+      "build a Docker sandbox image locally from Debian packages: the default (entourage/sandbox:bookworm), a language's (node, python, go, rust) or all; skipped when the present image has the same content hash",
     )
-    .option("--image <name>", "image name to build")
-    .option("--rebuild", "build even if the image exists")
+    .addArgument(
+      new Argument("[which]", "which image").choices(["base", "node", "python", "go", "rust", "all"]),
+    )
+    .option("--image <name>", "image name to build (one image only)")
+    .option("--rebuild", "build even if an up-to-date image exists")
     .option("--json", "print the result as JSON")
-    .action(async (opts) =>
-      setExit(await (await import("./commands/sandbox-build-image.ts")).sandboxBuildImageCommand(opts)),
+    .action(async (which: string | undefined, opts) =>
+      setExit(
+        await (await import("./commands/sandbox-build-image.ts")).sandboxBuildImageCommand({
+          ...opts,
+          which,
+        }),
+      ),
     );
 
   program

@@ -91,6 +91,21 @@ describe("TerminalRenderer", () => {
     assert.match(repo ?? "", /^repo \/home\/u\/dates \(untouched until you apply/);
   });
 
+  it("names the docker image and why it was chosen in the header", () => {
+    const event = created({ isolated: true });
+    const data = event.data as { sandbox: Record<string, unknown> };
+    data.sandbox = {
+      ...data.sandbox,
+      backend: "docker",
+      image: "entourage/sandbox:bookworm-python",
+      imageReason: "the repository has pyproject.toml",
+    };
+    const lines = render(log([event])).split("\n");
+    assert.match(lines[0]!, /sandbox docker$/);
+    assert.equal(lines[1], "image entourage/sandbox:bookworm-python (the repository has pyproject.toml)");
+    assert.doesNotMatch(render(log([created({ isolated: true })])), /^image /m);
+  });
+
   it("does not claim a real model is scripted nor an isolating sandbox unsafe", () => {
     const text = render(log([created({ scripted: false, isolated: true })]));
     assert.doesNotMatch(text, /scripted demo model|NO ISOLATION/);

@@ -95,6 +95,10 @@ export class TerminalRenderer {
         if (d.sandbox.warning) this.line(s.yellow(`! ${d.sandbox.warning}`));
         const mounts = mountsLine(d.sandbox);
         if (mounts) this.line(s.dim(mounts));
+        if (d.sandbox.image)
+          this.line(
+            `${s.dim("image")} ${d.sandbox.image}${d.sandbox.imageReason ? s.dim(` (${d.sandbox.imageReason})`) : ""}`,
+          );
         this.line(`${s.dim("task")} ${d.task}`);
         this.line(
           `${s.dim("repo")} ${d.repo} ${s.dim(`(untouched until you apply; work happens in ${d.workspace})`)}`,

@@ -62,6 +62,13 @@ export const configSchema = z
       .enum(["bwrap", "docker", "subprocess"])
       .optional()
       .describe("Sandbox backend; default: bwrap where it works, else docker"),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Docker sandbox image: node, python, go, rust, base, or a local image name; default: the language image matching the repository when it is built, else base",
+      ),
     approval: z
       .enum(["auto", "ask-risky", "ask-all", "plan"])
       .default("ask-risky")
@@ -226,6 +233,7 @@ const ENV_FIELDS: Record<string, keyof Config> = {
   ENTOURAGE_MODEL: "model",
   ENTOURAGE_BASE_URL: "baseUrl",
   ENTOURAGE_SANDBOX: "sandbox",
+  ENTOURAGE_IMAGE: "image",
   ENTOURAGE_APPROVAL: "approval",
   ENTOURAGE_MAX_STEPS: "maxSteps",
   ENTOURAGE_MODE: "mode",

@@ -39,7 +39,7 @@ export interface RunState {
   mode: string;
   status: RunStatus;
   model: { provider: string; model: string; scripted?: boolean };
-  sandbox: { backend: string; isolated: boolean; warning?: string };
+  sandbox: { backend: string; isolated: boolean; warning?: string; image?: string };
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;

@@ -61,6 +61,11 @@ export interface ConformanceOptions {
    * escaping; every other probe must hold. An isolated backend declares none.
    */
   escapes?: readonly ContainmentProbe[];
+  /**
+   * How the backend honours `spec.dependencies`: "read-only" mounts run the dependency block
+   * (`sandbox.dependencies.ts`): visible at their path, every write refused. Unset: not checked.
+   */
+  dependencyMounts?: "read-only";
 }
 
 export const LIMITS: SandboxLimits = {

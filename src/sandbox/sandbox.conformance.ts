@@ -32,6 +32,7 @@ import {
   spec,
 } from "./sandbox.conformance-support.ts";
 import { describeContainment } from "./sandbox.containment.ts";
+import { describeDependencyMounts } from "./sandbox.dependencies.ts";
 import type { BackendProbe, OutputChunk, Sandbox, SandboxBackend, SandboxLimits } from "./sandbox.ts";
 
 export {
@@ -260,6 +261,10 @@ export function runSandboxConformance(
       assert.equal(result.killed, true, "destroy killed the running command");
       await assert.rejects(sb.exec(["true"]));
     });
+
+    if (options.dependencyMounts === "read-only") {
+      describeDependencyMounts({ name, token, cleanups, ready, backend: () => backend });
+    }
 
     describeContainment({
       name,

@@ -50,6 +50,12 @@ export const createRunBody = z
     mode: z.enum(["pipeline", "dynamic", "single"]).optional(),
     approval: z.enum(["auto", "ask-risky", "ask-all", "plan"]).optional(),
     sandbox: z.enum(["bwrap", "docker", "subprocess"]).optional(),
+    image: z
+      .string()
+      .min(1)
+      .max(300)
+      .optional()
+      .describe("Docker sandbox image: node, python, go, rust, base, or a local image name"),
     provider: z.enum(["openai", "anthropic", "google", "openai-compatible"]).optional(),
     model: z.string().min(1).max(200).optional(),
     baseUrl: z.url().max(2000).optional(),
@@ -118,7 +124,12 @@ export const runStateSchema = z
     mode: z.string(),
     status: runStatusSchema,
     model: z.object({ provider: z.string(), model: z.string(), scripted: z.boolean().optional() }),
-    sandbox: z.object({ backend: z.string(), isolated: z.boolean(), warning: z.string().optional() }),
+    sandbox: z.object({
+      backend: z.string(),
+      isolated: z.boolean(),
+      warning: z.string().optional(),
+      image: z.string().optional(),
+    }),
     createdAt: z.number(),
     updatedAt: z.number(),
     finishedAt: z.number().optional(),

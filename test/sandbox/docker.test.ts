@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,7 +14,11 @@ import {
   LABEL_SESSION,
   pingDocker,
 } from "../../src/sandbox/backends/docker/client.ts";
-import { buildSandboxImage, inspectImage } from "../../src/sandbox/backends/docker/image.ts";
+import {
+  buildSandboxImage,
+  IMAGE_SANDBOX_USER,
+  inspectImage,
+} from "../../src/sandbox/backends/docker/image.ts";
 import { createDockerBackend } from "../../src/sandbox/backends/index.ts";
 import { DEFAULT_LIMITS, type Sandbox } from "../../src/sandbox/index.ts";
 import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
@@ -40,7 +44,10 @@ before(
   { timeout: 600_000 },
 );
 
-runSandboxConformance("docker", () => createDockerBackend(), { isolated: true });
+runSandboxConformance("docker", () => createDockerBackend(), {
+  isolated: true,
+  dependencyMounts: "read-only",
+});
 
 describe("docker backend specifics", () => {
   const backend = createDockerBackend();
@@ -238,6 +245,44 @@ describe("docker backend specifics", () => {
     } finally {
       await sandbox.destroy();
     }
+  });
+
+  it("dependency mounts: readable by the sandbox uid through the folder's group; an unreadable one is refused with the fix; mountpoints removed", async (t) => {
+    if (!available(t)) return;
+    if (process.getuid?.() !== 0) {
+      t.skip(
+        "only when Entourage runs as root: commands then run as the sandbox uid, not as the folder's owner",
+      );
+      return;
+    }
+    const host = workspace();
+    const shared = path.join(host, "group-only");
+    mkdirSync(path.join(shared, "pkg"), { recursive: true });
+    writeFileSync(path.join(shared, "pkg", "index.js"), "module.exports = 42;\n", { mode: 0o640 });
+    for (const file of [shared, path.join(shared, "pkg"), path.join(shared, "pkg", "index.js")]) {
+      chownSync(file, 0, 4242);
+    }
+    chmodSync(shared, 0o750);
+    chmodSync(path.join(shared, "pkg"), 0o750);
+    const dir = workspace();
+    const sandbox = await backend.create(
+      spec(dir, { dependencies: [{ source: shared, path: "vendor/deps" }] }),
+    );
+    try {
+      const result = await sandbox.exec(["sh", "-c", "id -u; cat vendor/deps/pkg/index.js"]);
+      assert.equal(result.exitCode, 0, result.output);
+      assert.equal(result.output, `${IMAGE_SANDBOX_USER.uid}\nmodule.exports = 42;\n`);
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.ok(!existsSync(path.join(dir, "vendor")), "the mountpoints it created are gone");
+    const closed = path.join(host, "owner-only");
+    mkdirSync(closed, { mode: 0o700 });
+    await assert.rejects(
+      backend.create(spec(dir, { dependencies: [{ source: closed, path: "node_modules" }] })),
+      (e) => UserError.isInstance(e) && /not readable by the sandbox user.*chmod -R a\+rX/.test(e.message),
+    );
+    assert.ok(!existsSync(path.join(dir, "node_modules")), "nothing left behind by a refused spec");
   });
 
   it("refuses the network, and an OCI runtime the daemon does not have, with clear errors", async (t) => {

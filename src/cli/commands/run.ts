@@ -25,6 +25,7 @@ export interface RunFlags {
   model?: string;
   baseUrl?: string;
   sandbox?: "bwrap" | "docker" | "subprocess";
+  image?: string;
   approval?: ApprovalMode;
   mode?: "pipeline" | "single" | "dynamic";
   testCommand?: string;
@@ -54,6 +55,7 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
       model: flags.model,
       baseUrl: flags.baseUrl,
       sandbox: flags.sandbox,
+      image: flags.image,
       approval: flags.approval,
       mode: flags.mode,
       testCommand: flags.testCommand,

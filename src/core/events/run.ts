@@ -39,6 +39,10 @@ export const sandboxRefSchema = z.object({
   path: z.string().optional(),
   /** Host folders of the toolchain bound read-only. */
   toolchainDirs: z.array(z.string()).optional(),
+  /** The container image (docker): recorded so `resume` uses the same one. */
+  image: z.string().optional(),
+  /** Why that image: asked for, matched the repository's files, or the default. */
+  imageReason: z.string().optional(),
 });
 
 export const budgetSchema = z.object({

@@ -11,6 +11,8 @@ export const LABEL_OWNER_PID = "dev.entourage.pid";
 export const LABEL_OWNER_HOST = "dev.entourage.host";
 export const LABEL_WORKSPACE = "dev.entourage.workspace";
 export const LABEL_IMAGE_NODE = "dev.entourage.node";
+/** The content hash of the recipe an image was built from (see image.ts). */
+export const LABEL_IMAGE_RECIPE = "dev.entourage.recipe";
 
 /** How to reach the daemon: an existing client, dockerode options, or (default) DOCKER_HOST / the local socket. */
 export type DockerConnection = Docker | Docker.DockerOptions | undefined;

@@ -20,11 +20,20 @@
  * command, every process of the sandbox uid). Exit codes come from the exec's inspect: 124 on timeout,
  * 137 when killed (the OOM killer included: an exec'd process's OOM kill does not set `OOMKilled`).
  *
- * Only environment from `sandboxEnv()` reaches a command: the container itself gets none.
+ * Dependencies (`spec.dependencies`: the repository's git-ignored `node_modules`, `.venv`, …) are bind-mounted
+ * read-only at their path inside the workspace (`dependency-mounts.ts`); missing mountpoints are created in
+ * the workspace and removed again on destroy. When commands run as the sandbox uid, the folder's group is
+ * added to their groups (never root's), and a folder that uid cannot read is refused with the fix.
+ *
+ * The toolchain is the image's (`spec.toolchain`, the host's toolchains, is for host backends): see
+ * `image-recipes.ts` for the default and the language images.
+ *
+ * Only environment from `sandboxEnv()` (and the image's own ENV) reaches a command: the container itself
+ * gets none.
  */
 
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { homedir, hostname } from "node:os";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
@@ -56,8 +65,15 @@ import {
   pingDocker,
 } from "./client.ts";
 import { DockerStreamDemuxer } from "./demux.ts";
+import {
+  assertReadableBy,
+  type PlannedMount,
+  planDependencyMounts,
+  prepareMountpoints,
+} from "./dependency-mounts.ts";
 import { EXEC_MARKER_VAR, killCommand, wrapCommand } from "./exec-script.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
+import { IMAGE_LANGUAGES, IMAGE_RECIPE_NAMES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
 
 const HOME_INSIDE = IMAGE_SANDBOX_USER.home;
 /** How long a killed command's stream may take to end before the result is returned anyway. */
@@ -113,13 +129,20 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
       if (!image) {
         return {
           available: false,
-          reason: `the image ${defaultImage} is not present: build it with \`entourage sandbox build-image\` (≈ 35 s, no registry needed)`,
+          reason: `the image ${defaultImage} is not present: ${buildHint(defaultImage)} (≈ 35 s, no registry needed)`,
           details,
         };
       }
       details.image = `${defaultImage} ${image.Id.slice(7, 19)} (${Math.round(image.Size / 1e6)} MB${
         image.Config?.Labels?.[LABEL_IMAGE_NODE] ? `, Node ${image.Config.Labels[LABEL_IMAGE_NODE]}` : ""
       })`;
+      const languages: string[] = [];
+      for (const language of IMAGE_LANGUAGES) {
+        const present = await inspectImage(docker, IMAGE_RECIPES[language].image).catch(() => undefined);
+        languages.push(`${language} ${present ? "built" : "not built"}`);
+      }
+      details["language images"] =
+        `${languages.join(", ")} (entourage sandbox build-image ${IMAGE_LANGUAGES.join("|")}|all)`;
       return { available: true, details };
     },
 
@@ -137,6 +160,12 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
           `The workspace ${paths.path} collides with the sandbox's HOME (${HOME_INSIDE}); use another directory.`,
         );
       }
+      const dependencies = planDependencyMounts(paths, spec.dependencies, homedir());
+      const user = identity(options);
+      if (user.lend) {
+        for (const mount of dependencies)
+          assertReadableBy(mount, { uid: user.uid, groups: addedGroups(user, dependencies) });
+      }
       const docker = await connect();
       const ping = await pingDocker(docker);
       if (!ping.ok)
@@ -148,11 +177,20 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
         );
         await pruned;
       }
-      const image = spec.image ?? defaultImage;
+      // A recipe name (`python`, `go`, …) means that recipe's image.
+      const image = spec.image ? resolveImageName(spec.image) : defaultImage;
       if (spec.runtime) await checkRuntime(docker, spec.runtime);
-      return DockerSandbox.create(docker, spec, paths, image, identity(options), options.cpus);
+      return DockerSandbox.create(docker, spec, paths, image, user, options.cpus, dependencies);
     },
   };
+}
+
+/** How to get `image`: the build command of its recipe, or a hint for an image of the user's own. */
+function buildHint(image: string): string {
+  const recipe = IMAGE_RECIPE_NAMES.find((name) => IMAGE_RECIPES[name].image === image);
+  if (recipe === "base") return "build it with `entourage sandbox build-image`";
+  if (recipe) return `build it with \`entourage sandbox build-image ${recipe}\``;
+  return `build or load it into the local Docker daemon (there is no registry), or use one of Entourage's: --image ${IMAGE_LANGUAGES.join("|")} after \`entourage sandbox build-image all\``;
 }
 
 interface Identity {
@@ -160,6 +198,15 @@ interface Identity {
   gid: number;
   /** Entourage runs as root: the workspace is chowned to uid:gid for the session. */
   lend: boolean;
+}
+
+/**
+ * The groups commands get on top of their own: the dependency folders' groups when the commands run as the
+ * sandbox uid (so group-readable files stay readable), root's never.
+ */
+function addedGroups(user: Identity, mounts: readonly PlannedMount[]): number[] {
+  if (!user.lend) return [];
+  return [...new Set(mounts.map((m) => m.gid))].filter((gid) => gid !== 0 && gid !== user.gid);
 }
 
 function identity(options: DockerBackendOptions): Identity {
@@ -264,12 +311,17 @@ class DockerSandbox implements Sandbox {
     image: string,
     user: Identity,
     cpus: number | undefined,
+    dependencies: readonly PlannedMount[],
   ): Promise<DockerSandbox> {
     const session = randomBytes(6).toString("hex");
     let returnWorkspace: (() => void) | undefined;
+    let removeMountpoints: (() => void) | undefined;
     let container: Docker.Container | undefined;
     try {
+      // Before lending: mountpoints created here are lent (and handed back) with the rest of the workspace.
+      removeMountpoints = prepareMountpoints(paths.real, dependencies);
       if (user.lend) returnWorkspace = lendWorkspace(paths.real, user.uid, user.gid);
+      const groups = addedGroups(user, dependencies);
       // The keeper (tini + sleep) runs as a uid the commands cannot signal, so `kill -9 -1` spares it.
       const keeper = user.uid === 65534 ? 65533 : 65534;
       const { memoryBytes, pids } = spec.limits;
@@ -315,21 +367,34 @@ class DockerSandbox implements Sandbox {
               ReadOnly: false,
               BindOptions: { Propagation: "rprivate" },
             },
+            ...dependencies.map((mount) => ({
+              Type: "bind" as const,
+              Source: mount.source,
+              Target: mount.target,
+              ReadOnly: true,
+              BindOptions: { Propagation: "rprivate" as const },
+            })),
           ],
+          ...(groups.length > 0 ? { GroupAdd: groups.map(String) } : {}),
           LogConfig: { Type: "none", Config: {} },
           ...(spec.runtime ? { Runtime: spec.runtime } : {}),
         },
       });
       await container.start();
-      return new DockerSandbox({ docker, container, spec, paths, user, session, returnWorkspace });
+      const release = () => {
+        removeMountpoints?.();
+        returnWorkspace?.();
+      };
+      return new DockerSandbox({ docker, container, spec, paths, user, session, returnWorkspace: release });
     } catch (error) {
       if (container) await container.remove({ force: true }).catch(() => {});
+      removeMountpoints?.();
       returnWorkspace?.();
       if (UserError.isInstance(error)) throw error;
       if (isNotFound(error) && /image/i.test(errorMessage(error))) {
         throw new UserError(
           "sandbox_image",
-          `The docker sandbox image ${image} is not present: build it with \`entourage sandbox build-image\`.`,
+          `The docker sandbox image ${image} is not present: ${buildHint(image)}.`,
           { cause: error },
         );
       }

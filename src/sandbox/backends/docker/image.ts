@@ -1,19 +1,24 @@
 /**
- * Builds the docker backend's image locally, with no registry: a minimal Debian made by mmdebstrap,
- * streamed as a tarball into the Engine API's import (`docker import`), with the Node runtime Entourage
- * itself runs on (the real file behind `process.execPath`) and npm copied in by mmdebstrap hooks. One
- * pipeline, one layer, ≈30–35 s cold.
+ * Builds the docker backend's images locally, with no registry: a minimal Debian made by mmdebstrap,
+ * streamed as a tarball into the Engine API's import (`docker import`). One pipeline, one layer. The
+ * recipes (default image, node, python, go, rust) are in `image-recipes.ts`; the default one also gets the
+ * Node runtime Entourage itself runs on (the real file behind `process.execPath`) and npm, copied in by
+ * mmdebstrap hooks.
  *
- * The image holds: git, python3, bash, coreutils, findutils, grep, sed, procps, ca-certificates, util-linux
- * (setsid, prlimit: essential in minbase), Node at /opt/node/bin (also linked from /usr/local/bin, so
- * `#!/usr/bin/env node` works with the sandbox's default PATH), npm/npx when the host has npm, and a
- * passwd entry for the default sandbox uid (65532, `entourage`, HOME /tmp/home).
+ * Every image holds: git, python3, bash, coreutils, findutils, grep, sed, procps, ca-certificates,
+ * util-linux (setsid, prlimit: essential in minbase), the recipe's packages, and a passwd entry for the
+ * default sandbox uid (65532, `entourage`, HOME /tmp/home). The default image has Node at /opt/node/bin
+ * (also linked from /usr/local/bin, so `#!/usr/bin/env node` works with the sandbox's default PATH).
  *
- * Idempotent: an existing image is kept unless `rebuild`. A rebuild imports under a temporary tag first
+ * Content hash. An image is labelled (`dev.entourage.recipe`) and tagged (`<tag>-<hash12>`) with the hash
+ * of what went into it (suite, packages, hooks, environment, the Node and npm versions copied in): a build
+ * whose hash matches the present image is skipped, so `build-image` is cheap when nothing changed and
+ * rebuilds by itself when the recipe or the host's Node did. A rebuild imports under a temporary tag first
  * and moves the name only when the new image is complete, so a failed build never leaves a broken image.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,34 +29,28 @@ import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import {
   connectDocker,
-  DEFAULT_SANDBOX_IMAGE,
   type DockerConnection,
   isNotFound,
   LABEL_IMAGE_NODE,
+  LABEL_IMAGE_RECIPE,
   LABEL_SANDBOX,
   pingDocker,
 } from "./client.ts";
+import { BASE_PACKAGES, IMAGE_RECIPES, type ImageRecipe, type ImageRecipeName } from "./image-recipes.ts";
 
-export const IMAGE_PACKAGES = [
-  "git",
-  "python3",
-  "ca-certificates",
-  "procps",
-  "bash",
-  "coreutils",
-  "findutils",
-  "grep",
-  "sed",
-];
+/** The default image's Debian packages. */
+export const IMAGE_PACKAGES = BASE_PACKAGES;
 export const IMAGE_PATH = "/opt/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** The uid/gid the image names `entourage` (the backend's default sandbox user when Entourage runs as root). */
 export const IMAGE_SANDBOX_USER = { uid: 65532, gid: 65532, name: "entourage", home: "/tmp/home" };
 const DEFAULT_MIRROR = "http://deb.debian.org/debian";
 
 export interface BuildImageOptions {
-  /** Image name. Default `entourage/sandbox:bookworm`. */
+  /** Which image: `base` (default), `node`, `python`, `go` or `rust` (see `image-recipes.ts`). */
+  recipe?: ImageRecipeName;
+  /** Image name. Default: the recipe's (`entourage/sandbox:bookworm`, `…:bookworm-python`, …). */
   image?: string;
-  /** Build even when the image exists (the old one is replaced only once the new one is complete). */
+  /** Build even when an image with the same content hash exists (replaced only once the new one is complete). */
   rebuild?: boolean;
   docker?: DockerConnection;
   /** Debian suite. Default bookworm. */
@@ -69,9 +68,12 @@ export interface BuildImageOptions {
 
 export interface BuildImageResult {
   image: string;
-  /** False when an existing image was kept. */
+  recipe: ImageRecipeName;
+  /** False when an existing image with the same content hash was kept. */
   built: boolean;
   id: string;
+  /** The content hash (sha256 hex) of the recipe the image was built from. */
+  contentHash: string;
   sizeBytes: number;
   durationMs: number;
   node?: string;
@@ -123,11 +125,12 @@ export function mirrorFromList(text: string, suite: string): string | undefined 
   return undefined;
 }
 
-/** mmdebstrap's arguments: the base system, Node and npm, the sandbox user; the tarball goes to stdout. */
+/** mmdebstrap's arguments: the base system, the recipe's packages, Node and npm (default image), the sandbox user; the tarball goes to stdout. */
 export function mmdebstrapArgs(input: {
   suite: string;
   mirror: string;
-  nodeBinary: string;
+  /** Copied in at /opt/node/bin/node (the default image); none for the language images. */
+  nodeBinary?: string;
   npmDir?: string;
   packages?: string[];
 }): string[] {
@@ -136,16 +139,19 @@ export function mmdebstrapArgs(input: {
       throw new Error(`unsafe path for an mmdebstrap hook: ${file}`);
   }
   const user = IMAGE_SANDBOX_USER;
-  const hooks = [
-    'mkdir -p "$1/opt/node/bin" "$1/opt/node/lib/node_modules" "$1/workspace"',
-    `upload ${input.nodeBinary} /opt/node/bin/node`,
-    'chmod 0755 "$1/opt/node/bin/node" && ln -sf /opt/node/bin/node "$1/usr/local/bin/node"',
-  ];
-  if (input.npmDir !== undefined) {
+  const hooks = ['mkdir -p "$1/workspace"'];
+  if (input.nodeBinary !== undefined) {
     hooks.push(
-      `copy-in ${input.npmDir} /opt/node/lib/node_modules`,
-      'for t in npm npx; do ln -sf "../lib/node_modules/npm/bin/$t-cli.js" "$1/opt/node/bin/$t" && ln -sf "/opt/node/bin/$t" "$1/usr/local/bin/$t"; done',
+      'mkdir -p "$1/opt/node/bin" "$1/opt/node/lib/node_modules"',
+      `upload ${input.nodeBinary} /opt/node/bin/node`,
+      'chmod 0755 "$1/opt/node/bin/node" && ln -sf /opt/node/bin/node "$1/usr/local/bin/node"',
     );
+    if (input.npmDir !== undefined) {
+      hooks.push(
+        `copy-in ${input.npmDir} /opt/node/lib/node_modules`,
+        'for t in npm npx; do ln -sf "../lib/node_modules/npm/bin/$t-cli.js" "$1/opt/node/bin/$t" && ln -sf "/opt/node/bin/$t" "$1/usr/local/bin/$t"; done',
+      );
+    }
   }
   hooks.push(
     `echo '${user.name}:x:${user.uid}:${user.gid}:Entourage sandbox:${user.home}:/bin/bash' >> "$1/etc/passwd"`,
@@ -167,10 +173,39 @@ export function mmdebstrapArgs(input: {
   ];
 }
 
+/**
+ * The content hash of an image: everything that decides what is in it except where the packages come from
+ * (the mirror) and where the host keeps its Node (paths): suite, packages, hooks, environment, user, the
+ * Node and npm versions copied in.
+ */
+export function imageContentHash(input: {
+  suite: string;
+  recipe: ImageRecipe;
+  nodeVersion?: string;
+  npmVersion?: string;
+}): string {
+  const args = mmdebstrapArgs({
+    suite: input.suite,
+    mirror: "MIRROR",
+    nodeBinary: input.recipe.hostNode ? "/NODE" : undefined,
+    npmDir: input.recipe.hostNode && input.npmVersion ? "/NPM" : undefined,
+    packages: input.recipe.packages,
+  });
+  const recipe = {
+    format: 1,
+    args,
+    changes: importChanges({}, input.recipe.env),
+    node: input.recipe.hostNode ? input.nodeVersion : undefined,
+    npm: input.recipe.hostNode ? input.npmVersion : undefined,
+  };
+  return createHash("sha256").update(JSON.stringify(recipe)).digest("hex");
+}
+
 /** The `docker import --change` instructions. */
-export function importChanges(labels: Record<string, string>): string[] {
+export function importChanges(labels: Record<string, string>, env: Record<string, string> = {}): string[] {
   return [
     `ENV PATH=${IMAGE_PATH}`,
+    ...Object.entries(env).map(([key, value]) => `ENV ${key}=${value}`),
     "WORKDIR /workspace",
     ...Object.entries(labels).map(([key, value]) => `LABEL ${key}=${JSON.stringify(value)}`),
   ];
@@ -178,11 +213,15 @@ export function importChanges(labels: Record<string, string>): string[] {
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/+@-]+$/;
 
-/** Builds (or keeps) the sandbox image. Throws UserError when Docker or mmdebstrap is missing. */
+/**
+ * Builds the sandbox image of `recipe` (default: the base image), or keeps the present one when its content
+ * hash matches. Throws UserError when Docker or mmdebstrap is missing.
+ */
 export async function buildSandboxImage(options: BuildImageOptions = {}): Promise<BuildImageResult> {
   const started = performance.now();
   const progress = options.onProgress ?? (() => {});
-  const image = options.image ?? DEFAULT_SANDBOX_IMAGE;
+  const recipe = IMAGE_RECIPES[options.recipe ?? "base"];
+  const image = options.image ?? recipe.image;
   const { repo, tag } = splitImageName(image);
   const docker = await connectDocker(options.docker);
 
@@ -190,17 +229,38 @@ export async function buildSandboxImage(options: BuildImageOptions = {}): Promis
   if (!ping.ok) throw new UserError("docker_unavailable", `Cannot build the sandbox image: ${ping.reason}.`);
   progress(`Docker ${ping.version.Version} (API ${ping.version.ApiVersion})`);
 
+  const suite = options.suite ?? "bookworm";
+  const nodeBinary = recipe.hostNode ? realpathSync(options.nodeBinary ?? process.execPath) : undefined;
+  const nodeVersion = !nodeBinary
+    ? undefined
+    : options.nodeBinary === undefined
+      ? process.version
+      : await commandOutput(nodeBinary, ["--version"]);
+  const npmDir = !nodeBinary || options.npmDir === null ? undefined : (options.npmDir ?? findNpm(nodeBinary));
+  const npmVersion = npmDir ? readPackageVersion(npmDir) : undefined;
+  const contentHash = imageContentHash({ suite, recipe, nodeVersion, npmVersion });
+
   const existing = await inspectImage(docker, image);
-  if (existing && !options.rebuild) {
-    progress(`${image} is already present (${formatSize(existing.Size)}); pass --rebuild to build it again`);
+  const existingHash = existing?.Config?.Labels?.[LABEL_IMAGE_RECIPE];
+  if (existing && existingHash === contentHash && !options.rebuild) {
+    progress(
+      `${image} is up to date (content ${contentHash.slice(0, 12)}, ${formatSize(existing.Size)}); pass --rebuild to build it again`,
+    );
     return {
       image,
+      recipe: recipe.name,
       built: false,
       id: existing.Id,
+      contentHash,
       sizeBytes: existing.Size,
       durationMs: Math.round(performance.now() - started),
       node: existing.Config?.Labels?.[LABEL_IMAGE_NODE],
     };
+  }
+  if (existing && !options.rebuild) {
+    progress(
+      `${image} is out of date (content ${existingHash?.slice(0, 12) ?? "unlabelled"}, the recipe is now ${contentHash.slice(0, 12)}): building it again`,
+    );
   }
 
   const mmdebstrap = findExecutable("mmdebstrap");
@@ -211,42 +271,60 @@ export async function buildSandboxImage(options: BuildImageOptions = {}): Promis
         "(Debian/Ubuntu; it makes the minimal Debian system the image is built from, no registry needed).",
     );
   }
-  const suite = options.suite ?? "bookworm";
   const mirror = options.mirror ?? readDebianMirror(suite) ?? DEFAULT_MIRROR;
-  const nodeBinary = realpathSync(options.nodeBinary ?? process.execPath);
-  const nodeVersion =
-    options.nodeBinary === undefined ? process.version : await commandOutput(nodeBinary, ["--version"]);
-  const npmDir = options.npmDir === null ? undefined : (options.npmDir ?? findNpm(nodeBinary));
-  const npmVersion = npmDir ? readPackageVersion(npmDir) : undefined;
 
   const staging = await mkdtemp(path.join(tmpdir(), "entourage-image-"));
   const tempTag = `build-${randomBytes(4).toString("hex")}`;
   try {
     // mmdebstrap's special hooks split on whitespace: copy oddly named inputs to a plain path first.
-    const safeNode = SAFE_PATH.test(nodeBinary) ? nodeBinary : await stage(nodeBinary, staging, "node");
+    const safeNode =
+      nodeBinary === undefined || SAFE_PATH.test(nodeBinary)
+        ? nodeBinary
+        : await stage(nodeBinary, staging, "node");
     const safeNpm = npmDir && !SAFE_PATH.test(npmDir) ? await stage(npmDir, staging, "npm") : npmDir;
-    const args = mmdebstrapArgs({ suite, mirror, nodeBinary: safeNode, npmDir: safeNpm });
-    const labels: Record<string, string> = { [LABEL_SANDBOX]: "image", [LABEL_IMAGE_NODE]: nodeVersion };
+    const args = mmdebstrapArgs({
+      suite,
+      mirror,
+      nodeBinary: safeNode,
+      npmDir: safeNpm,
+      packages: recipe.packages,
+    });
+    const labels: Record<string, string> = {
+      [LABEL_SANDBOX]: "image",
+      [LABEL_IMAGE_RECIPE]: contentHash,
+      "dev.entourage.image": recipe.name,
+    };
+    if (nodeVersion) labels[LABEL_IMAGE_NODE] = nodeVersion;
     if (npmVersion) labels["dev.entourage.npm"] = npmVersion;
 
-    progress(
-      `Building ${image}: Debian ${suite} from ${mirror} with mmdebstrap, Node ${nodeVersion}${npmVersion ? `, npm ${npmVersion}` : ""} (≈ 35 s)`,
-    );
+    const extras = recipe.hostNode
+      ? `Node ${nodeVersion}${npmVersion ? `, npm ${npmVersion}` : ""}`
+      : recipe.packages.filter((p) => !IMAGE_PACKAGES.includes(p)).join(", ");
+    progress(`Building ${image}: Debian ${suite} from ${mirror} with mmdebstrap, ${extras}`);
     const id = await pipeIntoImport(docker, mmdebstrap, args, {
       repo,
       tag: tempTag,
-      changes: importChanges(labels),
+      changes: importChanges(labels, recipe.env),
       progress,
       signal: options.signal,
     });
 
+    const hashTag = `${tag}-${contentHash.slice(0, 12)}`;
     await docker.getImage(id).tag({ repo, tag });
+    await docker.getImage(id).tag({ repo, tag: hashTag });
     await docker
       .getImage(`${repo}:${tempTag}`)
       .remove({ noprune: true })
       .catch(() => {});
     if (existing && existing.Id !== id) {
-      // The old image, now untagged; kept if a container still uses it.
+      // The old image: its content-hash tag goes, then the image itself unless a container still uses it.
+      for (const old of existing.RepoTags ?? []) {
+        if (old !== image && old !== `${repo}:${hashTag}`)
+          await docker
+            .getImage(old)
+            .remove({ noprune: true })
+            .catch(() => {});
+      }
       await docker
         .getImage(existing.Id)
         .remove()
@@ -257,8 +335,10 @@ export async function buildSandboxImage(options: BuildImageOptions = {}): Promis
     progress(`Built ${image} (${formatSize(built?.Size ?? 0)}) in ${(durationMs / 1000).toFixed(1)} s`);
     return {
       image,
+      recipe: recipe.name,
       built: true,
       id,
+      contentHash,
       sizeBytes: built?.Size ?? 0,
       durationMs,
       node: nodeVersion,
@@ -306,6 +386,11 @@ async function pipeIntoImport(
   let importError: unknown;
   let id: string | undefined;
   try {
+    // mmdebstrap writes the tarball only once the system is installed (minutes for a toolchain on a busy
+    // machine): the import request starts with its first byte, so no connection idles that long.
+    await Promise.race([once(child.stdout, "readable"), exited]);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error("mmdebstrap produced no tarball");
     const response = await docker.importImage(child.stdout, {
       repo: opts.repo,
       tag: opts.tag,
@@ -331,6 +416,14 @@ async function pipeIntoImport(
   const exit = await exited;
   opts.signal?.removeEventListener("abort", onAbort);
   if (opts.signal?.aborted) throw new UserError("image_build_aborted", "The image build was aborted.");
+  if (importError && !opts.signal?.aborted && (exit.code === null || exit.code === 0) && !exit.error) {
+    // Killed by us because the import failed: the import's error is the one to tell.
+    throw new SystemError(
+      "image_build",
+      `Docker could not import the image: ${errorMessage(importError)}\n${tail.join("\n")}`,
+      { cause: importError },
+    );
+  }
   if (exit.error || exit.code !== 0) {
     throw new SystemError(
       "image_build",
