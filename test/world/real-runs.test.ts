@@ -105,8 +105,8 @@ async function assertFixedAndApplied(run: WorldRun): Promise<void> {
   assert.equal(tests.exitCode, 0, `after apply the repository's own tests pass:\n${tests.output}`);
 }
 
-/** The sandboxes each language case runs in (the default first). */
-const SANDBOXES = ["bwrap"] as const;
+/** The sandboxes each language case runs in: bwrap on the user's toolchain, docker on the language image. */
+const SANDBOXES = ["bwrap", "docker"] as const;
 
 const CASES: { kind: WorldRepoKind; persona: Persona; what: string }[] = [
   { kind: "mocha", persona: { planInText: true, forgetFinish: true }, what: "plan in text, no finish" },
@@ -128,7 +128,11 @@ for (const sandbox of SANDBOXES) {
     for (const c of CASES) {
       it(`${c.kind}: fixes the bug and proves it with the repo's own tests (${c.what})`, async (t) => {
         if (!hasToolchain(t, c.kind)) return;
-        const run = await worldRun(c.kind, { persona: c.persona, sandbox });
+        // Debian bookworm's nodejs (the node image) is 18; mocha 12 and vitest 4 need Node >= 20, so JS
+        // repositories run in the base image, whose Node is current (chosen explicitly, as a user would).
+        const js = c.kind === "mocha" || c.kind === "vitest";
+        const extra = sandbox === "docker" && js ? ["--image", "base"] : [];
+        const run = await worldRun(c.kind, { persona: c.persona, sandbox, extra });
         await assertFixedAndApplied(run);
         const fallbacks = ofType(run, "protocol.fallback").map((e) => e.data.kind);
         if (c.persona.planInText) assert.ok(fallbacks.includes("plan_from_text"), fallbacks.join());
