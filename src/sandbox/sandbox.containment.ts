@@ -366,12 +366,14 @@ export function describeContainment(ctx: ContainmentContext): void {
 
     probeIt("memory-bomb", "a command over the memory limit is killed: 137", async (sb, t) => {
       const sbTight = tight ?? sb;
-      // Bounded (256 MB, then it stops) so an uncontained run does not take the host down.
-      const hog = `const a = []; for (let i = 0; i < 32; i++) a.push(Buffer.alloc(8 << 20, 1)); console.log("SURVIVED", a.length * 8, "MB");`;
+      // Bounded (160 MB against a 96 MB limit, then it stops) so an uncontained run does not take the host
+      // down. One byte per page commits the memory at the least CPU cost (page faults are what it costs: about
+      // 0.5 s here), so the cpuSeconds limit of the same spec does not stop it first.
+      const hog = `const a = []; for (let i = 0; i < 20; i++) { const b = Buffer.allocUnsafeSlow(8 << 20); for (let j = 0; j < b.length; j += 4096) b[j] = 1; a.push(b); } console.log("SURVIVED", a.length * 8, "MB");`;
       const result = await sbTight.exec(["node", "-e", hog]);
       t.diagnostic(`exit ${result.exitCode}, killed ${result.killed}, ${result.durationMs} ms`);
       if (/SURVIVED/.test(result.output) || result.exitCode === 0)
-        return [`allocated 256 MB under a ${TIGHT.memoryBytes! >> 20} MB limit`];
+        return [`allocated 160 MB under a ${TIGHT.memoryBytes! >> 20} MB limit`];
       assert.equal(result.exitCode, 137, result.output);
       assert.equal(result.killed, true);
       assert.equal(result.timedOut, false);

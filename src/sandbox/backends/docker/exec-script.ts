@@ -44,12 +44,17 @@ const KILLER = [
   "p=$1 m=$2 scope=$3",
   ': > "$p.cancel"',
   '{ read g < "$p" && kill -9 -"$g"; } 2>/dev/null',
-  'if [ "$scope" = all ]; then kill -9 -1 2>/dev/null; exit 0; fi',
-  "for n in 1 2; do",
+  // One pass races a fork bomb (children forked while the list is walked are missed): pass again until a
+  // pass finds nothing to kill (bounded, so a killer that cannot win still ends).
+  'if [ "$scope" = all ]; then n=0; while kill -9 -1 2>/dev/null && [ $n -lt 500 ]; do n=$((n+1)); done; exit 0; fi',
+  "n=0",
+  "while [ $n -lt 100 ]; do",
+  "  n=$((n+1)) found=",
   "  for d in /proc/[0-9]*; do",
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
-  '    grep -qzxF "$m" "$d/environ" 2>/dev/null && kill -9 "${d#/proc/}" 2>/dev/null',
+  '    grep -qzxF "$m" "$d/environ" 2>/dev/null && kill -9 "${d#/proc/}" 2>/dev/null && found=1',
   "  done",
+  '  [ -n "$found" ] || break',
   "done",
   "exit 0",
 ].join("\n");
