@@ -8,10 +8,10 @@ import { join, resolve } from "node:path";
 import { type Config, loadConfig, saveProjectRule } from "../config/index.ts";
 import {
   createdData,
-  type EntourageEvent,
   type EventData,
   effectiveEvents,
   errorMessage,
+  failedOnModel,
   foldRun,
   isTerminal,
   newId,
@@ -47,6 +47,7 @@ import {
 } from "./compose.ts";
 import { createScriptedDemoModel } from "./demo-model.ts";
 import { chooseDockerImage } from "./image-choice.ts";
+import { planModelSwitch } from "./model-switch.ts";
 import { loadProject, type Project } from "./project.ts";
 
 export type SandboxName = "bwrap" | "docker" | "subprocess";
@@ -271,67 +272,6 @@ export async function partsOf(prepared: PreparedRun): Promise<DriveParts> {
   };
 }
 
-type ModelRef = EventData<"run.created">["model"];
-
-/** The model a run is on now: the one it was created with, or the last `model.changed`. */
-export function currentModel(events: readonly EntourageEvent[]): ModelRef {
-  const changed = events.findLast((e) => e.type === "model.changed");
-  if (changed?.type === "model.changed") return changed.data.to;
-  return createdData(events[0]?.runId ?? "", events).model;
-}
-
-/**
- * The model a run continues on: each of provider, model and base URL from the flags, else from the
- * `ENTOURAGE_*` environment, else as recorded. A scripted (demo) run stays scripted unless one is given.
- */
-export function modelTarget(
-  recorded: ModelRef,
-  flags: ModelFlags,
-  env = process.env,
-): ModelFlags & { scripted?: boolean } {
-  const pick = (flag?: string, variable?: string) => flag ?? (variable?.trim() || undefined);
-  const provider = pick(flags.provider, env.ENTOURAGE_PROVIDER);
-  const model = pick(flags.model, env.ENTOURAGE_MODEL);
-  const baseUrl = pick(flags.baseUrl, env.ENTOURAGE_BASE_URL);
-  if (provider === undefined && model === undefined && baseUrl === undefined) return recorded;
-  const switching = provider !== undefined && provider !== recorded.provider;
-  return {
-    provider: provider ?? recorded.provider,
-    // A new provider does not inherit the old provider's model name (its default applies) or server.
-    model: model ?? (switching ? undefined : recorded.model),
-    baseUrl: baseUrl ?? (switching ? undefined : recorded.baseUrl),
-  };
-}
-
-/** How a built model is recorded. */
-export function refOf(model: Model, baseUrl: string | undefined): ModelRef {
-  return { provider: model.provider, model: model.id, baseUrl, scripted: model.scripted || undefined };
-}
-
-/** Logs `model.changed` when `target` differs from the model the run is on. */
-export async function recordModelChange(
-  store: EventStore,
-  runId: string,
-  events: readonly EntourageEvent[],
-  target: ModelRef,
-  by: string,
-): Promise<void> {
-  const from = currentModel(events);
-  const same =
-    from.provider === target.provider &&
-    from.model === target.model &&
-    from.baseUrl === target.baseUrl &&
-    Boolean(from.scripted) === Boolean(target.scripted);
-  if (same) return;
-  const describe = (m: ModelRef) => `${m.provider}/${m.model}${m.baseUrl ? ` at ${m.baseUrl}` : ""}`;
-  await store.append(runId, [
-    {
-      type: "model.changed",
-      data: { from, to: target, by, reason: `${by}: ${describe(from)} → ${describe(target)}` },
-    },
-  ]);
-}
-
 /** The setup command's own sandbox when it may use the network; undefined: it runs in the run's sandbox. */
 function setupSandbox(
   name: SandboxName,
@@ -368,30 +308,38 @@ export async function prepareResume(
     idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000,
     maxRetries: config.maxRetries,
   };
-  const target = modelTarget(currentModel(events), flags);
-  // Built before anything is written: a model that cannot be configured changes nothing in the log.
-  const model = target.scripted
-    ? createScriptedDemoModel(effectiveEvents(events).filter((e) => e.type === "agent.step.ended").length)
-    : await makeModel(target, modelOptions);
+  if (isTerminal(state.status) && !failedOnModel(state)) {
+    throw new UserError(
+      "run_finished",
+      `Run ${runId} has already ${state.status}; nothing to resume. See its change with: entourage diff ${runId}`,
+    );
+  }
+  // Built (and any switch logged) before the run is reopened: a model that cannot be configured writes nothing.
+  const next = await planModelSwitch(runId, events, flags, {
+    ...modelOptions,
+    recorded: (ref) =>
+      ref.scripted
+        ? Promise.resolve(
+            createScriptedDemoModel(
+              effectiveEvents(events).filter((e) => e.type === "agent.step.ended").length,
+            ),
+          )
+        : makeModel(ref, modelOptions),
+  });
+  const model = next.model!;
+  await next.record(store, "resume");
   if (isTerminal(state.status)) {
-    if (state.status !== "failed" || !state.error?.code.startsWith("model_")) {
-      throw new UserError(
-        "run_finished",
-        `Run ${runId} has already ${state.status}; nothing to resume. See its change with: entourage diff ${runId}`,
-      );
-    }
     // It failed because its model failed (unreachable, rejected the key…): it may go on, on this model.
     await store.append(runId, [
       {
         type: "run.status",
         data: {
           status: "paused",
-          reason: `reopened to resume: it had failed because its model failed (${state.error.code})`,
+          reason: `reopened to resume: it had failed because its model failed (${state.error?.code})`,
         },
       },
     ]);
   }
-  await recordModelChange(store, runId, events, refOf(model, target.baseUrl), "resume");
   events = await store.read(runId);
   state = foldRun(runId, events);
   const workspace = await Workspace.open(d.workspace);
@@ -421,7 +369,7 @@ export async function prepareResume(
     workspace: d.workspace,
     model,
     buildModel: (id) =>
-      makeModel({ provider: model.provider, model: id, baseUrl: target.baseUrl }, modelOptions),
+      makeModel({ provider: model.provider, model: id, baseUrl: state.model.baseUrl }, modelOptions),
     recorded: d,
   });
   await project.attach(store, runId, events.length);

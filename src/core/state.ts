@@ -38,7 +38,7 @@ export interface RunState {
   workspace: string;
   mode: string;
   status: RunStatus;
-  model: { provider: string; model: string; scripted?: boolean };
+  model: { provider: string; model: string; baseUrl?: string; scripted?: boolean };
   sandbox: { backend: string; isolated: boolean; warning?: string; image?: string };
   createdAt: number;
   updatedAt: number;
@@ -232,6 +232,14 @@ export function foldRun(runId: string, events: Iterable<EntourageEvent>): RunSta
 /** True for the statuses a run never leaves. */
 export function isTerminal(status: RunStatus): boolean {
   return status === "succeeded" || status === "failed" || status === "cancelled";
+}
+
+/**
+ * A run that failed because its model failed (unreachable, rejected the key, …): unlike other endings it
+ * may be resumed, on the same model once it is back or on another.
+ */
+export function failedOnModel(state: Pick<RunState, "status" | "error">): boolean {
+  return state.status === "failed" && state.error?.code.startsWith("model_") === true;
 }
 
 /**

@@ -1,5 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { EntourageError, foldRun, isTerminal, type RunStatus, UserError } from "../../core/index.ts";
+import {
+  EntourageError,
+  failedOnModel,
+  foldRun,
+  isTerminal,
+  type RunStatus,
+  UserError,
+} from "../../core/index.ts";
 import {
   type ApprovalRule,
   describeRule,
@@ -177,8 +184,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
         throw new EntourageError("run_not_found", `No run with id ${id}. List runs with GET /runs.`);
       const state = foldRun(id, events);
       const pid = liveDriver(events, state);
-      const modelFailed = state.status === "failed" && state.error?.code.startsWith("model_") === true;
-      if (!ctx.launcher || (isTerminal(state.status) && !modelFailed) || pid !== undefined)
+      if (!ctx.launcher || (isTerminal(state.status) && !failedOnModel(state)) || pid !== undefined)
         throw notLive(id, state.status, pid);
       await ctx.launcher.continue(id, c.req.valid("json"));
       return c.json({ runId: id, status: "running" }, 202);
