@@ -157,17 +157,9 @@ export function testVerdict(
   report: AgentReport,
   testCommand: string | undefined,
 ): TestVerdict {
-  const commands = new Map<string, string>();
-  const runs: { command: string; exitCode: number }[] = [];
-  for (const e of events) {
-    if (e.agentId !== agentId) continue;
-    if (e.type === "tool.call.requested" && e.data.name === "run_command") {
-      commands.set(e.data.callId, String((e.data.args as { command?: unknown }).command ?? ""));
-    }
-    if (e.type === "tool.call.ended" && e.data.name === "run_command" && e.data.exitCode !== undefined) {
-      runs.push({ command: commands.get(e.data.callId) ?? "", exitCode: e.data.exitCode });
-    }
-  }
+  const runs = commandRuns(events)
+    .filter((r) => r.agentId === agentId)
+    .map(({ command, exitCode }) => ({ command, exitCode }));
   const relevant = testCommand ? runs.filter((r) => r.command.includes(testCommand)) : runs;
   const last = relevant.at(-1);
   if (!last) {
@@ -183,6 +175,36 @@ export function testVerdict(
     runs,
     description: `${last.command} exited ${last.exitCode}${passed ? " (passed)" : " (failed)"}`,
   };
+}
+
+/** A `run_command` call that finished with an exit code, as the log holds it. */
+export interface CommandRun {
+  seq: number;
+  agentId?: string;
+  command: string;
+  exitCode: number;
+  timedOut: boolean;
+}
+
+/** Every command the agents ran to completion, in order, with its exit code (the log's, not a model's word). */
+export function commandRuns(events: readonly EntourageEvent[]): CommandRun[] {
+  const commands = new Map<string, string>();
+  const runs: CommandRun[] = [];
+  for (const e of events) {
+    if (e.type === "tool.call.requested" && e.data.name === "run_command") {
+      commands.set(e.data.callId, String((e.data.args as { command?: unknown }).command ?? ""));
+    }
+    if (e.type === "tool.call.ended" && e.data.name === "run_command" && e.data.exitCode !== undefined) {
+      runs.push({
+        seq: e.seq,
+        agentId: e.agentId,
+        command: commands.get(e.data.callId) ?? "",
+        exitCode: e.data.exitCode,
+        timedOut: e.data.metadata?.timedOut === true,
+      });
+    }
+  }
+  return runs;
 }
 
 /** The latest plan of the run (proposed, or revised by a person), if any. */

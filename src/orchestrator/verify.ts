@@ -1,7 +1,8 @@
 import type { EntourageEvent, EventData } from "../core/index.ts";
 import { AbortedError } from "../core/index.ts";
-import type { Sandbox } from "../sandbox/index.ts";
+import type { ExecResult, Sandbox } from "../sandbox/index.ts";
 import type { RunEmitter } from "./emitter.ts";
+import { commandRuns } from "./phases.ts";
 
 /** Output kept in a setup/verification event: the end, where test runners print their verdict. */
 const OUTPUT_TAIL = 6000;
@@ -14,34 +15,52 @@ function tail(output: string): string {
 
 export type Verification = EventData<"verification.ended">;
 
+/** What the orchestrator's own commands need: where to log, where to run, when to stop. */
+interface OwnCommandDeps {
+  emitter: RunEmitter;
+  sandbox: Sandbox;
+  events: readonly EntourageEvent[];
+  signal: AbortSignal;
+}
+
 /**
- * The last result of exactly `command` on the workspace as it is now: a run of it (by an agent or by an
- * earlier verification) with no checkpoint after it, i.e. no file changed since. Its exit code is the world's
- * answer, so running the suite again would only cost time.
+ * The last result of exactly `command` on the workspace as it is now: an agent's run of it, or an earlier
+ * verification, with no checkpoint (no file changed) since. Its exit code is the world's answer, so running
+ * the suite again would only cost time.
  */
 function currentResult(
   events: readonly EntourageEvent[],
   command: string,
 ): { seq: number; exitCode: number } | undefined {
-  const commands = new Map<string, string>();
+  const agentRuns = commandRuns(events).filter((r) => !r.timedOut && r.command.trim() === command);
   let found: { seq: number; exitCode: number } | undefined;
+  let next = 0;
   for (const e of events) {
+    while (next < agentRuns.length && agentRuns[next]!.seq <= e.seq) found = agentRuns[next++];
     if (e.type === "checkpoint.created" || e.type === "workspace.restored" || e.type === "workspace.merged")
       found = undefined;
-    if (e.type === "tool.call.requested" && e.data.name === "run_command")
-      commands.set(e.data.callId, String((e.data.args as { command?: unknown }).command ?? "").trim());
-    if (
-      e.type === "tool.call.ended" &&
-      e.data.name === "run_command" &&
-      e.data.exitCode !== undefined &&
-      !e.data.metadata?.timedOut &&
-      commands.get(e.data.callId) === command
-    )
-      found = { seq: e.seq, exitCode: e.data.exitCode };
     if (e.type === "verification.ended" && e.data.command === command && e.data.exitCode !== undefined)
       found = { seq: e.seq, exitCode: e.data.exitCode };
   }
   return found;
+}
+
+/** Runs one of the orchestrator's own commands in the sandbox, its output streamed to the live views. */
+async function runOwnCommand(
+  deps: OwnCommandDeps,
+  command: string,
+  callId: "setup" | "verification",
+): Promise<ExecResult> {
+  const result = await deps.sandbox.exec(["bash", "-c", command], {
+    signal: deps.signal,
+    onOutput: (chunk) =>
+      deps.emitter.emitDelta({
+        type: "tool.output.delta",
+        data: { callId, stream: chunk.stream, text: chunk.text },
+      }),
+  });
+  if (deps.signal.aborted) throw new AbortedError(`the ${callId} command was interrupted`);
+  return { ...result, output: tail(result.output) };
 }
 
 /**
@@ -49,14 +68,9 @@ function currentResult(
  * the sandbox (not by a model), or the same command's result on the same workspace state. Logged as
  * `verification.started`/`verification.ended`; a run that cannot be verified says why.
  */
-export async function verifyChange(deps: {
-  emitter: RunEmitter;
-  sandbox: Sandbox;
-  events: readonly EntourageEvent[];
-  signal: AbortSignal;
-  testCommand?: { command: string; source: string };
-  enabled: boolean;
-}): Promise<Verification> {
+export async function verifyChange(
+  deps: OwnCommandDeps & { testCommand?: { command: string; source: string }; enabled: boolean },
+): Promise<Verification> {
   const { emitter, testCommand } = deps;
   const end = async (data: Verification): Promise<Verification> => {
     await emitter.emit({ type: "verification.ended", data });
@@ -86,15 +100,7 @@ export async function verifyChange(deps: {
     });
   }
   await emitter.emit({ type: "verification.started", data: { command, source: testCommand.source } });
-  const result = await deps.sandbox.exec(["bash", "-c", command], {
-    signal: deps.signal,
-    onOutput: (chunk) =>
-      emitter.emitDelta({
-        type: "tool.output.delta",
-        data: { callId: "verification", stream: chunk.stream, text: chunk.text },
-      }),
-  });
-  if (deps.signal.aborted) throw new AbortedError("verification was interrupted");
+  const result = await runOwnCommand(deps, command, "verification");
   const how = result.timedOut
     ? `timed out after ${Math.round(result.durationMs / 1000)} s`
     : result.killed
@@ -107,7 +113,7 @@ export async function verifyChange(deps: {
     exitCode: result.exitCode,
     timedOut: result.timedOut,
     durationMs: result.durationMs,
-    output: tail(result.output),
+    output: result.output,
   });
 }
 
@@ -115,32 +121,20 @@ export async function verifyChange(deps: {
  * The repository's setup command, once per workspace before any agent: logged as `setup.started`/`setup.ended`.
  * A run interrupted during setup runs it again (setup commands such as `npm ci` are meant to be repeatable).
  */
-export async function runSetup(deps: {
-  emitter: RunEmitter;
-  sandbox: Sandbox;
-  events: readonly EntourageEvent[];
-  signal: AbortSignal;
-  setup: { command: string; network: "off" | "on" };
-}): Promise<EventData<"setup.ended">> {
+export async function runSetup(
+  deps: OwnCommandDeps & { setup: { command: string; network: "off" | "on" } },
+): Promise<EventData<"setup.ended">> {
   const done = deps.events.findLast((e) => e.type === "setup.ended");
   if (done?.type === "setup.ended") return done.data;
   const { command, network } = deps.setup;
   await deps.emitter.emit({ type: "setup.started", data: { command, network } });
-  const result = await deps.sandbox.exec(["bash", "-c", command], {
-    signal: deps.signal,
-    onOutput: (chunk) =>
-      deps.emitter.emitDelta({
-        type: "tool.output.delta",
-        data: { callId: "setup", stream: chunk.stream, text: chunk.text },
-      }),
-  });
-  if (deps.signal.aborted) throw new AbortedError("the setup command was interrupted");
+  const result = await runOwnCommand(deps, command, "setup");
   const data = {
     command,
     exitCode: result.exitCode,
     timedOut: result.timedOut,
     durationMs: result.durationMs,
-    output: tail(result.output),
+    output: result.output,
   };
   await deps.emitter.emit({ type: "setup.ended", data });
   return data;
