@@ -19,7 +19,21 @@ import {
 } from "../../test/fake-llm/index.ts";
 import { AbortedError, EntourageError, SystemError, UserError } from "../core/index.ts";
 import type { CreateModelDeps } from "./create-model.ts";
-import type { Model, ModelPart, ModelRequest, ModelToolSpec } from "./model.ts";
+import {
+  callsOf,
+  collect,
+  framesThrough,
+  inJson,
+  readFileTool,
+  request,
+  retriesOf,
+  runCommandTool,
+  settle,
+  textOf,
+  until,
+  withinOrHang,
+} from "./model.conformance-support.ts";
+import type { Model, ModelPart, ModelRequest } from "./model.ts";
 
 export const MODEL_CONFORMANCE_CASES = [
   "text-deltas",
@@ -83,99 +97,6 @@ export interface ModelConformanceTarget {
     keyVariable: string;
   };
   notApplicable?: Partial<Record<ModelConformanceCase, string>>;
-}
-
-const readFileTool: ModelToolSpec = {
-  name: "read_file",
-  description: "Read a file of the workspace.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      path: { type: "string", description: "Path relative to the workspace" },
-      lines: {
-        type: "object",
-        properties: { from: { type: "integer" }, to: { type: "integer" } },
-        required: ["from", "to"],
-      },
-    },
-    required: ["path"],
-    additionalProperties: false,
-  },
-};
-const runCommandTool: ModelToolSpec = {
-  name: "run_command",
-  description: "Run a shell command in the sandbox.",
-  inputSchema: {
-    type: "object",
-    properties: { command: { type: "string" }, timeoutSeconds: { type: "number", minimum: 1 } },
-    required: ["command"],
-    additionalProperties: false,
-  },
-};
-
-function request(overrides: Partial<ModelRequest> = {}): ModelRequest {
-  return {
-    system: "You are a careful coding agent.",
-    messages: [{ role: "user", content: "Fix the failing test." }],
-    tools: [readFileTool],
-    ...overrides,
-  };
-}
-
-async function collect(parts: AsyncIterable<ModelPart>): Promise<ModelPart[]> {
-  const out: ModelPart[] = [];
-  for await (const part of parts) out.push(part);
-  return out;
-}
-
-/** Runs the stream to its end and returns the parts seen and what it threw. */
-async function settle(parts: AsyncIterable<ModelPart>): Promise<{ parts: ModelPart[]; error: unknown }> {
-  const out: ModelPart[] = [];
-  try {
-    for await (const part of parts) out.push(part);
-    return { parts: out, error: undefined };
-  } catch (error) {
-    return { parts: out, error };
-  }
-}
-
-const textOf = (parts: readonly ModelPart[]) =>
-  parts.map((p) => (p.type === "text-delta" ? p.text : p.type === "retry" ? "|retry|" : "")).join("");
-const callsOf = (parts: readonly ModelPart[]) => parts.filter((p) => p.type === "tool-call");
-const retriesOf = (parts: readonly ModelPart[]) => parts.filter((p) => p.type === "retry");
-
-/** The frame count that ends right after the first frame matching `needle` (for stall/cut/end faults). */
-function framesThrough(frames: string[], ...needles: string[]): number {
-  for (const needle of needles) {
-    const i = frames.findIndex((f) => f.includes(needle));
-    if (i >= 0) return i + 1;
-  }
-  throw new Error(`no frame of the encoded answer contains any of ${JSON.stringify(needles)}`);
-}
-
-/** `text` as it appears inside a JSON string of a frame. */
-const inJson = (text: string) => JSON.stringify(text).slice(1, -1);
-
-/** Fails instead of hanging: the port promises an aborted stream ends; this only turns a hang into a failure. */
-async function withinOrHang<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} still had not ended after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  await withinOrHang(
-    (async () => {
-      while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 5));
-    })(),
-    what,
-  );
 }
 
 /** Runs the suite for one provider. `name` labels the describe block, e.g. "anthropic (messages)". */

@@ -2,8 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { glob } from "tinyglobby";
-import { type Clock, SystemError, systemClock, ToolInputError, UserError } from "../core/index.ts";
+import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
 import { applyPlan } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
 import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
@@ -21,6 +20,7 @@ import {
   writeTextAt,
 } from "./files.ts";
 import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import { globWithin } from "./glob.ts";
 import { type MergeConflict, mergeInto } from "./merge.ts";
 
 export interface CreateWorkspaceOptions {
@@ -501,27 +501,16 @@ export class Workspace {
   // ── internals ───────────────────────────────────────────────────────────────────────────────────
 
   async #glob(pattern: string, base: ConfinedPath): Promise<Set<string>> {
-    if (path.isAbsolute(pattern) || pattern.split("/").includes("..")) {
-      throw new ToolInputError(
-        `The pattern ${JSON.stringify(pattern)} must stay inside the directory being listed: no absolute paths or "..".`,
-        { code: "pattern_escape" },
-      );
-    }
     // Ignored directories (node_modules, build output) are not walked at all.
-    const ignoredDirs = splitNul(
-      (await this.#git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]))
-        .stdout,
-    )
-      .filter((p) => p.endsWith("/") && (base.rel === "" || p.startsWith(`${base.rel}/`)))
-      .map((p) => `${p.slice(base.rel === "" ? 0 : base.rel.length + 1)}**`);
-    const found = await glob(pattern.includes("/") ? pattern : `**/${pattern}`, {
-      cwd: base.real,
-      dot: true,
-      followSymbolicLinks: false,
-      expandDirectories: false,
-      ignore: [".git/**", ...ignoredDirs],
-    });
-    return new Set(found.map((f) => (base.rel === "" ? f : `${base.rel}/${f}`)));
+    const ignored = await this.#git([
+      "ls-files",
+      "-z",
+      "--others",
+      "--ignored",
+      "--exclude-standard",
+      "--directory",
+    ]);
+    return globWithin(base, pattern, splitNul(ignored.stdout));
   }
 
   /** Compares two points; `to` omitted means the files on disk, staged first so new files count. */

@@ -9,38 +9,13 @@ import { after, describe, test } from "node:test";
 import { type FakeModelServer, type FakeTurn, startFakeModelServer } from "../../../test/fake-llm/index.ts";
 import { AbortedError, SystemError, UserError } from "../../core/index.ts";
 import { type CreateModelDeps, createModel } from "../create-model.ts";
-import type { ModelPart, ModelRequest } from "../model.ts";
+import { collect, request } from "../model.conformance-support.ts";
+import type { ModelPart } from "../model.ts";
 
 const servers: FakeModelServer[] = [];
 after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
-
-const readFileTool = {
-  name: "read_file",
-  description: "Read a file of the workspace.",
-  inputSchema: {
-    type: "object",
-    properties: { path: { type: "string", description: "Path relative to the workspace" } },
-    required: ["path"],
-    additionalProperties: false,
-  },
-};
-
-function request(overrides: Partial<ModelRequest> = {}): ModelRequest {
-  return {
-    system: "You are a careful coding agent.",
-    messages: [{ role: "user", content: "Fix the failing test." }],
-    tools: [readFileTool],
-    ...overrides,
-  };
-}
-
-async function collect(parts: AsyncIterable<ModelPart>): Promise<ModelPart[]> {
-  const out: ModelPart[] = [];
-  for await (const part of parts) out.push(part);
-  return out;
-}
 
 interface Setup {
   server: FakeModelServer;
