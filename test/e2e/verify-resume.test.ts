@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { startFakeModelServer } from "../fake-llm/server.ts";
+import type { FakeTurn } from "../fake-llm/scenario.ts";
+import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import {
   cliEnv,
   fakeModelFlags,
@@ -31,202 +32,136 @@ function fixture(): { home: string; repo: string } {
   return { home, repo };
 }
 
+/** The CLI as a user runs it, with this test's home; `--json` output read as events. */
+async function entourage(home: string, args: string[]) {
+  const result = await runCli(args, { env: cliEnv(home) });
+  return { ...result, events: jsonLines(result.stdout) as Event[] };
+}
+
+/** `entourage run <task>` on `repo` with the fake model, approving everything, events on stdout. */
+function runArgs(repo: string, server: { baseUrl: string }, task: string, ...extra: string[]): string[] {
+  return ["run", task, "--repo", repo, ...fakeModelFlags(server), "--yes", "--json", ...extra];
+}
+
+async function withModel<T>(scenario: FakeTurn[], fn: (server: FakeModelServer) => Promise<T>): Promise<T> {
+  const server = await startFakeModelServer({ scenario });
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
 const edit = { name: "edit_file", arguments: { path: "README.md", old_string: "#", new_string: "##" } };
 const finishClaimingPass = {
   name: "finish",
   arguments: { status: "done", summary: "Fixed the date bug; all tests pass.", tests_passed: true },
 };
+const editThenClaim: FakeTurn[] = [{ toolCalls: [edit] }, { toolCalls: [finishClaimingPass] }];
 const ofType = (events: Event[], type: string) => events.filter((e) => e.type === type);
 
 describe("the run's outcome comes from the project's tests", () => {
   it("single mode: a model that claims the tests pass does not make a failing change succeed", async () => {
     const { home, repo } = fixture();
-    const server = await startFakeModelServer({
-      scenario: [{ toolCalls: [edit] }, { toolCalls: [finishClaimingPass] }],
-    });
-    try {
-      const run = await runCli(
-        [
-          "run",
-          "Fix the date bug",
-          "--repo",
-          repo,
-          ...fakeModelFlags(server),
-          "--yes",
-          "--mode",
-          "single",
-          "--json",
-        ],
-        { env: cliEnv(home) },
-      );
-      const events = jsonLines(run.stdout) as Event[];
+    await withModel(editThenClaim, async (server) => {
+      const run = await entourage(home, runArgs(repo, server, "Fix the date bug", "--mode", "single"));
       assert.equal(run.code, 1, run.stderr);
-      const [started] = ofType(events, "verification.started");
+      const [started] = ofType(run.events, "verification.started");
       assert.equal(started?.data.command, "npm test");
-      const [verified] = ofType(events, "verification.ended");
+      const [verified] = ofType(run.events, "verification.ended");
       assert.equal(verified?.data.status, "failed");
       assert.equal(verified?.data.exitCode, 1);
-      const finished = ofType(events, "run.finished")[0]?.data;
+      const finished = ofType(run.events, "run.finished")[0]?.data;
       assert.equal(finished?.status, "failed");
       assert.match(String(finished?.summary), /does not pass the project's tests: npm test exited 1/);
-      const runs = await runCli(["runs"], { env: cliEnv(home) });
+      const runs = await entourage(home, ["runs"]);
       assert.match(runs.stdout, /TESTS/);
       assert.match(runs.stdout, /failed .* failed\s+Fix the date bug/);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   it("dynamic mode: the only test run was denied, Entourage still runs the tests and the run fails", async () => {
     const { home, repo } = fixture();
-    const server = await startFakeModelServer({
-      scenario: [
-        {
-          toolCalls: [
-            { name: "delegate", arguments: { tasks: [{ agent: "implementer", task: "Fix the date bug." }] } },
-          ],
-        },
-        { toolCalls: [edit] },
-        { toolCalls: [{ name: "run_command", arguments: { command: "npm test" } }] },
-        { toolCalls: [finishClaimingPass] },
-        { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Done: tests pass." } }] },
-      ],
-    });
-    try {
-      const run = await runCli(
-        [
-          "run",
-          "Fix the date bug",
-          "--repo",
-          repo,
-          ...fakeModelFlags(server),
-          "--yes",
-          "--deny",
-          "run_command:npm test*",
-          "--mode",
-          "dynamic",
-          "--json",
-        ],
-        { env: cliEnv(home) },
+    const delegate = { tasks: [{ agent: "implementer", task: "Fix the date bug." }] };
+    const scenario: FakeTurn[] = [
+      { toolCalls: [{ name: "delegate", arguments: delegate }] },
+      { toolCalls: [edit] },
+      { toolCalls: [{ name: "run_command", arguments: { command: "npm test" } }] },
+      { toolCalls: [finishClaimingPass] },
+      { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Done: tests pass." } }] },
+    ];
+    await withModel(scenario, async (server) => {
+      const run = await entourage(
+        home,
+        runArgs(repo, server, "Fix the date bug", "--deny", "run_command:npm test*", "--mode", "dynamic"),
       );
-      const events = jsonLines(run.stdout) as Event[];
-      const denied = ofType(events, "tool.call.ended").find((e) => e.data.name === "run_command");
+      const denied = ofType(run.events, "tool.call.ended").find((e) => e.data.name === "run_command");
       assert.equal(denied?.data.skipped, "denied", "the agent's npm test was denied");
-      assert.equal(ofType(events, "verification.ended")[0]?.data.status, "failed");
-      assert.equal(ofType(events, "run.finished")[0]?.data.status, "failed");
+      assert.equal(ofType(run.events, "verification.ended")[0]?.data.status, "failed");
+      assert.equal(ofType(run.events, "run.finished")[0]?.data.status, "failed");
       assert.equal(run.code, 1);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   it("--no-verify: the run says it was not verified, in the log and in `runs`", async () => {
     const { home, repo } = fixture();
-    const server = await startFakeModelServer({
-      scenario: [{ toolCalls: [edit] }, { toolCalls: [finishClaimingPass] }],
-    });
-    try {
-      const run = await runCli(
-        [
-          "run",
-          "Tidy the README",
-          "--repo",
-          repo,
-          ...fakeModelFlags(server),
-          "--yes",
-          "--mode",
-          "single",
-          "--no-verify",
-          "--json",
-        ],
-        { env: cliEnv(home) },
+    await withModel(editThenClaim, async (server) => {
+      const run = await entourage(
+        home,
+        runArgs(repo, server, "Tidy the README", "--mode", "single", "--no-verify"),
       );
-      const events = jsonLines(run.stdout) as Event[];
       assert.equal(run.code, 0, run.stderr);
-      assert.equal(ofType(events, "verification.started").length, 0, "no test was run");
-      assert.equal(ofType(events, "verification.ended")[0]?.data.status, "not_verified");
+      assert.equal(ofType(run.events, "verification.started").length, 0, "no test was run");
+      assert.equal(ofType(run.events, "verification.ended")[0]?.data.status, "not_verified");
       assert.match(
-        String(ofType(events, "run.finished")[0]?.data.summary),
+        String(ofType(run.events, "run.finished")[0]?.data.summary),
         /Not verified: verification is turned off/,
       );
-      const runs = await runCli(["runs"], { env: cliEnv(home) });
+      const runs = await entourage(home, ["runs"]);
       assert.match(runs.stdout, /succeeded .* not verified\s+Tidy the README/);
-    } finally {
-      await server.close();
-    }
+    });
   });
 });
 
 describe("--setup", () => {
   it("runs once before any agent, visibly, and the agents see what it made", async () => {
     const { home, repo } = fixture();
-    const server = await startFakeModelServer({
-      scenario: [
-        { toolCalls: [{ name: "read_file", arguments: { path: "build/made-by-setup.txt" } }] },
-        { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Read it." } }] },
-      ],
-    });
-    try {
-      const run = await runCli(
-        [
-          "run",
-          "Read the setup's output",
-          "--repo",
-          repo,
-          ...fakeModelFlags(server),
-          "--yes",
-          "--mode",
-          "single",
-          "--setup",
-          "mkdir -p build && echo 'made by setup' > build/made-by-setup.txt",
-          "--json",
-        ],
-        { env: cliEnv(home) },
+    const scenario: FakeTurn[] = [
+      { toolCalls: [{ name: "read_file", arguments: { path: "build/made-by-setup.txt" } }] },
+      { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Read it." } }] },
+    ];
+    await withModel(scenario, async (server) => {
+      const setup = "mkdir -p build && echo 'made by setup' > build/made-by-setup.txt";
+      const run = await entourage(
+        home,
+        runArgs(repo, server, "Read the setup's output", "--mode", "single", "--setup", setup),
       );
-      const events = jsonLines(run.stdout) as Event[];
-      const types = events.map((e) => e.type);
+      const types = run.events.map((e) => e.type);
       assert.ok(
         types.indexOf("setup.ended") < types.indexOf("llm.request"),
         "setup ran before the first model call",
       );
-      assert.equal(ofType(events, "setup.ended")[0]?.data.exitCode, 0);
-      const read = ofType(events, "tool.call.ended").find((e) => e.data.name === "read_file");
+      assert.equal(ofType(run.events, "setup.ended")[0]?.data.exitCode, 0);
+      const read = ofType(run.events, "tool.call.ended").find((e) => e.data.name === "read_file");
       assert.match(String(read?.data.output), /made by setup/);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   it("a failing setup stops the run before any model call, with its output", async () => {
     const { home, repo } = fixture();
-    const server = await startFakeModelServer({ scenario: [{ text: "never asked" }] });
-    try {
-      const run = await runCli(
-        [
-          "run",
-          "Anything",
-          "--repo",
-          repo,
-          ...fakeModelFlags(server),
-          "--yes",
-          "--mode",
-          "single",
-          "--setup",
-          "echo 'npm ERR! missing lockfile' >&2; exit 3",
-          "--json",
-        ],
-        { env: cliEnv(home) },
+    await withModel([{ text: "never asked" }], async (server) => {
+      const setup = "echo 'npm ERR! missing lockfile' >&2; exit 3";
+      const run = await entourage(
+        home,
+        runArgs(repo, server, "Anything", "--mode", "single", "--setup", setup),
       );
-      const events = jsonLines(run.stdout) as Event[];
       assert.equal(run.code, 1);
-      assert.equal(ofType(events, "llm.request").length, 0);
-      const finished = ofType(events, "run.finished")[0]?.data;
+      assert.equal(ofType(run.events, "llm.request").length, 0);
+      const finished = ofType(run.events, "run.finished")[0]?.data;
       assert.equal((finished?.error as { code?: string } | undefined)?.code, "setup_failed");
       assert.match(String(finished?.summary), /exited 3[\s\S]*npm ERR! missing lockfile/);
       assert.equal(server.requests.length, 0);
-    } finally {
-      await server.close();
-    }
+    });
   });
 });
 
@@ -239,41 +174,23 @@ describe("a run is not tied to its model", () => {
     const dead = await startFakeModelServer({ scenario: [] });
     const deadUrl = dead.baseUrl;
     await dead.close();
-    const first = await runCli(
-      [
-        "run",
-        "Tidy the README",
-        "--repo",
-        repo,
-        ...fakeModelFlags({ baseUrl: deadUrl }),
-        "--yes",
-        "--mode",
-        "single",
-        "--no-verify",
-        "--json",
-      ],
-      { env: cliEnv(home) },
+    const first = await entourage(
+      home,
+      runArgs(repo, { baseUrl: deadUrl }, "Tidy the README", "--mode", "single", "--no-verify"),
     );
-    const events = jsonLines(first.stdout) as Event[];
-    const runId = String(events[0]?.runId);
+    const runId = String(first.events[0]?.runId);
     assert.equal(first.code, 1);
-    const failed = ofType(events, "run.finished")[0]?.data;
+    const failed = ofType(first.events, "run.finished")[0]?.data;
     assert.match(String((failed?.error as { code?: string } | undefined)?.code), /^model_/);
 
-    const live = await startFakeModelServer({
-      scenario: [
-        { toolCalls: [edit] },
-        { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Tidied." } }] },
-      ],
-    });
-    try {
-      const resumed = await runCli(["resume", runId, "--base-url", live.baseUrl, "--json"], {
-        env: cliEnv(home),
-      });
+    const tidied: FakeTurn[] = [
+      { toolCalls: [edit] },
+      { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Tidied." } }] },
+    ];
+    await withModel(tidied, async (live) => {
+      const resumed = await entourage(home, ["resume", runId, "--base-url", live.baseUrl, "--json"]);
       assert.equal(resumed.code, 0, resumed.stderr);
-      const more = jsonLines(resumed.stdout) as Event[];
-      const show = await runCli(["show", runId, "--json"], { env: cliEnv(home) });
-      const all = jsonLines(show.stdout) as Event[];
+      const all = (await entourage(home, ["show", runId, "--json"])).events;
       const changed = ofType(all, "model.changed")[0]?.data as {
         from: { baseUrl: string };
         to: { baseUrl: string; model: string };
@@ -284,37 +201,25 @@ describe("a run is not tied to its model", () => {
       assert.equal(changed.to.model, "fake-coder", "the model name is kept when only the URL changes");
       assert.equal(changed.by, "resume");
       assert.equal(ofType(all, "run.finished").at(-1)?.data.status, "succeeded");
-      assert.ok(more.length > 0);
+      assert.ok(resumed.events.length > 0);
       assert.equal(live.requests.length, 2, "the new server answered the rest of the run");
-    } finally {
-      await live.close();
-    }
+    });
   });
 
   it("resume refuses a run that failed for another reason, and a bad --provider changes nothing", async () => {
     const { home, repo } = fixture();
-    const server = await startFakeModelServer({
-      scenario: [{ toolCalls: [edit] }, { toolCalls: [finishClaimingPass] }],
-    });
-    try {
-      const run = await runCli(
-        ["run", "Fix it", "--repo", repo, ...fakeModelFlags(server), "--yes", "--mode", "single", "--json"],
-        { env: cliEnv(home) },
-      );
-      const runId = String((jsonLines(run.stdout) as Event[])[0]?.runId);
+    await withModel(editThenClaim, async (server) => {
+      const run = await entourage(home, runArgs(repo, server, "Fix it", "--mode", "single"));
+      const runId = String(run.events[0]?.runId);
       assert.equal(run.code, 1, "the tests fail");
-      const again = await runCli(["resume", runId], { env: cliEnv(home) });
+      const again = await entourage(home, ["resume", runId]);
       assert.equal(again.code, 2);
       assert.match(again.stderr, /has already failed; nothing to resume/);
-      const before = (await runCli(["show", runId, "--json"], { env: cliEnv(home) })).stdout;
-      const bad = await runCli(["rewind", runId, "--to", "1", "--provider", "nonsense"], {
-        env: cliEnv(home),
-      });
+      const before = (await entourage(home, ["show", runId, "--json"])).stdout;
+      const bad = await entourage(home, ["rewind", runId, "--to", "1", "--provider", "nonsense"]);
       assert.equal(bad.code, 2);
-      const afterShow = (await runCli(["show", runId, "--json"], { env: cliEnv(home) })).stdout;
+      const afterShow = (await entourage(home, ["show", runId, "--json"])).stdout;
       assert.equal(afterShow, before, "nothing was written");
-    } finally {
-      await server.close();
-    }
+    });
   });
 });
