@@ -91,6 +91,17 @@ describe("detectToolchain", () => {
     assert.deepEqual(toolchainEnv(toolchain, "/tmp/home").CARGO_HOME, "/tmp/home/.cargo");
   });
 
+  it("rustup installed under another home than HOME (sudo -E, a service account): found beside its cargo", () => {
+    const fs = fakeFs(["/opt/rust/.cargo/bin", "/opt/rust/.rustup", "/opt/rust/.rustup/toolchains"]);
+    const { toolchain } = detectToolchain(
+      { env: { HOME: "/tmp/elsewhere", PATH: "/opt/rust/.cargo/bin:/usr/bin" }, execPath: NODE24 },
+      fs,
+    );
+    assert.equal(toolchain.env?.RUSTUP_HOME, "/opt/rust/.rustup");
+    assert.ok(toolchain.dirs.includes("/opt/rust/.rustup"), toolchain.dirs.join());
+    assert.equal(toolchain.env?.CARGO_HOME, "~/.cargo");
+  });
+
   it("Go: GOROOT and the module cache read-only, offline unless the network is on", () => {
     const fs = fakeFs(["/opt/go", `${HOME}/go/pkg/mod`]);
     const env = { HOME, PATH: "/opt/go/bin:/usr/bin", GOROOT: "/opt/go" };

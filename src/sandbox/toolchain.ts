@@ -195,9 +195,17 @@ export function detectToolchain(input: ToolchainInput, fs: ToolchainFs = realToo
   }
   for (const dir of SYSTEM_PATH.split(":")) if (!pathEntries.includes(dir)) pathEntries.push(dir);
 
-  // rustup / cargo
-  const cargoHome = env.CARGO_HOME ?? (home ? path.join(home, ".cargo") : undefined);
-  const rustupHome = env.RUSTUP_HOME ?? (home ? path.join(home, ".rustup") : undefined);
+  // rustup / cargo: its usual layout is `<dir>/.cargo/bin` beside `<dir>/.rustup`, <dir> being the home of
+  // whoever installed it — not always this HOME (sudo -E, a service account, a test's private HOME).
+  const installedIn = pathEntries
+    .filter((e) => path.basename(e) === "bin" && path.basename(path.dirname(e)) === ".cargo")
+    .map((e) => path.dirname(path.dirname(e)));
+  const homes = [...(home ? [home] : []), ...installedIn];
+  const cargoHome =
+    env.CARGO_HOME ?? homes.map((h) => path.join(h, ".cargo")).find((d) => fs.realDir(path.join(d, "bin")));
+  const rustupHome =
+    env.RUSTUP_HOME ??
+    homes.map((h) => path.join(h, ".rustup")).find((d) => fs.realDir(path.join(d, "toolchains")));
   if (rustupHome && fs.realDir(path.join(rustupHome, "toolchains"))) {
     if (bind(rustupHome)) {
       vars.RUSTUP_HOME = path.resolve(rustupHome);

@@ -125,14 +125,7 @@ const CASES: { kind: WorldRepoKind; persona: Persona; what: string; only?: strin
     persona: { planInText: true, skipTests: true, falseSuccess: true },
     what: "never runs the tests",
   },
-  // In docker only for now: rustup's cargo runs in bwrap (test/sandbox/toolchains.test.ts), but a whole run on
-  // this crate in bwrap does not reach a passing test yet (see the issue notes).
-  {
-    kind: "cargo",
-    persona: { forgetFinish: true, absolutePaths: true },
-    what: "no finish, absolute paths",
-    only: "docker",
-  },
+  { kind: "cargo", persona: { forgetFinish: true, absolutePaths: true }, what: "no finish, absolute paths" },
 ];
 
 for (const sandbox of SANDBOXES) {
