@@ -31,16 +31,16 @@ interface OwnCommandDeps {
 function currentResult(
   events: readonly EntourageEvent[],
   command: string,
-): { seq: number; exitCode: number } | undefined {
+): { seq: number; exitCode: number; verification?: Verification } | undefined {
   const agentRuns = commandRuns(events).filter((r) => !r.timedOut && r.command.trim() === command);
-  let found: { seq: number; exitCode: number } | undefined;
+  let found: { seq: number; exitCode: number; verification?: Verification } | undefined;
   let next = 0;
   for (const e of events) {
     while (next < agentRuns.length && agentRuns[next]!.seq <= e.seq) found = agentRuns[next++];
     if (e.type === "checkpoint.created" || e.type === "workspace.restored" || e.type === "workspace.merged")
       found = undefined;
     if (e.type === "verification.ended" && e.data.command === command && e.data.exitCode !== undefined)
-      found = { seq: e.seq, exitCode: e.data.exitCode };
+      found = { seq: e.seq, exitCode: e.data.exitCode, verification: e.data };
   }
   return found;
 }
@@ -90,6 +90,8 @@ export async function verifyChange(
   }
   const command = testCommand.command.trim();
   const known = currentResult(deps.events, command);
+  // Already verified on this very workspace (the pipeline's last Tester round): that verdict stands.
+  if (known?.verification) return known.verification;
   if (known) {
     return end({
       status: known.exitCode === 0 ? "passed" : "failed",
