@@ -297,9 +297,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command("doctor")
-    .description("what works here: bubblewrap, docker, cgroups, runtimes, and the sandbox runs would use")
+    .description(
+      "what works here: bubblewrap, docker, cgroups, the sandbox runs would use, and what each runs for a repository",
+    )
+    .option(
+      "--repo <dir>",
+      "the repository to check toolchains for (default: the current directory, if a checkout)",
+    )
     .option("--json", "print JSON")
-    .action(async (opts) => setExit(await (await import("./commands/sandbox.ts")).doctorCommand(opts)));
+    .action(async (opts) => setExit(await (await import("./commands/doctor.ts")).doctorCommand(opts)));
 
   return program;
 }

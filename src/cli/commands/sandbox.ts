@@ -7,7 +7,6 @@ import { DEFAULT_LIMITS } from "../../sandbox/index.ts";
 import { findRepoRoot } from "../../workspace/index.ts";
 import { detectMounts, home } from "../compose.ts";
 import { reportError } from "../main.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
 
 /** Parses sizes like 512m, 2g, 1048576 into bytes. */
 export function parseSize(value: string): number {
@@ -100,62 +99,6 @@ export async function sandboxExecCommand(argv: string[], flags: SandboxExecFlags
       process.off("SIGTERM", onSignal);
       await sandbox.destroy();
     }
-  } catch (error) {
-    return reportError(error);
-  }
-}
-
-/** `entourage doctor`: what works here — each sandbox backend, and which one a run would use. */
-export async function doctorCommand(opts: { json?: boolean }): Promise<number> {
-  try {
-    const { backends, selectDefaultBackend } = await import("../../sandbox/backends/index.ts");
-    const rows: {
-      backend: string;
-      available: boolean;
-      isolated: boolean;
-      reason?: string;
-      details?: Record<string, string>;
-    }[] = [];
-    for (const [name, make] of Object.entries(backends)) {
-      if (!make) continue;
-      const backend = make();
-      const probe = await backend
-        .probe()
-        .catch((e: unknown) => ({ available: false, reason: String(e), details: undefined }));
-      rows.push({
-        backend: name,
-        available: probe.available,
-        isolated: backend.isolated,
-        reason: probe.reason,
-        details: probe.details,
-      });
-    }
-    const selected = await selectDefaultBackend();
-    const node = { version: process.version, execPath: process.execPath };
-    if (opts.json) {
-      process.stdout.write(
-        `${JSON.stringify({ node, backends: rows, default: selected.backend?.name ?? null }, null, 2)}\n`,
-      );
-      return 0;
-    }
-    const s = makeStyle(colorEnabled(process.stdout));
-    process.stdout.write(
-      `${s.bold("entourage doctor")}\n\nnode ${node.version} (${node.execPath})\n\nsandbox backends:\n`,
-    );
-    for (const r of rows) {
-      const mark = r.available ? s.green("✔") : s.red("✘");
-      const iso = r.isolated ? "" : s.yellow(" (no isolation)");
-      process.stdout.write(
-        `  ${mark} ${r.backend}${iso}${r.available ? "" : `: ${r.reason ?? "unavailable"}`}\n`,
-      );
-      for (const [k, v] of Object.entries(r.details ?? {})) process.stdout.write(s.dim(`      ${k}: ${v}\n`));
-    }
-    process.stdout.write(
-      selected.backend
-        ? `\nruns use: ${s.bold(selected.backend.name)} (pass --sandbox to choose another)\n`
-        : `\n${s.red("no isolating sandbox works here")}: runs refuse to start unless you pass --sandbox subprocess (trusted code only).\n`,
-    );
-    return 0;
   } catch (error) {
     return reportError(error);
   }
