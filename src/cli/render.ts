@@ -1,5 +1,5 @@
-import { formatCost, formatDuration, formatTokens } from "../core/format.ts";
-import type { EntourageEvent, EventData } from "../core/index.ts";
+import { FALLBACK_LABEL, formatCost, formatDuration, formatTokens } from "../core/format.ts";
+import type { EntourageEvent } from "../core/index.ts";
 import type { Style } from "./style.ts";
 
 /** Lines of a command's output shown live per call; the rest is counted, and kept in the log. */
@@ -412,13 +412,6 @@ export class TerminalRenderer {
     this.atLineStart = true;
   }
 }
-
-const FALLBACK_LABEL: Record<EventData<"protocol.fallback">["kind"], string> = {
-  plan_from_text: "plan taken from text",
-  plan_from_analysis: "plan taken from the analysis",
-  report_from_text: "report taken from text",
-  nudged: "nudged",
-};
 
 function firstLine(text: string, max = 80): string {
   const line = text.split("\n").find((l) => l.trim() !== "") ?? "";

@@ -1,6 +1,6 @@
 /**
- * How durations, token counts and costs read, in the terminal and in the dashboard alike (the dashboard
- * imports this file directly: it has no imports and runs anywhere).
+ * How durations, token counts, costs and protocol fallbacks read, in the terminal and in the dashboard alike
+ * (the dashboard imports this file directly: it has no imports and runs anywhere).
  */
 
 export function formatDuration(ms: number): string {
@@ -25,3 +25,14 @@ export function formatCost(usd: number, known: boolean): string {
   if (usd === 0) return "$0";
   return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
 }
+
+/** What a `protocol.fallback` of each kind means, in the words every view uses. */
+export const FALLBACK_LABEL: Record<
+  "plan_from_text" | "plan_from_analysis" | "report_from_text" | "nudged",
+  string
+> = {
+  plan_from_text: "plan taken from the model's text",
+  plan_from_analysis: "no plan proposed: the Analyzer's report is the plan",
+  report_from_text: "report taken from the model's text (no finish call)",
+  nudged: "agent nudged",
+};

@@ -1,6 +1,6 @@
 /** Small display helpers shared by the pages. */
 
-export { formatCost, formatDuration, formatTokens } from "../../../src/core/format.ts";
+export { FALLBACK_LABEL, formatCost, formatDuration, formatTokens } from "../../../src/core/format.ts";
 
 export function formatTime(ms: number): string {
   return new Date(ms).toLocaleTimeString(undefined, { hour12: false });

@@ -7,6 +7,7 @@
  * a stream that reconnects and repeats itself cannot duplicate a line.
  */
 import { emptyRunState, reduceRun } from "../../../src/core/state.ts";
+import { FALLBACK_LABEL } from "../lib/format.ts";
 import type { EntourageEvent, EventData, RunState } from "../types.ts";
 
 export interface ApprovalInfo {
@@ -483,7 +484,7 @@ export class RunModel {
         this.#note(
           e,
           "warn",
-          FALLBACK_TITLE[e.data.kind],
+          `${FALLBACK_LABEL[e.data.kind][0]?.toUpperCase()}${FALLBACK_LABEL[e.data.kind].slice(1)}`,
           [e.data.detail, e.data.message].filter(Boolean).join("\n"),
         );
         break;
@@ -584,10 +585,3 @@ export function modelAt(runId: string, events: readonly EntourageEvent[], uptoSe
   model.apply(events.slice(0, end));
   return model;
 }
-
-const FALLBACK_TITLE: Record<EventData<"protocol.fallback">["kind"], string> = {
-  plan_from_text: "Plan taken from the model's text",
-  plan_from_analysis: "No plan proposed: the Analyzer's report is the plan",
-  report_from_text: "Report taken from the model's text (no finish call)",
-  nudged: "Agent nudged",
-};
