@@ -47,6 +47,16 @@ const networkCodes = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
 
+/** Network errors that mean no connection was made at all (nothing listens there, no such host). */
+const CONNECT_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
 /**
  * Classifies an error raised by the AI SDK or the network. AI SDK errors are recognised by their stable
  * `name` (`AI_APICallError`, …) rather than `instanceof`, so this module needs no runtime import of `ai`.
@@ -68,7 +78,7 @@ export function classifyError(error: unknown): AttemptFailure {
         status !== undefined
           ? `HTTP ${status}: ${shorten(e?.message)}`
           : network
-            ? `the connection broke mid-response (${shorten(network.message)})`
+            ? `${neverConnected(e?.cause) ? "could not connect" : "the connection broke mid-response"} (${shorten(network.message)})`
             : `${retryable ? "network error" : "provider error"}: ${shorten(e?.message)}`,
       ...(status !== undefined ? { status } : {}),
       ...optional("retryAfterMs", retryAfterFromHeaders(e?.responseHeaders)),
@@ -164,6 +174,17 @@ export function exhaustedError(attempts: number, last: AttemptFailure, ctx: Fail
         : "The provider may be overloaded or rate-limiting this key; wait a little, then resume the run."),
     { cause: last.cause, retryable: true },
   );
+}
+
+/** Whether the chain of causes says no connection was made at all (rather than one that broke). */
+function neverConnected(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    seen.add(current);
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECT_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 function findNetworkError(error: unknown): Error | undefined {
