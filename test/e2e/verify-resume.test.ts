@@ -32,10 +32,16 @@ function fixture(): { home: string; repo: string } {
   return { home, repo };
 }
 
-/** The CLI as a user runs it, with this test's home; `--json` output read as events. */
+/** The CLI as a user runs it, with this test's home; `--json` output read as events on demand. */
 async function entourage(home: string, args: string[]) {
   const result = await runCli(args, { env: cliEnv(home) });
-  return { ...result, events: jsonLines(result.stdout) as Event[] };
+  return {
+    ...result,
+    /** Only for commands run with --json. */
+    get events() {
+      return jsonLines(result.stdout) as Event[];
+    },
+  };
 }
 
 /** `entourage run <task>` on `repo` with the fake model, approving everything, events on stdout. */
@@ -182,6 +188,11 @@ describe("a run is not tied to its model", () => {
     assert.equal(first.code, 1);
     const failed = ofType(first.events, "run.finished")[0]?.data;
     assert.match(String((failed?.error as { code?: string } | undefined)?.code), /^model_/);
+    assert.match(
+      String((failed?.error as { message?: string } | undefined)?.message),
+      /could not connect \(.*ECONNREFUSED/,
+      "a server that is not there is told apart from a connection that broke",
+    );
 
     const tidied: FakeTurn[] = [
       { toolCalls: [edit] },
