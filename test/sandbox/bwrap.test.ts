@@ -9,7 +9,7 @@ import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts"
 import { backendFixtures } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { SYSTEM_PATH } from "../../src/sandbox/toolchain.ts";
 
-runSandboxConformance("bwrap", () => createBwrapBackend(), { isolated: true });
+runSandboxConformance("bwrap", () => createBwrapBackend(), { isolated: true, dependencyMounts: "read-only" });
 
 describe("bwrap backend specifics", () => {
   const backend = createBwrapBackend();

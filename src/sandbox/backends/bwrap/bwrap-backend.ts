@@ -44,7 +44,12 @@ import type {
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
 import { toolchainEnv } from "../../toolchain.ts";
-import { checkDependencies, checkToolchainDirs, mountPoint } from "../shared/dependency-mounts.ts";
+import {
+  checkDependencies,
+  checkToolchainDirs,
+  mountPoint,
+  prepareMountpoints,
+} from "../shared/dependency-mounts.ts";
 import { abortedBeforeStart, assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
@@ -361,7 +366,7 @@ class BwrapSandbox implements Sandbox {
     hostname: string,
   ): Promise<BwrapSandbox> {
     const toolchainDirs = checkToolchainDirs(spec.toolchain);
-    const dependencies = checkDependencies(spec.dependencies);
+    const dependencies = checkDependencies(spec.dependencies, { workspace: paths.real });
     const session = randomBytes(6).toString("hex");
     const stateDir = await mkdtemp(path.join(tmpdir(), stateDirPrefix(session)));
     let cgroup: CgroupSessionPlan | undefined;
@@ -379,10 +384,18 @@ class BwrapSandbox implements Sandbox {
       );
       const home = path.join(stateDir, "home");
       await mkdir(home, { mode: 0o700 });
-      if (host.identity.kind === "setpriv") {
-        chownSync(home, host.user.uid, host.user.gid);
-        returnWorkspace = lendWorkspace(paths.real, host.user.uid, host.user.gid);
-      }
+      // Made here, not by bwrap: bwrap would create a nested one's parents (packages/a) as root, 0700 to
+      // the sandbox uid; made before the workspace is lent, they are the sandbox user's like the rest.
+      const removeMountpoints = prepareMountpoints(paths.real, dependencies);
+      const lent =
+        host.identity.kind === "setpriv"
+          ? lendWorkspace(paths.real, host.user.uid, host.user.gid)
+          : undefined;
+      if (host.identity.kind === "setpriv") chownSync(home, host.user.uid, host.user.gid);
+      returnWorkspace = () => {
+        lent?.();
+        removeMountpoints();
+      };
       if (host.cgroup.layout && neededControllers(limits).length > 0) {
         cgroup = await createCgroupSession(host.cgroup.layout, sessionName(session), limits);
       }

@@ -91,7 +91,7 @@ export function createSubprocessBackend(options: SubprocessBackendOptions = {}):
     },
     async create(spec: SandboxSpec): Promise<Sandbox> {
       const paths = checkWorkspace(spec.workspace);
-      const dependencies = checkDependencies(spec.dependencies);
+      const dependencies = checkDependencies(spec.dependencies, { workspace: paths.real });
       checkToolchainDirs(spec.toolchain); // nothing is bound here, but a spec naming HOME is refused alike
       const home = await mkdtemp(path.join(tmpdir(), "entourage-home-"));
       trackHome(home);
