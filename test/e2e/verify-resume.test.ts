@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { FakeTurn } from "../fake-llm/scenario.ts";
@@ -168,6 +170,37 @@ describe("--setup", () => {
       assert.match(String(finished?.summary), /exited 3[\s\S]*npm ERR! missing lockfile/);
       assert.equal(server.requests.length, 0);
     });
+  });
+});
+
+describe("--setup-network", () => {
+  it("gives the network to the setup command only: the setup downloads, the agent's command cannot", async () => {
+    const { home, repo } = fixture();
+    const site = createServer((_req, res) => res.end("dependency v1"));
+    await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+    const fetchTo = (file: string) =>
+      `node -e "fetch('${url}').then((r) => r.text()).then((t) => require('fs').writeFileSync('${file}', t))"`;
+    const scenario: FakeTurn[] = [
+      { toolCalls: [{ name: "run_command", arguments: { command: fetchTo("agent.txt") } }] },
+      { toolCalls: [{ name: "read_file", arguments: { path: "setup.txt" } }] },
+      { toolCalls: [{ name: "finish", arguments: { status: "done", summary: "Checked." } }] },
+    ];
+    try {
+      await withModel(scenario, async (server) => {
+        const args = ["--mode", "single", "--no-verify", "--setup", fetchTo("setup.txt"), "--setup-network"];
+        const run = await entourage(home, runArgs(repo, server, "Check the download", ...args));
+        assert.equal(run.code, 0, run.stderr);
+        const started = ofType(run.events, "setup.started")[0]?.data;
+        assert.equal(started?.network, "on");
+        assert.equal(ofType(run.events, "setup.ended")[0]?.data.exitCode, 0, "the setup reached the network");
+        const [agentCommand, read] = ofType(run.events, "tool.call.ended");
+        assert.notEqual(agentCommand?.data.exitCode, 0, "the agent's command had no network");
+        assert.match(String(read?.data.output), /dependency v1/);
+      });
+    } finally {
+      site.close();
+    }
   });
 });
 
