@@ -384,9 +384,13 @@ class BwrapSandbox implements Sandbox {
       );
       const home = path.join(stateDir, "home");
       await mkdir(home, { mode: 0o700 });
-      // Made here, not by bwrap: bwrap would create a nested one's parents (packages/a) as root, 0700 to
-      // the sandbox uid; made before the workspace is lent, they are the sandbox user's like the rest.
-      const removeMountpoints = prepareMountpoints(paths.real, dependencies);
+      // A nested mount's parents (packages/a of packages/a/node_modules) are made here, not by bwrap, which
+      // would make them as root, closed to the sandbox uid; made before the workspace is lent, they are the
+      // sandbox user's like the rest. The mount points themselves bwrap makes per command, as before.
+      const parents = dependencies
+        .map((d) => ({ path: path.posix.dirname(d.path) }))
+        .filter((d) => d.path !== ".");
+      const removeMountpoints = prepareMountpoints(paths.real, parents);
       const lent =
         host.identity.kind === "setpriv"
           ? lendWorkspace(paths.real, host.user.uid, host.user.gid)
