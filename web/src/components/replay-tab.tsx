@@ -39,7 +39,7 @@ export function ReplayTab({ live }: { live: LiveRun }) {
     return () => clearInterval(t);
   }, [playing, last]);
 
-  const at = events.find((e) => e.seq === position);
+  const at = events.find((e) => e.seq === deferred);
   const checkpoints = live.model.state.checkpoints.map((c) => c.seq);
   const prevCheckpoint = checkpoints.filter((s) => s < position).at(-1);
   const nextCheckpoint = checkpoints.find((s) => s > position);
@@ -98,8 +98,9 @@ export function ReplayTab({ live }: { live: LiveRun }) {
             checkpoint ⏭
           </button>
         </div>
+        {/* The position the shown state was folded at (it trails the slider while a big log folds). */}
         <p className="small" data-testid="replay-position">
-          Event <strong>#{position}</strong> of {last}
+          Event <strong>#{deferred}</strong> of {last}
           {at && (
             <>
               {" · "}
