@@ -247,6 +247,18 @@ describe("a run is not tied to its model", () => {
       assert.equal(ofType(all, "run.finished").at(-1)?.data.status, "succeeded");
       assert.ok(resumed.events.length > 0);
       assert.equal(live.requests.length, 2, "the new server answered the rest of the run");
+
+      // rewind takes a model too: the switch is recorded, and the run is left paused for resume.
+      const rewound = await entourage(home, ["rewind", runId, "--to", "1", "--model", "other-coder"]);
+      assert.equal(rewound.code, 0, rewound.stderr);
+      const after = (await entourage(home, ["show", runId, "--json"])).events;
+      const switched = ofType(after, "model.changed").at(-1)?.data as {
+        to: { model: string; baseUrl: string };
+        by: string;
+      };
+      assert.equal(switched.by, "rewind");
+      assert.equal(switched.to.model, "other-coder");
+      assert.equal(switched.to.baseUrl, live.baseUrl, "the server is kept when only the model changes");
     });
   });
 
