@@ -5,8 +5,8 @@
  * and says how to read its requests in its own wire format; see test/llm/model-conformance.test.ts.
  *
  * A target without a wire (the scripted model) declares each case that needs HTTP not applicable, with
- * the reason: such a case is reported as skipped with that reason. A case that is neither run nor
- * declared does not exist: an undeclared wire case fails for a target without a wire.
+ * the reason; a declared case still runs, as a test of the limitation (see `NotApplicable`). A case that is
+ * neither run nor declared does not exist: an undeclared wire case fails for a target without a wire.
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
@@ -96,7 +96,17 @@ export interface ModelConformanceTarget {
     /** The variable a 401 must tell the user to check. */
     keyVariable: string;
   };
-  notApplicable?: Partial<Record<ModelConformanceCase, string>>;
+  /**
+   * Cases this target cannot pass, with the reason. Each is still a test — of the limitation itself: a
+   * `check` (given the suite's `start`) shows the behaviour the reason describes; without one, the reason
+   * must be that the target has no wire, and the test asserts it has none.
+   */
+  notApplicable?: Partial<Record<ModelConformanceCase, string | NotApplicable>>;
+}
+
+export interface NotApplicable {
+  reason: string;
+  check: (start: (turns: FakeTurn[]) => Promise<{ model: Model }>) => Promise<void>;
 }
 
 /** Runs the suite for one provider. `name` labels the describe block, e.g. "anthropic (messages)". */
@@ -610,10 +620,21 @@ export function runModelConformance(name: string, target: ModelConformanceTarget
 
     for (const id of MODEL_CONFORMANCE_CASES) {
       const { title, run } = cases[id];
-      const reason = target.notApplicable?.[id];
-      if (reason !== undefined)
-        it(`[${id}] ${title}`, { skip: `not applicable to ${name}: ${reason}` }, () => {});
-      else it(`[${id}] ${title}`, run);
+      const declared = target.notApplicable?.[id];
+      if (declared === undefined) {
+        it(`[${id}] ${title}`, run);
+        continue;
+      }
+      const { reason, check } =
+        typeof declared === "string" ? { reason: declared, check: undefined } : declared;
+      it(`[${id}] not applicable to ${name}, and it is so: ${reason}`, async () => {
+        if (check) return check(start);
+        assert.equal(
+          target.wire,
+          undefined,
+          `${name} declares "${id}" not applicable for want of a wire, yet has one`,
+        );
+      });
     }
   });
 }

@@ -26,6 +26,7 @@ import {
   runModelConformance,
   type WireRequestView,
 } from "../../src/llm/model.conformance.ts";
+import { collect, request } from "../../src/llm/model.conformance-support.ts";
 import type { FakeTurn, RecordedRequest } from "../fake-llm/index.ts";
 import { startFakeModelServer } from "../fake-llm/index.ts";
 import {
@@ -188,7 +189,19 @@ const openaiChat: ModelConformanceTarget = {
     keyVariable: "OPENAI_API_KEY",
   },
   notApplicable: {
-    reasoning: "OpenAI's chat completions API does not stream reasoning (only its token count)",
+    reasoning: {
+      reason: "OpenAI's chat completions API does not stream reasoning (only its token count)",
+      // The reasoning the server has is dropped, never mixed into the answer.
+      async check(start) {
+        const { model } = await start([{ reasoning: "The loop bound is off by one.", text: "Fixed." }]);
+        const parts = await collect(model.stream(request()));
+        assert.deepEqual(
+          parts.filter((p) => p.type === "reasoning-delta"),
+          [],
+        );
+        assert.equal(parts.map((p) => (p.type === "text-delta" ? p.text : "")).join(""), "Fixed.");
+      },
+    },
   },
 };
 
@@ -264,8 +277,17 @@ const scripted: ModelConformanceTarget = {
     "cut-mid-tool-call": noWire,
     "ended-early": noWire,
     "request-shape": noWire,
-    "empty-answer":
-      "the script is the answer: an empty scripted turn is replayed as written (a script bug, not a model's)",
+    "empty-answer": {
+      reason:
+        "the script is the answer: an empty scripted turn is replayed as written (a script bug, not a model's)",
+      async check(start) {
+        const { model } = await start([{}]);
+        const parts = await collect(model.stream(request()));
+        assert.ok(
+          !parts.some((p) => p.type === "retry" || p.type === "text-delta" || p.type === "tool-call"),
+        );
+      },
+    },
   },
 };
 

@@ -378,9 +378,9 @@ describe("personas", () => {
     assert.match(result.finalText ?? "", /^Done\. I fixed src\/add\.js/);
   });
 
-  test("wrongFix + falseSuccess: the decoy edit leaves the test failing, and the report says it passes", async () => {
-    const dir = project();
-    const { result } = await withServer({ wrongFix: true, falseSuccess: true }, (baseUrl) =>
+  /** Drives the persona over the OpenAI wire with odd tool names until it calls the report tool. */
+  const untilReport = (persona: Persona, dir: string) =>
+    withServer(persona, (baseUrl) =>
       drive({
         api: "openai",
         baseUrl,
@@ -390,6 +390,10 @@ describe("personas", () => {
         stopAfter: ["submit_report"],
       }),
     );
+
+  test("wrongFix + falseSuccess: the decoy edit leaves the test failing, and the report says it passes", async () => {
+    const dir = project();
+    const { result } = await untilReport({ wrongFix: true, falseSuccess: true }, dir);
     assert.match(readFileSync(join(dir, "src/add.js"), "utf8"), /return b - a;/);
     const run = result.calls.find((c) => c.name === "bash")!;
     assert.match(run.output, /exit code 1/);
@@ -401,16 +405,7 @@ describe("personas", () => {
 
   test("skipTests + falseSuccess: claims success without running anything", async () => {
     const dir = project();
-    const { result } = await withServer({ skipTests: true, falseSuccess: true }, (baseUrl) =>
-      drive({
-        api: "openai",
-        baseUrl,
-        system: SYSTEM,
-        user: USER,
-        tools: oddTools(dir, [submitReport]),
-        stopAfter: ["submit_report"],
-      }),
-    );
+    const { result } = await untilReport({ skipTests: true, falseSuccess: true }, dir);
     assert.ok(!result.calls.some((c) => c.name === "bash"));
     assert.equal(result.calls.at(-1)!.args.tests_green, true);
   });
