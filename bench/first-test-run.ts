@@ -1,8 +1,8 @@
 /**
  * First test run per language per sandbox, for `npm run bench`: a tiny JS (node --test), Python (pytest),
  * Go (go test) and Rust (cargo test) project, each copied fresh, its test command run twice through the
- * docker backend with the language image, through the bwrap backend (the host's toolchain as far as the
- * backend lets a command see it), and bare with spawn — interleaved, so all three see the same machine
+ * docker backend with the language image, through the bwrap backend (the user's toolchain, as a run gets it:
+ * `detectToolchain`), and bare with spawn — interleaved, so all three see the same machine
  * load. The first run pays the cold caches (Go's build cache, cargo's target/); the second shows the steady
  * cost. What cannot run says why ("n/a (…)"). Timings are printed, never asserted.
  */
@@ -19,7 +19,12 @@ import {
   type ImageLanguage,
 } from "../src/sandbox/backends/docker/image-recipes.ts";
 import { createBackend } from "../src/sandbox/backends/index.ts";
-import { DEFAULT_LIMITS, type Sandbox, type SandboxBackendName } from "../src/sandbox/index.ts";
+import {
+  DEFAULT_LIMITS,
+  detectToolchain,
+  type Sandbox,
+  type SandboxBackendName,
+} from "../src/sandbox/index.ts";
 import { TINY_PROJECTS, writeFiles } from "../test/helpers/language-projects.ts";
 
 type Row = Record<string, string>;
@@ -35,6 +40,8 @@ interface Runner {
 }
 
 type Outcome = { ok: true; ms: number } | { ok: false; why: string };
+
+const { toolchain } = detectToolchain({ env: process.env, execPath: process.execPath });
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
@@ -95,6 +102,8 @@ async function sandboxed(name: SandboxBackendName, language: ImageLanguage): Pro
         network: "off",
         limits: { ...DEFAULT_LIMITS, timeoutMs: 600_000 },
         image,
+        // As a run's: the user's toolchain for host backends (docker brings its image's own).
+        toolchain: image ? undefined : toolchain,
       });
       const createMs = performance.now() - started;
       const sb = sandbox;
