@@ -5,7 +5,16 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Config, loadConfig, saveProjectRule } from "../config/index.ts";
+import {
+  type Config,
+  describeTrustItems,
+  type LoadConfigOptions,
+  loadConfig,
+  loadProjectTrust,
+  type ProjectTrust,
+  recordTrust,
+  saveProjectRule,
+} from "../config/index.ts";
 import {
   createdData,
   type EventData,
@@ -14,6 +23,7 @@ import {
   failedOnModel,
   foldRun,
   isTerminal,
+  type NewEvent,
   newId,
   type RunState,
   systemClock,
@@ -85,7 +95,17 @@ export interface RunRequest {
   /** Run once before the agents (`--setup`), and whether it may use the network (`--setup-network`). */
   setupCommand?: string;
   setupNetwork?: "off" | "on";
+  /**
+   * Asked when the repository's config has settings that need trust and the user has not trusted it as it
+   * is (the terminal's question); without it (headless, the server) the run is refused.
+   */
+  askTrust?: TrustQuestion;
+  /** Run without the repository's settings that need trust instead of refusing (`--without-repo-settings`). */
+  withoutRepoSettings?: boolean;
 }
+
+/** The person's answer to "trust this repository's settings?". */
+export type TrustQuestion = (trust: ProjectTrust) => Promise<"trust" | "without" | "quit">;
 
 /** A new run, composed and not yet logged. */
 export interface PreparedRun {
@@ -137,7 +157,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       `The repository ${repo} does not exist or is not a directory (--repo).`,
     );
   }
-  const config = loadConfig({
+  const configOptions: LoadConfigOptions = {
     home: home(),
     repo,
     flags: {
@@ -157,7 +177,9 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       setupCommand: request.setupCommand,
       setupNetwork: request.setupNetwork,
     },
-  });
+  };
+  const trust = await settleTrust(configOptions, request);
+  const config = loadConfig(configOptions);
   const model = await makeModel(
     { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
     { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
@@ -199,6 +221,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       ),
     context: { lessons: lessons.bullets },
   });
+  if (trust) project.events.unshift(trust);
   return {
     runId,
     model,
@@ -244,6 +267,62 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       image: image?.image,
     },
   };
+}
+
+/**
+ * Decides whether the repository's settings that need trust load (sets `options.projectSettings`): yes when
+ * trusted as they are, else the person is asked; headless, the run is refused unless it may go without them.
+ * Returns the event that records the outcome, undefined when the repository asks for nothing of the kind.
+ */
+async function settleTrust(
+  options: LoadConfigOptions,
+  request: Pick<RunRequest, "askTrust" | "withoutRepoSettings">,
+): Promise<NewEvent | undefined> {
+  const trust = loadProjectTrust(options);
+  if (!trust || trust.items.length === 0) return undefined;
+  const settings = trust.items.map((i) => i.setting).join(", ");
+  const loaded: NewEvent = {
+    type: "extension.loaded",
+    data: {
+      kind: "settings",
+      name: ".entourage/config.json",
+      source: trust.file,
+      note: `trusted: ${settings}`,
+    },
+  };
+  if (trust.trusted) return loaded;
+  const answer = request.withoutRepoSettings ? "without" : await request.askTrust?.(trust);
+  if (answer === "trust") {
+    recordTrust(options.home, trust);
+    return loaded;
+  }
+  if (answer === "without") {
+    options.projectSettings = "safe-only";
+    return {
+      type: "extension.failed",
+      data: {
+        kind: "settings",
+        name: ".entourage/config.json",
+        source: trust.file,
+        message: `Left out, the repository is not trusted: ${settings}. The rest of its config loaded. Review and trust it with: entourage trust ${trust.repo}`,
+      },
+    };
+  }
+  throw untrustedError(trust);
+}
+
+/** The refusal of a repository whose settings need trust, naming each and both ways on. */
+export function untrustedError(trust: ProjectTrust): UserError {
+  const why = trust.changedSinceTrusted
+    ? `${trust.file} changed since you trusted it, and it has`
+    : `${trust.file} has`;
+  return new UserError(
+    "untrusted_repository",
+    `${why} settings that run code on your machine or weaken safety; they load only once you trust this repository:\n` +
+      `${describeTrustItems(trust.items)}\n` +
+      `Review them, then trust the repository: entourage trust ${trust.repo}\n` +
+      "Or run without them: --without-repo-settings.",
+  );
 }
 
 /** Logs a prepared run's `run.created` and, when it gives its agents saved lessons, `lesson.used`. */
@@ -298,12 +377,15 @@ function recordedApprovalMode(recorded: string): ApprovalMode | undefined {
 export async function prepareResume(
   store: EventStore,
   runId: string,
-  flags: { yes?: boolean; approval?: ApprovalMode } & ModelFlags,
+  flags: { yes?: boolean; approval?: ApprovalMode } & ModelFlags &
+    Pick<RunRequest, "askTrust" | "withoutRepoSettings">,
 ): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
   let events = await store.read(runId);
   let state = foldRun(runId, events);
   const d = createdData(runId, events);
-  const config = loadConfig({ home: home(), repo: d.repo, flags: { approval: flags.approval } });
+  const configOptions = { home: home(), repo: d.repo, flags: { approval: flags.approval } };
+  const trust = await settleTrust(configOptions, flags);
+  const config = loadConfig(configOptions);
   const modelOptions = {
     idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000,
     maxRetries: config.maxRetries,
@@ -372,6 +454,7 @@ export async function prepareResume(
       makeModel({ provider: model.provider, model: id, baseUrl: state.model.baseUrl }, modelOptions),
     recorded: d,
   });
+  if (trust) project.events.unshift(trust);
   await project.attach(store, runId, events.length);
   return {
     parts: {
@@ -409,7 +492,12 @@ export function createRunControl(
       : undefined,
     timeoutDecision: parts.approval.approvalTimeoutDecision,
     saveRule: async (rule) => {
+      // The user's own answer: a file that loaded in full before keeps loading in full (an allow rule
+      // would otherwise make the changed file wait for trust).
+      const before = loadProjectTrust({ home: home(), repo: parts.repo, env: {} });
       saveProjectRule(parts.repo, rule);
+      if (before && (before.trusted || before.items.length === 0))
+        recordTrust(home(), loadProjectTrust({ home: home(), repo: parts.repo, env: {} })!);
     },
   });
 }

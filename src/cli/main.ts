@@ -74,6 +74,10 @@ function runOptions(cmd: Command): Command {
       [],
     )
     .option("--yes", "approve every tool call without asking (non-interactive use)")
+    .option(
+      "--without-repo-settings",
+      "run without the repository's settings that need trust (plugins, MCP servers, sandbox, endpoint…) instead of asking or refusing",
+    )
     .option("--json", "print the run's events as JSONL on stdout instead of the live view")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live");
 }
@@ -180,6 +184,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   )
     .option("--yes", "approve every tool call without asking")
     .addOption(approvalOption())
+    .option("--without-repo-settings", "continue without the repository's settings that need trust")
     .option("--json", "print the run's new events as JSONL")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (runId: string, opts) =>
@@ -242,6 +247,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .action(async (runId: string, opts) =>
       setExit(await (await import("./commands/attach.ts")).attachCommand(runId, opts)),
+    );
+
+  program
+    .command("trust")
+    .description(
+      "trust a repository's own settings that run code or weaken safety (plugins, MCP servers, sandbox, model endpoint, looser approvals); shows what loads",
+    )
+    .argument("[dir]", "the repository", ".")
+    .option("--revoke", "no longer trust it")
+    .option("--list", "list trusted repositories and what each loads")
+    .option("--json", "with --list: print JSON")
+    .action(async (dir: string, opts) =>
+      setExit(await (await import("./commands/trust.ts")).trustCommand(dir, opts)),
     );
 
   memoryCommands(program, setExit);

@@ -219,7 +219,9 @@ export class TerminalRenderer {
         const d = event.data;
         const tools = d.tools?.length ? `: ${d.tools.join(", ")}` : "";
         const note = d.note ? ` (${d.note})` : "";
-        this.line(s.dim(`+ ${d.kind} ${d.name}${tools}${note}`));
+        // Text the repository brings is labelled as the repository's: its author speaks to the agents.
+        const from = d.kind === "instructions" ? " — text from the repository" : "";
+        this.line(s.dim(`+ ${d.kind} ${d.name}${tools}${note}${from}`));
         break;
       }
       case "extension.failed":
@@ -228,7 +230,11 @@ export class TerminalRenderer {
       // Lessons from corrections (src/memory).
       case "lesson.used": {
         const n = event.data.lessonIds.length;
-        this.line(s.dim(`  ${n} lesson${n === 1 ? "" : "s"} from ${event.data.file} given to every agent`));
+        this.line(
+          s.dim(
+            `  ${n} lesson${n === 1 ? "" : "s"} from the repository's ${event.data.file} given to every agent`,
+          ),
+        );
         break;
       }
       case "lesson.proposed": {

@@ -4,7 +4,8 @@ import path from "node:path";
 import { after, beforeEach, describe, it } from "node:test";
 import { UserError } from "../core/index.ts";
 import { tempDir } from "../workspace/testing.ts";
-import { configSchema, loadConfig } from "./config.ts";
+import { configSchema, loadConfig, loadProjectTrust } from "./config.ts";
+import { recordTrust } from "./trust.ts";
 
 /**
  * Regression guard: `configSchema.partial()` in zod 4 still fills in `.default()` values, so validating
@@ -187,6 +188,7 @@ describe("loadConfig", () => {
       plugins: ["./entourage.plugin.ts", "/abs/p.ts"],
       pipeline: { after: { refactor: ["security-reviewer"] } },
     });
+    recordTrust(home, loadProjectTrust({ home, repo, env: {} })!); // MCP servers and plugins need trust
     const config = loadConfig({ home, repo, env: {} });
     assert.deepEqual(Object.keys(config.mcpServers), ["github", "notes"]);
     assert.equal(config.mcpServers.github?.risk, "execute", "tools of an MCP server are execute by default");

@@ -2,6 +2,13 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../core/index.ts";
+import {
+  assessTrust,
+  type ProjectTrust,
+  projectConfigPath,
+  type UserSettings,
+  withoutUntrusted,
+} from "./trust.ts";
 
 const riskSchema = z.enum(["read", "write", "execute", "network", "destructive"]);
 
@@ -295,6 +302,11 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
 }
 
 export interface LoadConfigOptions {
+  /**
+   * The repository's settings that need trust (src/config/trust.ts): "if-trusted" (default) loads them
+   * when the user trusts the file as it is now; "safe-only" never loads them.
+   */
+  projectSettings?: "if-trusted" | "safe-only";
   /** ENTOURAGE_HOME: holds the user file `config.json`. */
   home: string;
   /** The repo whose `.entourage/config.json` is the project layer, if any. */
@@ -306,18 +318,64 @@ export interface LoadConfigOptions {
 
 /** Merges defaults < user file < project file < ENTOURAGE_* env < flags, validating each layer with its source named. */
 export function loadConfig(options: LoadConfigOptions): Config {
-  const userPath = join(options.home, "config.json");
-  const layers: Partial<Config>[] = [fileLayer(userPath)];
-  if (options.repo) layers.push(fileLayer(join(options.repo, ".entourage", "config.json")));
-  layers.push(validate(fromEnv(options.env ?? process.env), "the ENTOURAGE_* environment variables"));
-  const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined));
-  layers.push(validate(flags, "the command-line flags"));
+  const { user, env, flags } = userLayers(options);
+  const layers: Partial<Config>[] = [user];
+  if (options.repo) {
+    const { layer, trust } = projectLayer(options.repo, options.home, { user, env, flags });
+    const load = options.projectSettings !== "safe-only" && (trust.trusted || trust.items.length === 0);
+    layers.push(load ? layer : withoutUntrusted(layer, userSettings(user, env, flags)));
+  }
+  layers.push(env, flags);
   // Rules and plugins accumulate across layers (last match wins), MCP servers merge by name (a later
   // layer's server replaces one of the same name), everything else is overridden.
   const approvalRules = layers.flatMap((l) => l.approvalRules ?? []);
   const plugins = [...new Set(layers.flatMap((l) => l.plugins ?? []))];
   const mcpServers = Object.assign({}, ...layers.map((l) => l.mcpServers ?? {}));
   return configSchema.parse({ ...Object.assign({}, ...layers), approvalRules, plugins, mcpServers });
+}
+
+/** The user's own layers: their config file, the ENTOURAGE_* variables, the flags. */
+function userLayers(options: LoadConfigOptions): Record<"user" | "env" | "flags", Partial<Config>> {
+  const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined));
+  return {
+    user: fileLayer(join(options.home, "config.json")),
+    env: validate(fromEnv(options.env ?? process.env), "the ENTOURAGE_* environment variables"),
+    flags: validate(flags, "the command-line flags"),
+  };
+}
+
+function userSettings(...layers: Partial<Config>[]): UserSettings {
+  return { approval: layers.findLast((l) => l.approval !== undefined)?.approval };
+}
+
+/** A repository's `.entourage/config.json`: its validated layer (paths absolute) and its bytes. */
+export function readProjectLayer(repo: string): { layer: Partial<Config>; raw: Buffer | undefined } {
+  const path = projectConfigPath(repo);
+  let raw: Buffer | undefined;
+  try {
+    raw = readFileSync(path);
+  } catch {
+    raw = undefined; // missing (or unreadable: fileLayer says which)
+  }
+  return { layer: fileLayer(path), raw };
+}
+
+/**
+ * What the repository's config asks for that needs trust, and whether the user trusts it as it is now;
+ * undefined without a repository. Keys the user sets in the environment or by flag are not asked about.
+ */
+export function loadProjectTrust(options: LoadConfigOptions): ProjectTrust | undefined {
+  return options.repo ? projectLayer(options.repo, options.home, userLayers(options)).trust : undefined;
+}
+
+function projectLayer(
+  repo: string,
+  home: string,
+  { user, env, flags }: Record<"user" | "env" | "flags", Partial<Config>>,
+): { layer: Partial<Config>; trust: ProjectTrust } {
+  const { layer, raw } = readProjectLayer(repo);
+  const overridden = new Set([...Object.keys(env), ...Object.keys(flags)]);
+  return { layer, trust: assessTrust(home, repo, layer, raw, userSettings(user, env, flags), overridden) };
 }
 
 /** A config file's layer, with its paths (plugins, MCP servers' cwd) made absolute from its directory. */

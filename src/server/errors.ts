@@ -11,6 +11,7 @@ export function apiError(c: Context, status: ContentfulStatusCode, code: string,
 /** HTTP status for an engine error code; anything not listed that a person must fix is a 400. */
 const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   run_not_found: 404,
+  untrusted_repository: 403,
   approval_not_found: 404,
   approval_answered: 409,
   run_not_live: 409,

@@ -75,6 +75,12 @@ export const createRunBody = z
     maxTokens: z.number().int().positive().optional(),
     maxCostUsd: z.number().positive().optional(),
     rules: z.array(ruleSchema).max(200).optional().describe("Approval rules added after the config's"),
+    withoutRepoSettings: z
+      .boolean()
+      .optional()
+      .describe(
+        "Run without the repository's settings that need trust (plugins, MCP servers, sandbox, endpoint…) instead of being refused (403 untrusted_repository) when the repository is not trusted",
+      ),
   })
   .strict()
   .meta({ id: "CreateRun" });

@@ -136,6 +136,9 @@ export default definePlugin({
         },
       ],
     });
+    // The repository's plugins and MCP servers run on this machine: they load once the user trusts it.
+    const trusted = await runCli(["trust", repo], { env: cliEnv(home) });
+    assert.equal(trusted.code, 0, trusted.stderr);
     run = await runCli(
       [
         "run",

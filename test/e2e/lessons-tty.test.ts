@@ -1,36 +1,15 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FakeTurn } from "../fake-llm/scenario.ts";
 import { startFakeModelServer } from "../fake-llm/server.ts";
-import { BIN, cliEnv, fakeModelFlags, makeSampleRepo, ROOT, removeDir, tempDir } from "../helpers/cli.ts";
+import { cliEnv, fakeModelFlags, makeSampleRepo, removeDir, runOnTerminal, tempDir } from "../helpers/cli.ts";
 import { dbEvents, dbRunIds, editTurn, readTurn } from "./support.ts";
 
 const REASON = "Put small helpers like pad in src/util.js, not inline in the function.";
 const DRAFT = "Put small helper functions in src/util.js, not inline.";
 const EDITED = "Keep small helper functions in src/util.js.";
-
-/** Runs the built CLI on a pseudo-terminal (python3's pty), typing `answers` when their prompts appear. */
-function runOnTerminal(
-  args: string[],
-  answers: [prompt: string, answer: string][],
-  env: Record<string, string>,
-): Promise<{ code: number | null; transcript: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      "python3",
-      [join(ROOT, "test", "helpers", "pty-run.py"), JSON.stringify(answers), process.execPath, BIN, ...args],
-      { env: { ...env, TERM: "dumb" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let transcript = "";
-    child.stdout.on("data", (d) => (transcript += d));
-    child.stderr.on("data", (d) => (transcript += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, transcript }));
-  });
-}
 
 /**
  * The terminal path: the person denies a call with a reason at the inline approval prompt; when the run

@@ -51,6 +51,26 @@ export function runCli(
   });
 }
 
+/** Runs the built CLI on a pseudo-terminal (python3's pty), typing `answers` when their prompts appear. */
+export function runOnTerminal(
+  args: string[],
+  answers: [prompt: string, answer: string][],
+  env: Record<string, string>,
+): Promise<{ code: number | null; transcript: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      "python3",
+      [join(ROOT, "test", "helpers", "pty-run.py"), JSON.stringify(answers), process.execPath, BIN, ...args],
+      { env: { ...env, TERM: "dumb" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let transcript = "";
+    child.stdout.on("data", (d) => (transcript += d));
+    child.stderr.on("data", (d) => (transcript += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, transcript }));
+  });
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `entourage-${prefix}-`));
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../config/index.ts";
+import { loadConfig, loadProjectTrust } from "../../config/index.ts";
 import { errorMessage } from "../../core/index.ts";
 import type { SandboxBackendName } from "../../sandbox/index.ts";
 import { detectTestCommand, findRepoRoot } from "../../workspace/index.ts";
@@ -45,6 +45,8 @@ interface SandboxReport {
 
 interface RepoReport {
   root: string;
+  /** The repository's settings that need trust, and whether they load (src/config/trust.ts). */
+  settings: { file: string; trusted: boolean; changedSinceTrusted: boolean; waiting: string[] };
   testCommand?: { command: string; source: string };
   dependencies: string[];
   sandboxes: SandboxReport[];
@@ -58,6 +60,13 @@ interface RepoReport {
 async function repoReport(repoDir: string, available: readonly SandboxBackendName[]): Promise<RepoReport> {
   const root = await findRepoRoot(repoDir);
   const config = loadConfig({ home: home(), repo: root });
+  const trust = loadProjectTrust({ home: home(), repo: root })!;
+  const settings = {
+    file: trust.file,
+    trusted: trust.trusted,
+    changedSinceTrusted: trust.changedSinceTrusted,
+    waiting: trust.items.map((i) => `${i.setting}: ${i.value}`),
+  };
   const mounts = await detectMounts(root, config, "off");
   const testCommand = config.testCommand
     ? { command: config.testCommand, source: "configured" }
@@ -96,7 +105,7 @@ async function repoReport(repoDir: string, available: readonly SandboxBackendNam
     }
     sandboxes.push(report);
   }
-  return { root, testCommand, dependencies: mounts.dependencies.map((d) => d.path), sandboxes };
+  return { root, settings, testCommand, dependencies: mounts.dependencies.map((d) => d.path), sandboxes };
 }
 
 /**
@@ -172,6 +181,16 @@ export async function doctorCommand(opts: { json?: boolean; repo?: string }): Pr
 
 function printRepo(repo: RepoReport, s: ReturnType<typeof makeStyle>, out: (line?: string) => void): void {
   out(`\nrepository ${s.bold(repo.root)}`);
+  const { settings } = repo;
+  if (settings.waiting.length > 0) {
+    out(
+      settings.trusted
+        ? `  repository settings: trusted (${settings.waiting.join("; ")})`
+        : s.yellow(
+            `  repository settings NOT loaded until you trust it${settings.changedSinceTrusted ? " (changed since you trusted it)" : ""}: ${settings.waiting.join("; ")}\n    review ${settings.file}, then: entourage trust ${repo.root}`,
+          ),
+    );
+  }
   out(
     repo.testCommand
       ? `  test command: ${repo.testCommand.command} ${s.dim(`(${repo.testCommand.source})`)}`

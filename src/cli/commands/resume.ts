@@ -4,16 +4,26 @@ import { prepareResume } from "../launcher.ts";
 import { attachView } from "../live.ts";
 import { reportError } from "../main.ts";
 import { drive } from "./run.ts";
+import { terminalTrustQuestion } from "./trust.ts";
 
 /** `entourage resume`: continue a run from its log with the same model, sandbox and workspace. */
 export async function resumeCommand(
   runId: string,
-  flags: { yes?: boolean; approval?: ApprovalMode; json?: boolean; server?: boolean } & ModelFlags,
+  flags: {
+    yes?: boolean;
+    approval?: ApprovalMode;
+    json?: boolean;
+    server?: boolean;
+    withoutRepoSettings?: boolean;
+  } & ModelFlags,
 ): Promise<number> {
   try {
     const store = await openStore();
     try {
-      const { parts, state, fromSeq } = await prepareResume(store, runId, flags);
+      const { parts, state, fromSeq } = await prepareResume(store, runId, {
+        ...flags,
+        askTrust: terminalTrustQuestion(flags.json),
+      });
       const detach = attachView(store, runId, flags.json ?? false);
       if (!flags.json)
         process.stdout.write(`resuming ${runId} from event ${fromSeq} (${state.steps} steps done)\n`);

@@ -18,6 +18,7 @@ import { startRunServer } from "../run-server.ts";
 import { STEER_KEYS, SteerConsole, type Steering } from "../steer-console.ts";
 import { colorEnabled, makeStyle } from "../style.ts";
 import { reviewLessonsAfterRun } from "./memory.ts";
+import { terminalTrustQuestion } from "./trust.ts";
 
 export interface RunFlags {
   repo: string;
@@ -40,6 +41,7 @@ export interface RunFlags {
   ask?: string[];
   deny?: string[];
   yes?: boolean;
+  withoutRepoSettings?: boolean;
   json?: boolean;
   /** false with --no-server: no HTTP API while the run is live. */
   server?: boolean;
@@ -67,6 +69,8 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
       maxCostUsd: flags.maxCost,
       rules: flagRules(flags),
       yes: flags.yes,
+      withoutRepoSettings: flags.withoutRepoSettings,
+      askTrust: terminalTrustQuestion(flags.json),
     });
     return await startRun({ ...prepared, json: flags.json ?? false, server: flags.server });
   } catch (error) {

@@ -6,7 +6,15 @@ import { defineEvent } from "./envelope.ts";
  * (files and plugins), MCP servers, plugins. A failure never stops the run; it is recorded here, with the
  * file or server it came from, so the live view, the log and the API all show it.
  */
-export const extensionKindSchema = z.enum(["instructions", "agent", "mcp", "plugin", "pipeline"]);
+export const extensionKindSchema = z.enum([
+  "instructions",
+  "agent",
+  "mcp",
+  "plugin",
+  "pipeline",
+  /** The repository's settings that need trust (src/config/trust.ts): loaded when trusted, else left out. */
+  "settings",
+]);
 export type ExtensionKind = z.infer<typeof extensionKindSchema>;
 
 export const extensionLoaded = defineEvent(

@@ -557,8 +557,30 @@ export class RunModel {
       case "diff.applied":
         this.#note(e, "ok", `Applied to ${e.data.target}`, e.data.files.join(", "));
         break;
+      case "extension.loaded":
+        this.#note(
+          e,
+          "info",
+          `Loaded ${e.data.kind} ${e.data.name}${e.data.kind === "instructions" || e.data.kind === "settings" ? " (from the repository)" : ""}`,
+          [e.data.source, e.data.note, e.data.tools?.join(", ")].filter(Boolean).join("\n"),
+        );
+        break;
+      case "lesson.used":
+        this.#note(
+          e,
+          "info",
+          `${e.data.lessonIds.length} lesson(s) from the repository's ${e.data.file} given to every agent`,
+        );
+        break;
       case "extension.failed":
-        this.#note(e, "warn", `Could not load ${e.data.kind} ${e.data.name ?? ""}`.trim(), e.data.message);
+        this.#note(
+          e,
+          "warn",
+          e.data.kind === "settings"
+            ? "Repository settings left out (not trusted)"
+            : `Could not load ${e.data.kind} ${e.data.name ?? ""}`.trim(),
+          e.data.message,
+        );
         break;
       case "lesson.proposed":
         this.#note(e, "info", "Lesson proposed", e.data.text);
