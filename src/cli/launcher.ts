@@ -321,7 +321,7 @@ export function untrustedError(trust: ProjectTrust): UserError {
     `${why} settings that run code on your machine or weaken safety; they load only once you trust this repository:\n` +
       `${describeTrustItems(trust.items)}\n` +
       `Review them, then trust the repository: entourage trust ${trust.repo}\n` +
-      "Or run without them: --without-repo-settings.",
+      'Or run without them: --without-repo-settings (API: "withoutRepoSettings": true).',
   );
 }
 

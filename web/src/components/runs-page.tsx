@@ -198,22 +198,29 @@ function NewRunForm({ onCancel }: { onCancel: () => void }) {
     approval: "ask-risky",
   });
   const [error, setError] = useState<string>();
+  /** The server refused the repository's untrusted settings: offer to start without them. */
+  const [untrusted, setUntrusted] = useState(false);
   const [busy, setBusy] = useState(false);
   const first = useRef<HTMLTextAreaElement>(null);
   useEffect(() => first.current?.focus(), []);
   const set = <K extends keyof CreateRun>(key: K, value: CreateRun[K]) =>
     setForm((f) => ({ ...f, [key]: value }));
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const start = async (body: CreateRun) => {
     setBusy(true);
     setError(undefined);
+    setUntrusted(false);
     try {
-      const { runId } = await api.createRun(form);
+      const { runId } = await api.createRun(body);
       navigate(`/runs/${runId}`);
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
+      setUntrusted(err instanceof ApiError && err.code === "untrusted_repository");
       setBusy(false);
     }
+  };
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void start(form);
   };
   return (
     <form className="card new-run" onSubmit={submit} aria-labelledby="new-run-title">
@@ -284,9 +291,18 @@ function NewRunForm({ onCancel }: { onCancel: () => void }) {
       )}
       {session.signedIn === false && <p className="warn">Sign in first: starting a run needs a session.</p>}
       {error && (
-        <p role="alert" className="error">
+        <p role="alert" className={untrusted ? "error wrap mono" : "error"}>
           {error}
         </p>
+      )}
+      {untrusted && (
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => void start({ ...form, withoutRepoSettings: true })}
+        >
+          Start without the repository's settings
+        </button>
       )}
       <div className="row">
         <button type="submit" className="primary" disabled={busy}>
