@@ -4,7 +4,8 @@
  * the composition root: it picks the MCP bridge and imports plugin modules. Nothing here stops a run:
  * whatever fails to load is reported as an `extension.failed` event and left out.
  */
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import {
   AGENT_NAME,
   type AgentDefinition,
@@ -18,7 +19,7 @@ import {
   readProjectInstructions,
   toolAllowed,
 } from "../agents/index.ts";
-import type { Config } from "../config/index.ts";
+import type { Config, McpServerConfig } from "../config/index.ts";
 import type { AgentSpec, EntourageEvent, EventData, NewEvent } from "../core/index.ts";
 import { errorMessage } from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
@@ -79,8 +80,20 @@ export async function loadProject(options: LoadProjectOptions): Promise<Project>
   const loaded = (data: EventData<"extension.loaded">) => events.push({ type: "extension.loaded", data });
   const failed = (data: EventData<"extension.failed">) => events.push({ type: "extension.failed", data });
 
-  // MCP servers start while the rest loads.
-  const mcpSpecs = Object.entries(config.mcpServers).filter(([, s]) => s.enabled);
+  // MCP servers start while the rest loads; one whose script the run's agents changed does not.
+  const mcpSpecs = Object.entries(config.mcpServers).filter(([name, s]) => {
+    if (!s.enabled) return false;
+    const changed =
+      s.cwd === undefined && options.workspace ? changedScript(s, repo, options.workspace) : undefined;
+    if (changed)
+      failed({
+        kind: "mcp",
+        name,
+        source: `mcpServers.${name}`,
+        message: `Not started: it runs ${changed} from the run's workspace, outside the sandbox, and the run changed that file (it differs from your checkout's). Apply or discard the change first; the run goes on without its tools.`,
+      });
+    return !changed;
+  });
   const mcpPending: Promise<McpBridge | undefined> =
     mcpSpecs.length === 0
       ? Promise.resolve(undefined)
@@ -308,6 +321,30 @@ export async function loadProject(options: LoadProjectOptions): Promise<Project>
       await mcp?.close();
     },
   };
+}
+
+/**
+ * The file of the repository an MCP server started in the workspace would run (its command or an argument
+ * naming a file there) when the workspace's copy differs from the checkout's: the agents wrote it, and the
+ * server runs outside the sandbox.
+ */
+function changedScript(server: McpServerConfig, repo: string, workspace: string): string | undefined {
+  for (const word of [server.command, ...(server.args ?? [])]) {
+    if (!word || !/[/.]/.test(word) || isAbsolute(word)) continue;
+    const inWorkspace = resolve(workspace, word);
+    if (relative(workspace, inWorkspace).startsWith("..") || !existsSync(inWorkspace)) continue;
+    const mine = readOrUndefined(inWorkspace);
+    if (mine && !mine.equals(readOrUndefined(resolve(repo, word)) ?? Buffer.alloc(0))) return word;
+  }
+  return undefined;
+}
+
+function readOrUndefined(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined; // a folder, unreadable
+  }
 }
 
 /** A problem's message, then the server's last stderr lines (often the actual reason). */
