@@ -44,7 +44,7 @@ describe("loadProject: MCP servers started from the workspace", () => {
     assert.equal(existsSync(marker), false, "the changed script must not run");
     const failure = project.events.find((e) => e.type === "extension.failed");
     assert.match(
-      String((failure?.data as { message: string }).message),
+      String((failure?.data as { message?: string } | undefined)?.message),
       /Not started: it runs tools\/mcp\.js from the run's workspace.*the run changed that file/,
     );
   });
