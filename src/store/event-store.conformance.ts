@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { hostname } from "node:os";
 import { afterEach, describe, it } from "node:test";
 import {
   type Clock,
@@ -338,6 +341,96 @@ export function runEventStoreConformance(name: string, factory: EventStoreFactor
       assert.equal(await store.nextSeq("run_a"), 3);
     });
 
+    describe("leases: one driver per run", () => {
+      const me = { pid: process.pid, host: hostname(), label: "test" };
+      const elsewhere = { pid: 1, host: "another-host.invalid", label: "entourage serve" };
+      const ttl = 30_000;
+
+      it("gives a free run's lease to one holder and tells the next who holds it", async () => {
+        const store = await open();
+        const first = await store.acquireLease("run_a", me, ttl);
+        assert.ok(first.ok);
+        assert.equal(first.tookOverFrom, undefined);
+        const second = await store.acquireLease("run_a", elsewhere, ttl);
+        assert.equal(second.ok, false);
+        assert.ok(
+          !second.ok && second.heldBy.holder.label === "test" && second.heldBy.holder.pid === process.pid,
+        );
+        assert.deepEqual(await store.readLease("run_a"), first.lease);
+        assert.ok((await store.acquireLease("run_b", elsewhere, ttl)).ok, "leases are per run");
+      });
+
+      it("takes over a lease whose holder stopped heartbeating, and the old holder can no longer write", async () => {
+        const store = await open();
+        await store.append("run_a", [created(), status("running")]);
+        const old = await store.acquireLease("run_a", elsewhere, ttl);
+        assert.ok(old.ok);
+        await store.append("run_a", [delta("by the first driver")], { leaseToken: old.lease.token });
+        now += ttl + 1; // the other host went silent
+        const taken = await store.acquireLease("run_a", me, ttl);
+        assert.ok(taken.ok);
+        assert.equal(taken.tookOverFrom?.holder.host, "another-host.invalid");
+        const lost = (error: unknown) => EntourageError.isInstance(error) && error.code === "lease_lost";
+        await assert.rejects(store.append("run_a", [delta("late")], { leaseToken: old.lease.token }), lost);
+        await assert.rejects(store.renewLease(old.lease), lost);
+        await store.releaseLease(old.lease); // no-op: it is not theirs any more
+        assert.equal((await store.readLease("run_a"))?.token, taken.lease.token);
+        const texts = (await store.read("run_a")).flatMap((e) =>
+          e.type === "agent.text.delta" ? [e.data.text] : [],
+        );
+        assert.deepEqual(texts, ["by the first driver"], "the lost driver's append wrote nothing");
+        await store.append("run_a", [delta("by the new driver")], { leaseToken: taken.lease.token });
+      });
+
+      it("takes over at once from a holder on this host whose process is gone", async () => {
+        const store = await open();
+        const dead = { pid: await deadPid(), host: hostname(), label: "entourage run" };
+        assert.ok((await store.acquireLease("run_a", dead, ttl)).ok);
+        const taken = await store.acquireLease("run_a", me, ttl);
+        assert.ok(taken.ok && taken.tookOverFrom?.holder.pid === dead.pid);
+      });
+
+      it("keeps a heartbeating lease, and frees a released one", async () => {
+        const store = await open();
+        const held = await store.acquireLease("run_a", elsewhere, ttl);
+        assert.ok(held.ok);
+        let lease = held.lease;
+        for (let i = 0; i < 3; i++) {
+          now += ttl / 2;
+          lease = await store.renewLease(lease);
+          assert.equal((await store.acquireLease("run_a", me, ttl)).ok, false, "renewed in time");
+        }
+        await store.releaseLease(lease);
+        assert.equal(await store.readLease("run_a"), undefined);
+        assert.ok((await store.acquireLease("run_a", me, ttl)).ok);
+      });
+
+      it("lists a running run whose driver is gone as interrupted, not one that is driven or paused", async () => {
+        const store = await open();
+        for (const id of ["run_driven", "run_orphan", "run_paused", "run_done"])
+          await store.append(id, [created(id), status("running")]);
+        await store.append("run_paused", [status("paused")]);
+        await store.append("run_done", [finished("succeeded")]);
+        assert.ok((await store.acquireLease("run_driven", me, ttl)).ok);
+        const orphan = await store.acquireLease("run_orphan", elsewhere, ttl);
+        assert.ok(orphan.ok);
+        now += ttl + 1;
+        await store.renewLease((await store.readLease("run_driven"))!);
+        const rows = new Map((await store.listRuns()).map((r) => [r.runId, r]));
+        assert.equal(rows.get("run_driven")?.interrupted, undefined);
+        assert.equal(rows.get("run_driven")?.driver?.holder.pid, process.pid);
+        assert.equal(rows.get("run_orphan")?.interrupted, true);
+        assert.equal(rows.get("run_orphan")?.driver?.holder.host, "another-host.invalid");
+        assert.equal(rows.get("run_paused")?.interrupted, undefined);
+        assert.equal(rows.get("run_done")?.interrupted, undefined);
+        assert.equal(
+          JSON.stringify(rows.get("run_orphan")).includes(orphan.lease.token),
+          false,
+          "no token listed",
+        );
+      });
+    });
+
     it("refuses use after close", async () => {
       const store = await open();
       await store.close();
@@ -347,4 +440,11 @@ export function runEventStoreConformance(name: string, factory: EventStoreFactor
       });
     });
   });
+}
+
+/** The pid of a process that has exited (and was reaped). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await once(child, "exit");
+  return child.pid!;
 }

@@ -1,4 +1,5 @@
 import type { EntourageEvent, NewEvent, RunStatus, VerificationStatus } from "../core/index.ts";
+import type { DriverInfo, LeaseAttempt, LeaseHolder, RunLease } from "./lease.ts";
 
 /** One row of `listRuns`: what the runs list needs without folding every event. */
 export interface RunSummary {
@@ -17,6 +18,13 @@ export interface RunSummary {
   costKnown: boolean;
   /** The orchestrator's verdict on the run's change; absent when it changed nothing. */
   verification?: VerificationStatus;
+  /** The process whose lease drives the run, live or stale; absent when nobody holds one. */
+  driver?: DriverInfo;
+  /**
+   * Not finished, not paused, and no live process drives it (its driver died): `entourage resume` goes on.
+   * Derived when listed, never stored.
+   */
+  interrupted?: true;
 }
 
 export interface ListRunsOptions {
@@ -29,8 +37,11 @@ export interface ListRunsOptions {
  * engine can act on them. `seq` is assigned by the store: gap-free per run, starting at 0.
  */
 export interface EventStore {
-  /** Appends events to a run atomically, in order; returns them with id/seq/time/v filled in. */
-  append(runId: string, events: readonly NewEvent[]): Promise<EntourageEvent[]>;
+  /**
+   * Appends events to a run atomically, in order; returns them with id/seq/time/v filled in. With
+   * `leaseToken` (the run's driver), nothing is written unless that lease still holds the run (`lease_lost`).
+   */
+  append(runId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<EntourageEvent[]>;
   /** Events of a run with `seq >= fromSeq`, in order; at most `limit`. */
   read(runId: string, options?: { fromSeq?: number; limit?: number }): Promise<EntourageEvent[]>;
   /**
@@ -41,5 +52,21 @@ export interface EventStore {
   listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
   /** Next seq the run would get (= number of events); 0 for an unknown run. */
   nextSeq(runId: string): Promise<number>;
+  /**
+   * Takes the run's lease for `holder` when nobody holds it or the lease is stale (`leaseIsStale`), atomically
+   * across processes; otherwise answers who holds it.
+   */
+  acquireLease(runId: string, holder: LeaseHolder, ttlMs: number): Promise<LeaseAttempt>;
+  /** Moves the heartbeat to now; throws `lease_lost` when the lease no longer holds the run. */
+  renewLease(lease: RunLease): Promise<RunLease>;
+  /** Gives the run up (a no-op when the lease was already lost). */
+  releaseLease(lease: RunLease): Promise<void>;
+  /** The run's lease, live or stale. */
+  readLease(runId: string): Promise<RunLease | undefined>;
   close(): Promise<void>;
+}
+
+export interface AppendOptions {
+  /** Write only while this lease holds the run. */
+  leaseToken?: string;
 }

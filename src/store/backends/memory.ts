@@ -8,7 +8,8 @@ import {
   systemClock,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
-import type { EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import type { AppendOptions, EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import { decideAcquire, leaseLostError, type RunLease, withDriver } from "../lease.ts";
 import { type ListenerErrorHandler, ListenerSet } from "../listeners.ts";
 import { compareRunsNewestFirst, foldRunSummary } from "../run-summary.ts";
 import { assignSeqs, stampEvents } from "../stamp-events.ts";
@@ -30,6 +31,8 @@ export function createMemoryEventStore(options: MemoryEventStoreOptions = {}): E
   const logs = new Map<string, EntourageEvent[]>();
   const runs = new Map<string, RunSummary>();
   const listeners = new ListenerSet(options.onError);
+  const leases = new Map<string, RunLease>();
+  const holding = (lease: RunLease) => leases.get(lease.runId)?.token === lease.token;
   let position = 0;
   let closed = false;
 
@@ -38,10 +41,12 @@ export function createMemoryEventStore(options: MemoryEventStoreOptions = {}): E
   };
 
   return {
-    async append(runId: string, events: readonly NewEvent[]) {
+    async append(runId: string, events: readonly NewEvent[], appendOptions: AppendOptions = {}) {
       open();
       checkRunId(runId);
       if (events.length === 0) return [];
+      const token = appendOptions.leaseToken;
+      if (token !== undefined && leases.get(runId)?.token !== token) throw leaseLostError(runId);
       const stamped = stampEvents(runId, events, { clock, ids });
       const log = logs.get(runId) ?? [];
       assignSeqs(stamped, log.length);
@@ -75,12 +80,42 @@ export function createMemoryEventStore(options: MemoryEventStoreOptions = {}): E
       const rows = [...runs.values()]
         .filter((run) => listOptions.status === undefined || run.status === listOptions.status)
         .sort(compareRunsNewestFirst);
-      return (limit === undefined ? rows : rows.slice(0, limit)).map((row) => ({ ...row }));
+      const now = clock();
+      return (limit === undefined ? rows : rows.slice(0, limit)).map((row) =>
+        withDriver(row, leases.get(row.runId), now),
+      );
     },
 
     async nextSeq(runId) {
       open();
       return logs.get(runId)?.length ?? 0;
+    },
+
+    async acquireLease(runId, holder, ttlMs) {
+      open();
+      checkRunId(runId);
+      const attempt = decideAcquire(runId, leases.get(runId), holder, ttlMs, clock());
+      if (attempt.ok) leases.set(runId, attempt.lease);
+      return structuredClone(attempt);
+    },
+
+    async renewLease(lease) {
+      open();
+      if (!holding(lease)) throw leaseLostError(lease.runId, leases.get(lease.runId));
+      const renewed = { ...lease, heartbeatAt: clock() };
+      leases.set(lease.runId, renewed);
+      return { ...renewed };
+    },
+
+    async releaseLease(lease) {
+      open();
+      if (holding(lease)) leases.delete(lease.runId);
+    },
+
+    async readLease(runId) {
+      open();
+      const lease = leases.get(runId);
+      return lease && structuredClone(lease);
     },
 
     async close() {

@@ -6,7 +6,7 @@ import { type EntourageEvent, EVENT_FORMAT_VERSION, parseEvent, UserError } from
  * transaction that records the new version; released migrations never change. A fixture database of
  * every released version stays in test/store/fixtures with a test that opens and reads it.
  */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 const migrations: readonly string[] = [
   // v1. `pos` is the global append order (what "*" subscribers and other processes tail); an explicit
@@ -43,6 +43,18 @@ const migrations: readonly string[] = [
   // v2. The orchestrator's own verdict on a run's change (`verification.ended`): passed, failed or
   // not_verified; NULL for a run that changed nothing and for runs logged before verification existed.
   "ALTER TABLE runs ADD COLUMN verification TEXT;",
+  // v3. One driver per run: the lease of the process driving it (src/store/lease.ts). A row is the
+  // current holder, live or stale; appends that carry a token are checked against it under the write lock.
+  `CREATE TABLE leases (
+     run_id TEXT PRIMARY KEY,
+     token TEXT NOT NULL,
+     pid INTEGER NOT NULL,
+     host TEXT NOT NULL,
+     label TEXT NOT NULL,
+     acquired_at REAL NOT NULL,
+     heartbeat_at REAL NOT NULL,
+     ttl_ms INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 /**

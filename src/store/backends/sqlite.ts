@@ -15,7 +15,15 @@ import {
   type VerificationStatus,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
-import type { EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import type { AppendOptions, EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import {
+  decideAcquire,
+  type LeaseAttempt,
+  type LeaseHolder,
+  leaseLostError,
+  type RunLease,
+  withDriver,
+} from "../lease.ts";
 import {
   type EventListener,
   type ListenerErrorHandler,
@@ -126,26 +134,28 @@ class SqliteEventStore implements EventStore {
     this.#sql = prepareStatements(db);
   }
 
-  async append(runId: string, events: readonly NewEvent[]): Promise<EntourageEvent[]> {
+  async append(
+    runId: string,
+    events: readonly NewEvent[],
+    options: AppendOptions = {},
+  ): Promise<EntourageEvent[]> {
     this.#checkOpen();
     checkRunId(runId);
     if (events.length === 0) return [];
     const stamped = stampEvents(runId, events, { clock: this.#clock, ids: this.#ids });
-    const firstPos = this.#write(runId, stamped);
+    const firstPos = this.#write(runId, stamped, options.leaseToken);
     const appended = stamped.map((s) => s.event);
     this.#deliverOwn(firstPos, appended);
     return appended;
   }
 
   /** One transaction: next seq computed under the write lock, events inserted, run row updated. */
-  #write(runId: string, stamped: readonly StampedEvent[]): number {
+  #write(runId: string, stamped: readonly StampedEvent[], leaseToken: string | undefined): number {
     const sql = this.#sql;
-    try {
-      this.#db.exec("BEGIN IMMEDIATE");
-    } catch (cause) {
-      throw this.#writeError(runId, cause);
-    }
-    try {
+    return this.#transact(runId, () => {
+      if (leaseToken !== undefined && this.#leaseRow(runId)?.token !== leaseToken) {
+        throw leaseLostError(runId, this.#leaseRow(runId));
+      }
       const next = (sql.nextSeq.get(runId) as { next: number }).next;
       assignSeqs(stamped, next);
       let firstPos = 0;
@@ -184,16 +194,77 @@ class SqliteEventStore implements EventStore {
         summary.costKnown ? 1 : 0,
         summary.verification ?? null,
       );
-      this.#db.exec("COMMIT");
       return firstPos;
+    });
+  }
+
+  #leaseRow(runId: string): RunLease | undefined {
+    const row = this.#sql.getLease.get(runId) as LeaseRow | undefined;
+    return row && rowToLease(row);
+  }
+
+  /** `body` inside one write transaction (BEGIN IMMEDIATE: other processes wait for the lock). */
+  #transact<T>(runId: string, body: () => T): T {
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (cause) {
+      throw this.#writeError(runId, cause);
+    }
+    try {
+      const result = body();
+      this.#db.exec("COMMIT");
+      return result;
     } catch (cause) {
       if (this.#db.isTransaction) {
         try {
           this.#db.exec("ROLLBACK");
         } catch {}
       }
+      if (EntourageError.isInstance(cause)) throw cause;
       throw this.#writeError(runId, cause);
     }
+  }
+
+  async acquireLease(runId: string, holder: LeaseHolder, ttlMs: number): Promise<LeaseAttempt> {
+    this.#checkOpen();
+    checkRunId(runId);
+    return this.#transact(runId, () => {
+      const attempt = decideAcquire(runId, this.#leaseRow(runId), holder, ttlMs, this.#clock());
+      if (attempt.ok) {
+        const { lease } = attempt;
+        this.#sql.putLease.run(
+          runId,
+          lease.token,
+          lease.holder.pid,
+          lease.holder.host,
+          lease.holder.label,
+          lease.acquiredAt,
+          lease.heartbeatAt,
+          lease.ttlMs,
+        );
+      }
+      return attempt;
+    });
+  }
+
+  async renewLease(lease: RunLease): Promise<RunLease> {
+    this.#checkOpen();
+    return this.#transact(lease.runId, () => {
+      const now = this.#clock();
+      const changed = this.#sql.renewLease.run(now, lease.runId, lease.token).changes;
+      if (Number(changed) === 0) throw leaseLostError(lease.runId, this.#leaseRow(lease.runId));
+      return { ...lease, heartbeatAt: now };
+    });
+  }
+
+  async releaseLease(lease: RunLease): Promise<void> {
+    this.#checkOpen();
+    this.#transact(lease.runId, () => this.#sql.deleteLease.run(lease.runId, lease.token));
+  }
+
+  async readLease(runId: string): Promise<RunLease | undefined> {
+    this.#checkOpen();
+    return this.#leaseRow(runId);
   }
 
   #writeError(runId: string, cause: unknown): SystemError {
@@ -246,7 +317,10 @@ class SqliteEventStore implements EventStore {
       options.status === undefined
         ? this.#sql.listRuns.all(limit)
         : this.#sql.listRunsByStatus.all(options.status, limit);
-    return (rows as unknown as RunRow[]).map(rowToSummary);
+    const now = this.#clock();
+    return (rows as unknown as (RunRow & Partial<LeaseRow>)[]).map((row) =>
+      withDriver(rowToSummary(row), row.token ? rowToLease(row as LeaseRow) : undefined, now),
+    );
   }
 
   async nextSeq(runId: string): Promise<number> {
@@ -356,6 +430,28 @@ interface RunRow {
   verification: string | null;
 }
 
+interface LeaseRow {
+  run_id: string;
+  token: string;
+  pid: number;
+  host: string;
+  label: string;
+  acquired_at: number;
+  heartbeat_at: number;
+  ttl_ms: number;
+}
+
+function rowToLease(row: LeaseRow): RunLease {
+  return {
+    runId: row.run_id,
+    token: row.token,
+    holder: { pid: row.pid, host: row.host, label: row.label },
+    acquiredAt: row.acquired_at,
+    heartbeatAt: row.heartbeat_at,
+    ttlMs: row.ttl_ms,
+  };
+}
+
 function rowToSummary(row: RunRow): RunSummary {
   return {
     runId: row.run_id,
@@ -376,6 +472,12 @@ function rowToSummary(row: RunRow): RunSummary {
 const eventColumns = "run_id, seq, id, time, type, agent_id, parent_id, v, data";
 const runColumns =
   "run_id, task, repo, status, created_at, updated_at, events, input_tokens, output_tokens, cost_usd, cost_known, verification";
+const leaseColumns = "run_id, token, pid, host, label, acquired_at, heartbeat_at, ttl_ms";
+/** A run row with its lease's columns (NULL when nobody holds one). */
+const listedColumns = `${runColumns
+  .split(", ")
+  .map((c) => `r.${c}`)
+  .join(", ")}, l.token, l.pid, l.host, l.label, l.acquired_at, l.heartbeat_at, l.ttl_ms`;
 
 function prepareStatements(db: DatabaseSync) {
   return {
@@ -397,9 +499,17 @@ function prepareStatements(db: DatabaseSync) {
     ),
     maxPos: db.prepare("SELECT coalesce(max(pos), 0) AS pos FROM events"),
     dataVersion: db.prepare("PRAGMA data_version"),
-    listRuns: db.prepare(`SELECT ${runColumns} FROM runs ORDER BY created_at DESC, run_id DESC LIMIT ?`),
-    listRunsByStatus: db.prepare(
-      `SELECT ${runColumns} FROM runs WHERE status = ? ORDER BY created_at DESC, run_id DESC LIMIT ?`,
+    listRuns: db.prepare(
+      `SELECT ${listedColumns} FROM runs r LEFT JOIN leases l USING (run_id)
+       ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?`,
     ),
+    listRunsByStatus: db.prepare(
+      `SELECT ${listedColumns} FROM runs r LEFT JOIN leases l USING (run_id)
+       WHERE r.status = ? ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?`,
+    ),
+    getLease: db.prepare(`SELECT ${leaseColumns} FROM leases WHERE run_id = ?`),
+    putLease: db.prepare(`INSERT OR REPLACE INTO leases (${leaseColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    renewLease: db.prepare("UPDATE leases SET heartbeat_at = ? WHERE run_id = ? AND token = ?"),
+    deleteLease: db.prepare("DELETE FROM leases WHERE run_id = ? AND token = ?"),
   };
 }
