@@ -41,7 +41,7 @@ import {
 } from "../orchestrator/index.ts";
 import type { Sandbox } from "../sandbox/index.ts";
 import type { Launcher } from "../server/deps.ts";
-import type { EventStore } from "../store/index.ts";
+import { type EventStore, type HeldLease, holdLease } from "../store/index.ts";
 import { builtinTools } from "../tools/builtin/index.ts";
 import { detectTestCommand, Workspace } from "../workspace/index.ts";
 import {
@@ -127,6 +127,8 @@ export interface PreparedRun {
 
 /** Everything `driveParts` needs to drive a run (new or resumed). */
 export interface DriveParts {
+  /** This process's lease on the run: the driver writes through it, and releases it when it stops. */
+  lease: HeldLease;
   model: Model;
   workspace: Workspace;
   sandbox: Sandbox;
@@ -325,18 +327,29 @@ export function untrustedError(trust: ProjectTrust): UserError {
   );
 }
 
-/** Logs a prepared run's `run.created` and, when it gives its agents saved lessons, `lesson.used`. */
-export async function logNewRun(store: EventStore, prepared: PreparedRun): Promise<void> {
-  await createRun(store, prepared.runId, prepared.created);
-  if (prepared.lessonsUsed)
-    await store.append(prepared.runId, [{ type: "lesson.used", data: prepared.lessonsUsed }]);
-  await prepared.project?.attach(store, prepared.runId);
+/**
+ * Takes the new run's lease for this process (`label`: "entourage run"…), then logs its `run.created` and,
+ * when it gives its agents saved lessons, `lesson.used`.
+ */
+export async function logNewRun(store: EventStore, prepared: PreparedRun, label: string): Promise<HeldLease> {
+  const lease = await holdLease(store, prepared.runId, label, "started");
+  try {
+    await createRun(lease.store, prepared.runId, prepared.created);
+    if (prepared.lessonsUsed)
+      await lease.store.append(prepared.runId, [{ type: "lesson.used", data: prepared.lessonsUsed }]);
+    await prepared.project?.attach(lease.store, prepared.runId);
+    return lease;
+  } catch (error) {
+    await lease.release();
+    throw error;
+  }
 }
 
 /** The drive parts of a prepared run: its sandbox is created here. */
-export async function partsOf(prepared: PreparedRun): Promise<DriveParts> {
+export async function partsOf(prepared: PreparedRun, lease: HeldLease): Promise<DriveParts> {
   const { sandboxName, sandboxOptions } = prepared;
   return {
+    lease,
     model: prepared.model,
     workspace: prepared.workspace,
     sandbox: await createSandbox(sandboxName, prepared.workspace.dir, sandboxOptions),
@@ -379,7 +392,25 @@ export async function prepareResume(
   runId: string,
   flags: { yes?: boolean; approval?: ApprovalMode } & ModelFlags &
     Pick<RunRequest, "askTrust" | "withoutRepoSettings">,
+  label: string,
 ): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
+  createdData(runId, await store.read(runId)); // run_not_found before anything else
+  // First of all: one process drives a run. A live driver elsewhere refuses this; a dead one's is taken over.
+  const lease = await holdLease(store, runId, label, "resumed");
+  try {
+    return await resumeHolding(lease, runId, flags);
+  } catch (error) {
+    await lease.release();
+    throw error;
+  }
+}
+
+async function resumeHolding(
+  lease: HeldLease,
+  runId: string,
+  flags: Parameters<typeof prepareResume>[2],
+): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
+  const store = lease.store;
   let events = await store.read(runId);
   let state = foldRun(runId, events);
   const d = createdData(runId, events);
@@ -458,6 +489,7 @@ export async function prepareResume(
   await project.attach(store, runId, events.length);
   return {
     parts: {
+      lease,
       model,
       workspace,
       sandbox,
@@ -513,6 +545,24 @@ export async function driveParts(
   control: RunControl,
   signal: AbortSignal,
 ): Promise<RunState> {
+  try {
+    return await driveHolding(parts.lease.store, runId, parts, control, signal);
+  } catch (error) {
+    // Another process took the run over (this one went silent past the lease's TTL): say so, not "aborted".
+    if (parts.lease.lost.aborted) throw parts.lease.lost.reason;
+    throw error;
+  } finally {
+    await parts.lease.release();
+  }
+}
+
+async function driveHolding(
+  store: EventStore,
+  runId: string,
+  parts: DriveParts,
+  control: RunControl,
+  signal: AbortSignal,
+): Promise<RunState> {
   parts.workspace.lendTo(parts.sandbox.runAs);
   let state: RunState;
   try {
@@ -531,8 +581,9 @@ export async function driveParts(
         },
         ids: newId,
         clock: systemClock,
-        signal,
+        signal: AbortSignal.any([signal, parts.lease.lost]),
         control,
+        tookOverFrom: parts.lease.tookOverFrom?.holder,
         sandboxFor: parts.sandboxFor,
         setupSandbox: parts.setupSandbox,
         agentsDir: join(runDir(runId).root, "agents"),
@@ -614,8 +665,12 @@ export function createLauncher(deps: {
   return {
     async start(input) {
       const prepared = await prepareRun({ ...input, yes: false });
-      await logNewRun(deps.store, prepared);
-      launch(prepared.runId, await partsOf(prepared));
+      const lease = await logNewRun(deps.store, prepared, "entourage serve");
+      const parts = await partsOf(prepared, lease).catch(async (error: unknown) => {
+        await lease.release();
+        throw error;
+      });
+      launch(prepared.runId, parts);
       log(`run ${prepared.runId} started: ${input.task.slice(0, 80)}`);
       return prepared.runId;
     },
@@ -623,7 +678,7 @@ export function createLauncher(deps: {
       if (deps.runs.has(runId) || starting.has(runId)) return;
       starting.add(runId);
       try {
-        const { parts } = await prepareResume(deps.store, runId, { ...model });
+        const { parts } = await prepareResume(deps.store, runId, { ...model }, "entourage serve");
         launch(runId, parts);
         log(`run ${runId} continued`);
       } finally {

@@ -106,7 +106,11 @@ export class TerminalRenderer {
         break;
       }
       case "run.attached":
-        if (event.data.resumed) this.line(s.cyan(`↻ resumed by pid ${event.data.pid}`));
+        if (event.data.resumed) {
+          const from = event.data.tookOverFrom;
+          const took = from ? ` (took over from pid ${from.pid}, ${from.label}, which had stopped)` : "";
+          this.line(s.cyan(`↻ resumed by pid ${event.data.pid}${took}`));
+        }
         break;
       case "agent.started":
         if (event.agentId) this.agentNames.set(event.agentId, event.data.name);

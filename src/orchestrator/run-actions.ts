@@ -4,7 +4,6 @@
  * Every function throws `UserError`s whose codes the API maps to HTTP statuses (run_not_found → 404,
  * run_live / run_active / checkout_changed / already_applied → 409, seq_out_of_range → 400).
  */
-import { hostname } from "node:os";
 import {
   createdData,
   type EntourageEvent,
@@ -16,25 +15,11 @@ import {
   type RunState,
   UserError,
 } from "../core/index.ts";
-import type { EventStore } from "../store/index.ts";
+import { type EventStore, holdLease } from "../store/index.ts";
 import type { ChangeSummary } from "../workspace/index.ts";
 import { Workspace } from "../workspace/index.ts";
 import { RunEmitter } from "./emitter.ts";
 import { createRun } from "./run-engine.ts";
-
-/** The process driving a run right now, if it is alive on this host; undefined when nobody drives it. */
-export function liveDriver(events: readonly EntourageEvent[], state: RunState): number | undefined {
-  if (state.status !== "running" && state.status !== "waiting") return undefined;
-  const attached = events.findLast((e) => e.type === "run.attached");
-  if (attached?.type !== "run.attached" || (attached.data.host && attached.data.host !== hostname()))
-    return undefined;
-  try {
-    process.kill(attached.data.pid, 0);
-    return attached.data.pid;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The checkpoint in force at `seq`: the last one created at or before it, else the baseline. */
 export function checkpointAt(
@@ -82,30 +67,29 @@ export async function rewindRun(
   runId: string,
   to: number,
 ): Promise<{ ref: string; label: string }> {
-  const events = await readRun(store, runId);
-  const state = foldRun(runId, events);
-  checkSeq(runId, events, to, "--to");
-  const pid = liveDriver(events, state);
-  if (pid !== undefined) {
-    throw new UserError(
-      "run_live",
-      `Run ${runId} is being run by process ${pid}. Stop it first (Ctrl-C there, or cancel it), then rewind.`,
-    );
+  checkSeq(runId, await readRun(store, runId), to, "--to");
+  // Held while rewinding: a run another process drives is refused, and nobody starts driving it meanwhile.
+  const lease = await holdLease(store, runId, "entourage rewind", "rewound");
+  try {
+    const events = await store.read(runId);
+    const state = foldRun(runId, events);
+    const workspace = await Workspace.open(state.workspace);
+    const target = checkpointAt(events, to, workspace.baseRef);
+    await workspace.restore(target.ref);
+    const emitter = new RunEmitter(lease.store, runId);
+    await emitter.emit({
+      type: "workspace.restored",
+      data: { ref: target.ref, toSeq: to, reason: `rewound by the user to event ${to}` },
+    });
+    await emitter.emit({
+      type: "run.status",
+      data: { status: "paused", reason: `rewound to event ${to}; continue with: entourage resume ${runId}` },
+    });
+    await emitter.flush();
+    return { ref: target.ref, label: target.label };
+  } finally {
+    await lease.release();
   }
-  const workspace = await Workspace.open(state.workspace);
-  const target = checkpointAt(events, to, workspace.baseRef);
-  await workspace.restore(target.ref);
-  const emitter = new RunEmitter(store, runId);
-  await emitter.emit({
-    type: "workspace.restored",
-    data: { ref: target.ref, toSeq: to, reason: `rewound by the user to event ${to}` },
-  });
-  await emitter.emit({
-    type: "run.status",
-    data: { status: "paused", reason: `rewound to event ${to}; continue with: entourage resume ${runId}` },
-  });
-  await emitter.flush();
-  return { ref: target.ref, label: target.label };
 }
 
 /** Events that belong to the old run's process and ending, not to the history a fork continues from. */

@@ -41,6 +41,8 @@ export interface RunContext {
   ids: IdGenerator;
   clock: Clock;
   signal: AbortSignal;
+  /** The driver whose stale lease this process took over (it died or went silent), for the log. */
+  tookOverFrom?: { pid: number; host: string; label: string };
   /** The live handle through which people steer this run (API, dashboard, terminal); optional. */
   control?: RunControl;
   /** Dynamic mode: a sandbox for a parallel agent's own workspace copy, and where those copies live. */
@@ -111,7 +113,10 @@ export async function driveRun(
   const signal = ctx.control ? AbortSignal.any([ctx.signal, ctx.control.signal]) : ctx.signal;
   const approval = ctx.control ? { ...ctx.approval, approver: ctx.control.approver } : ctx.approval;
   const resumed = events.some((e) => e.type === "run.attached");
-  await emitter.emit({ type: "run.attached", data: { pid: process.pid, resumed, host: hostname() } });
+  await emitter.emit({
+    type: "run.attached",
+    data: { pid: process.pid, resumed, host: hostname(), tookOverFrom: ctx.tookOverFrom },
+  });
   await emitter.emit({ type: "run.status", data: { status: "running" } });
 
   try {

@@ -100,6 +100,20 @@ const usage = z.object({
   reasoningTokens: z.number().optional(),
 });
 
+export const driverSchema = z
+  .object({
+    holder: z.object({ pid: z.number().int(), host: z.string(), label: z.string() }),
+    acquiredAt: z.number(),
+    heartbeatAt: z.number().describe("Milliseconds since the epoch of the driver's last heartbeat"),
+    ttlMs: z.number().describe("A driver silent for longer than this is gone; its run may be taken over"),
+  })
+  .meta({ id: "Driver" });
+
+const interrupted = z
+  .literal(true)
+  .optional()
+  .describe("Not finished nor paused, and the process that drove it is gone: resume it to go on");
+
 export const runSummarySchema = z
   .object({
     runId: z.string(),
@@ -117,6 +131,8 @@ export const runSummarySchema = z
       .optional()
       .describe("The orchestrator's own run of the test command on the change; absent when nothing changed"),
     live: z.boolean().describe("Driven by this server's process right now"),
+    driver: driverSchema.optional().describe("The process whose lease drives the run (live or stale)"),
+    interrupted,
   })
   .meta({ id: "RunSummary" });
 
@@ -207,6 +223,8 @@ export const runDetailSchema = z
   .object({
     run: runStateSchema,
     live: z.boolean().describe("Driven by this server's process: steering routes work only then"),
+    driver: driverSchema.optional().describe("The process that drives the run now, whichever it is"),
+    interrupted,
     pendingApprovals: z.array(pendingApprovalSchema),
   })
   .meta({ id: "RunDetail" });

@@ -109,10 +109,15 @@ export function leaseLostError(runId: string, now?: DriverInfo): UserError {
 
 const DRIVEN_STATUSES: ReadonlySet<RunSummary["status"]> = new Set(["queued", "running", "waiting"]);
 
+/** A run in a driven status (not finished, not paused) with no live driver: its driver died. */
+function isInterrupted(status: RunSummary["status"], lease: RunLease | undefined, now: number): boolean {
+  return DRIVEN_STATUSES.has(status) && (!lease || leaseIsStale(lease, now));
+}
+
 /** A listed run with its driver and, when that driver is gone, `interrupted`. */
 export function withDriver(summary: RunSummary, lease: RunLease | undefined, now: number): RunSummary {
   const row: RunSummary = lease ? { ...summary, driver: driverInfo(lease) } : { ...summary };
-  if (DRIVEN_STATUSES.has(summary.status) && (!lease || leaseIsStale(lease, now))) row.interrupted = true;
+  if (isInterrupted(summary.status, lease, now)) row.interrupted = true;
   return row;
 }
 
@@ -132,4 +137,16 @@ export function decideAcquire(
   if (current && !leaseIsStale(current, now)) return { ok: false, heldBy: current };
   const lease: RunLease = { runId, token: newLeaseToken(), holder, acquiredAt: now, heartbeatAt: now, ttlMs };
   return current ? { ok: true, lease, tookOverFrom: current } : { ok: true, lease };
+}
+
+/** A run's live driver and whether it is interrupted, as `listRuns` reports them, for one run. */
+export async function runDriver(
+  store: { readLease(runId: string): Promise<RunLease | undefined> },
+  runId: string,
+  status: RunSummary["status"],
+): Promise<Pick<RunSummary, "driver" | "interrupted">> {
+  const lease = await store.readLease(runId);
+  const now = Date.now();
+  if (isInterrupted(status, lease, now)) return { interrupted: true };
+  return lease && !leaseIsStale(lease, now) ? { driver: driverInfo(lease) } : {};
 }

@@ -68,6 +68,7 @@ export async function demoCommand(flags: {
     const mounts = await detectMounts(workspace.repo, DEMO_MOUNTS, "off");
     const approvalMode = flags.approval ?? "auto";
     const code = await startRun({
+      label: "entourage demo",
       runId,
       model,
       workspace,

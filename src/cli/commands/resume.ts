@@ -20,10 +20,12 @@ export async function resumeCommand(
   try {
     const store = await openStore();
     try {
-      const { parts, state, fromSeq } = await prepareResume(store, runId, {
-        ...flags,
-        askTrust: terminalTrustQuestion(flags.json),
-      });
+      const { parts, state, fromSeq } = await prepareResume(
+        store,
+        runId,
+        { ...flags, askTrust: terminalTrustQuestion(flags.json) },
+        "entourage resume",
+      );
       const detach = attachView(store, runId, flags.json ?? false);
       if (!flags.json)
         process.stdout.write(`resuming ${runId} from event ${fromSeq} (${state.steps} steps done)\n`);

@@ -82,6 +82,8 @@ export interface StartRunOptions extends PreparedRun {
   json: boolean;
   /** Serve the HTTP API while the run is live (default true; --no-server). */
   server?: boolean;
+  /** What drives the run, as `runs` and a refused `resume` name it (default "entourage run"). */
+  label?: string;
 }
 
 /** Logs `run.created` and drives the run with a live view. Shared by `run` and `demo`. */
@@ -89,9 +91,13 @@ export async function startRun(options: StartRunOptions): Promise<number> {
   const store = await openStore();
   try {
     const detach = attachView(store, options.runId, options.json);
-    await logNewRun(store, options);
+    const lease = await logNewRun(store, options, options.label ?? "entourage run");
+    const parts = await partsOf(options, lease).catch(async (error: unknown) => {
+      await lease.release();
+      throw error;
+    });
     return await drive(store, options.runId, {
-      ...(await partsOf(options)),
+      ...parts,
       detach,
       json: options.json,
       server: options.server,
@@ -181,6 +187,7 @@ export async function drive(
     signals.dispose();
     console?.close();
     await server?.close();
+    await parts.lease.release(); // already released when the run was driven; not when it never started
   }
 }
 

@@ -32,7 +32,7 @@ export async function runsCommand(opts: {
       const s = makeStyle(colorEnabled(process.stdout));
       const rows = runs.map((r) => [
         r.runId,
-        r.status,
+        r.interrupted ? "interrupted" : r.status,
         formatDuration(r.updatedAt - r.createdAt),
         `${formatTokens(r.inputTokens + r.outputTokens)}`,
         formatCost(r.costUsd, r.costKnown),
@@ -47,11 +47,24 @@ export async function runsCommand(opts: {
       for (const row of rows) {
         const status = row[1]!;
         const paint =
-          status === "succeeded" ? s.green : status === "failed" || status === "cancelled" ? s.red : s.yellow;
+          status === "succeeded"
+            ? s.green
+            : status === "failed" || status === "cancelled" || status === "interrupted"
+              ? s.red
+              : s.yellow;
         let line = fmt(row).replace(status.padEnd(widths[1]!), paint(status.padEnd(widths[1]!)));
         if (row[5] === VERIFIED.not_verified)
           line = line.replace(row[5].padEnd(widths[5]!), s.yellow(row[5].padEnd(widths[5]!)));
         process.stdout.write(`${line}\n`);
+      }
+      const interrupted = runs.filter((r) => r.interrupted);
+      if (interrupted.length > 0) {
+        const which = interrupted.length === 1 ? interrupted[0]!.runId : "<run>";
+        process.stdout.write(
+          s.dim(
+            `\ninterrupted: the process that drove ${interrupted.length === 1 ? "it" : "them"} is gone; nothing is lost. Continue with: entourage resume ${which}\n`,
+          ),
+        );
       }
       return 0;
     } finally {

@@ -1,4 +1,5 @@
-import { UserError } from "../../core/index.ts";
+import { foldRun, UserError } from "../../core/index.ts";
+import { describeDriver, runDriver } from "../../store/index.ts";
 import { openStore } from "../compose.ts";
 import { reportError } from "../main.ts";
 import { TerminalRenderer } from "../render.ts";
@@ -17,11 +18,27 @@ export async function showCommand(runId: string, opts: { json?: boolean; full?: 
         return 0;
       }
       const out: string[] = [];
-      const renderer = new TerminalRenderer((s) => out.push(s), makeStyle(colorEnabled(process.stdout)), {
-        outputLines: opts.full ? Number.POSITIVE_INFINITY : undefined,
-      });
+      const renderer = new TerminalRenderer(
+        (line) => out.push(line),
+        makeStyle(colorEnabled(process.stdout)),
+        {
+          outputLines: opts.full ? Number.POSITIVE_INFINITY : undefined,
+        },
+      );
       for (const event of events) renderer.render(event);
       renderer.end();
+      const { driver, interrupted } = await runDriver(store, runId, foldRun(runId, events).status);
+      const style = makeStyle(colorEnabled(process.stdout));
+      if (interrupted)
+        out.push(
+          style.red(
+            `⚠ interrupted: the process that drove this run is gone; nothing is lost. Continue with: entourage resume ${runId}\n`,
+          ),
+        );
+      else if (driver)
+        out.push(
+          style.dim(`driven now by ${describeDriver(driver)}; watch it live: entourage attach ${runId}\n`),
+        );
       process.stdout.write(out.join(""));
       return 0;
     } finally {

@@ -121,10 +121,18 @@ export const runFinished = defineEvent(
   }),
 );
 
-/** A process (re)attached to the run: the first start and every `resume`. */
+/**
+ * A process (re)attached to the run: the first start and every `resume`. `tookOverFrom`: the driver whose
+ * lease had gone stale (it died, or stopped heartbeating) when this one took the run.
+ */
 export const runAttached = defineEvent(
   "run.attached",
-  z.object({ pid: z.number().int(), resumed: z.boolean(), host: z.string().optional() }),
+  z.object({
+    pid: z.number().int(),
+    resumed: z.boolean(),
+    host: z.string().optional(),
+    tookOverFrom: z.object({ pid: z.number().int(), host: z.string(), label: z.string() }).optional(),
+  }),
 );
 
 /**

@@ -7,13 +7,8 @@ import {
   type RunStatus,
   UserError,
 } from "../../core/index.ts";
-import {
-  type ApprovalRule,
-  describeRule,
-  liveDriver,
-  mainArgument,
-  type RunControl,
-} from "../../orchestrator/index.ts";
+import { type ApprovalRule, describeRule, mainArgument, type RunControl } from "../../orchestrator/index.ts";
+import { type DriverInfo, describeDriver, liveDriver } from "../../store/index.ts";
 import type { App, RouteContext } from "../app.ts";
 import {
   approvalAnswerBody,
@@ -47,10 +42,10 @@ async function liveControl(ctx: RouteContext, runId: string): Promise<RunControl
   throw notLive(runId, state.status);
 }
 
-function notLive(runId: string, status: RunStatus, pid?: number): EntourageError {
+function notLive(runId: string, status: RunStatus, driving?: DriverInfo): EntourageError {
   if (isTerminal(status))
     return new EntourageError("run_not_live", `Run ${runId} has ${status}; there is nothing to steer.`);
-  const driver = pid !== undefined ? `process ${pid} drives it` : "no process here drives it";
+  const driver = driving ? `${describeDriver(driving)} drives it` : "no process here drives it";
   return new EntourageError(
     "run_not_live",
     `Run ${runId} (${status}) is not driven by this server's process (${driver}), so it cannot be steered here. ` +
@@ -183,9 +178,9 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
       if (events.length === 0)
         throw new EntourageError("run_not_found", `No run with id ${id}. List runs with GET /runs.`);
       const state = foldRun(id, events);
-      const pid = liveDriver(events, state);
-      if (!ctx.launcher || (isTerminal(state.status) && !failedOnModel(state)) || pid !== undefined)
-        throw notLive(id, state.status, pid);
+      const driving = await liveDriver(ctx.store, id);
+      if (!ctx.launcher || (isTerminal(state.status) && !failedOnModel(state)) || driving)
+        throw notLive(id, state.status, driving);
       await ctx.launcher.continue(id, c.req.valid("json"));
       return c.json({ runId: id, status: "running" }, 202);
     },

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EntourageError } from "../../core/index.ts";
 import { applyRun, forkRun, rewindRun, runDiff } from "../../orchestrator/index.ts";
+import { runDriver } from "../../store/index.ts";
 import type { App, RouteContext } from "../app.ts";
 import {
   apiEventSchema,
@@ -104,7 +105,8 @@ export function runRoutes(app: App, ctx: RouteContext): void {
         reason: p.request.reason,
         since: p.since,
       }));
-      return c.json({ run: state, live: control !== undefined, pendingApprovals }, 200);
+      const driving = await runDriver(ctx.store, id, state.status);
+      return c.json({ run: state, live: control !== undefined, ...driving, pendingApprovals }, 200);
     },
   );
 

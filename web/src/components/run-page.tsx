@@ -72,6 +72,15 @@ export function RunPage({ runId, tab }: { runId: string; tab: RunTab }) {
         </div>
         <div className="run-meta">
           <StatusPill status={s.status} />
+          {live.detail?.interrupted && (
+            <span
+              className="tag warn"
+              data-testid="interrupted"
+              title={`The process that drove this run is gone; nothing is lost. Continue with: entourage resume ${runId}`}
+            >
+              interrupted · entourage resume {runId}
+            </span>
+          )}
           <ModelBadge model={s.model} />
           <SandboxBadge sandbox={s.sandbox} />
           {s.mode && s.createdAt > 0 && <span className="badge">mode {s.mode}</span>}

@@ -158,6 +158,14 @@ export function RunsPage({ status }: { status?: string }) {
                 <td>
                   <StatusPill status={r.status} />
                   {r.live && <span className="tag">live</span>}
+                  {r.interrupted && (
+                    <span
+                      className="tag warn"
+                      title={`The process that drove it is gone; nothing is lost. Continue with: entourage resume ${r.runId}`}
+                    >
+                      interrupted
+                    </span>
+                  )}
                   {r.verification === "not_verified" && (
                     <span className="tag warn" title="No test could be run on the change">
                       not verified

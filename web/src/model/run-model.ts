@@ -239,7 +239,14 @@ export class RunModel {
         this.#note(e, "info", `Forked at event ${e.data.atSeq} into ${e.data.newRunId}`, e.data.guidance);
         break;
       case "run.attached":
-        this.#note(e, "info", e.data.resumed ? "Resumed by a process" : "Started", `pid ${e.data.pid}`);
+        this.#note(
+          e,
+          "info",
+          e.data.resumed ? "Resumed by a process" : "Started",
+          e.data.tookOverFrom
+            ? `pid ${e.data.pid}, took over from pid ${e.data.tookOverFrom.pid} (${e.data.tookOverFrom.label}), which had stopped`
+            : `pid ${e.data.pid}`,
+        );
         break;
       case "agent.started":
         if (e.agentId) this.#agentNames.set(e.agentId, e.data.name);
