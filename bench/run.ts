@@ -13,7 +13,7 @@ import { createScriptedModel, type Model, type ModelPart, type ModelRequest } fr
 import { approveAll, RunEmitter, runAgent } from "../src/orchestrator/index.ts";
 import type { Sandbox } from "../src/sandbox/index.ts";
 import type { EventStore } from "../src/store/index.ts";
-import { createMemoryEventStore, openSqliteEventStore } from "../src/store/index.ts";
+import { createMemoryEventStore, openSqliteEventStore, thisProcess } from "../src/store/index.ts";
 import { finishTool } from "../src/tools/builtin/finish.ts";
 import { defineTool } from "../src/tools/index.ts";
 import { Workspace } from "../src/workspace/index.ts";
@@ -161,6 +161,52 @@ async function appendRate(store: EventStore, total: number, batch: number): Prom
   return total / ((performance.now() - t0) / 1000);
 }
 
+/** The run lease's cost on SQLite: taking and giving it, a heartbeat, and a fenced append next to a plain one. */
+async function leaseCosts(store: EventStore, rounds: number): Promise<Row[]> {
+  const holder = thisProcess("bench");
+  const time = async (body: (i: number) => Promise<unknown>) => {
+    const samples: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const t0 = performance.now();
+      await body(i);
+      samples.push(performance.now() - t0);
+    }
+    return stats(samples).median;
+  };
+  const runId = newId("run");
+  const acquire = await time(async () => {
+    const attempt = await store.acquireLease(runId, holder, 30_000);
+    if (attempt.ok) await store.releaseLease(attempt.lease);
+  });
+  const held = await store.acquireLease(runId, holder, 30_000);
+  if (!held.ok) throw new Error("bench: lease not acquired");
+  let lease = held.lease;
+  const renew = await time(async () => {
+    lease = await store.renewLease(lease);
+  });
+  const plain = await time((i) => store.append(runId, [sampleEvent(i)]));
+  const fenced = await time((i) => store.append(runId, [sampleEvent(i)], { leaseToken: lease.token }));
+  await store.releaseLease(lease);
+  return [
+    { operation: "append one event (baseline)", median: us(plain), ratio: "1.00×" },
+    {
+      operation: "append one event, fenced by the lease",
+      median: us(fenced),
+      ratio: `${(fenced / plain).toFixed(2)}×`,
+    },
+    {
+      operation: "acquire + release the lease",
+      median: us(acquire),
+      ratio: `${(acquire / plain).toFixed(2)}×`,
+    },
+    {
+      operation: "heartbeat (renew, every TTL/3 = 10 s)",
+      median: us(renew),
+      ratio: `${(renew / plain).toFixed(2)}×`,
+    },
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------------
 // 3. CLI start-up next to `node -e 0`.
 
@@ -217,6 +263,7 @@ async function main() {
       });
     }
     table("Event append rate (target ≥ 100k events/s batched)", rows);
+    table("Run lease on SQLite (synchronous=FULL; median of 500)", await leaseCosts(sqlite, 500));
     await sqlite.close();
     await memory.close();
 
