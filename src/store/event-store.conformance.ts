@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { afterEach, describe, it } from "node:test";
 import {
@@ -388,6 +389,15 @@ export function runEventStoreConformance(name: string, factory: EventStoreFactor
         assert.ok((await store.acquireLease("run_a", dead, ttl)).ok);
         const taken = await store.acquireLease("run_a", me, ttl);
         assert.ok(taken.ok && taken.tookOverFrom?.holder.pid === dead.pid);
+        // Killed but not yet reaped by its parent (a zombie still answers kill(pid, 0)): gone all the same.
+        const zombie = await zombiePid();
+        try {
+          assert.ok((await store.acquireLease("run_z", { ...dead, pid: zombie.pid }, ttl)).ok);
+          const fromZombie = await store.acquireLease("run_z", me, ttl);
+          assert.ok(fromZombie.ok && fromZombie.tookOverFrom?.holder.pid === zombie.pid);
+        } finally {
+          zombie.reap();
+        }
       });
 
       it("keeps a heartbeating lease, and frees a released one", async () => {
@@ -447,4 +457,19 @@ async function deadPid(): Promise<number> {
   const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
   await once(child, "exit");
   return child.pid!;
+}
+
+/** A process that has exited but that its parent (a `sleep` that never waits) has not reaped. */
+async function zombiePid(): Promise<{ pid: number; reap: () => void }> {
+  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const [line] = (await once(parent.stdout!, "data")) as [Buffer];
+  const pid = Number(line.toString().trim());
+  for (let i = 0; i < 100; i++) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { pid, reap: () => parent.kill("SIGKILL") };
 }

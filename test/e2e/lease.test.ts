@@ -22,6 +22,14 @@ import {
   runCli,
   tempDir,
 } from "../helpers/cli.ts";
+import {
+  browserMissing,
+  launchBrowser,
+  screenshot,
+  signIn,
+  startServe,
+  waitFor,
+} from "./dashboard-support.ts";
 
 type Event = { seq: number; type: string; data: Record<string, unknown> };
 
@@ -230,6 +238,45 @@ describe("one driver per run", () => {
       assert.match(woke.stderr, new RegExp(`no longer drives run ${stopped.runId}`));
       assert.deepEqual(readLog(home, stopped.runId), finishedLog);
     } finally {
+      removeDir(home);
+      removeDir(repo);
+    }
+  });
+
+  it("the dashboard shows a killed run as interrupted, and Resume here finishes it on entourage serve", {
+    skip: browserMissing(),
+  }, async () => {
+    const home = tempDir("home");
+    const repo = makeSampleRepo();
+    const browser = await launchBrowser();
+    const serve = await startServe(home, {});
+    try {
+      server.seek(0);
+      const env = cliEnv(home);
+      const args = runArgs();
+      args[3] = repo;
+      const killed = await startWaitingRun(args, env);
+      killed.child.kill("SIGKILL");
+      await killed.done;
+
+      const { page } = browser;
+      await signIn(page, serve);
+      const row = page.locator(`tr[data-run-id="${killed.runId}"]`);
+      await row.getByText("interrupted").waitFor();
+      await page.goto(`${serve.url}/runs/${killed.runId}`);
+      await page.getByTestId("interrupted").waitFor();
+      await screenshot(page, "run-interrupted.png");
+      server.seek(1);
+      await page.getByRole("button", { name: "Resume here" }).click();
+      await page.locator('.run-page[data-status="succeeded"]').waitFor({ timeout: 60_000 });
+      await waitFor("the badge to go", async () => (await page.getByTestId("interrupted").count()) === 0);
+      const log = readLog(home, killed.runId);
+      assertDrivenOnce(log);
+      const attached = log.filter((e) => e.type === "run.attached").at(-1);
+      assert.equal((attached?.data.tookOverFrom as { label?: string })?.label, "entourage run");
+    } finally {
+      await browser.close();
+      await serve.stop();
       removeDir(home);
       removeDir(repo);
     }

@@ -57,7 +57,8 @@ export function RunPage({ runId, tab }: { runId: string; tab: RunTab }) {
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the model mutates in place; its version says when it changed
   const pending = useMemo(() => pendingLessons(model.events), [model.events, model.version]);
-  const duration = (s.finishedAt ?? (isTerminal(s.status) ? s.updatedAt : Date.now())) - s.createdAt;
+  const stopped = isTerminal(s.status) || live.detail?.interrupted === true;
+  const duration = (s.finishedAt ?? (stopped ? s.updatedAt : Date.now())) - s.createdAt;
   const tabLink = (t: string) => `/runs/${runId}${t === "timeline" ? "" : `?tab=${t}`}`;
 
   return (
@@ -213,11 +214,14 @@ function RunControls({ live }: { live: LiveRun }) {
           Pause
         </button>
       )}
-      {s.status === "paused" && (
+      {(s.status === "paused" || detail.interrupted) && (
         <button
           type="button"
           className="primary"
           disabled={!signedIn || busy !== undefined}
+          title={
+            detail.interrupted ? "The process that drove it is gone: continue it in this server" : undefined
+          }
           onClick={() => act("resume", () => api.resume(live.runId))}
         >
           {detail.live ? "Resume" : "Resume here"}
@@ -242,7 +246,7 @@ function RunControls({ live }: { live: LiveRun }) {
             Cancel run
           </button>
         ))}
-      {!detail.live && s.status !== "paused" && (
+      {!detail.live && s.status !== "paused" && !detail.interrupted && (
         <span className="muted small">Not driven by this server: watch only.</span>
       )}
       {error && (
