@@ -22,6 +22,7 @@ const DEFAULT_URL = "http://127.0.0.1:4317";
 interface RunDetail {
   run: RunState;
   live: boolean;
+  interrupted?: boolean;
   pendingApprovals: { approvalId: string }[];
 }
 
@@ -92,6 +93,12 @@ export async function attachCommand(runId: string, opts: { url?: string }): Prom
       ),
     );
     say(style.dim(`keys: ${STEER_KEYS}`));
+    if (snapshot.interrupted)
+      say(
+        style.yellow(
+          `interrupted: the process that drove ${runId} is gone, so nothing will happen here until it is resumed: entourage resume ${runId}`,
+        ),
+      );
 
     // Approvals already answered before we attached are history, not questions.
     const waiting = new Set(snapshot.pendingApprovals.map((p) => p.approvalId));
