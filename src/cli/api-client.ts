@@ -1,11 +1,6 @@
-import { SystemError, UserError } from "../core/index.ts";
+import { type SseMessage, SseParser, SystemError, UserError } from "../core/index.ts";
 
-/** One Server-Sent Event as the client sees it. */
-export interface SseMessage {
-  id?: string;
-  event?: string;
-  data: string;
-}
+export type { SseMessage };
 
 /** An error answer of the API: `{ error: { code, message } }` with its HTTP status. */
 export class ApiError extends UserError {
@@ -88,39 +83,20 @@ export class ApiClient {
   }
 }
 
-/** Parses an SSE byte stream (text/event-stream) into messages; comments and `retry:` are skipped. */
+/** Parses an SSE byte stream (text/event-stream) into messages (src/core/sse.ts). */
 export async function* parseSse(
   body: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
 ): AsyncGenerator<SseMessage> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  let buffer = "";
-  let message: { id?: string; event?: string; data: string[] } = { data: [] };
+  const parser = new SseParser();
   try {
     for (;;) {
       if (signal?.aborted) return;
       const { value, done } = await reader.read();
       if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let newline = buffer.search(/\r\n|\r|\n/);
-      while (newline >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
-        if (line === "") {
-          if (message.data.length > 0)
-            yield { id: message.id, event: message.event, data: message.data.join("\n") };
-          message = { data: [] };
-        } else if (!line.startsWith(":")) {
-          const colon = line.indexOf(":");
-          const field = colon < 0 ? line : line.slice(0, colon);
-          const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-          if (field === "data") message.data.push(value);
-          else if (field === "id") message.id = value;
-          else if (field === "event") message.event = value;
-        }
-        newline = buffer.search(/\r\n|\r|\n/);
-      }
+      yield* parser.push(decoder.decode(value, { stream: true }));
     }
   } finally {
     reader.cancel().catch(() => {});

@@ -539,7 +539,6 @@ export function createRunControl(
  * always releases its sandbox. Resolves with the folded final state.
  */
 export async function driveParts(
-  store: EventStore,
   runId: string,
   parts: DriveParts,
   control: RunControl,
@@ -648,7 +647,7 @@ export function createLauncher(deps: {
     control.hasRemoteClients = true;
     deps.runs.set(runId, control);
     const abort = new AbortController();
-    const done = driveParts(deps.store, runId, parts, control, abort.signal)
+    const done = driveParts(runId, parts, control, abort.signal)
       .then(
         (state) => log(`run ${runId} ${state.status}`),
         (error: unknown) => {

@@ -169,7 +169,7 @@ export async function drive(
       }
     }
     if (console) process.stdout.write(style.dim(`keys: ${STEER_KEYS}\n`));
-    const state = await driveParts(store, runId, parts, control, signals.signal);
+    const state = await driveParts(runId, parts, control, signals.signal);
     parts.detach();
     // Lessons from this run's corrections: asked about here on a terminal (the console stops reading it).
     console?.close();

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { followStream, SseParser, type StreamStatus } from "./sse.ts";
+import { parseSse } from "../../../src/cli/api-client.ts";
+import { SseParser } from "../../../src/core/sse.ts";
+import { followStream, type StreamStatus } from "./sse.ts";
 
 describe("SseParser", () => {
   it("splits messages across chunk boundaries, keeps ids, joins multi-line data, skips comments", () => {
@@ -63,5 +65,34 @@ describe("followStream", () => {
     });
     for (let i = 0; i < 50 && !failed; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(failed, true);
+  });
+});
+
+describe("one SSE reader for the CLI and the dashboard", () => {
+  // What the two hand-written parsers disagreed on: a lone \r ends a line, `event:` is kept.
+  const stream = "event: run\rid: 7\rdata: a\r\rid: 8\r\ndata:b\r\n\r\n: comment\n\ndata: c\n\n";
+  const expected = [
+    { event: "run", id: "7", data: "a" },
+    { id: "8", data: "b" },
+    { data: "c" },
+  ];
+
+  it("the dashboard's parser reads every line ending and the event field", () => {
+    const p = new SseParser();
+    const got = [...stream].flatMap((ch) => p.push(ch)); // one character per chunk: every boundary is a split
+    assert.deepEqual(got, expected);
+  });
+
+  it("the CLI's attach reads the same messages from a byte stream", async () => {
+    const bytes = new TextEncoder().encode(stream);
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < bytes.length; i += 5) c.enqueue(bytes.slice(i, i + 5));
+        c.close();
+      },
+    });
+    const got = [];
+    for await (const m of parseSse(body)) got.push(m);
+    assert.deepEqual(got, expected);
   });
 });

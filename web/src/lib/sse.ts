@@ -3,42 +3,11 @@
  * non-200 answer (a server that is restarting answers that way for a moment) and cannot be told where
  * to resume after it was recreated; this reader sends `Last-Event-ID` itself on every reconnect, backs
  * off while the server is away, and drops anything it has already delivered (by seq), so a restart
- * neither loses nor repeats an event.
+ * neither loses nor repeats an event. Messages are parsed by the one SSE reader the CLI uses too.
  */
+import { type SseMessage, SseParser } from "../../../src/core/sse.ts";
 
-export interface SseMessage {
-  id?: string;
-  data: string;
-}
-
-/** Splits an SSE byte stream (decoded) into messages; keeps the unfinished tail between chunks. */
-export class SseParser {
-  #buffer = "";
-
-  push(chunk: string): SseMessage[] {
-    this.#buffer += chunk;
-    const out: SseMessage[] = [];
-    for (;;) {
-      const match = /\r?\n\r?\n/.exec(this.#buffer);
-      if (!match) break;
-      const block = this.#buffer.slice(0, match.index);
-      this.#buffer = this.#buffer.slice(match.index + match[0].length);
-      let id: string | undefined;
-      const data: string[] = [];
-      for (const line of block.split(/\r?\n/)) {
-        if (line === "" || line.startsWith(":")) continue;
-        const colon = line.indexOf(":");
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let value = colon < 0 ? "" : line.slice(colon + 1);
-        if (value.startsWith(" ")) value = value.slice(1);
-        if (field === "id") id = value;
-        else if (field === "data") data.push(value);
-      }
-      if (data.length > 0) out.push({ id, data: data.join("\n") });
-    }
-    return out;
-  }
-}
+export type { SseMessage };
 
 export type StreamStatus =
   | { state: "connecting"; attempt: number }
