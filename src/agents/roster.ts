@@ -1,23 +1,14 @@
+import { globMatch } from "../core/glob.ts";
 import type { AgentDefinition } from "./agent.ts";
 import { builtinAgents, plannerAgent } from "./builtin.ts";
 import { generalAgent } from "./general.ts";
 
 /**
- * Whether an allow-list lets an agent use a tool. Entries are tool names or globs where `*` stands for
- * any run of characters (`github__*` allows every tool of the MCP server `github`).
+ * Whether an allow-list lets an agent use a tool. Entries are tool names or globs, the same globs as
+ * approval rules (src/core/glob.ts): `github__*` allows every tool of the MCP server `github`.
  */
 export function toolAllowed(allowList: readonly string[], tool: string): boolean {
-  return allowList.some((entry) => (entry.includes("*") ? globRegExp(entry).test(tool) : entry === tool));
-}
-
-const globs = new Map<string, RegExp>();
-function globRegExp(pattern: string): RegExp {
-  let re = globs.get(pattern);
-  if (!re) {
-    re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
-    globs.set(pattern, re);
-  }
-  return re;
+  return allowList.some((entry) => entry === tool || globMatch(entry, tool));
 }
 
 /** Agents that orchestrate rather than specialise: never offered to the planner as delegates. */

@@ -1,3 +1,4 @@
+import { globMatch } from "../core/glob.ts";
 import type { Risk } from "../tools/index.ts";
 
 export type ApprovalMode = "auto" | "ask-risky" | "ask-all" | "plan";
@@ -55,15 +56,6 @@ export function mainArgument(args: unknown): string {
   for (const key of ["command", "path", "pattern", "url"])
     if (typeof a[key] === "string") return a[key] as string;
   return JSON.stringify(args ?? {});
-}
-
-/** Glob with `*` (any run of characters) and `?` (one character), anchored, case-sensitive. */
-export function globMatch(pattern: string, text: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*/g, "[\\s\\S]*")
-    .replace(/\?/g, ".");
-  return new RegExp(`^${re}$`).test(text);
 }
 
 export function ruleMatches(rule: ApprovalRule, call: { tool: string; risk: Risk; args: unknown }): boolean {
