@@ -1,8 +1,11 @@
 import type { EntourageEvent, NewEvent, RunStatus, VerificationStatus } from "../core/index.ts";
-import type { DriverInfo, LeaseAttempt, LeaseHolder, RunLease } from "./lease.ts";
+import type { DriverState, LeaseAttempt, LeaseHolder, RunLease } from "./lease.ts";
 
-/** One row of `listRuns`: what the runs list needs without folding every event. */
-export interface RunSummary {
+/**
+ * One row of `listRuns`: what the runs list needs without folding every event. `driver`: the process whose lease drives the run, live or stale. `interrupted`: not
+ * finished, not paused, and no live process drives it (its driver died) — derived when listed, never stored.
+ */
+export interface RunSummary extends DriverState {
   runId: string;
   task: string;
   repo: string;
@@ -18,13 +21,6 @@ export interface RunSummary {
   costKnown: boolean;
   /** The orchestrator's verdict on the run's change; absent when it changed nothing. */
   verification?: VerificationStatus;
-  /** The process whose lease drives the run, live or stale; absent when nobody holds one. */
-  driver?: DriverInfo;
-  /**
-   * Not finished, not paused, and no live process drives it (its driver died): `entourage resume` goes on.
-   * Derived when listed, never stored.
-   */
-  interrupted?: true;
 }
 
 export interface ListRunsOptions {

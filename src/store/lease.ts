@@ -7,8 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { UserError } from "../core/index.ts";
-import type { RunSummary } from "./event-store.ts";
+import { type RunStatus, UserError } from "../core/index.ts";
 
 /** Who drives a run. */
 export interface LeaseHolder {
@@ -118,16 +117,26 @@ export function leaseLostError(runId: string, now?: DriverInfo): UserError {
   );
 }
 
-const DRIVEN_STATUSES: ReadonlySet<RunSummary["status"]> = new Set(["queued", "running", "waiting"]);
+const DRIVEN_STATUSES: ReadonlySet<RunStatus> = new Set(["queued", "running", "waiting"]);
+
+/** What a listed run says of its driver (RunSummary's `driver` and `interrupted`). */
+export interface DriverState {
+  driver?: DriverInfo;
+  interrupted?: true;
+}
 
 /** A run in a driven status (not finished, not paused) with no live driver: its driver died. */
-function isInterrupted(status: RunSummary["status"], lease: RunLease | undefined, now: number): boolean {
+function isInterrupted(status: RunStatus, lease: RunLease | undefined, now: number): boolean {
   return DRIVEN_STATUSES.has(status) && (!lease || leaseIsStale(lease, now));
 }
 
 /** A listed run with its driver and, when that driver is gone, `interrupted`. */
-export function withDriver(summary: RunSummary, lease: RunLease | undefined, now: number): RunSummary {
-  const row: RunSummary = lease ? { ...summary, driver: driverInfo(lease) } : { ...summary };
+export function withDriver<T extends { status: RunStatus } & DriverState>(
+  summary: T,
+  lease: RunLease | undefined,
+  now: number,
+): T {
+  const row: T = lease ? { ...summary, driver: driverInfo(lease) } : { ...summary };
   if (isInterrupted(summary.status, lease, now)) row.interrupted = true;
   return row;
 }
@@ -154,8 +163,8 @@ export function decideAcquire(
 export async function runDriver(
   store: { readLease(runId: string): Promise<RunLease | undefined> },
   runId: string,
-  status: RunSummary["status"],
-): Promise<Pick<RunSummary, "driver" | "interrupted">> {
+  status: RunStatus,
+): Promise<DriverState> {
   const lease = await store.readLease(runId);
   const now = Date.now();
   if (isInterrupted(status, lease, now)) return { interrupted: true };
