@@ -1,4 +1,12 @@
-export type { ApplyOutcome, ApplyPlan } from "./apply.ts";
+export {
+  abortApply,
+  type ApplyOptions,
+  type ApplyOutcome,
+  type ApplyPlan,
+  applyPlan,
+} from "./apply.ts";
+export type { Progress } from "./apply-steps.ts";
+export type { RawChange } from "./changes.ts";
 export type { ChangeStatus, ChangeSummary, FileChange } from "./changes.ts";
 export {
   type ConfinedPath,
@@ -32,6 +40,7 @@ export {
   type CloneOptions,
   type CreateWorkspaceOptions,
   type DiffRange,
+  type ApplyToOptions,
   type ListOptions,
   type MergeOptions,
   type MergeResult,
