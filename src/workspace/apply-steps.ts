@@ -142,7 +142,8 @@ export async function rollBack(journal: ApplyJournal, backups: string): Promise<
   const existed = new Set(journal.dirs.map(([dir]) => dir));
   const created = new Set<string>();
   for (const entry of journal.entries)
-    for (let dir = entry.path; dir !== "."; dir = path.posix.dirname(dir)) if (!existed.has(dir)) created.add(dir);
+    for (let dir = entry.path; dir !== "."; dir = path.posix.dirname(dir))
+      if (!existed.has(dir)) created.add(dir);
   for (const dir of [...created].sort((a, b) => depth(b) - depth(a)))
     await rmdir(path.join(target, dir)).catch(ignore("ENOENT", "ENOTDIR", "ENOTEMPTY", "EEXIST"));
   for (const [dir, mode] of journal.dirs) {

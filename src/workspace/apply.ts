@@ -83,7 +83,9 @@ export async function applyPlan(plan: ApplyPlan, options: ApplyOptions): Promise
       ...changes.filter((c) => c.newMode === ABSENT_MODE),
       ...changes.filter((c) => c.newMode !== ABSENT_MODE),
     ];
-    const blobs = await plan.readBlobs(ordered.filter((c) => c.newMode !== ABSENT_MODE).map((c) => c.newBlob));
+    const blobs = await plan.readBlobs(
+      ordered.filter((c) => c.newMode !== ABSENT_MODE).map((c) => c.newBlob),
+    );
     const journal = await slot.begin(
       { runId: options.runId, target: plan.target, headRef: options.headRef },
       ordered,
@@ -214,11 +216,15 @@ async function checkCheckout(target: string, changes: RawChange[]): Promise<void
       break;
     }
   }
-  if (applied)
+  if (applied) {
+    const shown = changes.slice(0, 10).map((c) => c.path);
+    const more = changes.length > shown.length ? `, and ${changes.length - shown.length} more` : "";
     throw new UserError(
       "already_applied",
-      `The change is already in ${target}: all ${changes.length} file(s) hold the run's version; nothing was written.`,
+      `The change is already in ${target}: every file it changes holds the run's version (${shown.join(", ")}${more}); ` +
+        "nothing was written. Review it there with `git diff`.",
     );
+  }
   const list = conflicts.map((c) => `  ${c.path}: ${c.reason}`).join("\n");
   throw new UserError(
     "checkout_changed",

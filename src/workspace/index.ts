@@ -1,13 +1,12 @@
 export {
-  abortApply,
   type ApplyOptions,
   type ApplyOutcome,
   type ApplyPlan,
+  abortApply,
   applyPlan,
 } from "./apply.ts";
 export type { Progress } from "./apply-steps.ts";
-export type { RawChange } from "./changes.ts";
-export type { ChangeStatus, ChangeSummary, FileChange } from "./changes.ts";
+export type { ChangeStatus, ChangeSummary, FileChange, RawChange } from "./changes.ts";
 export {
   type ConfinedPath,
   confine,
@@ -37,10 +36,10 @@ export {
   type TestCommand,
 } from "./test-command.ts";
 export {
+  type ApplyToOptions,
   type CloneOptions,
   type CreateWorkspaceOptions,
   type DiffRange,
-  type ApplyToOptions,
   type ListOptions,
   type MergeOptions,
   type MergeResult,
