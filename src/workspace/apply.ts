@@ -208,15 +208,12 @@ async function checkCheckout(target: string, changes: RawChange[]): Promise<void
     if (reason) conflicts.push({ path: change.path, reason });
   }
   if (conflicts.length === 0) return;
-  let applied = true;
+  let holdingRun = 0;
   for (const change of changes) {
     const file = path.join(target, change.path);
-    if (!(await holdsVersion(file, await lstatOrUndefined(file), change.newMode, change.newBlob))) {
-      applied = false;
-      break;
-    }
+    if (await holdsVersion(file, await lstatOrUndefined(file), change.newMode, change.newBlob)) holdingRun++;
   }
-  if (applied) {
+  if (holdingRun === changes.length) {
     const shown = changes.slice(0, 10).map((c) => c.path);
     const more = changes.length > shown.length ? `, and ${changes.length - shown.length} more` : "";
     throw new UserError(
@@ -226,9 +223,13 @@ async function checkCheckout(target: string, changes: RawChange[]): Promise<void
     );
   }
   const list = conflicts.map((c) => `  ${c.path}: ${c.reason}`).join("\n");
+  const part =
+    holdingRun > 0
+      ? `(${holdingRun} of the ${changes.length} file(s) the run changes already hold its version, the others do not: the change is not in your checkout, only part of it.)\n`
+      : "";
   throw new UserError(
     "checkout_changed",
-    `Nothing was applied: ${conflicts.length} file(s) in ${target} changed since the run copied them:\n${list}\n` +
+    `Nothing was applied: ${conflicts.length} file(s) in ${target} changed since the run copied them:\n${list}\n${part}` +
       "Stash or commit-and-revert your edits to these files (e.g. `git stash`), then apply again; " +
       "or save the run's diff and merge it by hand (`git apply --3way`).",
   );

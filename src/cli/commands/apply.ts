@@ -41,8 +41,16 @@ export async function applyCommand(
       if (result.resumed)
         out(`Finished the interrupted apply of run ${runId} (started ${result.resumed.startedAt}).`);
       out(`Applied ${plural(files.length)} to ${target}:`);
-      const flagged = new Map(result.review.map((i) => [i.path, i.reason]));
-      for (const f of files) out(flagged.has(f) ? `  ${f}   ⚠ ${flagged.get(f)}` : `  ${f}`);
+      const flagged = new Set(result.review.map((i) => i.path));
+      for (const f of files) if (!flagged.has(f)) out(`  ${f}`);
+      if (result.review.length > 0) {
+        out("and, reviewed (--accept-risky or your yes):");
+        out(describeReview(result.review));
+      }
+      if (result.review.some((i) => i.path === ".entourage/config.json"))
+        out(
+          `Its settings that run code (plugins, MCP servers, sandbox…) stay off until you trust them: entourage trust ${target}`,
+        );
       if (state.status !== "succeeded") out(`(note: the run ended as ${state.status}; review the change)`);
       return EXIT.ok;
     } finally {
