@@ -16,6 +16,7 @@ export async function withBenchServer<T>(fn: (url: string, store: EventStore) =>
     ids: newId,
     token: "bench-token-0123456789",
     workspaceDir: (id) => join(dir, id),
+    applyJournals: join(dir, "applies"),
     options: { host: "127.0.0.1" },
   });
   const listening = await listen(app, { host: "127.0.0.1", port: 0 });

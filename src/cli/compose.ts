@@ -23,6 +23,11 @@ export function home(): string {
   return entourageHome(process.env);
 }
 
+/** Where apply journals live: one slot per checkout (src/workspace/apply-journal.ts). */
+export function applyJournals(): string {
+  return join(home(), "applies");
+}
+
 export function runDir(runId: string): { root: string; workspace: string } {
   const root = join(home(), "runs", runId);
   return { root, workspace: join(root, "workspace") };

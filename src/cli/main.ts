@@ -166,11 +166,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command("apply")
     .description(
-      "write a run's change into your checkout (refused if the files changed there since the run started)",
+      "write a run's change into your checkout (refused if the files changed there since the run started); asks before changes that need review",
     )
     .argument("<run-id>")
-    .action(async (runId: string) =>
-      setExit(await (await import("./commands/apply.ts")).applyCommand(runId)),
+    .option(
+      "--accept-risky",
+      "also write the changes that need review (.entourage/, AGENTS.md, CI files, git hooks, package scripts, new executables, symlinks leaving the repository) without asking",
+    )
+    .option("--abort", "undo an interrupted apply of this run: every file back exactly as it was")
+    .action(async (runId: string, opts: { acceptRisky?: boolean; abort?: boolean }) =>
+      setExit(await (await import("./commands/apply.ts")).applyCommand(runId, opts)),
     );
 
   modelOptions(

@@ -1,7 +1,7 @@
 import { newId, systemClock } from "../core/index.ts";
 import type { RunControl } from "../orchestrator/index.ts";
 import type { EventStore } from "../store/index.ts";
-import { home, runDir } from "./compose.ts";
+import { applyJournals, home, runDir } from "./compose.ts";
 import { announceServer } from "./server-discovery.ts";
 
 /** Where a CLI run's own API server listens first; a busy port falls back to a free one. */
@@ -25,6 +25,7 @@ export async function startRunServer(
     ids: newId,
     token: loadOrCreateToken(home()),
     workspaceDir: (id) => runDir(id).workspace,
+    applyJournals: applyJournals(),
     options: { host },
   });
   const port = Number(process.env.ENTOURAGE_PORT) || RUN_SERVER_PORT;

@@ -1,4 +1,5 @@
 export * from "./agent-loop.ts";
+export * from "./apply-review.ts";
 export * from "./approval.ts";
 export * from "./conversation.ts";
 export * from "./emitter.ts";

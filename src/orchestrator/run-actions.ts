@@ -16,8 +16,9 @@ import {
   UserError,
 } from "../core/index.ts";
 import { type EventStore, holdLease } from "../store/index.ts";
-import type { ChangeSummary } from "../workspace/index.ts";
-import { Workspace } from "../workspace/index.ts";
+import type { ChangeSummary, Progress } from "../workspace/index.ts";
+import { abortApply, applyPlan, Workspace } from "../workspace/index.ts";
+import { changesNeedingReview, describeReview, type ReviewItem } from "./apply-review.ts";
 import { RunEmitter } from "./emitter.ts";
 import { createRun } from "./run-engine.ts";
 
@@ -181,14 +182,37 @@ export async function runDiff(store: EventStore, runId: string): Promise<ChangeS
   return { ...changes, diff };
 }
 
+export interface ApplyRunOptions {
+  /** Where apply journals live (ENTOURAGE_HOME/applies). */
+  journals: string;
+  /** Apply the changes that need review without asking (`--accept-risky`, `acceptRisky: true`). */
+  acceptRisky?: boolean;
+  /** Asks a person whether to apply the changes that need review; absent when nobody can answer. */
+  confirm?: (items: ReviewItem[]) => Promise<boolean>;
+  onProgress?: Progress;
+}
+
+export interface ApplyRunResult {
+  files: string[];
+  target: string;
+  state: RunState;
+  /** The applied paths that needed review (accepted by flag or by the person). */
+  review: ReviewItem[];
+  /** Set when this finished an interrupted apply of the run (started then). */
+  resumed?: { startedAt: string };
+}
+
 /**
  * Writes the run's change into the user's checkout, refusing (and writing nothing) if a file it would
- * change was modified there since the run started, or while the run is still going.
+ * change was modified there since the run started, or while the run is still going. Changes that need a
+ * person's eyes (apply-review.ts) are applied only when accepted. An interrupted apply of this run is
+ * finished; one of another run into the same checkout must be finished or undone first.
  */
 export async function applyRun(
   store: EventStore,
   runId: string,
-): Promise<{ files: string[]; target: string; state: RunState }> {
+  options: ApplyRunOptions,
+): Promise<ApplyRunResult> {
   const { workspace, state } = await openRunWorkspace(store, runId);
   if (state.status === "running" || state.status === "waiting" || state.status === "queued") {
     throw new UserError(
@@ -196,38 +220,60 @@ export async function applyRun(
       `Run ${runId} is still ${state.status}. Wait for it to finish (or stop it) before applying.`,
     );
   }
-  const files = await workspace.applyTo(state.repo).catch(async (error: unknown) => {
-    throw await explainIfApplied(error, runId, state.repo, store);
+  const plan = await workspace.planApply(state.repo);
+  let review: ReviewItem[] = [];
+  const outcome = await applyPlan(plan, {
+    journals: options.journals,
+    runId,
+    headRef: plan.headRef,
+    onProgress: options.onProgress,
+    beforeWrite: async (changes, readBlobs) => {
+      review = await changesNeedingReview(changes, readBlobs);
+      if (review.length === 0 || options.acceptRisky) return;
+      if (options.confirm && (await options.confirm(review))) return;
+      throw new UserError(
+        options.confirm ? "apply_declined" : "apply_needs_review",
+        `${options.confirm ? "Nothing was applied" : `Nothing was applied to ${plan.target}`}: ${review.length} change(s) of run ${runId} need your review first ` +
+          `(they change how Entourage behaves, run code without being asked, or reach outside the repository):\n` +
+          `${describeReview(review)}\n` +
+          `Look at them with \`entourage diff ${runId}\`; apply anyway with \`entourage apply ${runId} --accept-risky\` ` +
+          `(API: POST /runs/${runId}/apply with {"acceptRisky": true}).`,
+      );
+    },
+  }).catch(async (error: unknown) => {
+    throw await explainIfApplied(error, runId, store);
   });
-  if (files.length > 0) {
+  if (outcome.files.length > 0) {
     const emitter = new RunEmitter(store, runId);
     await emitter.emit({
       type: "diff.applied",
-      data: { target: state.repo, files, headRef: (await workspace.head()) ?? workspace.baseRef },
+      data: { target: plan.target, files: outcome.files, headRef: plan.headRef },
     });
     await emitter.flush();
   }
-  return { files, target: state.repo, state };
+  return { files: outcome.files, target: plan.target, state, review, resumed: outcome.resumed };
 }
 
 /**
- * A checkout that no longer matches the baseline because this very run was applied to it already is not
- * "your edits": say so, instead of advising the user to stash the run's own change.
+ * Undoes an interrupted apply of the run: every path goes back to exactly what it held before. Refused
+ * when none is pending (a finished apply is the user's to undo, with git).
  */
-async function explainIfApplied(
-  error: unknown,
-  runId: string,
-  repo: string,
+export async function abortApplyRun(
   store: EventStore,
-): Promise<unknown> {
-  if (!UserError.isInstance(error) || error.code !== "checkout_changed") return error;
+  runId: string,
+  options: Pick<ApplyRunOptions, "journals">,
+): Promise<{ files: string[]; target: string; startedAt: string }> {
+  const { workspace, state } = await openRunWorkspace(store, runId);
+  const { target } = await workspace.planApply(state.repo);
+  return { ...(await abortApply(target, { journals: options.journals, runId })), target };
+}
+
+/** Says when this very run was applied, when the checkout holds its version already. */
+async function explainIfApplied(error: unknown, runId: string, store: EventStore): Promise<unknown> {
+  if (!UserError.isInstance(error) || error.code !== "already_applied") return error;
   const applied = (await store.read(runId)).findLast((e) => e.type === "diff.applied");
-  if (applied?.type !== "diff.applied") return error;
-  return new UserError(
-    "already_applied",
-    `Run ${runId} was already applied to ${repo} at ${new Date(applied.time).toISOString()} ` +
-      `(${applied.data.files.join(", ")}); nothing was written this time. ` +
-      "Its change is in your checkout: review it there with `git diff`.",
-    { cause: error },
-  );
+  const when = applied ? ` at ${new Date(applied.time).toISOString()}` : "";
+  return new UserError("already_applied", `Run ${runId} was already applied${when}. ${error.message}`, {
+    cause: error,
+  });
 }

@@ -26,6 +26,8 @@ export interface AppDeps {
   token: string;
   /** Where a forked run's workspace goes (ENTOURAGE_HOME/runs/<id>/workspace). */
   workspaceDir: (runId: string) => string;
+  /** Where apply journals live (ENTOURAGE_HOME/applies): an interrupted apply is found there. */
+  applyJournals: string;
   options: {
     /** The address the server listens on; decides whether the token is required for reads. */
     host: string;

@@ -350,10 +350,29 @@ export const diffResponse = z
   })
   .meta({ id: "Diff" });
 
+export const applyBody = z
+  .object({
+    acceptRisky: z
+      .boolean()
+      .optional()
+      .describe(
+        "Also write the changes that need review (.entourage/, AGENTS.md, CI files, git hooks, package scripts, new executables, symlinks leaving the repository) instead of being refused (409 apply_needs_review, whose message lists them)",
+      ),
+  })
+  .strict()
+  .meta({ id: "ApplyRun" });
+
 export const applyResponse = z.object({
   runId: z.string(),
   target: z.string(),
   files: z.array(z.string()),
+  review: z
+    .array(z.object({ path: z.string(), reason: z.string() }))
+    .describe("The applied paths that needed review, and why"),
+  resumed: z
+    .object({ startedAt: z.string() })
+    .optional()
+    .describe("Set when this finished an interrupted apply of the run"),
 });
 
 export const healthResponse = z.object({ ok: z.literal(true), version: z.string() });

@@ -1,5 +1,12 @@
-export type { ApplyOutcome, ApplyPlan } from "./apply.ts";
-export type { ChangeStatus, ChangeSummary, FileChange } from "./changes.ts";
+export {
+  type ApplyOptions,
+  type ApplyOutcome,
+  type ApplyPlan,
+  abortApply,
+  applyPlan,
+} from "./apply.ts";
+export type { Progress } from "./apply-steps.ts";
+export type { ChangeStatus, ChangeSummary, FileChange, RawChange } from "./changes.ts";
 export {
   type ConfinedPath,
   confine,
@@ -29,6 +36,7 @@ export {
   type TestCommand,
 } from "./test-command.ts";
 export {
+  type ApplyToOptions,
   type CloneOptions,
   type CreateWorkspaceOptions,
   type DiffRange,

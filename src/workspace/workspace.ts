@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from "node:
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
-import { applyPlan } from "./apply.ts";
+import { type ApplyOptions, type ApplyPlan, applyPlan } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
 import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
 import { checkCloneLayout, cloneShadow } from "./clone.ts";
@@ -33,6 +33,9 @@ export interface CreateWorkspaceOptions {
   /** Author and committer dates of snapshots. */
   clock?: Clock;
 }
+
+/** `applyTo`'s options: the snapshot to apply, and the journal slot and hooks of `applyPlan`. */
+export type ApplyToOptions = { ref?: string } & Partial<Omit<ApplyOptions, "headRef">>;
 
 export interface OpenWorkspaceOptions {
   gitDir?: string;
@@ -292,7 +295,14 @@ export class Workspace {
    * baseline; otherwise throws `checkout_changed` and writes nothing. Returns the paths written or
    * deleted, sorted. Nested repositories the run created (gitlinks) are not applied.
    */
-  async applyTo(target: string = this.repo, options: { ref?: string } = {}): Promise<string[]> {
+  async applyTo(target: string = this.repo, options: ApplyToOptions = {}): Promise<string[]> {
+    const plan = await this.planApply(target, options);
+    const journals = options.journals ?? path.join(path.dirname(this.gitDir), "applies");
+    return (await applyPlan(plan, { journals, runId: "local", ...options, headRef: plan.headRef })).files;
+  }
+
+  /** What `applyTo` writes into `target` (its real path): baseline → `ref`, and where to read the blobs. */
+  async planApply(target: string, options: { ref?: string } = {}): Promise<ApplyPlan & { headRef: string }> {
     const headRef = await this.#resolveRef(options.ref ?? "HEAD");
     const targetReal = await realpath(target).catch(() => {
       throw new UserError(
@@ -308,12 +318,7 @@ export class Workspace {
     }
     const raw = await this.#git(["diff-tree", "-r", "-z", "--raw", "--no-renames", this.baseRef, headRef]);
     const { raw: changes } = parseRawNumstat(splitNul(raw.stdout));
-    const outcome = await applyPlan({
-      target: targetReal,
-      changes,
-      readBlobs: (ids) => this.#readBlobs(ids),
-    });
-    return outcome.files;
+    return { target: targetReal, changes, headRef, readBlobs: (ids) => this.#readBlobs(ids) };
   }
 
   /**

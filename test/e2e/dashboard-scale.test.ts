@@ -26,6 +26,7 @@ describe("dashboard with a long run", { skip, timeout: 120_000 }, () => {
       ids: newId,
       token: "scale-test-token-0123456789",
       workspaceDir: () => "/nonexistent",
+      applyJournals: "/nonexistent",
       options: { host: "127.0.0.1" },
     });
     listening = await listen(app, { host: "127.0.0.1", port: 0 });

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -101,6 +101,34 @@ export function treeHash(dir: string): string {
   };
   walk(dir);
   return hash.digest("hex");
+}
+
+/**
+ * Hash of a checkout's working tree as a user sees it: every path outside `.git` with its kind, permission
+ * bits and bytes (a symlink's target; a directory, empty or not). Two trees hash alike only if `ls -lR`
+ * and every file's content agree.
+ */
+export function worktreeHash(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      if (d === dir && name === ".git") continue;
+      const p = join(d, name);
+      const info = lstatSync(p);
+      hash.update(`${relative(dir, p)}\0${info.mode.toString(8)}\0`);
+      if (info.isSymbolicLink()) hash.update(readlinkSync(p));
+      else if (info.isDirectory()) walk(p);
+      else hash.update(readFileSync(p));
+      hash.update("\0");
+    }
+  };
+  walk(dir);
+  return hash.digest("hex");
+}
+
+/** Temporary files an apply would leave behind in a checkout (`.NAME.entourage-….tmp`), relative paths. */
+export function strayTempFiles(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((p) => /\.entourage-[^/]*\.tmp$/.test(p));
 }
 
 export function removeDir(dir: string): void {

@@ -75,6 +75,7 @@ export function createHarness(options: Partial<AppDeps["options"]> & { launcher?
     ids,
     token: TOKEN,
     workspaceDir: (id) => join(tmpdir(), "entourage-test-forks", id, "workspace"),
+    applyJournals: join(tmpdir(), "entourage-test-applies"),
     options: { host: "127.0.0.1", log: (e) => errors.push(e), ...options },
   });
   let approvals = 0;

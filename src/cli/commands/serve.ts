@@ -1,6 +1,6 @@
 import { newId, systemClock } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
-import { home, openStore, runDir } from "../compose.ts";
+import { applyJournals, home, openStore, runDir } from "../compose.ts";
 import { createLauncher } from "../launcher.ts";
 import { EXIT, reportError } from "../main.ts";
 import { announceServer } from "../server-discovery.ts";
@@ -25,6 +25,7 @@ export async function serveCommand(opts: { host: string; port: number }): Promis
       ids: newId,
       token: loadOrCreateToken(home()),
       workspaceDir: (id) => runDir(id).workspace,
+      applyJournals: applyJournals(),
       options: { host: opts.host, version: process.env.npm_package_version },
     });
     const listening = await listen(app, { host: opts.host, port: opts.port });

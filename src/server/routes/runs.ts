@@ -5,6 +5,7 @@ import { runDriver } from "../../store/index.ts";
 import type { App, RouteContext } from "../app.ts";
 import {
   apiEventSchema,
+  applyBody,
   applyResponse,
   createRunBody,
   diffResponse,
@@ -161,18 +162,30 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       method: "post",
       path: "/runs/{id}/apply",
       summary: "Write the run's change into the user's checkout",
-      request: { params: runParams },
+      request: { params: runParams, body: { ...body(applyBody), required: false } },
       responses: {
         200: json(applyResponse, "The files written (none if the run changed nothing)"),
         404: err("No such run"),
-        409: err("The run is still going, the checkout changed underneath, or it was applied already"),
+        409: err(
+          "The run is still going, the checkout changed underneath, it was applied already, another apply into the checkout is running or was interrupted, or changes need review (apply_needs_review: send acceptRisky)",
+        ),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      const acceptRisky = (c.req.valid("json") as { acceptRisky?: boolean } | undefined)?.acceptRisky;
       await requireRun(ctx, id);
-      const { files, target } = await applyRun(ctx.store, id);
-      return c.json({ runId: id, target, files }, 200);
+      const result = await applyRun(ctx.store, id, { journals: ctx.applyJournals, acceptRisky });
+      return c.json(
+        {
+          runId: id,
+          target: result.target,
+          files: result.files,
+          review: result.review,
+          resumed: result.resumed,
+        },
+        200,
+      );
     },
   );
 
