@@ -16,7 +16,7 @@ import type {
   Toolchain,
 } from "../sandbox/index.ts";
 import { DEFAULT_LIMITS } from "../sandbox/index.ts";
-import { entourageHome } from "../store/home.ts";
+import { entourageHome, type LoosePath, secureHome } from "../store/home.ts";
 import type { EventStore } from "../store/index.ts";
 
 export function home(): string {
@@ -29,8 +29,30 @@ export function runDir(runId: string): { root: string; workspace: string } {
 }
 
 export async function openStore(): Promise<EventStore> {
+  tightenHome();
   const { openSqliteEventStore, defaultDatabasePath } = await import("../store/backends/sqlite.ts");
   return openSqliteEventStore(defaultDatabasePath(home()));
+}
+
+let tightened: LoosePath[] | undefined;
+
+/**
+ * Once per process, before the store opens: a home an older version (or a loose umask) left readable by
+ * others is made private (`secureHome`), and stderr says what was changed. `doctor` reports the same.
+ */
+export function tightenHome(): LoosePath[] {
+  if (tightened) return tightened;
+  tightened = secureHome(home());
+  if (tightened.length > 0) {
+    const fixed = tightened.filter((p) => p.now !== undefined).length;
+    const failed = tightened.filter((p) => p.now === undefined).map((p) => p.path);
+    process.stderr.write(
+      `entourage: ${home()} was readable by other users; made ${fixed} entr${fixed === 1 ? "y" : "ies"} private (0700/0600).` +
+        (failed.length > 0 ? ` Could not change: ${failed.join(", ")} (chmod them yourself).` : "") +
+        "\n",
+    );
+  }
+  return tightened;
 }
 
 export interface SandboxChoice {

@@ -170,11 +170,18 @@ export function userGitEnv(): Record<string, string> {
 export async function initShadowGit(options: ShadowGitEnvOptions): Promise<Record<string, string>> {
   const { gitDir, workTree } = options;
   const env = shadowGitEnv(options);
-  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main"], { env, cwd: workTree });
-  await mkdir(options.home, { recursive: true });
-  await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a" });
-  await mkdir(path.join(gitDir, "info"), { recursive: true });
-  await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES);
+  // --shared=0600: every file git makes in the shadow git is 0600 and every directory 0700, whatever the
+  // umask (it holds the user's code).
+  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main", "--shared=0600"], {
+    env,
+    cwd: workTree,
+  });
+  await mkdir(options.home, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a", mode: 0o600 });
+  await mkdir(path.join(gitDir, "info"), { recursive: true, mode: 0o700 });
+  await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES, { mode: 0o600 });
+  // The one file `--shared` leaves to the umask: made here, git rewrites it in place, keeping the mode.
+  await writeFile(path.join(gitDir, "COMMIT_EDITMSG"), "", { mode: 0o600 });
   await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
   return env;
 }

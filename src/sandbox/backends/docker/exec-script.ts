@@ -33,6 +33,8 @@ const WRAPPER = [
   "p=$1 c=$2; shift 2",
   '[ ! -e "$p.cancel" ] || exit 137',
   '[ -z "$c" ] || ulimit -t "$c" || exit 126',
+  // What commands create in the workspace (under ENTOURAGE_HOME) is the user's alone.
+  "umask 077",
   `/bin/sh -c 'echo $$ > "$0" && exec setsid "$@"' "$p" "$@"`,
   "r=$?",
   '{ read g < "$p" && kill -9 -"$g"; } 2>/dev/null',
