@@ -16,6 +16,7 @@ import path from "node:path";
 import { errorMessage, SystemError, UserError } from "../core/index.ts";
 import { gitBlobId, type RawChange } from "./changes.ts";
 import type { SkippedPath } from "./copy-repo.ts";
+import { fsPath } from "./path-bytes.ts";
 
 const SYMLINK_MODE = "120000";
 const GITLINK_MODE = "160000";
@@ -80,7 +81,7 @@ export async function applyPlan(plan: ApplyPlan): Promise<ApplyOutcome> {
   const written: string[] = [];
   try {
     for (const change of changes.filter((c) => c.newMode === "000000")) {
-      await unlink(path.join(plan.target, change.path)).catch(ignoreCode("ENOENT"));
+      await unlink(fsPath(plan.target, change.path)).catch(ignoreCode("ENOENT"));
       await removeEmptyParents(plan.target, change.path);
       written.push(change.path);
     }
@@ -114,14 +115,14 @@ async function checkBaseline(
   const parts = change.path.split("/");
   for (let i = 1; i < parts.length; i++) {
     const parent = parts.slice(0, i).join("/");
-    const info = await lstatOrUndefined(path.join(target, parent));
+    const info = await lstatOrUndefined(fsPath(target, parent));
     if (!info) break;
     if (info.isDirectory()) continue;
     if (deleted.has(parent)) break; // a file or link the change replaces by a directory
     return `${parent} is now ${describe(info)}, not a directory`;
   }
 
-  const file = path.join(target, change.path);
+  const file = fsPath(target, change.path);
   const info = await lstatOrUndefined(file);
   if (change.oldMode === "000000") {
     if (!info) return undefined;
@@ -134,7 +135,7 @@ async function checkBaseline(
     return `it was ${wantSymlink ? "a symlink" : "a file"} and is now ${describe(info)}`;
   }
   const content = wantSymlink
-    ? Buffer.from(await readlink(file))
+    ? await readlink(file, { encoding: "buffer" })
     : await readFile(file).catch(() => undefined);
   if (content === undefined) return "cannot be read";
   if (gitBlobId(content) !== change.oldBlob) return "its content changed";
@@ -146,7 +147,7 @@ async function checkBaseline(
 
 /** A directory where the run added a file is fine only if everything in it is being deleted anyway. */
 async function onlyDeletedBelow(target: string, rel: string, deleted: Set<string>): Promise<boolean> {
-  const entries = await readdir(path.join(target, rel), { recursive: true, withFileTypes: true });
+  const entries = await readdir(fsPath(target, rel), { recursive: true, withFileTypes: true });
   return entries.every((entry) => {
     if (entry.isDirectory()) return true;
     const entryRel = path.relative(target, path.join(entry.parentPath, entry.name)).split(path.sep).join("/");
@@ -155,14 +156,16 @@ async function onlyDeletedBelow(target: string, rel: string, deleted: Set<string
 }
 
 async function writeAtomically(target: string, change: RawChange, content: Buffer): Promise<void> {
-  const file = path.join(target, change.path);
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
+  // Built from the workspace-relative path, so a name that is not UTF-8 keeps its bytes (path-bytes.ts).
+  const file = fsPath(target, change.path);
+  const relDir = path.posix.dirname(change.path);
+  await mkdir(fsPath(target, relDir), { recursive: true });
   const previous = await lstatOrUndefined(file);
-  const temp = path.join(dir, `.${path.basename(file)}.entourage-${randomBytes(4).toString("hex")}.tmp`);
+  const tempName = `.${path.posix.basename(change.path)}.entourage-${randomBytes(4).toString("hex")}.tmp`;
+  const temp = fsPath(target, relDir === "." ? tempName : `${relDir}/${tempName}`);
   try {
     if (change.newMode === SYMLINK_MODE) {
-      await symlink(content.toString("utf8"), temp);
+      await symlink(content, temp);
     } else {
       const executable = change.newMode === EXECUTABLE_MODE;
       const handle = await open(temp, "wx", executable ? 0o777 : 0o666); // the umask applies
@@ -189,14 +192,14 @@ export function withExecutableBit(mode: number, executable: boolean): number {
 async function removeEmptyParents(target: string, rel: string): Promise<void> {
   for (let dir = path.posix.dirname(rel); dir !== "."; dir = path.posix.dirname(dir)) {
     try {
-      await rmdir(path.join(target, dir));
+      await rmdir(fsPath(target, dir));
     } catch {
       return; // not empty (or gone): stop
     }
   }
 }
 
-async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
+async function lstatOrUndefined(file: string | Buffer): Promise<Stats | undefined> {
   return lstat(file).catch(ignoreCode("ENOENT", "ENOTDIR"));
 }
 

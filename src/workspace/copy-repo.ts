@@ -3,6 +3,7 @@ import { chmod, copyFile, lstat, mkdir, readlink, stat, symlink } from "node:fs/
 import path from "node:path";
 import { errorMessage, SystemError, UserError } from "../core/index.ts";
 import { runGit, splitNul, userGitEnv } from "./git.ts";
+import { fsPath } from "./path-bytes.ts";
 
 /** A path of the user's project that was not copied, and why. */
 export interface SkippedPath {
@@ -84,7 +85,7 @@ export async function copyProject(repoRoot: string, dir: string): Promise<CopyRe
     if (!known) {
       known = (async () =>
         (await safeParent(parent)) &&
-        (await lstat(path.join(repoRoot, parent)).catch(() => undefined))?.isDirectory() === true)();
+        (await lstat(fsPath(repoRoot, parent)).catch(() => undefined))?.isDirectory() === true)();
       parentIsSafe.set(parent, known);
     }
     return known;
@@ -100,7 +101,7 @@ export async function copyProject(repoRoot: string, dir: string): Promise<CopyRe
       skipped.push({ path: rel, reason: "a parent directory is a symlink (not followed)" });
       return;
     }
-    const info = await lstat(path.join(repoRoot, rel)).catch((error: NodeJS.ErrnoException) => {
+    const info = await lstat(fsPath(repoRoot, rel)).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return undefined; // deleted in the checkout but still in the index
       throw unreadable(repoRoot, rel, error);
     });
@@ -119,13 +120,14 @@ export async function copyProject(repoRoot: string, dir: string): Promise<CopyRe
   // The copy is the user's alone (0700 directories, files with their owner's bits only); git records no
   // more than the executable bit, so diffs and apply see the modes the project has.
   for (const parent of [...dirs].sort())
-    await mkdir(path.join(dir, parent), { recursive: true, mode: PRIVATE_DIR });
+    await mkdir(fsPath(dir, parent), { recursive: true, mode: PRIVATE_DIR });
 
   await forEachLimit(toCopy, COPY_CONCURRENCY, async ({ rel, kind, mode }) => {
-    const from = path.join(repoRoot, rel);
-    const to = path.join(dir, rel);
+    // Names that are not UTF-8 are copied under their own bytes (see path-bytes.ts), never left out.
+    const from = fsPath(repoRoot, rel);
+    const to = fsPath(dir, rel);
     try {
-      if (kind === "symlink") await symlink(await readlink(from), to);
+      if (kind === "symlink") await symlink(await readlink(from, { encoding: "buffer" }), to);
       // libuv's copyfile gives the copy the source's mode; FICLONE shares blocks on CoW filesystems.
       else {
         await copyFile(from, to, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);

@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { SystemError, UserError } from "../core/index.ts";
+import { decodePath, encodePath } from "./path-bytes.ts";
 
 export interface GitResult {
   stdout: Buffer;
@@ -62,7 +63,8 @@ export function runGit(args: string[], options: GitOptions): Promise<GitResult> 
         },
       );
     } else {
-      stdin.end(options.input);
+      // A path that is not UTF-8 goes back to git as its own bytes (see path-bytes.ts).
+      stdin.end(typeof options.input === "string" ? encodePath(options.input) : options.input);
     }
   });
 }
@@ -72,11 +74,18 @@ export async function writeChunk(stream: Writable, chunk: string | Buffer): Prom
   if (!stream.write(chunk)) await once(stream, "drain");
 }
 
-/** Splits NUL-terminated git output (`-z`) into strings. */
+/**
+ * Splits NUL-terminated git output (`-z`) into strings. Names that are not UTF-8 keep their bytes
+ * (`decodePath`), so they can be found, copied and applied under their own name.
+ */
 export function splitNul(output: Buffer): string[] {
-  const text = output.toString("utf8");
-  const parts = text.split("\0");
-  if (parts.at(-1) === "") parts.pop();
+  const parts: string[] = [];
+  let from = 0;
+  for (let at = output.indexOf(0); at >= 0; at = output.indexOf(0, from)) {
+    parts.push(decodePath(output.subarray(from, at)));
+    from = at + 1;
+  }
+  if (from < output.length) parts.push(decodePath(output.subarray(from)));
   return parts;
 }
 
