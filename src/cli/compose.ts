@@ -166,13 +166,19 @@ export async function createSandbox(
     mounts?: SandboxMounts;
     /** Container image (docker); see `image-choice.ts`. */
     image?: string;
+    /** The run's disk quota (`workspaceQuotaMb`); none: no quota. */
+    diskBytes?: number;
   },
 ): Promise<Sandbox> {
   const { createBackend } = await import("../sandbox/backends/index.ts");
   const spec: SandboxSpec = {
     workspace,
     network: options.network,
-    limits: { ...DEFAULT_LIMITS, timeoutMs: options.timeoutMs },
+    limits: {
+      ...DEFAULT_LIMITS,
+      timeoutMs: options.timeoutMs,
+      ...(options.diskBytes !== undefined ? { diskBytes: options.diskBytes } : {}),
+    },
     env: options.env,
     dependencies: options.mounts?.dependencies,
     toolchain: options.mounts?.toolchain,

@@ -352,6 +352,16 @@ export class TerminalRenderer {
           this.line(s.dim(`      ${firstLine(d.output, 160)}`));
         break;
       }
+      case "quota.exceeded": {
+        const d = event.data;
+        const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+        this.line(
+          s.red(
+            `    ! disk quota: the workspace reached ${mb(d.limitBytes)} (${mb(d.usedBytes)} in use)${d.stopped ? "; the command was stopped" : ""} — workspaceQuotaMb`,
+          ),
+        );
+        break;
+      }
       case "checkpoint.created":
         this.line(
           s.dim(

@@ -82,7 +82,8 @@ describe("file names that are not UTF-8", () => {
 
     // The log names them with their bytes intact (JSON keeps the escape), as the checkpoint's files.
     const diff = events.findLast((e) => e.type === "diff.ready");
-    const changed = (diff?.data.files as { path: string }[]).map((f) => encodePath(f.path).toString("hex"));
+    assert.ok(diff, "the run logged its diff");
+    const changed = (diff.data.files as { path: string }[]).map((f) => encodePath(f.path).toString("hex"));
     assert.deepEqual(changed.sort(), [COMMITTED.toString("hex"), UNTRACKED.toString("hex")].sort());
 
     // People see the bytes as \xE9, not as a replacement character.
