@@ -38,20 +38,10 @@ let tightened: LoosePath[] | undefined;
 
 /**
  * Once per process, before the store opens: a home an older version (or a loose umask) left readable by
- * others is made private (`secureHome`), and stderr says what was changed. `doctor` reports the same.
+ * others is made private (`secureHome`). Silent, so scripts' stderr stays theirs; `doctor` reports it.
  */
 export function tightenHome(): LoosePath[] {
-  if (tightened) return tightened;
-  tightened = secureHome(home());
-  if (tightened.length > 0) {
-    const fixed = tightened.filter((p) => p.now !== undefined).length;
-    const failed = tightened.filter((p) => p.now === undefined).map((p) => p.path);
-    process.stderr.write(
-      `entourage: ${home()} was readable by other users; made ${fixed} entr${fixed === 1 ? "y" : "ies"} private (0700/0600).` +
-        (failed.length > 0 ? ` Could not change: ${failed.join(", ")} (chmod them yourself).` : "") +
-        "\n",
-    );
-  }
+  tightened ??= secureHome(home());
   return tightened;
 }
 
