@@ -11,7 +11,8 @@ import type { ExecOptions, ExecResult } from "../../sandbox.ts";
  *   abort signal, which every backend honours by killing the whole process tree) once they hold more than
  *   the quota *and* more than when the command started — so `rm` of a big file while over the quota is
  *   never stopped. Measuring walks the tree (lstat, never following links, not crossing into other
- *   filesystems, hard links once), so its interval grows with the walk's cost: at most ~20% of one core.
+ *   filesystems, hard links once), so its interval grows with the walk's cost (5×, 100 ms – 10 s): at most
+ *   ~20% of one core.
  *   Many small files written faster than a walk can overshoot by what is written in one interval.
  */
 export interface DiskQuota {
@@ -26,7 +27,8 @@ export function diskQuota(limitBytes: number | undefined, dirs: readonly string[
 }
 
 const MIN_INTERVAL_MS = 100;
-const MAX_INTERVAL_MS = 2000;
+const MAX_INTERVAL_MS = 10_000;
+const WALK_BATCH = 32;
 /** Exit status of a process killed by SIGXFSZ (signal 25): a write went past RLIMIT_FSIZE. */
 const FILE_SIZE_LIMIT_EXIT = 128 + 25;
 
@@ -45,7 +47,12 @@ export async function diskUsage(dirs: readonly string[]): Promise<number> {
     if (!info.isDirectory()) return;
     const names = await readdir(file, { encoding: "buffer" }).catch(() => [] as Buffer[]);
     const prefix = Buffer.concat([file, Buffer.from("/")]);
-    for (const name of names) await visit(Buffer.concat([prefix, name]), info.dev);
+    // A few lstats in flight at a time: the thread pool works them in parallel (~3× a sequential walk).
+    for (let at = 0; at < names.length; at += WALK_BATCH) {
+      await Promise.all(
+        names.slice(at, at + WALK_BATCH).map((name) => visit(Buffer.concat([prefix, name]), info.dev)),
+      );
+    }
   };
   for (const dir of dirs) await visit(Buffer.from(path.resolve(dir)), undefined);
   return total;
