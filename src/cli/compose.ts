@@ -16,7 +16,7 @@ import type {
   Toolchain,
 } from "../sandbox/index.ts";
 import { DEFAULT_LIMITS } from "../sandbox/index.ts";
-import { entourageHome } from "../store/home.ts";
+import { entourageHome, type LoosePath, secureHome } from "../store/home.ts";
 import type { EventStore } from "../store/index.ts";
 
 export function home(): string {
@@ -34,8 +34,20 @@ export function runDir(runId: string): { root: string; workspace: string } {
 }
 
 export async function openStore(): Promise<EventStore> {
+  tightenHome();
   const { openSqliteEventStore, defaultDatabasePath } = await import("../store/backends/sqlite.ts");
   return openSqliteEventStore(defaultDatabasePath(home()));
+}
+
+let tightened: LoosePath[] | undefined;
+
+/**
+ * Once per process, before the store opens: a home an older version (or a loose umask) left readable by
+ * others is made private (`secureHome`). Silent, so scripts' stderr stays theirs; `doctor` reports it.
+ */
+export function tightenHome(): LoosePath[] {
+  tightened ??= secureHome(home());
+  return tightened;
 }
 
 export interface SandboxChoice {
@@ -149,13 +161,19 @@ export async function createSandbox(
     mounts?: SandboxMounts;
     /** Container image (docker); see `image-choice.ts`. */
     image?: string;
+    /** The run's disk quota (`workspaceQuotaMb`); none: no quota. */
+    diskBytes?: number;
   },
 ): Promise<Sandbox> {
   const { createBackend } = await import("../sandbox/backends/index.ts");
   const spec: SandboxSpec = {
     workspace,
     network: options.network,
-    limits: { ...DEFAULT_LIMITS, timeoutMs: options.timeoutMs },
+    limits: {
+      ...DEFAULT_LIMITS,
+      timeoutMs: options.timeoutMs,
+      ...(options.diskBytes !== undefined ? { diskBytes: options.diskBytes } : {}),
+    },
     env: options.env,
     dependencies: options.mounts?.dependencies,
     toolchain: options.mounts?.toolchain,

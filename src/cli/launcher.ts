@@ -67,6 +67,8 @@ type SandboxOptions = {
   env: Record<string, string>;
   mounts: SandboxMounts;
   image?: string;
+  /** The run's disk quota (workspaceQuotaMb), enforced by every backend. */
+  diskBytes?: number;
 };
 type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
 
@@ -267,6 +269,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       env: config.sandboxEnv,
       mounts,
       image: image?.image,
+      diskBytes: config.workspaceQuotaMb * 1024 * 1024,
     },
   };
 }
@@ -469,6 +472,7 @@ async function resumeHolding(
     env: config.sandboxEnv,
     mounts,
     image: d.sandbox.image,
+    diskBytes: config.workspaceQuotaMb * 1024 * 1024,
   };
   const backend = d.sandbox.backend as SandboxName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);

@@ -1,4 +1,4 @@
-import { FALLBACK_LABEL, formatCost, formatDuration, formatTokens } from "../core/format.ts";
+import { FALLBACK_LABEL, formatCost, formatDuration, formatTokens, printablePath } from "../core/format.ts";
 import type { EntourageEvent } from "../core/index.ts";
 import type { Style } from "./style.ts";
 
@@ -356,9 +356,21 @@ export class TerminalRenderer {
           this.line(s.dim(`      ${firstLine(d.output, 160)}`));
         break;
       }
+      case "quota.exceeded": {
+        const d = event.data;
+        const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+        this.line(
+          s.red(
+            `    ! disk quota: the workspace reached ${mb(d.limitBytes)} (${mb(d.usedBytes)} in use)${d.stopped ? "; the command was stopped" : ""} — workspaceQuotaMb`,
+          ),
+        );
+        break;
+      }
       case "checkpoint.created":
         this.line(
-          s.dim(`  ◆ checkpoint ${event.data.ref.slice(0, 8)} ${event.data.filesChanged.join(", ")}`),
+          s.dim(
+            `  ◆ checkpoint ${event.data.ref.slice(0, 8)} ${event.data.filesChanged.map(printablePath).join(", ")}`,
+          ),
         );
         break;
       case "agent.finished": {
@@ -373,7 +385,7 @@ export class TerminalRenderer {
         this.line(
           d.files.length === 0
             ? s.dim("  no changes")
-            : `  ${d.files.length} file${d.files.length === 1 ? "" : "s"} changed ${s.green(`+${d.insertions}`)} ${s.red(`−${d.deletions}`)}: ${d.files.map((f) => f.path).join(", ")}`,
+            : `  ${d.files.length} file${d.files.length === 1 ? "" : "s"} changed ${s.green(`+${d.insertions}`)} ${s.red(`−${d.deletions}`)}: ${d.files.map((f) => printablePath(f.path)).join(", ")}`,
         );
         break;
       }

@@ -55,6 +55,7 @@ describe("loadConfig", () => {
       maxFixRounds: 3,
       maxSteps: 50,
       commandTimeoutSeconds: 300,
+      workspaceQuotaMb: 2048,
       modelIdleTimeoutSeconds: 60,
       maxRetries: 5,
       network: "off",

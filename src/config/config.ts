@@ -133,6 +133,14 @@ export const configSchema = z
       .positive()
       .default(300)
       .describe("Default wall-clock limit of one command in the sandbox"),
+    workspaceQuotaMb: z
+      .number()
+      .int()
+      .positive()
+      .default(2048)
+      .describe(
+        "Disk a run's commands may fill, in MB: the workspace plus the sandbox's HOME. A command that goes over is stopped and the agent told; no single file may grow past it (RLIMIT_FSIZE)",
+      ),
     modelIdleTimeoutSeconds: z
       .number()
       .positive()
@@ -245,6 +253,7 @@ const ENV_FIELDS: Record<string, keyof Config> = {
   ENTOURAGE_MAX_STEPS: "maxSteps",
   ENTOURAGE_MODE: "mode",
   ENTOURAGE_MAX_COST_USD: "maxCostUsd",
+  ENTOURAGE_WORKSPACE_QUOTA_MB: "workspaceQuotaMb",
 };
 
 function readLayer(path: string): Record<string, unknown> {
@@ -296,7 +305,8 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const [name, field] of Object.entries(ENV_FIELDS)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    layer[field] = field === "maxSteps" || field === "maxCostUsd" ? Number(raw) : raw;
+    layer[field] =
+      field === "maxSteps" || field === "maxCostUsd" || field === "workspaceQuotaMb" ? Number(raw) : raw;
   }
   return layer;
 }

@@ -36,3 +36,20 @@ export const FALLBACK_LABEL: Record<
   report_from_text: "report taken from the model's text (no finish call)",
   nudged: "agent nudged",
 };
+
+/**
+ * A path for people. A file name that is not UTF-8 reaches the log with each such byte as a lone
+ * surrogate U+DC80–U+DCFF (src/workspace/path-bytes.ts); it is shown as `\xE9`, as git and ls show it.
+ */
+export function printablePath(rel: string): string {
+  if (rel.isWellFormed()) return rel;
+  let out = "";
+  for (const char of rel) {
+    const code = char.charCodeAt(0);
+    out +=
+      char.length === 1 && code >= 0xdc80 && code <= 0xdcff
+        ? `\\x${(code - 0xdc00).toString(16).toUpperCase().padStart(2, "0")}`
+        : char;
+  }
+  return out;
+}

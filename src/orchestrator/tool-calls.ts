@@ -6,6 +6,7 @@ import {
   errorMessage,
 } from "../core/index.ts";
 import type { ModelMessage } from "../llm/index.ts";
+import type { DiskQuotaBreach } from "../sandbox/index.ts";
 import { executeTool, prepareCall, type Risk, type ToolDefinition, type ToolResult } from "../tools/index.ts";
 import type { AgentLoopDeps, AgentOutcome } from "./agent-loop.ts";
 import { type ApprovalDecision, decide, describeRule, type PolicyVerdict } from "./approval.ts";
@@ -197,6 +198,15 @@ export async function handleToolCalls(
       exitCode: result.metadata?.exitCode as number | undefined,
       metadata: result.metadata,
     });
+    const quota = result.metadata?.diskQuota as DiskQuotaBreach | undefined;
+    if (quota) {
+      const command = (input as { command?: unknown }).command;
+      await emitter.emit({
+        type: "quota.exceeded",
+        agentId,
+        data: { callId: call.id, command: typeof command === "string" ? command : undefined, ...quota },
+      });
+    }
     if (result.changed === "unknown" || (result.changed && result.changed.length > 0)) {
       if (await checkpoint(deps, agentId, `${call.name} (step ${step})`, call.id)) checkpoints += 1;
     }

@@ -20,6 +20,12 @@ export interface SandboxLimits {
   timeoutMs: number;
   /** Output kept per command (stdout + stderr); the rest is dropped and `outputTruncated` is set. */
   outputBytes: number;
+  /**
+   * Disk quota in bytes: what the workspace and the sandbox's own writable folders (HOME) may hold. A
+   * command that takes them past it is stopped (`ExecResult.diskQuota`), and no single file may grow past
+   * it (RLIMIT_FSIZE). Undefined: no quota.
+   */
+  diskBytes?: number;
 }
 
 export interface SandboxSpec {
@@ -96,6 +102,16 @@ export interface ExecResult {
   output: string;
   outputTruncated: boolean;
   durationMs: number;
+  /** Set when the command left the workspace over `limits.diskBytes` (then it was stopped, if still running). */
+  diskQuota?: DiskQuotaBreach;
+}
+
+export interface DiskQuotaBreach {
+  /** Bytes in use when the quota was found exceeded (blocks on disk, each hard link once). */
+  usedBytes: number;
+  limitBytes: number;
+  /** True when the command was still running and was killed for it, or a write of it hit the file size limit. */
+  stopped: boolean;
 }
 
 export interface Sandbox {

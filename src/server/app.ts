@@ -4,6 +4,7 @@ import { errorMessage } from "../core/index.ts";
 import { createDashboard } from "./dashboard.ts";
 import type { AppDeps } from "./deps.ts";
 import { apiError, errorResponse } from "./errors.ts";
+import { LoginLimiter } from "./login-limit.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { controlRoutes } from "./routes/control.ts";
 import { lessonRoutes } from "./routes/lessons.ts";
@@ -55,7 +56,9 @@ export function createApp(deps: AppDeps): App {
   const drain = new AbortController();
   const streams = new Set<Promise<void>>();
   const states = new RunStates(deps.store);
+  const limiter = new LoginLimiter({ now: deps.clock, ...deps.options.loginLimit });
   const dashboard = createDashboard({
+    limiter,
     token: deps.token,
     host: deps.options.host,
     requireToken: deps.options.requireToken,
@@ -91,6 +94,7 @@ export function createApp(deps: AppDeps): App {
       requireToken: deps.options.requireToken,
       isPublic: dashboard.isPublic,
       hasSession: dashboard.hasSession,
+      limiter,
     }),
   );
   app.use(

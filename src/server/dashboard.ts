@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { apiError } from "./errors.ts";
+import { clientAddress, type LoginLimiter, tooManyFailures } from "./login-limit.ts";
 import { isLoopback } from "./security.ts";
 import {
   LoginCodes,
@@ -34,6 +35,8 @@ export interface DashboardOptions {
   /** The built app (default: web/dist of this package). */
   dir?: string;
   now?: () => number;
+  /** Counts wrong pasted tokens and unknown login codes per client address (shared with the API's). */
+  limiter?: LoginLimiter;
 }
 
 export interface Dashboard {
@@ -140,12 +143,21 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         if (code === undefined) return page(c);
         c.header("Cache-Control", "no-store");
         c.header("Referrer-Policy", "no-referrer");
+        const address = clientAddress(c);
+        const signedIn = hasSession(c);
+        const wait = signedIn ? 0 : (options.limiter?.retryAfterMs(address) ?? 0);
+        if (wait > 0) return tooManyFailures(c, wait);
         if (codes.consume(code)) {
+          options.limiter?.succeeded(address);
           startSession(c);
           return c.redirect("/", 303);
         }
         // A used or expired link: a browser that signed in with it already just goes on.
-        return c.redirect(hasSession(c) ? "/" : "/?signin=expired", 303);
+        if (signedIn) return c.redirect("/", 303);
+        // Anyone else presented a code that opens nothing: a failed sign-in.
+        const blocked = options.limiter?.failed(address) ?? 0;
+        if (blocked > 0) return tooManyFailures(c, blocked);
+        return c.redirect("/?signin=expired", 303);
       });
 
       // The run page, for page loads only; other requests fall through to the API route.
@@ -176,7 +188,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       app.post("/auth/login", async (c) => {
         const body = (await c.req.json().catch(() => undefined)) as { token?: unknown } | undefined;
         const token = typeof body?.token === "string" ? body.token.trim() : undefined;
+        const address = clientAddress(c);
+        const wait = options.limiter?.retryAfterMs(address) ?? 0;
+        if (wait > 0) return tooManyFailures(c, wait);
         if (!tokenMatches(token, options.token)) {
+          const blocked = options.limiter?.failed(address) ?? 0;
+          if (blocked > 0) return tooManyFailures(c, blocked);
           return apiError(
             c,
             401,
@@ -184,6 +201,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
             "That is not this server's token (ENTOURAGE_TOKEN, or the contents of $ENTOURAGE_HOME/token).",
           );
         }
+        options.limiter?.succeeded(address);
         startSession(c);
         return c.body(null, 204);
       });

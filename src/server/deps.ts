@@ -1,6 +1,7 @@
 import type { Clock, IdGenerator } from "../core/index.ts";
 import type { RunControl } from "../orchestrator/index.ts";
 import type { EventStore } from "../store/index.ts";
+import type { LoginLimitOptions } from "./login-limit.ts";
 import type { CreateRunInput, ResumeInput } from "./schemas.ts";
 
 /** Starts runs in the server's process: the same composition the CLI's `run` does. */
@@ -37,6 +38,8 @@ export interface AppDeps {
     /** SSE keep-alive comment interval (default 15 s). */
     keepAliveMs?: number;
     version?: string;
+    /** How failed sign-ins are limited per client address (defaults: `LOGIN_LIMIT_DEFAULTS`). */
+    loginLimit?: Omit<LoginLimitOptions, "now">;
     /** Where unexpected errors go (default: stderr). */
     log?: (error: unknown) => void;
   };

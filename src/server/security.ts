@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { apiError } from "./errors.ts";
+import { clientAddress, type LoginLimiter, tooManyFailures } from "./login-limit.ts";
 import { tokenMatches } from "./token.ts";
 
 export interface SecurityOptions {
@@ -13,6 +14,8 @@ export interface SecurityOptions {
   isPublic?: (c: Context) => boolean;
   /** A browser session (the dashboard's cookie) that stands in for the token. */
   hasSession?: (c: Context) => boolean;
+  /** Failed tokens per client address: after a few, the address waits (429) before it may try again. */
+  limiter?: LoginLimiter;
 }
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
@@ -33,6 +36,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD"]);
  * 3. The bearer token is required on every route but /health when the server listens beyond loopback,
  *    and always for state-changing requests from a browser (401). The dashboard's session cookie
  *    (httpOnly, SameSite=Strict) stands in for it; the dashboard's own files and sign-in need neither.
+ * 4. A wrong token counts against the client's address (`LoginLimiter`); a blocked address gets 429 with
+ *    Retry-After for any token it presents, right or wrong, until its wait is over.
  */
 export function security(options: SecurityOptions): MiddlewareHandler {
   const loopbackServer = isLoopback(options.host) && !options.requireToken;
@@ -65,7 +70,16 @@ export function security(options: SecurityOptions): MiddlewareHandler {
     if (needsToken && !options.isPublic?.(c)) {
       const auth = c.req.header("authorization");
       const presented = auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined;
-      if (!tokenMatches(presented, options.token) && !options.hasSession?.(c)) {
+      const address = clientAddress(c);
+      if (presented && options.limiter && !options.hasSession?.(c)) {
+        const wait = options.limiter.retryAfterMs(address);
+        if (wait > 0) return tooManyFailures(c, wait);
+      }
+      const matches = tokenMatches(presented, options.token);
+      if (matches) options.limiter?.succeeded(address);
+      if (!matches && !options.hasSession?.(c)) {
+        const wait = presented ? (options.limiter?.failed(address) ?? 0) : 0;
+        if (wait > 0) return tooManyFailures(c, wait);
         c.header("WWW-Authenticate", 'Bearer realm="entourage"');
         return apiError(
           c,

@@ -28,6 +28,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { errorMessage, SystemError, UserError } from "../core/index.ts";
 import type { RawChange } from "./changes.ts";
+import { decodePath, fsPath } from "./path-bytes.ts";
 
 export const ABSENT_MODE = "000000";
 
@@ -65,9 +66,10 @@ export interface ApplyJournal {
 }
 
 /** The temporary file an entry is written to before it is renamed into place. */
-export function tempPathOf(target: string, journal: Pick<ApplyJournal, "id">, rel: string): string {
-  const file = path.join(target, rel);
-  return path.join(path.dirname(file), `.${path.basename(file)}.entourage-${journal.id}.tmp`);
+export function tempPathOf(target: string, journal: Pick<ApplyJournal, "id">, rel: string): string | Buffer {
+  const dir = path.posix.dirname(rel);
+  const name = `.${path.posix.basename(rel)}.entourage-${journal.id}.tmp`;
+  return fsPath(target, dir === "." ? name : `${dir}/${name}`);
 }
 
 interface LockOwner {
@@ -187,18 +189,18 @@ export class ApplySlot {
     for (const [index, change] of changes.entries()) {
       for (let dir = path.posix.dirname(change.path); dir !== "."; dir = path.posix.dirname(dir)) {
         if (dirs.has(dir)) break;
-        const info = await lstatOrUndefined(path.join(this.target, dir));
+        const info = await lstatOrUndefined(fsPath(this.target, dir));
         if (!info?.isDirectory()) continue;
         dirs.set(dir, info.mode & 0o7777);
       }
-      const file = path.join(this.target, change.path);
+      const file = fsPath(this.target, change.path);
       const info = await lstatOrUndefined(file);
       let prior: PriorState = { kind: "absent" };
       if (info?.isDirectory()) {
         prior = { kind: "directory", mode: info.mode & 0o7777 };
         dirs.set(change.path, prior.mode);
       } else if (info?.isSymbolicLink()) {
-        prior = { kind: "symlink", target: await readlink(file) };
+        prior = { kind: "symlink", target: decodePath(await readlink(file, { encoding: "buffer" })) };
       } else if (info) {
         const backup = String(index);
         copied = (await backUp(file, path.join(backups, backup), info)) || copied;
@@ -238,7 +240,7 @@ export class ApplySlot {
  * Keeps the original: a hard link when the journal is on the checkout's file system (the rename that
  * replaces the file leaves this inode untouched, so no bytes are copied), else a copy. True if copied.
  */
-async function backUp(file: string, backup: string, info: Stats): Promise<boolean> {
+async function backUp(file: string | Buffer, backup: string, info: Stats): Promise<boolean> {
   try {
     await link(file, backup);
     return false;
@@ -295,7 +297,7 @@ export function depth(rel: string): number {
   return rel.split("/").length;
 }
 
-export async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
+export async function lstatOrUndefined(file: string | Buffer): Promise<Stats | undefined> {
   return lstat(file).catch(ignore("ENOENT", "ENOTDIR"));
 }
 

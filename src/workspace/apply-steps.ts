@@ -29,6 +29,7 @@ import {
   tempPathOf,
 } from "./apply-journal.ts";
 import { gitBlobId } from "./changes.ts";
+import { encodePath, fsPath } from "./path-bytes.ts";
 
 const SYMLINK_MODE = "120000";
 const EXECUTABLE_MODE = "100755";
@@ -39,7 +40,7 @@ export type Progress = (done: number, total: number) => void;
 export type Holding = "prior" | "new" | "neither";
 
 export async function holding(target: string, entry: JournalEntry): Promise<Holding> {
-  const file = path.join(target, entry.path);
+  const file = fsPath(target, entry.path);
   const info = await lstatOrUndefined(file);
   const { change, prior } = entry;
   if (await holdsVersion(file, info, change.newMode, change.newBlob)) return "new";
@@ -52,14 +53,15 @@ export async function holding(target: string, entry: JournalEntry): Promise<Hold
 
 /** `file` is `mode`/`blob` as git has it (absent for `000000`): kind, bytes, and the executable bit. */
 export async function holdsVersion(
-  file: string,
+  file: string | Buffer,
   info: Awaited<ReturnType<typeof lstatOrUndefined>>,
   mode: string,
   blob: string,
 ): Promise<boolean> {
   if (mode === ABSENT_MODE) return info === undefined;
   if (!info) return false;
-  if (mode === SYMLINK_MODE) return info.isSymbolicLink() && gitBlobId(await readlink(file)) === blob;
+  if (mode === SYMLINK_MODE)
+    return info.isSymbolicLink() && gitBlobId(await readlink(file, { encoding: "buffer" })) === blob;
   if (!info.isFile()) return false;
   if ((mode === EXECUTABLE_MODE) !== ((info.mode & 0o100) !== 0)) return false;
   const content = await readFile(file).catch(() => undefined);
@@ -79,7 +81,7 @@ export async function rollForward(
   for (const [index, entry] of journal.entries.entries()) {
     if (!(options.resume && (await holding(journal.target, entry)) === "new")) {
       if (entry.change.newMode === ABSENT_MODE) {
-        const file = path.join(journal.target, entry.path);
+        const file = fsPath(journal.target, entry.path);
         const info = await lstatOrUndefined(file);
         if (info && !info.isDirectory()) await unlink(file);
         await removeEmptyParents(journal.target, entry.path);
@@ -98,14 +100,14 @@ export async function rollForward(
 }
 
 async function writeEntry(journal: ApplyJournal, entry: JournalEntry, content: Buffer): Promise<void> {
-  const file = path.join(journal.target, entry.path);
-  await mkdir(path.dirname(file), { recursive: true });
+  const file = fsPath(journal.target, entry.path);
+  await mkdir(fsPath(journal.target, path.posix.dirname(entry.path)), { recursive: true });
   const temp = tempPathOf(journal.target, journal, entry.path);
   await unlink(temp).catch(ignore("ENOENT"));
   const { change, prior } = entry;
   try {
     if (change.newMode === SYMLINK_MODE) {
-      await symlink(content.toString("utf8"), temp);
+      await symlink(content, temp);
     } else {
       const executable = change.newMode === EXECUTABLE_MODE;
       const handle = await open(temp, "wx", executable ? 0o777 : 0o666); // the umask applies
@@ -135,7 +137,7 @@ export async function rollBack(journal: ApplyJournal, backups: string): Promise<
     await unlink(tempPathOf(target, journal, entry.path)).catch(ignore("ENOENT", "ENOTDIR"));
   for (const entry of journal.entries.toReversed()) {
     if (entry.prior.kind !== "absent" && entry.prior.kind !== "directory") continue;
-    const file = path.join(target, entry.path);
+    const file = fsPath(target, entry.path);
     const info = await lstatOrUndefined(file);
     if (info && !info.isDirectory()) await unlink(file);
   }
@@ -145,16 +147,16 @@ export async function rollBack(journal: ApplyJournal, backups: string): Promise<
     for (let dir = entry.path; dir !== "."; dir = path.posix.dirname(dir))
       if (!existed.has(dir)) created.add(dir);
   for (const dir of [...created].sort((a, b) => depth(b) - depth(a)))
-    await rmdir(path.join(target, dir)).catch(ignore("ENOENT", "ENOTDIR", "ENOTEMPTY", "EEXIST"));
+    await rmdir(fsPath(target, dir)).catch(ignore("ENOENT", "ENOTDIR", "ENOTEMPTY", "EEXIST"));
   for (const [dir, mode] of journal.dirs) {
-    const full = path.join(target, dir);
+    const full = fsPath(target, dir);
     if ((await lstatOrUndefined(full))?.isDirectory()) continue;
     await mkdir(full);
     await chmod(full, mode);
   }
   for (const entry of journal.entries) {
     const { prior } = entry;
-    const file = path.join(target, entry.path);
+    const file = fsPath(target, entry.path);
     const temp = tempPathOf(target, journal, entry.path);
     const info = await lstatOrUndefined(file);
     if (prior.kind === "file") {
@@ -167,8 +169,10 @@ export async function rollBack(journal: ApplyJournal, backups: string): Promise<
       });
       await rename(temp, file);
     } else if (prior.kind === "symlink") {
-      if (info?.isSymbolicLink() && (await readlink(file)) === prior.target) continue;
-      await symlink(prior.target, temp);
+      const priorTarget = encodePath(prior.target);
+      if (info?.isSymbolicLink() && (await readlink(file, { encoding: "buffer" })).equals(priorTarget))
+        continue;
+      await symlink(priorTarget, temp);
       await rename(temp, file);
     }
   }
@@ -182,7 +186,7 @@ export function withExecutableBit(mode: number, executable: boolean): number {
 async function removeEmptyParents(target: string, rel: string): Promise<void> {
   for (let dir = path.posix.dirname(rel); dir !== "."; dir = path.posix.dirname(dir)) {
     try {
-      await rmdir(path.join(target, dir));
+      await rmdir(fsPath(target, dir));
     } catch {
       return; // not empty (or gone): stop
     }

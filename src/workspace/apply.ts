@@ -13,6 +13,7 @@ import {
 import { holding, holdsVersion, type Progress, rollBack, rollForward } from "./apply-steps.ts";
 import { gitBlobId, type RawChange } from "./changes.ts";
 import type { SkippedPath } from "./copy-repo.ts";
+import { fsPath } from "./path-bytes.ts";
 
 export { withExecutableBit } from "./apply-steps.ts";
 
@@ -210,7 +211,7 @@ async function checkCheckout(target: string, changes: RawChange[]): Promise<void
   if (conflicts.length === 0) return;
   let holdingRun = 0;
   for (const change of changes) {
-    const file = path.join(target, change.path);
+    const file = fsPath(target, change.path);
     if (await holdsVersion(file, await lstatOrUndefined(file), change.newMode, change.newBlob)) holdingRun++;
   }
   if (holdingRun === changes.length) {
@@ -244,14 +245,14 @@ async function checkBaseline(
   const parts = change.path.split("/");
   for (let i = 1; i < parts.length; i++) {
     const parent = parts.slice(0, i).join("/");
-    const info = await lstatOrUndefined(path.join(target, parent));
+    const info = await lstatOrUndefined(fsPath(target, parent));
     if (!info) break;
     if (info.isDirectory()) continue;
     if (deleted.has(parent)) break; // a file or link the change replaces by a directory
     return `${parent} is now ${describe(info)}, not a directory`;
   }
 
-  const file = path.join(target, change.path);
+  const file = fsPath(target, change.path);
   const info = await lstatOrUndefined(file);
   if (change.oldMode === "000000") {
     if (!info) return undefined;
@@ -264,7 +265,7 @@ async function checkBaseline(
     return `it was ${wantSymlink ? "a symlink" : "a file"} and is now ${describe(info)}`;
   }
   const content = wantSymlink
-    ? Buffer.from(await readlink(file))
+    ? await readlink(file, { encoding: "buffer" })
     : await readFile(file).catch(() => undefined);
   if (content === undefined) return "cannot be read";
   if (gitBlobId(content) !== change.oldBlob) return "its content changed";
@@ -276,7 +277,7 @@ async function checkBaseline(
 
 /** A directory where the run added a file is fine only if everything in it is being deleted anyway. */
 async function onlyDeletedBelow(target: string, rel: string, deleted: Set<string>): Promise<boolean> {
-  const entries = await readdir(path.join(target, rel), { recursive: true, withFileTypes: true });
+  const entries = await readdir(fsPath(target, rel), { recursive: true, withFileTypes: true });
   return entries.every((entry) => {
     if (entry.isDirectory()) return true;
     const entryRel = path.relative(target, path.join(entry.parentPath, entry.name)).split(path.sep).join("/");

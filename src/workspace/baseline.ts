@@ -1,6 +1,6 @@
 import { lstat, readFile, readlink } from "node:fs/promises";
-import path from "node:path";
 import { runGit, SHADOW_IDENTITY, writeChunk } from "./git.ts";
+import { encodePath, fsPath } from "./path-bytes.ts";
 
 /** Files read ahead of the stream; bounds memory while keeping the disk busy. */
 const READ_AHEAD = 64;
@@ -40,10 +40,9 @@ export async function commitBaseline(options: BaselineOptions): Promise<void> {
         const batch = options.paths.slice(at, at + READ_AHEAD);
         const entries = await Promise.all(batch.map((rel) => readEntry(dir, rel)));
         for (const [i, entry] of entries.entries()) {
-          await writeChunk(
-            stdin,
-            `M ${entry.mode} inline ${quotePath(batch[i]!)}\ndata ${entry.data.length}\n`,
-          );
+          // The path as its own bytes: a name that is not UTF-8 is committed under that name.
+          const header = `M ${entry.mode} inline ${quotePath(batch[i]!)}\ndata ${entry.data.length}\n`;
+          await writeChunk(stdin, encodePath(header));
           await writeChunk(stdin, entry.data);
           await writeChunk(stdin, "\n");
         }
@@ -57,7 +56,7 @@ export async function commitBaseline(options: BaselineOptions): Promise<void> {
 }
 
 async function readEntry(dir: string, rel: string): Promise<{ mode: string; data: Buffer }> {
-  const file = path.join(dir, rel);
+  const file = fsPath(dir, rel);
   const info = await lstat(file);
   if (info.isSymbolicLink()) return { mode: "120000", data: await readlink(file, { encoding: "buffer" }) };
   return { mode: info.mode & 0o100 ? "100755" : "100644", data: await readFile(file) };

@@ -1,8 +1,9 @@
 import { constants } from "node:fs";
-import { copyFile, lstat, mkdir, readlink, stat, symlink } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, readlink, stat, symlink } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage, SystemError, UserError } from "../core/index.ts";
 import { runGit, splitNul, userGitEnv } from "./git.ts";
+import { fsPath } from "./path-bytes.ts";
 
 /** A path of the user's project that was not copied, and why. */
 export interface SkippedPath {
@@ -63,6 +64,7 @@ export interface CopyResult {
 }
 
 const COPY_CONCURRENCY = 32;
+const PRIVATE_DIR = 0o700;
 
 /**
  * Copies the project's files from `repoRoot` into the empty directory `dir`: bytes and modes of files,
@@ -72,7 +74,7 @@ const COPY_CONCURRENCY = 32;
 export async function copyProject(repoRoot: string, dir: string): Promise<CopyResult> {
   const entries = await listProjectFiles(repoRoot);
   const skipped: SkippedPath[] = [];
-  const toCopy: { rel: string; kind: "file" | "symlink" }[] = [];
+  const toCopy: { rel: string; kind: "file" | "symlink"; mode: number }[] = [];
   const parentIsSafe = new Map<string, Promise<boolean>>();
 
   // Git never lists a path below a symlink, but a stale index can: `a/b` tracked while `a` is now a link.
@@ -83,7 +85,7 @@ export async function copyProject(repoRoot: string, dir: string): Promise<CopyRe
     if (!known) {
       known = (async () =>
         (await safeParent(parent)) &&
-        (await lstat(path.join(repoRoot, parent)).catch(() => undefined))?.isDirectory() === true)();
+        (await lstat(fsPath(repoRoot, parent)).catch(() => undefined))?.isDirectory() === true)();
       parentIsSafe.set(parent, known);
     }
     return known;
@@ -99,13 +101,13 @@ export async function copyProject(repoRoot: string, dir: string): Promise<CopyRe
       skipped.push({ path: rel, reason: "a parent directory is a symlink (not followed)" });
       return;
     }
-    const info = await lstat(path.join(repoRoot, rel)).catch((error: NodeJS.ErrnoException) => {
+    const info = await lstat(fsPath(repoRoot, rel)).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return undefined; // deleted in the checkout but still in the index
       throw unreadable(repoRoot, rel, error);
     });
     if (!info) return;
-    if (info.isSymbolicLink()) toCopy.push({ rel, kind: "symlink" });
-    else if (info.isFile()) toCopy.push({ rel, kind: "file" });
+    if (info.isSymbolicLink()) toCopy.push({ rel, kind: "symlink", mode: 0 });
+    else if (info.isFile()) toCopy.push({ rel, kind: "file", mode: info.mode & 0o777 });
     else if (info.isDirectory()) skipped.push({ path: rel, reason: "git submodule (not copied)" });
     else skipped.push({ path: rel, reason: "not a regular file or symlink (not copied)" });
   });
@@ -115,15 +117,22 @@ export async function copyProject(repoRoot: string, dir: string): Promise<CopyRe
     for (let parent = path.posix.dirname(rel); parent !== "."; parent = path.posix.dirname(parent))
       dirs.add(parent);
   }
-  for (const parent of [...dirs].sort()) await mkdir(path.join(dir, parent), { recursive: true });
+  // The copy is the user's alone (0700 directories, files with their owner's bits only); git records no
+  // more than the executable bit, so diffs and apply see the modes the project has.
+  for (const parent of [...dirs].sort())
+    await mkdir(fsPath(dir, parent), { recursive: true, mode: PRIVATE_DIR });
 
-  await forEachLimit(toCopy, COPY_CONCURRENCY, async ({ rel, kind }) => {
-    const from = path.join(repoRoot, rel);
-    const to = path.join(dir, rel);
+  await forEachLimit(toCopy, COPY_CONCURRENCY, async ({ rel, kind, mode }) => {
+    // Names that are not UTF-8 are copied under their own bytes (see path-bytes.ts), never left out.
+    const from = fsPath(repoRoot, rel);
+    const to = fsPath(dir, rel);
     try {
-      if (kind === "symlink") await symlink(await readlink(from), to);
+      if (kind === "symlink") await symlink(await readlink(from, { encoding: "buffer" }), to);
       // libuv's copyfile gives the copy the source's mode; FICLONE shares blocks on CoW filesystems.
-      else await copyFile(from, to, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+      else {
+        await copyFile(from, to, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+        if (mode & 0o077) await chmod(to, mode & 0o700);
+      }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EACCES" || code === "EPERM" || code === "EISDIR" || code === "ENOENT") {

@@ -143,10 +143,11 @@ export async function writeTextAt(
   if (previous?.isDirectory()) {
     throw new ToolInputError(`${target.rel} is a directory; give a file path.`, { code: "is_directory" });
   }
-  const firstCreatedDir = await mkdir(path.dirname(target.real), { recursive: true });
+  // Private like the rest of the workspace (see copy-repo.ts); git records only the executable bit.
+  const firstCreatedDir = await mkdir(path.dirname(target.real), { recursive: true, mode: 0o700 });
   const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-  const handle = await open(target.real, flags, 0o666).catch((error: NodeJS.ErrnoException) => {
+  const handle = await open(target.real, flags, 0o600).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ELOOP") {
       throw new ToolInputError(`${target.rel} is a symlink; writing through links is not allowed.`, {
         code: "path_symlink",

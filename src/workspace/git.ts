@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { SystemError, UserError } from "../core/index.ts";
+import { decodePath, encodePath } from "./path-bytes.ts";
 
 export interface GitResult {
   stdout: Buffer;
@@ -62,7 +63,8 @@ export function runGit(args: string[], options: GitOptions): Promise<GitResult> 
         },
       );
     } else {
-      stdin.end(options.input);
+      // A path that is not UTF-8 goes back to git as its own bytes (see path-bytes.ts).
+      stdin.end(typeof options.input === "string" ? encodePath(options.input) : options.input);
     }
   });
 }
@@ -72,11 +74,18 @@ export async function writeChunk(stream: Writable, chunk: string | Buffer): Prom
   if (!stream.write(chunk)) await once(stream, "drain");
 }
 
-/** Splits NUL-terminated git output (`-z`) into strings. */
+/**
+ * Splits NUL-terminated git output (`-z`) into strings. Names that are not UTF-8 keep their bytes
+ * (`decodePath`), so they can be found, copied and applied under their own name.
+ */
 export function splitNul(output: Buffer): string[] {
-  const text = output.toString("utf8");
-  const parts = text.split("\0");
-  if (parts.at(-1) === "") parts.pop();
+  const parts: string[] = [];
+  let from = 0;
+  for (let at = output.indexOf(0); at >= 0; at = output.indexOf(0, from)) {
+    parts.push(decodePath(output.subarray(from, at)));
+    from = at + 1;
+  }
+  if (from < output.length) parts.push(decodePath(output.subarray(from)));
   return parts;
 }
 
@@ -170,11 +179,18 @@ export function userGitEnv(): Record<string, string> {
 export async function initShadowGit(options: ShadowGitEnvOptions): Promise<Record<string, string>> {
   const { gitDir, workTree } = options;
   const env = shadowGitEnv(options);
-  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main"], { env, cwd: workTree });
-  await mkdir(options.home, { recursive: true });
-  await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a" });
-  await mkdir(path.join(gitDir, "info"), { recursive: true });
-  await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES);
+  // --shared=0600: every file git makes in the shadow git is 0600 and every directory 0700, whatever the
+  // umask (it holds the user's code).
+  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main", "--shared=0600"], {
+    env,
+    cwd: workTree,
+  });
+  await mkdir(options.home, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a", mode: 0o600 });
+  await mkdir(path.join(gitDir, "info"), { recursive: true, mode: 0o700 });
+  await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES, { mode: 0o600 });
+  // The one file `--shared` leaves to the umask: made here, git rewrites it in place, keeping the mode.
+  await writeFile(path.join(gitDir, "COMMIT_EDITMSG"), "", { mode: 0o600 });
   await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
   return env;
 }

@@ -85,7 +85,9 @@ describe("Workspace.create", () => {
     const dir = fx.workspace.dir;
     assert.deepEqual(await readFile(path.join(dir, "image.png")), PNG);
     assert.equal(await readFile(path.join(dir, "crlf.txt"), "utf8"), "one\r\ntwo\r\n");
-    assert.equal((await stat(path.join(dir, "bin/run.sh"))).mode & 0o777, 0o755);
+    // Executable stays executable; the copy is private to the user (0755 in the checkout → 0700).
+    assert.equal((await stat(path.join(dir, "bin/run.sh"))).mode & 0o777, 0o700);
+    assert.equal((await stat(path.join(dir, "crlf.txt"))).mode & 0o777, 0o600);
     assert.equal(await readlink(path.join(dir, "link-out")), "/etc/passwd");
     assert.equal(await readlink(path.join(dir, "link-in")), "src/a.ts");
   });

@@ -283,6 +283,7 @@ export class Workspace {
       const commit = await this.#resolveRef(ref);
       await this.#git(["reset", "-q", "--hard", commit]);
       await this.#git(["clean", "-q", "-f", "-d"]);
+      await keepPrivate(this.dir);
       // Files git recreated belong to us; hand them back to the sandbox's uid (never following links).
       if (this.#owner)
         await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
@@ -352,8 +353,9 @@ export class Workspace {
         home: path.join(cloneGitDir, HOME_DIR),
         time: this.#clock(),
       });
+      await keepPrivate(cloneDir);
       const exclude = await readFile(path.join(this.gitDir, "info", "exclude")).catch(() => undefined);
-      if (exclude) await writeFile(path.join(cloneGitDir, "info", "exclude"), exclude);
+      if (exclude) await writeFile(path.join(cloneGitDir, "info", "exclude"), exclude, { mode: 0o600 });
       const meta: WorkspaceMeta = {
         version: 1,
         repo: this.repo,
@@ -406,6 +408,7 @@ export class Workspace {
         label,
         scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
       });
+      if (outcome.commit) await keepPrivate(this.dir);
       // Files git wrote belong to us; hand them back to the sandbox's uid, as restore does.
       if (outcome.commit && this.#owner)
         await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
@@ -437,8 +440,8 @@ export class Workspace {
       }
       lines.add(`/${rel}`);
     }
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, `${[...lines].join("\n")}\n`);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
   }
 
   // ── confined file access (host side, for tools) ─────────────────────────────────────────────────
@@ -573,10 +576,18 @@ export class Workspace {
   }
 }
 
+/**
+ * Files git writes into the work tree (restore, clone, merge) get the umask's mode, 0644 under the usual
+ * 022: take group's and others' bits away, as the copy does. `chmod -R` never follows a symlink it meets.
+ */
+async function keepPrivate(dir: string): Promise<void> {
+  await execFileAsync("chmod", ["-R", "go-rwx", "--", dir]);
+}
+
 /** Written last and atomically: a directory without it is not a workspace (`open` says so). */
 async function writeMeta(meta: WorkspaceMeta): Promise<void> {
   const metaPath = path.join(meta.gitDir, META_FILE);
-  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
+  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
   await rename(`${metaPath}.tmp`, metaPath);
 }
 
@@ -587,7 +598,8 @@ async function ensureEmptyDir(dir: string): Promise<boolean> {
     throw error;
   });
   if (entries === undefined) {
-    await mkdir(dir, { recursive: true });
+    // 0700 (and so are the run directory and `runs/` when this makes them): the copy holds the user's code.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     return true;
   }
   if (entries.length > 0) {

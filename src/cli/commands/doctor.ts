@@ -5,7 +5,7 @@ import { loadConfig, loadProjectTrust } from "../../config/index.ts";
 import { errorMessage } from "../../core/index.ts";
 import type { SandboxBackendName } from "../../sandbox/index.ts";
 import { detectTestCommand, findRepoRoot } from "../../workspace/index.ts";
-import { createSandbox, detectMounts, home } from "../compose.ts";
+import { createSandbox, detectMounts, home, tightenHome } from "../compose.ts";
 import { chooseDockerImage } from "../image-choice.ts";
 import { reportError } from "../main.ts";
 import { colorEnabled, makeStyle } from "../style.ts";
@@ -149,8 +149,21 @@ export async function doctorCommand(opts: { json?: boolean; repo?: string }): Pr
       if (opts.repo) throw error;
       repoNote = `no repository here (${errorMessage(error).split(". ")[0]}); pass --repo <dir> to check one`;
     }
+    // Checked (and tightened) on every start; doctor says what it found.
+    const loose = tightenHome();
+    const homeReport = {
+      path: home(),
+      madePrivate: loose.filter((p) => p.now !== undefined).map((p) => ({ path: p.path, was: octal(p.was) })),
+      stillOpen: loose.filter((p) => p.now === undefined).map((p) => ({ path: p.path, mode: octal(p.was) })),
+    };
     if (opts.json) {
-      const out = { node, backends: rows, default: selected.backend?.name ?? null, repo: repo ?? null };
+      const out = {
+        node,
+        home: homeReport,
+        backends: rows,
+        default: selected.backend?.name ?? null,
+        repo: repo ?? null,
+      };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return 0;
     }
@@ -159,6 +172,18 @@ export async function doctorCommand(opts: { json?: boolean; repo?: string }): Pr
     out(
       `${s.bold("entourage doctor")}\n\nnode ${node.version} (${node.execPath}; Entourage's own runtime)\n`,
     );
+    out(
+      homeReport.stillOpen.length > 0
+        ? s.red(
+            `home ${homeReport.path}: readable by others, could not change ${homeReport.stillOpen.map((p) => `${p.path} (${p.mode})`).join(", ")}: chmod go-rwx them`,
+          )
+        : homeReport.madePrivate.length > 0
+          ? s.yellow(
+              `home ${homeReport.path}: was readable by others; made private now (0700/0600): ${homeReport.madePrivate.map((p) => `${p.path} (was ${p.was})`).join(", ")}`,
+            )
+          : `home ${homeReport.path}: private (directories 0700, files 0600)`,
+    );
+    out();
     out("sandbox backends:");
     for (const r of rows) {
       const mark = r.available ? s.green("✔") : s.red("✘");
@@ -224,4 +249,8 @@ function printRepo(repo: RepoReport, s: ReturnType<typeof makeStyle>, out: (line
     if (x.image) out(s.dim(`    ${x.backend} image: ${x.image}`));
     if (!x.available) out(s.red(`    ${x.backend}: ${x.reason}`));
   }
+}
+
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, "0")}`;
 }

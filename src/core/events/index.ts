@@ -68,6 +68,7 @@ export const eventSchemas = [
   workspace.diffReady,
   workspace.diffApplied,
   workspace.workspaceMerged,
+  workspace.quotaExceeded,
   memory.lessonProposed,
   memory.lessonSkipped,
   memory.lessonDecided,

@@ -51,3 +51,18 @@ export const workspaceMerged = defineEvent(
     ),
   }),
 );
+
+/**
+ * A command took the run's disk (workspace + the sandbox's HOME) past its quota (`workspaceQuotaMb`): it
+ * was stopped if still running, and the agent was told in the command's result.
+ */
+export const quotaExceeded = defineEvent(
+  "quota.exceeded",
+  z.object({
+    callId: z.string().optional(),
+    command: z.string().optional(),
+    usedBytes: z.number().int().nonnegative(),
+    limitBytes: z.number().int().positive(),
+    stopped: z.boolean().describe("The command was killed for it (or a write hit the file size limit)"),
+  }),
+);

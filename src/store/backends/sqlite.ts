@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
@@ -16,6 +16,7 @@ import {
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
 import type { AppendOptions, EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import { makePrivateDir, PRIVATE_FILE_MODE } from "../home.ts";
 import {
   decideAcquire,
   type LeaseAttempt,
@@ -74,11 +75,13 @@ export async function openSqliteEventStore(
 ): Promise<EventStore> {
   const file = resolve(path);
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makePrivateDir(dirname(file));
+    // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's own mode.
+    closeSync(openSync(file, "a", PRIVATE_FILE_MODE));
   } catch (cause) {
     throw new UserError(
       "store_unwritable",
-      `Cannot create the directory of the event store ${file}: ${errorMessage(cause)}. ` +
+      `Cannot create the event store ${file} or its directory: ${errorMessage(cause)}. ` +
         "Check its permissions or point ENTOURAGE_HOME at a writable directory.",
       { cause },
     );

@@ -65,23 +65,28 @@ export const runCommandTool = defineTool({
     });
     // Killed because the run was interrupted: no result to report; resume tells the model it was cut off.
     if (ctx.signal.aborted) throw new AbortedError("the command was interrupted");
-    const status = result.timedOut
-      ? `timed out after ${Math.round(result.durationMs / 1000)} s and was killed (exit ${result.exitCode})`
-      : result.killed
-        ? `was killed (exit ${result.exitCode}; out of memory or a process limit)`
-        : `exit code ${result.exitCode}`;
+    const quota = result.diskQuota;
+    const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+    const status = quota
+      ? `${quota.stopped ? `was stopped (exit ${result.exitCode})` : `exit code ${result.exitCode}`}: the workspace reached its disk quota of ${mb(quota.limitBytes)} (${mb(quota.usedBytes)} in use). Delete what you do not need (large generated files, build output) before going on; the next command that adds to it is stopped again`
+      : result.timedOut
+        ? `timed out after ${Math.round(result.durationMs / 1000)} s and was killed (exit ${result.exitCode})`
+        : result.killed
+          ? `was killed (exit ${result.exitCode}; out of memory or a process limit)`
+          : `exit code ${result.exitCode}`;
     const dropped = result.outputTruncated
       ? "\n[the sandbox dropped part of the output: it exceeded the output cap]"
       : "";
     const body = result.output.length > 0 ? result.output : "(no output)";
     return {
       output: `$ ${input.command}\n${status} · ${result.durationMs} ms\n${body}${dropped}`,
-      isError: result.exitCode !== 0,
+      isError: result.exitCode !== 0 || quota !== undefined,
       metadata: {
         exitCode: result.exitCode,
         timedOut: result.timedOut,
         killed: result.killed,
         durationMs: result.durationMs,
+        ...(quota ? { diskQuota: quota } : {}),
       },
       changed: "unknown",
     };

@@ -71,11 +71,7 @@ describe("followStream", () => {
 describe("one SSE reader for the CLI and the dashboard", () => {
   // What the two hand-written parsers disagreed on: a lone \r ends a line, `event:` is kept.
   const stream = "event: run\rid: 7\rdata: a\r\rid: 8\r\ndata:b\r\n\r\n: comment\n\ndata: c\n\n";
-  const expected = [
-    { event: "run", id: "7", data: "a" },
-    { id: "8", data: "b" },
-    { data: "c" },
-  ];
+  const expected = [{ event: "run", id: "7", data: "a" }, { id: "8", data: "b" }, { data: "c" }];
 
   it("the dashboard's parser reads every line ending and the event field", () => {
     const p = new SseParser();

@@ -469,6 +469,16 @@ export class RunModel {
           e.data.note,
         );
         break;
+      case "quota.exceeded": {
+        const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+        this.#note(
+          e,
+          "error",
+          `Disk quota reached: ${mb(e.data.usedBytes)} of ${mb(e.data.limitBytes)}${e.data.stopped ? " — the command was stopped" : ""}`,
+          e.data.command ? `$ ${e.data.command} (workspaceQuotaMb)` : "workspaceQuotaMb",
+        );
+        break;
+      }
       case "loop.detected":
         this.#note(
           e,

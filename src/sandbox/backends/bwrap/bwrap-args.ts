@@ -172,6 +172,8 @@ export interface LauncherInput {
   cgroupProcs: string[];
   /** RLIMIT_CPU (soft = hard) for every process of the command. */
   cpuSeconds?: number;
+  /** RLIMIT_FSIZE in bytes (the disk quota): no file of the command grows past it. */
+  fileBytes?: number;
   /** The launcher's shell: any POSIX sh, unless `bash` is given. */
   sh: string;
   /**
@@ -208,6 +210,9 @@ export function buildLauncher(input: LauncherInput): string[] {
   if (input.bash) steps.push(CLOSE_FDS);
   steps.push(...input.cgroupProcs.map((_, i) => `echo $$ > "$${i + 1}"`));
   if (input.cpuSeconds !== undefined) steps.push(`ulimit -t ${Math.max(1, Math.ceil(input.cpuSeconds))}`);
+  // bash counts `ulimit -f` in 1024-byte blocks, a POSIX sh (dash) in 512-byte ones.
+  if (input.fileBytes !== undefined)
+    steps.push(`ulimit -f ${Math.max(1, Math.floor(input.fileBytes / (input.bash ? 1024 : 512)))}`);
   steps.push("read -r _ <&3", "exec 3<&-", `. "$${input.cgroupProcs.length + 1}"`);
   const shell = input.bash ? [input.bash, "--norc", "--noprofile"] : [input.sh];
   return [...shell, "-c", steps.join(" && "), "entourage-sandbox", ...input.cgroupProcs, input.script];

@@ -50,6 +50,7 @@ import {
   mountPoint,
   prepareMountpoints,
 } from "../shared/dependency-mounts.ts";
+import { type DiskQuota, diskQuota, underDiskQuota } from "../shared/disk-quota.ts";
 import { abortedBeforeStart, assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
@@ -336,6 +337,8 @@ class BwrapSandbox implements Sandbox {
   #ready: Launcher | undefined;
   #launches = 0;
   #destroyed: Promise<void> | undefined;
+  /** Commands write the workspace and the private HOME (host folders); /tmp is a tmpfs in memory. */
+  readonly #quota: DiskQuota | undefined;
 
   private constructor(init: {
     spec: SandboxSpec;
@@ -355,6 +358,7 @@ class BwrapSandbox implements Sandbox {
     this.#returnWorkspace = init.returnWorkspace;
     if (init.host.identity.kind === "setpriv") this.runAs = { ...init.host.user };
     this.#untrack = trackSession({ leaves: init.cgroup?.leaves ?? [], stateDir: init.stateDir });
+    this.#quota = diskQuota(init.spec.limits.diskBytes, [init.paths.real, init.profile.home.source]);
     this.#ready ??= this.#spawnLauncher();
   }
 
@@ -425,6 +429,10 @@ class BwrapSandbox implements Sandbox {
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     assertCanExec(this.#destroyed !== undefined, argv);
+    return underDiskQuota(this.#quota, options, (opts) => this.#exec(argv, opts));
+  }
+
+  async #exec(argv: string[], options: ExecOptions): Promise<ExecResult> {
     const cwd = resolveCwd(this.#paths, options.cwd);
     const env = sandboxEnv(
       HOME_INSIDE,
@@ -506,6 +514,7 @@ class BwrapSandbox implements Sandbox {
     const argv = buildLauncher({
       cgroupProcs: this.#cgroup?.procs ?? [],
       cpuSeconds: this.spec.limits.cpuSeconds,
+      fileBytes: this.spec.limits.diskBytes,
       sh: this.#host.sh,
       bash: this.#host.bash,
       script,

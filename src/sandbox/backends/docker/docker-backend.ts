@@ -47,6 +47,7 @@ import type {
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
 import { lendWorkspace } from "../bwrap/ownership.ts";
+import { diskQuota, underDiskQuota } from "../shared/disk-quota.ts";
 import { assertCanExec } from "../shared/exec-guard.ts";
 import { OutputBuffer } from "../shared/output-buffer.ts";
 import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
@@ -326,6 +327,7 @@ class DockerSandbox implements Sandbox {
       const keeper = user.uid === 65534 ? 65533 : 65534;
       const { memoryBytes, pids } = spec.limits;
       const tmpfs = "rw,exec,nosuid,nodev";
+      const sized = spec.limits.diskBytes !== undefined ? `,size=${Math.floor(spec.limits.diskBytes)}` : "";
       container = await docker.createContainer({
         name: `entourage-sandbox-${session}`,
         Image: image,
@@ -356,8 +358,8 @@ class DockerSandbox implements Sandbox {
           ReadonlyRootfs: true,
           IpcMode: "private",
           Tmpfs: {
-            "/tmp": `${tmpfs},mode=1777`,
-            [HOME_INSIDE]: `${tmpfs},mode=0700,uid=${user.uid},gid=${user.gid}`,
+            "/tmp": `${tmpfs},mode=1777${sized}`,
+            [HOME_INSIDE]: `${tmpfs},mode=0700,uid=${user.uid},gid=${user.gid}${sized}`,
           },
           Mounts: [
             {
@@ -406,6 +408,12 @@ class DockerSandbox implements Sandbox {
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     assertCanExec(this.#destroyed !== undefined, argv);
+    // The workspace is the one host folder commands write; /tmp and HOME are tmpfs capped at the quota.
+    const quota = diskQuota(this.spec.limits.diskBytes, [this.#paths.real]);
+    return underDiskQuota(quota, options, (opts) => this.#exec(argv, opts));
+  }
+
+  async #exec(argv: string[], options: ExecOptions): Promise<ExecResult> {
     const cwd = resolveCwd(this.#paths, options.cwd);
     const started = performance.now();
     const output = new OutputBuffer(this.spec.limits.outputBytes, options.onOutput);
@@ -457,7 +465,7 @@ class DockerSandbox implements Sandbox {
       let stream: Duplex | undefined;
       try {
         const exec = await this.#container.exec({
-          Cmd: wrapCommand(id, argv, this.spec.limits.cpuSeconds),
+          Cmd: wrapCommand(id, argv, this.spec.limits.cpuSeconds, this.spec.limits.diskBytes),
           Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
           User: this.#user,
           WorkingDir: cwd,

@@ -30,9 +30,13 @@ export function pgidFile(id: string): string {
 }
 
 const WRAPPER = [
-  "p=$1 c=$2; shift 2",
+  "p=$1 c=$2 f=$3; shift 3",
   '[ ! -e "$p.cancel" ] || exit 137',
   '[ -z "$c" ] || ulimit -t "$c" || exit 126',
+  // The disk quota as RLIMIT_FSIZE, in the 512-byte blocks of a POSIX sh's ulimit.
+  '[ -z "$f" ] || ulimit -f "$f" || exit 126',
+  // What commands create in the workspace (under ENTOURAGE_HOME) is the user's alone.
+  "umask 077",
   `/bin/sh -c 'echo $$ > "$0" && exec setsid "$@"' "$p" "$@"`,
   "r=$?",
   '{ read g < "$p" && kill -9 -"$g"; } 2>/dev/null',
@@ -59,11 +63,17 @@ const KILLER = [
   "exit 0",
 ].join("\n");
 
-/** The exec's Cmd: the wrapper, the exec id, the CPU limit, then the command's argv untouched. */
-export function wrapCommand(id: string, argv: string[], cpuSeconds: number | undefined): string[] {
+/** The exec's Cmd: the wrapper, the exec id, the CPU and file size limits, then the command's argv untouched. */
+export function wrapCommand(
+  id: string,
+  argv: string[],
+  cpuSeconds: number | undefined,
+  fileBytes?: number,
+): string[] {
   if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new Error(`bad exec id ${JSON.stringify(id)}`);
   const cpu = cpuSeconds === undefined ? "" : String(Math.max(1, Math.ceil(cpuSeconds)));
-  return ["/bin/sh", "-c", WRAPPER, "entourage-exec", pgidFile(id), cpu, ...argv];
+  const file = fileBytes === undefined ? "" : String(Math.max(1, Math.floor(fileBytes / 512)));
+  return ["/bin/sh", "-c", WRAPPER, "entourage-exec", pgidFile(id), cpu, file, ...argv];
 }
 
 /**

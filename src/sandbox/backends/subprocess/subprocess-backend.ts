@@ -18,7 +18,9 @@
  *   kills what escaped the group (`setsid`, double forks). Not caught without namespaces: a process that
  *   clears or replaces its environment (`env -i`, some daemons), one that changes uid (setuid helpers),
  *   and anything it started through another service (systemd, at, a Docker daemon);
- * - `cpuSeconds` through `prlimit --cpu` (RLIMIT_CPU, per process) when util-linux's prlimit exists.
+ * - `cpuSeconds` through `prlimit --cpu` (RLIMIT_CPU, per process) and the disk quota through `prlimit
+ *   --fsize` (no file past it) when util-linux's prlimit exists; the quota's supervisor
+ *   (`shared/disk-quota.ts`) measures the workspace and the private HOME while a command runs.
  *   `memoryBytes` and `pids` are NOT enforced: there is no cgroup.
  */
 
@@ -43,6 +45,7 @@ import {
   checkToolchainDirs,
   mountPoint,
 } from "../shared/dependency-mounts.ts";
+import { type DiskQuota, diskQuota, underDiskQuota } from "../shared/disk-quota.ts";
 import { assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { runProcess } from "../shared/run-process.ts";
@@ -114,6 +117,7 @@ class SubprocessSandbox implements Sandbox {
   readonly #running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
   #execCount = 0;
   #destroyed: Promise<void> | undefined;
+  readonly #quota: DiskQuota | undefined;
 
   constructor(
     spec: SandboxSpec,
@@ -129,10 +133,16 @@ class SubprocessSandbox implements Sandbox {
     this.#home = home;
     this.#hostPath = hostPath;
     this.#prlimit = prlimit;
+    // Commands write the workspace and their private HOME.
+    this.#quota = diskQuota(spec.limits.diskBytes, [paths.real, home]);
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     assertCanExec(this.#destroyed !== undefined, argv);
+    return underDiskQuota(this.#quota, options, (opts) => this.#exec(argv, opts));
+  }
+
+  async #exec(argv: string[], options: ExecOptions): Promise<ExecResult> {
     const cwd = resolveCwd(this.#paths, options.cwd);
     const id = ++this.#execCount;
     const needle = `${EXEC_MARKER_VAR}=${this.#session}.${id}`;
@@ -145,11 +155,12 @@ class SubprocessSandbox implements Sandbox {
     env.PATH = this.#hostPath;
     env[EXEC_MARKER_VAR] = `${this.#session}.${id}`;
 
-    const { cpuSeconds } = this.spec.limits;
-    const command =
-      cpuSeconds !== undefined && this.#prlimit
-        ? [this.#prlimit, `--cpu=${Math.ceil(cpuSeconds)}:${Math.ceil(cpuSeconds)}`, "--", ...argv]
-        : argv;
+    const { cpuSeconds, diskBytes } = this.spec.limits;
+    const limits = [
+      ...(cpuSeconds !== undefined ? [`--cpu=${Math.ceil(cpuSeconds)}:${Math.ceil(cpuSeconds)}`] : []),
+      ...(diskBytes !== undefined ? [`--fsize=${Math.floor(diskBytes)}:${Math.floor(diskBytes)}`] : []),
+    ];
+    const command = limits.length > 0 && this.#prlimit ? [this.#prlimit, ...limits, "--", ...argv] : argv;
 
     // One controller per exec so destroy() can abort what is still running.
     const abort = new AbortController();
