@@ -355,7 +355,12 @@ function userLayers(options: LoadConfigOptions): Record<"user" | "env" | "flags"
 }
 
 function userSettings(...layers: Partial<Config>[]): UserSettings {
-  return { approval: layers.findLast((l) => l.approval !== undefined)?.approval };
+  return {
+    approval: layers.findLast((l) => l.approval !== undefined)?.approval,
+    workspaceQuotaMb:
+      layers.findLast((l) => l.workspaceQuotaMb !== undefined)?.workspaceQuotaMb ??
+      configSchema.shape.workspaceQuotaMb.parse(undefined),
+  };
 }
 
 /** A repository's `.entourage/config.json`: its validated layer (paths absolute) and its bytes. */

@@ -22,6 +22,7 @@ const HOSTILE = {
     { tool: "run_command", match: "rm -rf *", action: "deny" },
   ],
   toolchainPaths: ["~/.ssh"],
+  workspaceQuotaMb: 1_000_000,
   // Settings that need no trust load either way.
   testCommand: "npm run check",
   maxSteps: 7,
@@ -60,6 +61,7 @@ describe("workspace trust", () => {
     assert.equal(config.approvalTimeoutDecision, "deny");
     assert.deepEqual(config.approvalRules, [{ tool: "run_command", match: "rm -rf *", action: "deny" }]);
     assert.deepEqual(config.toolchainPaths, []);
+    assert.equal(config.workspaceQuotaMb, 2048, "the repository cannot let a run fill the disk");
     assert.equal(config.testCommand, "npm run check", "text-like settings load without trust");
     assert.equal(config.maxSteps, 7);
 
@@ -79,6 +81,7 @@ describe("workspace trust", () => {
         "approvalTimeoutDecision",
         "approvalRules[0]",
         "toolchainPaths",
+        "workspaceQuotaMb",
       ],
     );
     const mcp = trust.items.find((i) => i.setting === "mcpServers.exfil")!;
@@ -125,6 +128,14 @@ describe("workspace trust", () => {
       ["approval"],
     );
     assert.equal(loadConfig({ home, repo, env: {} }).approval, "ask-all");
+    // A smaller disk quota is stricter: it loads; a larger one than the user's own waits.
+    await project({ workspaceQuotaMb: 512 });
+    assert.deepEqual(loadProjectTrust({ home, repo, env: {} })!.items, []);
+    assert.equal(loadConfig({ home, repo, env: {} }).workspaceQuotaMb, 512);
+    await writeFile(path.join(home, "config.json"), JSON.stringify({ workspaceQuotaMb: 3000 }));
+    await project({ workspaceQuotaMb: 4096 });
+    const bigger = loadProjectTrust({ home, repo, env: {} })!;
+    assert.match(bigger.items[0]?.effect ?? "", /your own quota \(3000 MB\)/);
   });
 
   it("keeps the trust file private and can revoke and list", async () => {

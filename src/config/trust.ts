@@ -47,7 +47,7 @@ export function projectConfigPath(repo: string): string {
 const STRICTNESS: Record<Config["approval"], number> = { auto: 0, "ask-risky": 1, plan: 2, "ask-all": 3 };
 const BUILTIN_IMAGES = new Set(["base", "node", "python", "go", "rust"]);
 /** The user's own layers (their config file, ENTOURAGE_* variables, flags): what the repo is compared with. */
-export type UserSettings = Partial<Pick<Config, "approval">>;
+export type UserSettings = Partial<Pick<Config, "approval" | "workspaceQuotaMb">>;
 
 /**
  * The settings of a repository's config layer that need trust, in file order. Keys the user sets
@@ -110,6 +110,13 @@ export function settingsNeedingTrust(
   });
   for (const path of set("toolchainPaths") ? (layer.toolchainPaths ?? []) : [])
     add("toolchainPaths", path, "binds this folder of your machine into the sandbox (read-only)");
+  const quota = user.workspaceQuotaMb;
+  if (set("workspaceQuotaMb") && quota !== undefined && layer.workspaceQuotaMb! > quota)
+    add(
+      "workspaceQuotaMb",
+      String(layer.workspaceQuotaMb),
+      `lets the run's workspace take more of your disk than your own quota (${quota} MB)`,
+    );
   return items;
 }
 

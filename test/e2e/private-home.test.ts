@@ -37,38 +37,61 @@ function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
 }
 
 describe("a private ENTOURAGE_HOME", () => {
-  it("a real run under umask 022 creates only private files and directories: event log, -wal/-shm, workspace, shadow git, server files", async () => {
-    const home = tempDir("private-home");
-    const repo = makeSampleRepo();
-    const server = await startFakeModelServer({ scenario: [readTurn, editTurn, finishTurn] });
-    cleanups.push(
-      () => server.close(),
-      () => removeDir(home),
-      () => removeDir(repo),
-    );
-    removeDir(home); // the run creates it
-    const result = await withUmask(0o022, () =>
-      runCli(["run", "Fix the failing tests", "--repo", repo, ...fakeModelArgs(server.baseUrl), "--json"], {
-        env: cliEnv(home),
-      }),
-    );
-    assert.equal(result.code, 0, describeResult(result));
-    const runId = String(jsonLines(result.stdout)[0]?.runId);
-    const names = readdirSync(home);
-    // (-wal and -shm are gone once the last connection closes; test/store/private-files.test.ts checks them live.)
-    for (const name of ["entourage.db", "runs", "servers", "token"]) {
-      assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
-    }
-    for (const sub of ["workspace", "shadow.git"]) {
-      assert.ok(readdirSync(join(home, "runs", runId, sub)).length > 0, `${sub} holds the run's files`);
-    }
-    assert.equal(lstatSync(home).mode & 0o777, 0o700);
-    assert.equal(lstatSync(join(home, "entourage.db")).mode & 0o777, 0o600);
-    assert.equal(lstatSync(join(home, "runs", runId, "workspace", "src", "date.js")).mode & 0o777, 0o600);
-    assert.deepEqual(openToOthers(home), []);
-    // The user's checkout keeps the user's modes: only Entourage's own files are private.
-    assert.equal(lstatSync(join(repo, "src", "date.js")).mode & 0o777, 0o644);
-  });
+  const commandTurn = {
+    name: "a command that creates files",
+    toolCalls: [
+      {
+        name: "run_command",
+        arguments: { command: "mkdir -p out/deep && echo made > out/deep/by-command.txt" },
+      },
+    ],
+  };
+  for (const sandbox of ["subprocess", "bwrap"]) {
+    it(`a real run under umask 022 (${sandbox} sandbox) creates only private files and directories: event log, -wal/-shm, workspace and what its commands create, shadow git, server files`, async () => {
+      const home = tempDir("private-home");
+      const repo = makeSampleRepo();
+      const server = await startFakeModelServer({ scenario: [readTurn, commandTurn, editTurn, finishTurn] });
+      cleanups.push(
+        () => server.close(),
+        () => removeDir(home),
+        () => removeDir(repo),
+      );
+      removeDir(home); // the run creates it
+      const result = await withUmask(0o022, () =>
+        runCli(
+          [
+            "run",
+            "Fix the failing tests",
+            "--repo",
+            repo,
+            ...fakeModelArgs(server.baseUrl),
+            "--sandbox",
+            sandbox,
+            "--json",
+          ],
+          { env: cliEnv(home) },
+        ),
+      );
+      assert.equal(result.code, 0, describeResult(result));
+      const runId = String(jsonLines(result.stdout)[0]?.runId);
+      const names = readdirSync(home);
+      // (-wal and -shm are gone once the last connection closes; test/store/private-files.test.ts checks them live.)
+      for (const name of ["entourage.db", "runs", "servers", "token"]) {
+        assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
+      }
+      for (const sub of ["workspace", "shadow.git"]) {
+        assert.ok(readdirSync(join(home, "runs", runId, sub)).length > 0, `${sub} holds the run's files`);
+      }
+      assert.equal(lstatSync(home).mode & 0o777, 0o700);
+      assert.equal(lstatSync(join(home, "entourage.db")).mode & 0o777, 0o600);
+      assert.equal(lstatSync(join(home, "runs", runId, "workspace", "src", "date.js")).mode & 0o777, 0o600);
+      const made = join(home, "runs", runId, "workspace", "out", "deep", "by-command.txt");
+      assert.equal(lstatSync(made).mode & 0o777, 0o600, "a file the agent's command created");
+      assert.deepEqual(openToOthers(home), []);
+      // The user's checkout keeps the user's modes: only Entourage's own files are private.
+      assert.equal(lstatSync(join(repo, "src", "date.js")).mode & 0o777, 0o644);
+    });
+  }
 
   it("a home left open by an older version is tightened on start, and doctor reports it", async () => {
     const home = tempDir("loose-home");

@@ -213,7 +213,8 @@ export function buildLauncher(input: LauncherInput): string[] {
   // bash counts `ulimit -f` in 1024-byte blocks, a POSIX sh (dash) in 512-byte ones.
   if (input.fileBytes !== undefined)
     steps.push(`ulimit -f ${Math.max(1, Math.floor(input.fileBytes / (input.bash ? 1024 : 512)))}`);
-  steps.push("read -r _ <&3", "exec 3<&-", `. "$${input.cgroupProcs.length + 1}"`);
+  // What the command creates in the run's workspace and HOME (under ENTOURAGE_HOME) is the owner's alone.
+  steps.push("umask 077", "read -r _ <&3", "exec 3<&-", `. "$${input.cgroupProcs.length + 1}"`);
   const shell = input.bash ? [input.bash, "--norc", "--noprofile"] : [input.sh];
   return [...shell, "-c", steps.join(" && "), "entourage-sandbox", ...input.cgroupProcs, input.script];
 }

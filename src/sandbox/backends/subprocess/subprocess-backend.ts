@@ -160,7 +160,10 @@ class SubprocessSandbox implements Sandbox {
       ...(cpuSeconds !== undefined ? [`--cpu=${Math.ceil(cpuSeconds)}:${Math.ceil(cpuSeconds)}`] : []),
       ...(diskBytes !== undefined ? [`--fsize=${Math.floor(diskBytes)}:${Math.floor(diskBytes)}`] : []),
     ];
-    const command = limits.length > 0 && this.#prlimit ? [this.#prlimit, ...limits, "--", ...argv] : argv;
+    // What the command creates in the run's workspace and HOME (under ENTOURAGE_HOME) is the owner's alone.
+    const private_ = ["/bin/sh", "-c", 'umask 077 && exec "$@"', "entourage-sandbox", ...argv];
+    const command =
+      limits.length > 0 && this.#prlimit ? [this.#prlimit, ...limits, "--", ...private_] : private_;
 
     // One controller per exec so destroy() can abort what is still running.
     const abort = new AbortController();
