@@ -254,6 +254,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       },
       budget: { maxSteps: config.maxSteps, maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd },
       approval: yes ? "auto (--yes)" : config.approval,
+      ...leftOutOf(workspace),
       ...project.created,
     },
     project,
@@ -272,6 +273,12 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       diskBytes: config.workspaceQuotaMb * 1024 * 1024,
     },
   };
+}
+
+/** What the workspace copy left out of the checkout, for run.created (nothing is dropped silently). */
+function leftOutOf(workspace: Workspace): Pick<EventData<"run.created">, "leftOut" | "leftOutCount"> {
+  if (workspace.skipped.length === 0) return {};
+  return { leftOut: workspace.skipped.slice(0, 100), leftOutCount: workspace.skipped.length };
 }
 
 /**

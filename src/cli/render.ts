@@ -103,6 +103,14 @@ export class TerminalRenderer {
         this.line(
           `${s.dim("repo")} ${d.repo} ${s.dim(`(untouched until you apply; work happens in ${d.workspace})`)}`,
         );
+        if (d.leftOut?.length) {
+          const more = (d.leftOutCount ?? d.leftOut.length) - d.leftOut.length;
+          this.line(s.yellow(`! left out of the workspace: ${d.leftOutCount ?? d.leftOut.length} path(s)`));
+          for (const item of d.leftOut.slice(0, 10)) this.line(s.dim(`    ${item.path}: ${item.reason}`));
+          const hidden = d.leftOut.length - Math.min(10, d.leftOut.length) + more;
+          if (hidden > 0)
+            this.line(s.dim(`    … and ${hidden} more (entourage show --json lists the first 100)`));
+        }
         break;
       }
       case "run.attached":

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { encodePath } from "../../src/workspace/path-bytes.ts";
 import { startFakeModelServer } from "../fake-llm/server.ts";
-import { cliEnv, jsonLines, removeDir, runCli, tempDir } from "../helpers/cli.ts";
-import { dbEvents, describeResult, fakeModelArgs } from "./support.ts";
+import { cliEnv, jsonLines, makeSampleRepo, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import { dbEvents, describeResult, fakeModelArgs, finishTurn } from "./support.ts";
 
 /**
  * File names that are not UTF-8 (latin-1 `café.txt` is the bytes `caf\xE9.txt`) are neither dropped from
@@ -97,5 +97,37 @@ describe("file names that are not UTF-8", () => {
     assert.equal(readFileSync(at(repo, COMMITTED), "utf8"), "committed\nchanged by the run\n");
     assert.equal(readFileSync(at(repo, UNTRACKED), "utf8"), "untracked\nalso\n");
     assert.deepEqual(names(repo), before, "no file under another name appeared in the checkout");
+  });
+});
+
+describe("what the workspace copy cannot take", () => {
+  it("is listed in the run's log and shown, not dropped silently: nested repositories", async () => {
+    const home = tempDir("left-out-home");
+    const repo = makeSampleRepo();
+    cleanups.push(
+      () => removeDir(home),
+      () => removeDir(repo),
+    );
+    execFileSync("git", ["init", "-q", join(repo, "vendor", "nested")]);
+    writeFileSync(join(repo, "vendor", "nested", "lib.js"), "module.exports = 1;\n");
+    execFileSync("git", ["init", "-q", join(repo, "tools", "other")]);
+    const server = await startFakeModelServer({ scenario: [finishTurn] });
+    cleanups.push(() => server.close());
+
+    const result = await runCli(["run", "Look around", "--repo", repo, ...fakeModelArgs(server.baseUrl)], {
+      env: cliEnv(home),
+    });
+    assert.equal(result.code, 0, describeResult(result));
+    assert.match(result.stdout, /left out of the workspace: 2 path\(s\)/);
+    assert.match(result.stdout, /vendor\/nested: nested git repository/);
+    assert.match(result.stdout, /tools\/other: nested git repository/);
+    const runId = /run (run_\w+)/.exec(result.stdout)?.[1] ?? "";
+    const created = dbEvents(home, runId).find((e) => e.type === "run.created");
+    assert.deepEqual((created?.data.leftOut as { path: string }[]).map((i) => i.path).sort(), [
+      "tools/other",
+      "vendor/nested",
+    ]);
+    const shown = await runCli(["show", runId], { env: cliEnv(home) });
+    assert.match(shown.stdout, /left out of the workspace: 2 path\(s\)/);
   });
 });

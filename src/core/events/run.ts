@@ -104,6 +104,12 @@ export const runCreated = defineEvent(
     /** Pipeline mode: agents run as extra phases, by stage (`pipeline.after` in the config). */
     pipeline: z.object({ after: z.partialRecord(pipelineStageSchema, z.array(z.string())) }).optional(),
     forkedFrom: z.object({ runId: z.string(), seq: z.number().int() }).optional(),
+    /**
+     * Paths of the checkout the workspace copy left out, and why (nested repositories, submodules, special
+     * files, paths below a symlinked directory): at most 100, with `leftOutCount` the full number.
+     */
+    leftOut: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
+    leftOutCount: z.number().int().optional(),
   }),
 );
 

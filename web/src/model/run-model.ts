@@ -210,6 +210,20 @@ export class RunModel {
           .filter(Boolean)
           .join(" · ");
         this.#note(e, "info", "Run created", detail);
+        if (d.leftOut?.length) {
+          const count = d.leftOutCount ?? d.leftOut.length;
+          const listed = d.leftOut.map((i) => `${i.path}: ${i.reason}`).join("\n");
+          const more = count > d.leftOut.length ? `\n… and ${count - d.leftOut.length} more` : "";
+          this.#add({
+            kind: "note",
+            key: `e${e.seq}-left-out`,
+            seq: e.seq,
+            time: e.time,
+            tone: "warn",
+            title: `Left out of the workspace: ${count} path(s)`,
+            detail: listed + more,
+          });
+        }
         break;
       }
       case "run.status":
