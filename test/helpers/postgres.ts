@@ -64,7 +64,9 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   // The server refuses to run as root: run its binaries as the `postgres` user the Debian package creates.
   const owner = asRoot ? execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim() : undefined;
   const as = (file: string, args: string[]) =>
-    asRoot ? (["runuser", ["-u", "postgres", "--", join(bin, file), ...args]] as const) : ([join(bin, file), args] as const);
+    asRoot
+      ? (["runuser", ["-u", "postgres", "--", join(bin, file), ...args]] as const)
+      : ([join(bin, file), args] as const);
 
   const dir = mkdtempSync(join(tmpdir(), "entourage-pg-"));
   const data = join(dir, "data");

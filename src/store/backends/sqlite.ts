@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
   type Clock,
@@ -42,6 +42,7 @@ import { foldRunSummary } from "../run-summary.ts";
 import { assignSeqs, type StampedEvent, stampEvents } from "../stamp-events.ts";
 import { migrateSqliteSchema } from "./sqlite-schema.ts";
 
+export { defaultDatabasePath } from "../location.ts";
 export { SQLITE_SCHEMA_VERSION } from "./sqlite-schema.ts";
 
 /**
@@ -62,11 +63,6 @@ export interface SqliteEventStoreOptions {
   pollIntervalMs?: number;
   /** Called when a listener throws or the cross-process tail fails; default: print to stderr. */
   onError?: ListenerErrorHandler;
-}
-
-/** Where the embedded event store lives inside the Entourage home directory. */
-export function defaultDatabasePath(home: string): string {
-  return join(home, "entourage.db");
 }
 
 /**
