@@ -93,16 +93,18 @@ const migrations: readonly string[] = [
 
 /**
  * Brings the database to `POSTGRES_SCHEMA_VERSION` on open. Concurrent openers (several hosts starting
- * at once) are serialised by a transaction-scoped advisory lock, and the version is re-read under it, so
+ * at once) are serialised by an advisory lock, and the version is re-read under it, so
  * each migration runs once. Throws `store_schema_newer` for a database a newer Entourage wrote, and
  * `store_not_entourage` for an `entourage` schema that is not ours.
  */
 export async function migratePostgresSchema(client: pg.ClientBase, where: string): Promise<number> {
   const current = await readSchemaVersion(client, where);
   if (current === POSTGRES_SCHEMA_VERSION) return current;
-  await client.query("BEGIN");
+  // A session lock taken before the transaction starts: the transaction then begins after the other
+  // opener's commit and sees its tables (a lock taken inside it would leave stale catalog caches).
+  await client.query("SELECT pg_advisory_lock($1, 0)", [MIGRATION_LOCK_CLASS]);
   try {
-    await client.query("SELECT pg_advisory_xact_lock($1, 0)", [MIGRATION_LOCK_CLASS]);
+    await client.query("BEGIN");
     const version = await readSchemaVersion(client, where);
     if (version === 0) {
       const foreign = await client.query(
@@ -130,6 +132,8 @@ export async function migratePostgresSchema(client: pg.ClientBase, where: string
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1, 0)", [MIGRATION_LOCK_CLASS]).catch(() => {});
   }
   return POSTGRES_SCHEMA_VERSION;
 }
