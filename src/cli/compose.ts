@@ -18,6 +18,7 @@ import type {
 import { DEFAULT_LIMITS } from "../sandbox/index.ts";
 import { entourageHome } from "../store/home.ts";
 import type { EventStore } from "../store/index.ts";
+import { storeLocation } from "./store-choice.ts";
 
 export function home(): string {
   return entourageHome(process.env);
@@ -28,9 +29,15 @@ export function runDir(runId: string): { root: string; workspace: string } {
   return { root, workspace: join(root, "workspace") };
 }
 
+/** Opens the event store `--store` / ENTOURAGE_DATABASE_URL chose (PostgreSQL), else the SQLite default. */
 export async function openStore(): Promise<EventStore> {
-  const { openSqliteEventStore, defaultDatabasePath } = await import("../store/backends/sqlite.ts");
-  return openSqliteEventStore(defaultDatabasePath(home()));
+  const location = storeLocation();
+  if (location.kind === "postgres") {
+    const { openPostgresEventStore } = await import("../store/backends/postgres.ts");
+    return openPostgresEventStore(location.url);
+  }
+  const { openSqliteEventStore } = await import("../store/backends/sqlite.ts");
+  return openSqliteEventStore(location.path);
 }
 
 export interface SandboxChoice {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, describe, it } from "node:test";
-import { type EntourageEvent, EntourageError, UserError } from "../../src/core/index.ts";
+import { EntourageError, type EntourageEvent, UserError } from "../../src/core/index.ts";
 import { openPostgresEventStore, POSTGRES_SCHEMA_VERSION } from "../../src/store/backends/postgres.ts";
 import { runEventStoreConformance, sampleEvents, waitFor } from "../../src/store/event-store.conformance.ts";
 import { postgresForTests } from "../helpers/postgres.ts";
@@ -97,7 +97,15 @@ describe("PostgreSQL event store", { skip }, () => {
     const stopAll = store.subscribe("*", (e) => ofAll.push(e));
 
     const startAt = Date.now() + 800;
-    const child = runWorker({ url, label: "child", runs: ["run_x", "run_y"], count: 300, startAt, batch: 5, pauseMs: 2 });
+    const child = runWorker({
+      url,
+      label: "child",
+      runs: ["run_x", "run_y"],
+      count: 300,
+      startAt,
+      batch: 5,
+      pauseMs: 2,
+    });
     await new Promise((resolve) => setTimeout(resolve, startAt - Date.now()));
     for (let i = 0; i < 100; i++) {
       await store.append("run_x", [sampleEvents.delta(`parent:${i}`, "parent")]);
@@ -191,13 +199,15 @@ describe("PostgreSQL event store", { skip }, () => {
   });
 
   describe("open errors say what to fix", () => {
-    const refused = (code: string, ...patterns: RegExp[]) => (error: unknown) => {
-      assert.ok(UserError.isInstance(error), String(error));
-      assert.equal(error.code, code);
-      for (const pattern of patterns) assert.match(error.message, pattern);
-      assert.doesNotMatch(error.message, new RegExp(cluster!.password), "the password is never printed");
-      return true;
-    };
+    const refused =
+      (code: string, ...patterns: RegExp[]) =>
+      (error: unknown) => {
+        assert.ok(UserError.isInstance(error), String(error));
+        assert.equal(error.code, code);
+        for (const pattern of patterns) assert.match(error.message, pattern);
+        assert.doesNotMatch(error.message, new RegExp(cluster!.password), "the password is never printed");
+        return true;
+      };
 
     it("an unreachable server", async () => {
       const url = cluster!.url().replace(`:${cluster!.port}/`, ":1/");
@@ -227,7 +237,10 @@ describe("PostgreSQL event store", { skip }, () => {
         [String(POSTGRES_SCHEMA_VERSION + 1)],
         new URL(url).pathname.slice(1),
       );
-      await assert.rejects(openPostgresEventStore(url), refused("store_schema_newer", /newer Entourage/, /Upgrade/));
+      await assert.rejects(
+        openPostgresEventStore(url),
+        refused("store_schema_newer", /newer Entourage/, /Upgrade/),
+      );
     });
 
     it("an `entourage` schema that belongs to something else", async () => {
@@ -237,7 +250,10 @@ describe("PostgreSQL event store", { skip }, () => {
         [],
         new URL(url).pathname.slice(1),
       );
-      await assert.rejects(openPostgresEventStore(url), refused("store_not_entourage", /not an Entourage event store/));
+      await assert.rejects(
+        openPostgresEventStore(url),
+        refused("store_not_entourage", /not an Entourage event store/),
+      );
     });
   });
 });
