@@ -247,7 +247,12 @@ class PostgresEventStore implements EventStore {
         return { before: 0, written, refused };
       }
       stage = "write";
-      const { rows } = await client.query(APPEND_SQL, appendParams(written, [...runs.values()]));
+      // Named: prepared once per connection, not parsed and planned again for every append.
+      const { rows } = await client.query({
+        name: "entourage_append",
+        text: APPEND_SQL,
+        values: appendParams(written, [...runs.values()]),
+      });
       stage = "commit";
       await client.query("COMMIT");
       return { before: Number((rows[0] as { first: number }).first), written, refused };
@@ -440,9 +445,11 @@ async function lockRuns(
   client: pg.ClientBase,
   runIds: readonly string[],
 ): Promise<Map<string, { summary?: RunSummary; lease?: RunLease }>> {
-  const { rows } = await client.query("SELECT run_id, run, lease FROM entourage.lock_runs($1)", [
-    [...new Set(runIds)],
-  ]);
+  const { rows } = await client.query({
+    name: "entourage_lock_runs",
+    text: "SELECT run_id, run, lease FROM entourage.lock_runs($1)",
+    values: [[...new Set(runIds)]],
+  });
   const state = new Map<string, { summary?: RunSummary; lease?: RunLease }>();
   for (const row of rows as { run_id: string; run: RunRow | null; lease: LeaseRow | null }[]) {
     state.set(row.run_id, {
