@@ -22,6 +22,7 @@ import { firstTestRunBench } from "./first-test-run.ts";
 import { orchestrationBench } from "./orchestration.ts";
 import { sandboxBench } from "./sandbox.ts";
 import { serverBench } from "./server.ts";
+import { storeBackendsBench } from "./store-backends.ts";
 import { workspaceSetupBench } from "./workspace-setup.ts";
 
 type Row = Record<string, string>;
@@ -266,6 +267,7 @@ async function main() {
     table("Run lease on SQLite (synchronous=FULL; median of 500)", await leaseCosts(sqlite, 500));
     await sqlite.close();
     await memory.close();
+    await storeBackendsBench(table);
 
     const bin = new URL("../bin/entourage.js", import.meta.url).pathname;
     const RUNS = 20;

@@ -18,6 +18,7 @@ import type {
 import { DEFAULT_LIMITS } from "../sandbox/index.ts";
 import { entourageHome, type LoosePath, secureHome } from "../store/home.ts";
 import type { EventStore } from "../store/index.ts";
+import { storeLocation } from "./store-choice.ts";
 
 export function home(): string {
   return entourageHome(process.env);
@@ -33,10 +34,16 @@ export function runDir(runId: string): { root: string; workspace: string } {
   return { root, workspace: join(root, "workspace") };
 }
 
+/** Opens the event store `--store` / ENTOURAGE_DATABASE_URL chose (PostgreSQL), else the SQLite default. */
 export async function openStore(): Promise<EventStore> {
   tightenHome();
-  const { openSqliteEventStore, defaultDatabasePath } = await import("../store/backends/sqlite.ts");
-  return openSqliteEventStore(defaultDatabasePath(home()));
+  const location = storeLocation();
+  if (location.kind === "postgres") {
+    const { openPostgresEventStore } = await import("../store/backends/postgres.ts");
+    return openPostgresEventStore(location.url);
+  }
+  const { openSqliteEventStore } = await import("../store/backends/sqlite.ts");
+  return openSqliteEventStore(location.path);
 }
 
 let tightened: LoosePath[] | undefined;

@@ -1,6 +1,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 // errors.ts directly, not core/index.ts: the event schemas (zod) are not needed to print help.
 import { EntourageError, errorMessage, UserError } from "../core/errors.ts";
+import { setStoreFlag } from "./store-choice.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
@@ -103,6 +104,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
+    .option(
+      "--store <url>",
+      "the event store: a postgres:// URL (PostgreSQL, shared by several hosts) or a SQLite file path; default: ENTOURAGE_DATABASE_URL, else $ENTOURAGE_HOME/entourage.db",
+    )
+    .hook("preAction", (root) => setStoreFlag(root.opts().store as string | undefined))
     .exitOverride();
 
   runOptions(

@@ -84,10 +84,14 @@ const texts = (events: readonly EntourageEvent[]) =>
 
 /**
  * The behaviour every EventStore backend must have. Call from a backend's test file with an initializer
- * that returns a fresh, empty store per call.
+ * that returns a fresh, empty store per call; `skip` (the reason) when the backend cannot run here.
  */
-export function runEventStoreConformance(name: string, factory: EventStoreFactory): void {
-  describe(`EventStore conformance: ${name}`, () => {
+export function runEventStoreConformance(
+  name: string,
+  factory: EventStoreFactory,
+  options: { skip?: string } = {},
+): void {
+  describe(`EventStore conformance: ${name}`, { skip: options.skip }, () => {
     let stores: EventStore[] = [];
     let listenerErrors: unknown[] = [];
     let now = 1_700_000_000_000;

@@ -52,6 +52,11 @@ export class ListenerSet {
     return (this.#byScope.get("*")?.size ?? 0) > 0;
   }
 
+  /** The runs some listener follows by id (not "*"). */
+  scopes(): string[] {
+    return [...this.#byScope.keys()].filter((scope) => scope !== "*");
+  }
+
   /** True if some listener would receive events of this run. */
   wants(runId: string): boolean {
     return this.wantsAll || (this.#byScope.get(runId)?.size ?? 0) > 0;

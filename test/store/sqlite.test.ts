@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { type EntourageEvent, UserError } from "../../src/core/index.ts";
 import { runEventStoreConformance, sampleEvents, waitFor } from "../../src/store/event-store.conformance.ts";
 import { defaultDatabasePath, openSqliteEventStore, SQLITE_SCHEMA_VERSION } from "../../src/store/index.ts";
+import { runWorker } from "./helpers/run-worker.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "entourage-sqlite-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -18,36 +17,6 @@ const freshFile = () => join(tmp, `store-${files++}`, "entourage.db");
 runEventStoreConformance("sqlite", (deps) =>
   openSqliteEventStore(freshFile(), { ...deps, pollIntervalMs: 10 }),
 );
-
-const workerPath = fileURLToPath(new URL("./helpers/append-worker.ts", import.meta.url));
-
-interface WorkerConfig {
-  file: string;
-  label: string;
-  runs: string[];
-  count: number;
-  startAt: number;
-  batch?: number;
-  pauseMs?: number;
-}
-
-/** Runs test/store/helpers/append-worker.ts in a separate node process. */
-function runWorker(config: WorkerConfig): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [workerPath, JSON.stringify(config)], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`worker ${config.label} exited with ${code ?? signal}:\n${stderr}`));
-    });
-  });
-}
 
 const text = (event: EntourageEvent | undefined) =>
   event?.type === "agent.text.delta" ? event.data.text : "";

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, loadProjectTrust } from "../../config/index.ts";
@@ -8,6 +8,7 @@ import { detectTestCommand, findRepoRoot } from "../../workspace/index.ts";
 import { createSandbox, detectMounts, home, tightenHome } from "../compose.ts";
 import { chooseDockerImage } from "../image-choice.ts";
 import { reportError } from "../main.ts";
+import { storeLocation } from "../store-choice.ts";
 import { colorEnabled, makeStyle } from "../style.ts";
 
 /** The toolchains `doctor` looks for in each sandbox, and how each says its version. */
@@ -108,8 +109,41 @@ async function repoReport(repoDir: string, available: readonly SandboxBackendNam
   return { root, settings, testCommand, dependencies: mounts.dependencies.map((d) => d.path), sandboxes };
 }
 
+interface StoreReport {
+  kind: "postgres" | "sqlite";
+  /** The URL without its password, or the file. */
+  location: string;
+  source: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Which event store the commands use and whether it opens (PostgreSQL: connected and migrated). */
+async function storeReport(): Promise<StoreReport> {
+  const location = storeLocation();
+  const base = { kind: location.kind, location: location.display, source: location.source };
+  if (location.kind === "sqlite") {
+    return {
+      ...base,
+      ok: true,
+      detail: existsSync(location.path) ? "SQLite" : "SQLite, created on the first run",
+    };
+  }
+  try {
+    const { probePostgresStore } = await import("../../store/backends/postgres.ts");
+    const info = await probePostgresStore(location.url);
+    return {
+      ...base,
+      ok: true,
+      detail: `PostgreSQL ${info.serverVersion}, schema version ${info.schemaVersion}, ${info.runs} run${info.runs === 1 ? "" : "s"}`,
+    };
+  } catch (error) {
+    return { ...base, ok: false, detail: errorMessage(error) };
+  }
+}
+
 /**
- * `entourage doctor`: what works here — each sandbox backend, which one a run would use — and, for the
+ * `entourage doctor`: what works here — the event store, each sandbox backend, which one a run would use — and, for the
  * repository at hand (`--repo`, default the current directory when it is a git checkout), what each sandbox
  * can run: the toolchains' versions there, the dependency folders mounted, the test command's program.
  */
@@ -139,6 +173,7 @@ export async function doctorCommand(opts: { json?: boolean; repo?: string }): Pr
     }
     const selected = await selectDefaultBackend();
     const node = { version: process.version, execPath: process.execPath };
+    const store = await storeReport();
     const available = rows.filter((r) => r.available).map((r) => r.backend);
     let repo: RepoReport | undefined;
     let repoNote: string | undefined;
@@ -160,6 +195,7 @@ export async function doctorCommand(opts: { json?: boolean; repo?: string }): Pr
       const out = {
         node,
         home: homeReport,
+        store,
         backends: rows,
         default: selected.backend?.name ?? null,
         repo: repo ?? null,
@@ -183,8 +219,15 @@ export async function doctorCommand(opts: { json?: boolean; repo?: string }): Pr
             )
           : `home ${homeReport.path}: private (directories 0700, files 0600)`,
     );
-    out();
-    out("sandbox backends:");
+    if (store.ok)
+      out(
+        `event store: ${s.green("✔")} ${store.location} ${s.dim(`(${store.detail}; from ${store.source})`)}`,
+      );
+    else
+      out(
+        `event store: ${s.red("✘")} ${store.location} ${s.dim(`(from ${store.source})`)}\n  ${s.red(store.detail)}`,
+      );
+    out("\nsandbox backends:");
     for (const r of rows) {
       const mark = r.available ? s.green("✔") : s.red("✘");
       const iso = r.isolated ? "" : s.yellow(" (no isolation)");

@@ -1,5 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
-import { type EntourageEvent, EVENT_FORMAT_VERSION, parseEvent, UserError } from "../../core/index.ts";
+import { UserError } from "../../core/index.ts";
+
+export { decodeEventRow, type EventRow } from "../rows.ts";
 
 /**
  * Version of the SQLite layout. Each entry of `migrations` moves a database up one version, inside the
@@ -113,43 +115,4 @@ function hasForeignTables(db: DatabaseSync): boolean {
     )
     .get() as { n: number };
   return row.n > 0;
-}
-
-/** One persisted event as stored in the `events` table. */
-export interface EventRow {
-  run_id: string;
-  seq: number;
-  id: string;
-  time: number;
-  type: string;
-  agent_id: string | null;
-  parent_id: string | null;
-  v: number;
-  data: string;
-}
-
-/**
- * Turns a stored row back into a typed event, validated against the event schemas: this is the reader
- * of the persisted format, and what the per-version fixture tests exercise.
- */
-export function decodeEventRow(row: EventRow): EntourageEvent {
-  if (row.v > EVENT_FORMAT_VERSION) {
-    throw new UserError(
-      "event_format_newer",
-      `Event ${row.seq} of run ${row.run_id} has format version ${row.v}, newer than this Entourage reads ` +
-        `(${EVENT_FORMAT_VERSION}). Upgrade Entourage to read this run.`,
-    );
-  }
-  const raw: Record<string, unknown> = {
-    id: row.id,
-    runId: row.run_id,
-    seq: row.seq,
-    time: row.time,
-    v: row.v,
-    type: row.type,
-    data: JSON.parse(row.data),
-  };
-  if (row.agent_id !== null) raw.agentId = row.agent_id;
-  if (row.parent_id !== null) raw.parentId = row.parent_id;
-  return parseEvent(raw);
 }

@@ -1,4 +1,4 @@
-import { closeSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
@@ -12,7 +12,6 @@ import {
   SystemError,
   systemClock,
   UserError,
-  type VerificationStatus,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
 import type { AppendOptions, EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
@@ -32,10 +31,19 @@ import {
   type Positioned,
   reportListenerError,
 } from "../listeners.ts";
+import {
+  decodeEventRow,
+  type EventRow,
+  type LeaseRow,
+  type RunRow,
+  rowToLease,
+  rowToSummary,
+} from "../rows.ts";
 import { foldRunSummary } from "../run-summary.ts";
 import { assignSeqs, type StampedEvent, stampEvents } from "../stamp-events.ts";
-import { decodeEventRow, type EventRow, migrateSqliteSchema } from "./sqlite-schema.ts";
+import { migrateSqliteSchema } from "./sqlite-schema.ts";
 
+export { defaultDatabasePath } from "../location.ts";
 export { SQLITE_SCHEMA_VERSION } from "./sqlite-schema.ts";
 
 /**
@@ -56,11 +64,6 @@ export interface SqliteEventStoreOptions {
   pollIntervalMs?: number;
   /** Called when a listener throws or the cross-process tail fails; default: print to stderr. */
   onError?: ListenerErrorHandler;
-}
-
-/** Where the embedded event store lives inside the Entourage home directory. */
-export function defaultDatabasePath(home: string): string {
-  return join(home, "entourage.db");
 }
 
 /**
@@ -416,60 +419,6 @@ class SqliteEventStore implements EventStore {
     );
     (this.#onError ?? reportListenerError)(wrapped);
   }
-}
-
-interface RunRow {
-  run_id: string;
-  task: string;
-  repo: string;
-  status: RunSummary["status"];
-  created_at: number;
-  updated_at: number;
-  events: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  cost_known: number;
-  verification: string | null;
-}
-
-interface LeaseRow {
-  run_id: string;
-  token: string;
-  pid: number;
-  host: string;
-  label: string;
-  acquired_at: number;
-  heartbeat_at: number;
-  ttl_ms: number;
-}
-
-function rowToLease(row: LeaseRow): RunLease {
-  return {
-    runId: row.run_id,
-    token: row.token,
-    holder: { pid: row.pid, host: row.host, label: row.label },
-    acquiredAt: row.acquired_at,
-    heartbeatAt: row.heartbeat_at,
-    ttlMs: row.ttl_ms,
-  };
-}
-
-function rowToSummary(row: RunRow): RunSummary {
-  return {
-    runId: row.run_id,
-    task: row.task,
-    repo: row.repo,
-    status: row.status,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    events: row.events,
-    inputTokens: row.input_tokens,
-    outputTokens: row.output_tokens,
-    costUsd: row.cost_usd,
-    costKnown: row.cost_known === 1,
-    ...(row.verification ? { verification: row.verification as VerificationStatus } : {}),
-  };
 }
 
 const eventColumns = "run_id, seq, id, time, type, agent_id, parent_id, v, data";
