@@ -123,7 +123,7 @@ describe("what the workspace copy cannot take", () => {
     assert.match(result.stdout, /tools\/other: nested git repository/);
     const runId = /run (run_\w+)/.exec(result.stdout)?.[1] ?? "";
     const created = dbEvents(home, runId).find((e) => e.type === "run.created");
-    assert.deepEqual((created?.data.leftOut as { path: string }[]).map((i) => i.path).sort(), [
+    assert.deepEqual((created!.data.leftOut as { path: string }[]).map((i) => i.path).sort(), [
       "tools/other",
       "vendor/nested",
     ]);
