@@ -172,7 +172,7 @@ describe("buildLauncher", () => {
     assert.deepEqual(argv, [
       "/bin/sh",
       "-c",
-      'echo $$ > "$1" && echo $$ > "$2" && ulimit -t 3 && read -r _ <&3 && exec 3<&- && . "$3"',
+      'echo $$ > "$1" && echo $$ > "$2" && ulimit -t 3 && umask 077 && read -r _ <&3 && exec 3<&- && . "$3"',
       "entourage-sandbox",
       "/cg/memory/s1/cgroup.procs",
       "/cg/pids/s1/cgroup.procs",
@@ -183,14 +183,14 @@ describe("buildLauncher", () => {
   it("with bash: no startup files, and descriptors above 3 closed first", () => {
     const argv = buildLauncher({ cgroupProcs: [], sh: "/bin/sh", bash: "/usr/bin/bash", script: "/s" });
     assert.deepEqual(argv.slice(0, 4), ["/usr/bin/bash", "--norc", "--noprofile", "-c"]);
-    assert.match(argv[4]!, /^\{ for f in \/proc\/\$\$\/fd\/\*; .*exec \$n>&-.*\} && read -r _ <&3/);
+    assert.match(argv[4]!, /^\{ for f in \/proc\/\$\$\/fd\/\*; .*exec \$n>&-.*\} && umask 077 && read -r _ <&3/);
   });
 
-  it("without limits only waits and sources", () => {
+  it("without limits only makes new files private, waits and sources", () => {
     assert.deepEqual(buildLauncher({ cgroupProcs: [], sh: "/bin/sh", script: "/s" }), [
       "/bin/sh",
       "-c",
-      'read -r _ <&3 && exec 3<&- && . "$1"',
+      'umask 077 && read -r _ <&3 && exec 3<&- && . "$1"',
       "entourage-sandbox",
       "/s",
     ]);
