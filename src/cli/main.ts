@@ -2,7 +2,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 // errors.ts directly, not core/index.ts: the event schemas (zod) are not needed to print help.
 import { EntourageError, errorMessage, UserError } from "../core/errors.ts";
 import { setStoreFlag } from "./store-choice.ts";
-import { colorEnabled, makeStyle } from "./style.ts";
+import { colorEnabled, makeStyle } from "./terminal/style.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import { tempDir } from "../../test/support/workspace.ts";
 import { mcpServerSchema } from "../config/index.ts";
-import { tempDir } from "../workspace/testing.ts";
 import { loadProject } from "./project.ts";
 
 /**

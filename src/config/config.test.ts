@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, beforeEach, describe, it } from "node:test";
+import { tempDir } from "../../test/support/workspace.ts";
 import { UserError } from "../core/index.ts";
-import { tempDir } from "../workspace/testing.ts";
 import { configSchema, loadConfig, loadProjectTrust } from "./config.ts";
 import { recordTrust } from "./trust.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, beforeEach, describe, it } from "node:test";
-import { tempDir } from "../workspace/testing.ts";
+import { tempDir } from "../../test/support/workspace.ts";
 import { loadConfig, loadProjectTrust } from "./config.ts";
 import { listTrust, recordTrust, revokeTrust } from "./trust.ts";
 

@@ -21,14 +21,14 @@ import type { Sandbox } from "../sandbox/index.ts";
 import type { EventStore } from "../store/index.ts";
 import type { ToolDefinition } from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
-import { checkpoint } from "./agent-loop.ts";
-import type { ApprovalMode, ApprovalRule, Approver } from "./approval.ts";
-import { runDynamic } from "./dynamic.ts";
+import { checkpoint } from "./agent/agent-loop.ts";
+import type { ApprovalMode, ApprovalRule, Approver } from "./control/approval.ts";
+import type { RunControl } from "./control/run-control.ts";
 import { RunEmitter } from "./emitter.ts";
-import { PhaseRunner } from "./phases.ts";
-import { runPipeline } from "./pipeline.ts";
-import type { RunControl } from "./run-control.ts";
-import { runSetup, verifyChange } from "./verify.ts";
+import { runDynamic } from "./modes/dynamic.ts";
+import { PhaseRunner } from "./modes/phases.ts";
+import { runPipeline } from "./modes/pipeline.ts";
+import { runSetup, verifyChange } from "./modes/verify.ts";
 
 /** Everything a run needs, chosen by the composition root (CLI or server). */
 export interface RunContext {

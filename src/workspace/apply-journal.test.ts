@@ -18,10 +18,10 @@ import {
 import { hostname } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { createWorkspaceFixture, type WorkspaceFixture } from "../../test/support/workspace.ts";
 import { EntourageError } from "../core/index.ts";
 import { abortApply } from "./apply.ts";
 import { ApplySlot } from "./apply-journal.ts";
-import { createWorkspaceFixture, type WorkspaceFixture } from "./testing.ts";
 
 /** Every path outside .git with its kind, permission bits and bytes (or link target). */
 async function treeOf(dir: string): Promise<string> {

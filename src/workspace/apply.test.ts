@@ -13,9 +13,9 @@ import {
 } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { createWorkspaceFixture, testGit, type WorkspaceFixture } from "../../test/support/workspace.ts";
 import { UserError } from "../core/index.ts";
 import { withExecutableBit } from "./apply.ts";
-import { createWorkspaceFixture, testGit, type WorkspaceFixture } from "./testing.ts";
 
 const BINARY = Buffer.from([0x00, 0x01, 0x02, 0xff, 0xfe, 0x00, 0x42]);
 

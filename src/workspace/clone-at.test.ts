@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { readFile, readlink, rm, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createWorkspaceFixture, treeDigest, type WorkspaceFixture } from "../../test/support/workspace.ts";
 import { UserError } from "../core/index.ts";
 import { Workspace } from "./index.ts";
-import { createWorkspaceFixture, treeDigest, type WorkspaceFixture } from "./testing.ts";
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0xff]);
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createWorkspaceFixture, type WorkspaceFixture } from "../../test/support/workspace.ts";
 import { ToolInputError } from "../core/index.ts";
-import { createWorkspaceFixture, type WorkspaceFixture } from "./testing.ts";
 
 function toolError(code: string, message?: RegExp) {
   return (error: unknown) => {

@@ -2,10 +2,15 @@ import assert from "node:assert/strict";
 import { chmod, readFile, readlink, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import {
+  createWorkspaceFixture,
+  testGit,
+  treeDigest,
+  type WorkspaceFixture,
+} from "../../test/support/workspace.ts";
 import { UserError } from "../core/index.ts";
 import type { Workspace } from "./index.ts";
 import { mergeMode } from "./merge.ts";
-import { createWorkspaceFixture, testGit, treeDigest, type WorkspaceFixture } from "./testing.ts";
 
 const TEN_LINES = `${Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join("\n")}\n`;
 const BINARY = Buffer.from([0x00, 0x01, 0x02, 0x03]);

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { tempDir, writeEntries } from "../../test/support/workspace.ts";
 import { describeProject, detectLanguages, detectTestCommand } from "./test-command.ts";
-import { tempDir, writeEntries } from "./testing.ts";
 
 let root: { path: string; cleanup: () => Promise<void> };
 let counter = 0;

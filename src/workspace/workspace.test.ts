@@ -3,9 +3,15 @@ import { createHash } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, readlink, rm, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import {
+  createRepo,
+  createWorkspaceFixture,
+  tempDir,
+  testGit,
+  type WorkspaceFixture,
+} from "../../test/support/workspace.ts";
 import { UserError } from "../core/index.ts";
 import { Workspace } from "./index.ts";
-import { createRepo, createWorkspaceFixture, tempDir, testGit, type WorkspaceFixture } from "./testing.ts";
 
 /** Everything about a directory tree a user could notice, `.git` included: kinds, modes, bytes, mtimes. */
 async function treeDigest(root: string): Promise<string> {

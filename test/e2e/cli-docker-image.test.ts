@@ -4,7 +4,6 @@ import { after, before, describe, it } from "node:test";
 import { connectDocker, pingDocker } from "../../src/sandbox/backends/docker/client.ts";
 import { inspectImage } from "../../src/sandbox/backends/docker/image.ts";
 import { IMAGE_RECIPES } from "../../src/sandbox/backends/docker/image-recipes.ts";
-import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { loadScenario } from "../fake-llm/scenario.ts";
 import { startFakeModelServer } from "../fake-llm/server.ts";
 import {
@@ -17,6 +16,7 @@ import {
   runCli,
   tempDir,
 } from "../helpers/cli.ts";
+import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
 
 /**
  * `entourage run --sandbox docker` on a JS repository, the built CLI against the real daemon: the run uses

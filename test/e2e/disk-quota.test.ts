@@ -3,9 +3,9 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
 import { createBwrapBackend } from "../../src/sandbox/backends/index.ts";
-import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { startFakeModelServer } from "../fake-llm/server.ts";
 import { cliEnv, makeSampleRepo, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
 import { type DbEvent, dbEvents, describeResult, fakeModelArgs } from "./support.ts";
 
 /**

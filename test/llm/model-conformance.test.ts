@@ -1,5 +1,5 @@
 /**
- * The Model conformance suite (src/llm/model.conformance.ts) against every provider over real HTTP,
+ * The Model conformance suite (test/support/llm/model.conformance.ts) against every provider over real HTTP,
  * through the fake model server. Each initializer builds the model with `createModel`, as the CLI does,
  * and reads that provider's requests in its own wire format.
  *
@@ -19,14 +19,6 @@ import {
   type ModelConfig,
   type ScriptedTurn,
 } from "../../src/llm/index.ts";
-import {
-  CONFORMANCE_API_KEY,
-  type ModelConformanceSetup,
-  type ModelConformanceTarget,
-  runModelConformance,
-  type WireRequestView,
-} from "../../src/llm/model.conformance.ts";
-import { collect, request } from "../../src/llm/model.conformance-support.ts";
 import type { FakeTurn, RecordedRequest } from "../fake-llm/index.ts";
 import { startFakeModelServer } from "../fake-llm/index.ts";
 import {
@@ -37,6 +29,14 @@ import {
   type WireAnswer,
   type WireContext,
 } from "../fake-llm/wire.ts";
+import {
+  CONFORMANCE_API_KEY,
+  type ModelConformanceSetup,
+  type ModelConformanceTarget,
+  runModelConformance,
+  type WireRequestView,
+} from "../support/llm/model.conformance.ts";
+import { collect, request } from "../support/llm/model.conformance-support.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: recorded request bodies are arbitrary provider JSON
 type Json = any;

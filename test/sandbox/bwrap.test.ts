@@ -5,9 +5,9 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createBwrapBackend, selectDefaultBackend } from "../../src/sandbox/backends/index.ts";
-import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
-import { backendFixtures } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { SYSTEM_PATH } from "../../src/sandbox/toolchain.ts";
+import { runSandboxConformance } from "../support/sandbox/sandbox.conformance.ts";
+import { backendFixtures } from "../support/sandbox/sandbox.conformance-support.ts";
 
 runSandboxConformance("bwrap", () => createBwrapBackend(), { isolated: true, dependencyMounts: "read-only" });
 

@@ -11,9 +11,9 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { createSandbox, detectMounts, type MountConfig, mountsRef } from "../../src/cli/compose.ts";
 import { createBackend } from "../../src/sandbox/backends/index.ts";
 import type { SandboxBackendName } from "../../src/sandbox/index.ts";
-import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { DEFAULT_DEPENDENCY_DIRS, Workspace } from "../../src/workspace/index.ts";
-import { createRepo, tempDir, treeDigest, writeEntries } from "../../src/workspace/testing.ts";
+import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
+import { createRepo, tempDir, treeDigest, writeEntries } from "../support/workspace.ts";
 
 const CONFIG: MountConfig = {
   dependencyDirs: [...DEFAULT_DEPENDENCY_DIRS],

@@ -21,9 +21,9 @@ import { inspectImage } from "../../src/sandbox/backends/docker/image.ts";
 import { IMAGE_RECIPES, type ImageLanguage } from "../../src/sandbox/backends/docker/image-recipes.ts";
 import { createDockerBackend } from "../../src/sandbox/backends/index.ts";
 import { DEFAULT_LIMITS, type Sandbox, type SandboxSpec } from "../../src/sandbox/index.ts";
-import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { Workspace } from "../../src/workspace/index.ts";
 import { TINY_PROJECTS, writeFiles } from "../helpers/language-projects.ts";
+import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
 
 const backend = createDockerBackend();
 const dirs: string[] = [];

@@ -21,8 +21,8 @@ import {
 } from "../../src/sandbox/backends/docker/image.ts";
 import { createDockerBackend } from "../../src/sandbox/backends/index.ts";
 import { DEFAULT_LIMITS, type Sandbox } from "../../src/sandbox/index.ts";
-import { runSandboxConformance } from "../../src/sandbox/sandbox.conformance.ts";
-import { backendFixtures } from "../../src/sandbox/sandbox.conformance-support.ts";
+import { runSandboxConformance } from "../support/sandbox/sandbox.conformance.ts";
+import { backendFixtures } from "../support/sandbox/sandbox.conformance-support.ts";
 
 /**
  * The image is built once (≈ 35 s) when the daemon runs and it is missing. Without Docker or mmdebstrap the

@@ -5,7 +5,7 @@ import {
   type ContainmentProbe,
   inheritableFds,
   runSandboxConformance,
-} from "../../src/sandbox/sandbox.conformance.ts";
+} from "../support/sandbox/sandbox.conformance.ts";
 
 /**
  * The subprocess backend isolates nothing: it runs the whole containment suite declaring the escapes it

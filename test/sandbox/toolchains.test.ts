@@ -12,9 +12,9 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { createSandbox, detectMounts, type MountConfig } from "../../src/cli/compose.ts";
 import { createBwrapBackend } from "../../src/sandbox/backends/index.ts";
 import { findExecutable } from "../../src/sandbox/backends/shared/find-executable.ts";
-import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { DEFAULT_DEPENDENCY_DIRS, Workspace } from "../../src/workspace/index.ts";
-import { createRepo, type FixtureEntry, tempDir } from "../../src/workspace/testing.ts";
+import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
+import { createRepo, type FixtureEntry, tempDir } from "../support/workspace.ts";
 
 const CONFIG: MountConfig = {
   dependencyDirs: [...DEFAULT_DEPENDENCY_DIRS],

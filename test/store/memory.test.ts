@@ -1,4 +1,4 @@
-import { runEventStoreConformance } from "../../src/store/event-store.conformance.ts";
 import { createMemoryEventStore } from "../../src/store/index.ts";
+import { runEventStoreConformance } from "../support/store/event-store.conformance.ts";
 
 runEventStoreConformance("memory", (deps) => createMemoryEventStore(deps));

@@ -10,8 +10,8 @@ import { hostname } from "node:os";
 import { after, describe, it } from "node:test";
 import { EntourageError, type EntourageEvent, UserError } from "../../src/core/index.ts";
 import { openPostgresEventStore, POSTGRES_SCHEMA_VERSION } from "../../src/store/backends/postgres.ts";
-import { runEventStoreConformance, sampleEvents, waitFor } from "../../src/store/event-store.conformance.ts";
 import { postgresForTests } from "../helpers/postgres.ts";
+import { runEventStoreConformance, sampleEvents, waitFor } from "../support/store/event-store.conformance.ts";
 import { runWorker } from "./helpers/run-worker.ts";
 
 const { cluster, skip } = await postgresForTests();

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
 import { type EntourageEvent, UserError } from "../../src/core/index.ts";
-import { runEventStoreConformance, sampleEvents, waitFor } from "../../src/store/event-store.conformance.ts";
 import { defaultDatabasePath, openSqliteEventStore, SQLITE_SCHEMA_VERSION } from "../../src/store/index.ts";
+import { runEventStoreConformance, sampleEvents, waitFor } from "../support/store/event-store.conformance.ts";
 import { runWorker } from "./helpers/run-worker.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "entourage-sqlite-test-"));

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
-import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
 import { cliEnv, jsonLines, removeDir, runCli, tempDir, treeHash } from "../helpers/cli.ts";
+import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
 import { type Persona, startPersonaServer } from "./persona-server.ts";
 import { makeWorldRepo, missingToolchain, runTests, type WorldRepoKind } from "./repos.ts";
 

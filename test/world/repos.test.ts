@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { missingDependency } from "../../src/sandbox/sandbox.conformance-support.ts";
+import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
 import { applyRecipe, makeWorldRepo, missingToolchain, runTests, WORLD_REPO_KINDS } from "./repos.ts";
 
 const made: string[] = [];

@@ -2,7 +2,7 @@ import { createInterface } from "node:readline/promises";
 import { abortApplyRun, applyRun, describeReview, type ReviewItem } from "../../orchestrator/index.ts";
 import { applyJournals, openStore } from "../compose.ts";
 import { EXIT, reportError } from "../main.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const plural = (n: number) => `${n} file${n === 1 ? "" : "s"}`;

@@ -8,14 +8,14 @@ import {
 } from "../../core/index.ts";
 import type { ApprovalDecision } from "../../orchestrator/index.ts";
 import { readClientToken } from "../../server/token.ts";
-import { ApiClient, ApiError } from "../api-client.ts";
 import { home } from "../compose.ts";
-import { exitCodeOf } from "../live.ts";
 import { EXIT, reportError } from "../main.ts";
-import { TerminalRenderer } from "../render.ts";
-import { findServers } from "../server-discovery.ts";
-import { STEER_KEYS, SteerConsole, type Steering } from "../steer-console.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { ApiClient, ApiError } from "../remote/api-client.ts";
+import { findServers } from "../remote/server-discovery.ts";
+import { exitCodeOf } from "../terminal/live.ts";
+import { TerminalRenderer } from "../terminal/render.ts";
+import { STEER_KEYS, SteerConsole, type Steering } from "../terminal/steer-console.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:4317";
 

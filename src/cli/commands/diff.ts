@@ -1,7 +1,7 @@
 import { runDiff } from "../../orchestrator/index.ts";
 import { openStore } from "../compose.ts";
 import { reportError } from "../main.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /** `entourage diff`: the change the run made, baseline → its latest checkpoint. */
 export async function diffCommand(runId: string, opts: { stat?: boolean }): Promise<number> {

@@ -9,7 +9,7 @@ import { createSandbox, detectMounts, home, tightenHome } from "../compose.ts";
 import { chooseDockerImage } from "../image-choice.ts";
 import { reportError } from "../main.ts";
 import { storeLocation } from "../store-choice.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /** The toolchains `doctor` looks for in each sandbox, and how each says its version. */
 const TOOLS: readonly { name: string; version: string }[] = [

@@ -24,7 +24,7 @@ import {
 import type { EventStore } from "../../store/index.ts";
 import { home, makeModel, openStore } from "../compose.ts";
 import { EXIT, reportError } from "../main.ts";
-import { colorEnabled, makeStyle, type Style } from "../style.ts";
+import { colorEnabled, makeStyle, type Style } from "../terminal/style.ts";
 
 /**
  * `entourage memory list|add|rm|edit|review`: the repo's lessons in `.entourage/memory.md`, and the

@@ -1,8 +1,8 @@
 import type { ApprovalMode } from "../../orchestrator/index.ts";
 import { type ModelFlags, openStore } from "../compose.ts";
 import { prepareResume } from "../launcher.ts";
-import { attachView } from "../live.ts";
 import { reportError } from "../main.ts";
+import { attachView } from "../terminal/live.ts";
 import { drive } from "./run.ts";
 import { terminalTrustQuestion } from "./trust.ts";
 

@@ -12,11 +12,11 @@ import {
   partsOf,
   prepareRun,
 } from "../launcher.ts";
-import { abortOnSignals, attachView, exitCodeOf, unattendedApprover } from "../live.ts";
 import { EXIT, reportError } from "../main.ts";
-import { startRunServer } from "../run-server.ts";
-import { STEER_KEYS, SteerConsole, type Steering } from "../steer-console.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { startRunServer } from "../remote/run-server.ts";
+import { abortOnSignals, attachView, exitCodeOf, unattendedApprover } from "../terminal/live.ts";
+import { STEER_KEYS, SteerConsole, type Steering } from "../terminal/steer-console.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 import { reviewLessonsAfterRun } from "./memory.ts";
 import { terminalTrustQuestion } from "./trust.ts";
 

@@ -3,8 +3,8 @@ import type { RunControl } from "../../orchestrator/index.ts";
 import { applyJournals, home, openStore, runDir } from "../compose.ts";
 import { createLauncher } from "../launcher.ts";
 import { EXIT, reportError } from "../main.ts";
-import { announceServer } from "../server-discovery.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { announceServer } from "../remote/server-discovery.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /**
  * `entourage serve`: the engine as a server. Runs started over the API are driven in this process, and

@@ -2,8 +2,8 @@ import { foldRun, UserError } from "../../core/index.ts";
 import { describeDriver, runDriver } from "../../store/index.ts";
 import { openStore } from "../compose.ts";
 import { reportError } from "../main.ts";
-import { TerminalRenderer } from "../render.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { TerminalRenderer } from "../terminal/render.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /** `entourage show`: a run's events, as the live view printed them, or JSONL. */
 export async function showCommand(runId: string, opts: { json?: boolean; full?: boolean }): Promise<number> {

@@ -13,7 +13,7 @@ import { UserError } from "../../core/index.ts";
 import { home } from "../compose.ts";
 import type { TrustQuestion } from "../launcher.ts";
 import { EXIT, reportError } from "../main.ts";
-import { colorEnabled, makeStyle } from "../style.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 const out = (text = "") => process.stdout.write(`${text}\n`);
 

@@ -1,15 +1,15 @@
 /**
  * What the adapter itself decides, over one wire (OpenAI chat completions from the fake model server):
  * retry limits, retry-after handling, aborts between attempts, 404s, early consumer exit. What every
- * provider must do is the Model conformance suite (src/llm/model.conformance.ts, run by
+ * provider must do is the Model conformance suite (test/support/llm/model.conformance.ts, run by
  * test/llm/model-conformance.test.ts).
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { type FakeModelServer, type FakeTurn, startFakeModelServer } from "../../../test/fake-llm/index.ts";
+import { collect, request } from "../../../test/support/llm/model.conformance-support.ts";
 import { AbortedError, SystemError, UserError } from "../../core/index.ts";
 import { type CreateModelDeps, createModel } from "../create-model.ts";
-import { collect, request } from "../model.conformance-support.ts";
 import type { ModelPart } from "../model.ts";
 
 const servers: FakeModelServer[] = [];

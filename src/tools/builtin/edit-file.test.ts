@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { fileToolContext } from "../../../test/support/tools.ts";
+import { createWorkspaceFixture, type WorkspaceFixture } from "../../../test/support/workspace.ts";
 import { ToolInputError } from "../../core/index.ts";
-import { createWorkspaceFixture, type WorkspaceFixture } from "../../workspace/testing.ts";
 import { editFileTool } from "./edit-file.ts";
-import { fileToolContext } from "./testing.ts";
 
 const SOURCE = [
   "import { db } from './db';",

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { fileToolContext } from "../../../test/support/tools.ts";
+import { createWorkspaceFixture, type WorkspaceFixture } from "../../../test/support/workspace.ts";
 import { ToolInputError } from "../../core/index.ts";
-import { createWorkspaceFixture, type WorkspaceFixture } from "../../workspace/testing.ts";
 import { readFileTool } from "./read-file.ts";
-import { fileToolContext } from "./testing.ts";
 
 describe("read_file", () => {
   let fx: WorkspaceFixture;

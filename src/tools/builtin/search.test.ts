@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileToolContext } from "../../../test/support/tools.ts";
+import { createWorkspaceFixture, type WorkspaceFixture } from "../../../test/support/workspace.ts";
 import { ToolInputError } from "../../core/index.ts";
-import { createWorkspaceFixture, type WorkspaceFixture } from "../../workspace/testing.ts";
 import { ripgrepArgs, searchTool } from "./search.ts";
-import { fileToolContext } from "./testing.ts";
 
 describe("search", () => {
   let fx: WorkspaceFixture;

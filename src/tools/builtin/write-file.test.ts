@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileToolContext } from "../../../test/support/tools.ts";
+import { createWorkspaceFixture, type WorkspaceFixture } from "../../../test/support/workspace.ts";
 import { ToolInputError } from "../../core/index.ts";
-import { createWorkspaceFixture, type WorkspaceFixture } from "../../workspace/testing.ts";
-import { fileToolContext } from "./testing.ts";
 import { writeFileTool } from "./write-file.ts";
 
 describe("write_file", () => {

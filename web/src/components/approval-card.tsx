@@ -1,5 +1,5 @@
 import { type KeyboardEvent, useEffect, useRef, useState } from "react";
-import { describeRule, mainArgument } from "../../../src/orchestrator/approval.ts";
+import { describeRule, mainArgument } from "../../../src/orchestrator/control/approval.ts";
 import { ApiError, api } from "../lib/api.ts";
 import type { LiveRun } from "../model/live-run.ts";
 import type { ApprovalInfo } from "../model/run-model.ts";

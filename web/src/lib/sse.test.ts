@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseSse } from "../../../src/cli/api-client.ts";
+import { parseSse } from "../../../src/cli/remote/api-client.ts";
 import { SseParser } from "../../../src/core/sse.ts";
 import { followStream, type StreamStatus } from "./sse.ts";
 

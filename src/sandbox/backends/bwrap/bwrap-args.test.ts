@@ -183,7 +183,10 @@ describe("buildLauncher", () => {
   it("with bash: no startup files, and descriptors above 3 closed first", () => {
     const argv = buildLauncher({ cgroupProcs: [], sh: "/bin/sh", bash: "/usr/bin/bash", script: "/s" });
     assert.deepEqual(argv.slice(0, 4), ["/usr/bin/bash", "--norc", "--noprofile", "-c"]);
-    assert.match(argv[4]!, /^\{ for f in \/proc\/\$\$\/fd\/\*; .*exec \$n>&-.*\} && umask 077 && read -r _ <&3/);
+    assert.match(
+      argv[4]!,
+      /^\{ for f in \/proc\/\$\$\/fd\/\*; .*exec \$n>&-.*\} && umask 077 && read -r _ <&3/,
+    );
   });
 
   it("without limits only makes new files private, waits and sources", () => {

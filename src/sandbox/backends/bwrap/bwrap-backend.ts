@@ -53,6 +53,7 @@ import {
 import { type DiskQuota, diskQuota, underDiskQuota } from "../shared/disk-quota.ts";
 import { abortedBeforeStart, assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
+import { lendWorkspace } from "../shared/ownership.ts";
 import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
 import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
 import {
@@ -80,7 +81,6 @@ import {
   missingControllers,
   neededControllers,
 } from "./cgroup-plan.ts";
-import { lendWorkspace } from "./ownership.ts";
 import { sessionName, stateDirPrefix, sweepStaleSessions, trackSession } from "./stale-sessions.ts";
 import { detectSystemEntries, prepareEtcDir } from "./system-entries.ts";
 

@@ -46,10 +46,10 @@ import type {
   SandboxSpec,
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
-import { lendWorkspace } from "../bwrap/ownership.ts";
 import { diskQuota, underDiskQuota } from "../shared/disk-quota.ts";
 import { assertCanExec } from "../shared/exec-guard.ts";
 import { OutputBuffer } from "../shared/output-buffer.ts";
+import { lendWorkspace } from "../shared/ownership.ts";
 import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
 import {
   connectDocker,

@@ -1,0 +1,202 @@
+import { createInterface, type Interface } from "node:readline";
+import { errorMessage } from "../../core/index.ts";
+import type { ApprovalDecision, ApprovalRequest, ApprovalRule } from "../../orchestrator/index.ts";
+import { describeRule, mainArgument } from "../../orchestrator/index.ts";
+import { describeArgs } from "./render.ts";
+import type { Style } from "./style.ts";
+
+/** What a person at the terminal can do to a run: the local RunControl, or a server over HTTP. */
+export interface Steering {
+  intervene(message: string, interrupt: boolean, redirect?: { to?: string }): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+/** The keys, as the live view's header and `/help` show them. */
+export const STEER_KEYS =
+  "type a message + Enter: it reaches the agent at its next step · !message: interrupt now · /redirect [@agent] message: stop the agent and restart its phase (or hand it to @agent) · /pause /resume /cancel · /help";
+
+type Question = Pick<ApprovalRequest, "approvalId" | "tool" | "args" | "risk" | "reason"> & {
+  stage: "decide" | "reason" | "rule";
+  rule?: ApprovalRule;
+  resolve: (decision: ApprovalDecision) => void;
+  reject: (error: unknown) => void;
+};
+
+/**
+ * One line reader for the whole life of a run, shared by steering and approvals: while an approval
+ * question is open, a line answers it (y / n then an optional reason / a then a confirmation); otherwise
+ * a line is a message to the run, `!line` an interrupting one, `/pause`, `/resume`, `/cancel` act.
+ * Questions queue up in order; one answered elsewhere (another client, the timeout) is dropped.
+ */
+export class SteerConsole {
+  readonly #rl: Interface;
+  readonly #out: NodeJS.WritableStream;
+  readonly #s: Style;
+  readonly #steering: Steering;
+  readonly #by: string;
+  readonly #questions: Question[] = [];
+  #closed = false;
+
+  constructor(options: {
+    input: NodeJS.ReadableStream;
+    output: NodeJS.WritableStream;
+    style: Style;
+    steering: Steering;
+    /** Who the answers are from, as the log records it: cli, attach. */
+    by?: string;
+    terminal?: boolean;
+  }) {
+    this.#out = options.output;
+    this.#s = options.style;
+    this.#steering = options.steering;
+    this.#by = options.by ?? "cli";
+    this.#rl = createInterface({
+      input: options.input,
+      output: options.output,
+      terminal: options.terminal ?? false,
+    });
+    this.#rl.on("line", (line) => this.#onLine(line));
+    // In raw mode Ctrl-C reaches readline, not the process: hand it on, so the run stops as it would.
+    this.#rl.on("SIGINT", () => process.kill(process.pid, "SIGINT"));
+  }
+
+  /** An approver for RunControl: asks here, raced against the other clients by RunControl. */
+  readonly approver = (request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> =>
+    this.ask(request, signal);
+
+  /** Asks about one approval; rejects when `signal` aborts (someone else answered first). */
+  ask(
+    request: Pick<ApprovalRequest, "approvalId" | "tool" | "args" | "risk" | "reason">,
+    signal: AbortSignal,
+  ): Promise<ApprovalDecision> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed || signal.aborted) {
+        reject(new Error("not asked: the console is closed or the request was answered"));
+        return;
+      }
+      const question: Question = { ...request, stage: "decide", resolve, reject };
+      this.#questions.push(question);
+      signal.addEventListener(
+        "abort",
+        () => {
+          const i = this.#questions.indexOf(question);
+          if (i < 0) return;
+          this.#questions.splice(i, 1);
+          if (i === 0) {
+            this.#print(this.#s.dim("    (answered elsewhere)"));
+            this.#promptNext();
+          }
+          reject(new Error("answered elsewhere"));
+        },
+        { once: true },
+      );
+      if (this.#questions.length === 1) this.#promptNext();
+    });
+  }
+
+  /** Stops reading the terminal; open questions are rejected. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const q of this.#questions.splice(0)) q.reject(new Error("the console was closed"));
+    this.#rl.close();
+  }
+
+  #print(text: string): void {
+    this.#out.write(`${text}\n`);
+  }
+
+  #promptNext(): void {
+    const q = this.#questions[0];
+    if (!q || this.#closed) return;
+    const s = this.#s;
+    let prompt: string;
+    if (q.stage === "decide") {
+      const what = q.tool === "plan" ? "the plan above" : `${s.bold(q.tool)} ${describeArgs(q.tool, q.args)}`;
+      const always = q.tool === "plan" ? "" : " / [a]lways";
+      prompt = `${s.yellow("?")} allow ${what} ${s.dim(`[${q.risk}]`)}  [y]es / [n]o${always}: `;
+    } else if (q.stage === "reason") {
+      prompt = "  reason for the agent (optional): ";
+    } else {
+      prompt = `  save the rule ${s.bold(describeRule(q.rule!))} to the project's .entourage/config.json? [y/n]: `;
+    }
+    this.#rl.setPrompt(prompt);
+    this.#out.write("\n");
+    this.#rl.prompt();
+  }
+
+  #onLine(line: string): void {
+    const q = this.#questions[0];
+    if (q) {
+      this.#answer(q, line.trim());
+      return;
+    }
+    const text = line.trim();
+    if (text === "") return;
+    if (text === "/help") {
+      this.#print(this.#s.dim(`  keys: ${STEER_KEYS}`));
+      return;
+    }
+    const command =
+      text === "/pause"
+        ? () => this.#steering.pause()
+        : text === "/resume"
+          ? () => this.#steering.resume()
+          : text === "/cancel"
+            ? () => this.#steering.cancel()
+            : undefined;
+    if (command) {
+      this.#act(command);
+      return;
+    }
+    const redirect = /^\/redirect(?:\s+@([\w.-]+))?\s+(.+)$/.exec(text);
+    if (redirect) {
+      const [, to, message] = redirect;
+      this.#act(() => this.#steering.intervene(message!.trim(), true, { to }));
+      return;
+    }
+    if (text.startsWith("/")) {
+      this.#print(this.#s.yellow(`  unknown command ${text}; keys: ${STEER_KEYS}`));
+      return;
+    }
+    const interrupt = text.startsWith("!");
+    const message = interrupt ? text.slice(1).trim() : text;
+    if (message !== "") this.#act(() => this.#steering.intervene(message, interrupt));
+  }
+
+  #act(action: () => Promise<void>): void {
+    action().catch((error: unknown) => this.#print(this.#s.red(`  ${errorMessage(error)}`)));
+  }
+
+  #answer(q: Question, answer: string): void {
+    const a = answer.toLowerCase();
+    const done = (decision: ApprovalDecision) => {
+      this.#questions.shift();
+      q.resolve(decision);
+      this.#promptNext();
+    };
+    if (q.stage === "decide") {
+      if (a === "y" || a === "yes") {
+        done({ decision: "approve", by: this.#by });
+        return;
+      }
+      if (a === "n" || a === "no") q.stage = "reason";
+      else if ((a === "a" || a === "always") && q.tool !== "plan") {
+        q.rule = { tool: q.tool, match: mainArgument(q.args), action: "allow" };
+        q.stage = "rule";
+      }
+    } else if (q.stage === "reason") {
+      done({ decision: "deny", by: this.#by, reason: answer || undefined });
+      return;
+    } else {
+      if (a === "y" || a === "yes") {
+        done({ decision: "approve", by: this.#by, rule: q.rule });
+        return;
+      }
+      q.stage = "decide";
+    }
+    this.#promptNext();
+  }
+}
