@@ -1,10 +1,6 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
-// errors.ts directly, not core/index.ts: the event schemas (zod) are not needed to print help.
-import { EntourageError, errorMessage, UserError } from "../core/errors.ts";
 import { setStoreFlag } from "./store-choice.ts";
-import { colorEnabled, makeStyle } from "./terminal/style.ts";
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+import { EXIT, reportError } from "./terminal/exit.ts";
 
 const SANDBOX_HELP =
   "sandbox backend: bwrap (Linux namespaces, default where it works), docker, or subprocess (NO isolation: commands run as you, on your machine; for development only)";
@@ -418,17 +414,4 @@ export async function main(argv: string[]): Promise<number> {
     }
     return reportError(error);
   }
-}
-
-/** Prints an error for a person: the message, never a stack trace (unless ENTOURAGE_DEBUG is set). */
-export function reportError(error: unknown): number {
-  const s = makeStyle(colorEnabled(process.stderr));
-  if (UserError.isInstance(error)) {
-    process.stderr.write(`${s.red("error:")} ${error.message}\n`);
-    return EXIT.usage;
-  }
-  const code = EntourageError.isInstance(error) ? ` (${error.code})` : "";
-  process.stderr.write(`${s.red("error:")} ${errorMessage(error)}${code}\n`);
-  if (process.env.ENTOURAGE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-  return EXIT.failed;
 }

@@ -4,7 +4,8 @@ import path from "node:path";
 import { after, beforeEach, describe, it } from "node:test";
 import { tempDir } from "../../test/support/workspace.ts";
 import { UserError } from "../core/index.ts";
-import { configSchema, loadConfig, loadProjectTrust } from "./config.ts";
+import { loadConfig, loadProjectTrust } from "./config.ts";
+import { configSchema } from "./schema.ts";
 import { recordTrust } from "./trust.ts";
 
 /**

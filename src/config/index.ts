@@ -1,2 +1,3 @@
 export * from "./config.ts";
+export * from "./schema.ts";
 export * from "./trust.ts";

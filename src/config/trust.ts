@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFil
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../core/errors.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./schema.ts";
 
 /** One setting of the repository's config that waits for the user's trust, said for a person. */
 export interface TrustItem {

@@ -6,6 +6,7 @@ import type { AppDeps } from "./deps.ts";
 import { apiError, errorResponse } from "./errors.ts";
 import { LoginLimiter } from "./login-limit.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
+import type { App, RouteContext } from "./routes/context.ts";
 import { controlRoutes } from "./routes/control.ts";
 import { lessonRoutes } from "./routes/lessons.ts";
 import { runRoutes } from "./routes/runs.ts";
@@ -13,22 +14,6 @@ import { streamRoutes } from "./routes/stream.ts";
 import { RunStates } from "./run-states.ts";
 import { healthResponse } from "./schemas.ts";
 import { security } from "./security.ts";
-
-/** The API app; `closeStreams` lets open SSE streams send what the log holds, then end them. */
-export type App = OpenAPIHono & {
-  closeStreams(timeoutMs?: number): Promise<void>;
-  /** A one-time sign-in URL for the dashboard served at `baseUrl` (see dashboard.ts). */
-  loginUrl(baseUrl: string): string;
-};
-
-/** Everything a route module gets: the injected deps plus the server's shared state. */
-export interface RouteContext extends AppDeps {
-  states: RunStates;
-  /** Aborted when the server shuts down: streams finish what the log holds, then end. */
-  drain: AbortSignal;
-  /** Streams still open; each promise settles when its stream ends. */
-  streams: Set<Promise<void>>;
-}
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -153,3 +138,5 @@ export function createApp(deps: AppDeps): App {
   } as Parameters<App["doc31"]>[1]);
   return app;
 }
+
+export type { App, RouteContext };

@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import { abortApplyRun, applyRun, describeReview, type ReviewItem } from "../../orchestrator/index.ts";
 import { applyJournals, openStore } from "../compose.ts";
-import { EXIT, reportError } from "../main.ts";
+import { EXIT, reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 const out = (text: string) => process.stdout.write(`${text}\n`);

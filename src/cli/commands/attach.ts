@@ -9,9 +9,9 @@ import {
 import type { ApprovalDecision } from "../../orchestrator/index.ts";
 import { readClientToken } from "../../server/token.ts";
 import { home } from "../compose.ts";
-import { EXIT, reportError } from "../main.ts";
 import { ApiClient, ApiError } from "../remote/api-client.ts";
 import { findServers } from "../remote/server-discovery.ts";
+import { EXIT, reportError } from "../terminal/exit.ts";
 import { exitCodeOf } from "../terminal/live.ts";
 import { TerminalRenderer } from "../terminal/render.ts";
 import { STEER_KEYS, SteerConsole, type Steering } from "../terminal/steer-console.ts";

@@ -6,7 +6,7 @@ import type { ApprovalMode } from "../../orchestrator/index.ts";
 import { detectTestCommand, Workspace } from "../../workspace/index.ts";
 import { chooseSandbox, detectMounts, home, type MountConfig, mountsRef, runDir } from "../compose.ts";
 import { createScriptedDemoModel } from "../demo-model.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 import { startRun } from "./run.ts";
 
 export { createScriptedDemoModel } from "../demo-model.ts";

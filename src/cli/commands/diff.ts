@@ -1,6 +1,6 @@
 import { runDiff } from "../../orchestrator/index.ts";
 import { openStore } from "../compose.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /** `entourage diff`: the change the run made, baseline → its latest checkpoint. */

@@ -7,8 +7,8 @@ import type { SandboxBackendName } from "../../sandbox/index.ts";
 import { detectTestCommand, findRepoRoot } from "../../workspace/index.ts";
 import { createSandbox, detectMounts, home, tightenHome } from "../compose.ts";
 import { chooseDockerImage } from "../image-choice.ts";
-import { reportError } from "../main.ts";
 import { storeLocation } from "../store-choice.ts";
+import { reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /** The toolchains `doctor` looks for in each sandbox, and how each says its version. */

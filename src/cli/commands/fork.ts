@@ -1,7 +1,7 @@
 import { newId } from "../../core/index.ts";
 import { forkRun } from "../../orchestrator/index.ts";
 import { type ModelFlags, openStore, runDir } from "../compose.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 import { resumeCommand } from "./resume.ts";
 
 /**

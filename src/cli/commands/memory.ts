@@ -23,7 +23,7 @@ import {
 } from "../../memory/index.ts";
 import type { EventStore } from "../../store/index.ts";
 import { home, makeModel, openStore } from "../compose.ts";
-import { EXIT, reportError } from "../main.ts";
+import { EXIT, reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle, type Style } from "../terminal/style.ts";
 
 /**

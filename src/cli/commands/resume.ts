@@ -1,7 +1,7 @@
 import type { ApprovalMode } from "../../orchestrator/index.ts";
 import { type ModelFlags, openStore } from "../compose.ts";
 import { prepareResume } from "../launcher.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 import { attachView } from "../terminal/live.ts";
 import { drive } from "./run.ts";
 import { terminalTrustQuestion } from "./trust.ts";

@@ -1,7 +1,7 @@
 import { rewindRun } from "../../orchestrator/index.ts";
 import { type ModelFlags, openStore } from "../compose.ts";
-import { reportError } from "../main.ts";
 import { planModelSwitch } from "../model-switch.ts";
+import { reportError } from "../terminal/exit.ts";
 
 /**
  * `entourage rewind <run> --to <seq>`: puts the run's workspace and its agents' context back to how they

@@ -12,8 +12,8 @@ import {
   partsOf,
   prepareRun,
 } from "../launcher.ts";
-import { EXIT, reportError } from "../main.ts";
 import { startRunServer } from "../remote/run-server.ts";
+import { EXIT, reportError } from "../terminal/exit.ts";
 import { abortOnSignals, attachView, exitCodeOf, unattendedApprover } from "../terminal/live.ts";
 import { STEER_KEYS, SteerConsole, type Steering } from "../terminal/steer-console.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";

@@ -1,7 +1,7 @@
 import { formatCost, formatDuration, formatTokens } from "../../core/format.ts";
 import type { RunStatus } from "../../core/index.ts";
 import { openStore } from "../compose.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /** What the TESTS column says: the orchestrator's own run of the test command on the final change. */

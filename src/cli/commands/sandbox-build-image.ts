@@ -1,5 +1,5 @@
 import { UserError } from "../../core/errors.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 
 /**
  * `entourage sandbox build-image [base|node|python|go|rust|all]`: builds the docker backend's images locally

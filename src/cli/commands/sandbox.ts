@@ -6,7 +6,7 @@ import type { SandboxBackendName } from "../../sandbox/index.ts";
 import { DEFAULT_LIMITS } from "../../sandbox/index.ts";
 import { findRepoRoot } from "../../workspace/index.ts";
 import { detectMounts, home } from "../compose.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 
 /** Parses sizes like 512m, 2g, 1048576 into bytes. */
 export function parseSize(value: string): number {

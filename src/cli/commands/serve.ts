@@ -2,8 +2,8 @@ import { newId, systemClock } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
 import { applyJournals, home, openStore, runDir } from "../compose.ts";
 import { createLauncher } from "../launcher.ts";
-import { EXIT, reportError } from "../main.ts";
 import { announceServer } from "../remote/server-discovery.ts";
+import { EXIT, reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { foldRun, UserError } from "../../core/index.ts";
 import { describeDriver, runDriver } from "../../store/index.ts";
 import { openStore } from "../compose.ts";
-import { reportError } from "../main.ts";
+import { reportError } from "../terminal/exit.ts";
 import { TerminalRenderer } from "../terminal/render.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 

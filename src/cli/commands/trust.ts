@@ -12,7 +12,7 @@ import {
 import { UserError } from "../../core/index.ts";
 import { home } from "../compose.ts";
 import type { TrustQuestion } from "../launcher.ts";
-import { EXIT, reportError } from "../main.ts";
+import { EXIT, reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 const out = (text = "") => process.stdout.write(`${text}\n`);

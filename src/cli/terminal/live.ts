@@ -2,7 +2,7 @@ import { type EntourageEvent, type RunState, UserError } from "../../core/index.
 import type { Approver } from "../../orchestrator/index.ts";
 import { approveAll } from "../../orchestrator/index.ts";
 import type { EventStore } from "../../store/index.ts";
-import { EXIT } from "../main.ts";
+import { EXIT } from "./exit.ts";
 import { TerminalRenderer } from "./render.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
 

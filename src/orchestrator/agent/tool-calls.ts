@@ -15,7 +15,7 @@ import {
   type ToolResult,
 } from "../../tools/index.ts";
 import { type ApprovalDecision, decide, describeRule, type PolicyVerdict } from "../control/approval.ts";
-import type { AgentLoopDeps, AgentOutcome } from "./agent-loop.ts";
+import type { AgentLoopDeps, AgentOutcome } from "./types.ts";
 
 export type ToolCall = { id: string; name: string; args: unknown; argsError?: string };
 

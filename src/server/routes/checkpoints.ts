@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkpointAt, openRunWorkspace } from "../../orchestrator/index.ts";
-import type { App, RouteContext } from "../app.ts";
 import { apiError } from "../errors.ts";
 import { diffResponse, errorSchema } from "../schemas.ts";
-import { requireRun } from "./runs.ts";
+import type { App, RouteContext } from "./context.ts";
+import { requireRun } from "./context.ts";
 
 const checkpointParams = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be a run id (letters, digits, _ and -, at most 128)"),

@@ -9,7 +9,6 @@ import {
 } from "../../core/index.ts";
 import { type ApprovalRule, describeRule, mainArgument, type RunControl } from "../../orchestrator/index.ts";
 import { type DriverInfo, describeDriver, liveDriver } from "../../store/index.ts";
-import type { App, RouteContext } from "../app.ts";
 import {
   approvalAnswerBody,
   approvalAnsweredSchema,
@@ -21,6 +20,7 @@ import {
   runParams,
   runStatusResponse,
 } from "../schemas.ts";
+import type { App, RouteContext } from "./context.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,

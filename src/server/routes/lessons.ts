@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { correctionKindSchema, createdData, UserError } from "../../core/index.ts";
 import { conflictsIn, decideLesson, memoryPath, proposalsOf } from "../../memory/index.ts";
-import type { App, RouteContext } from "../app.ts";
 import { errorSchema } from "../schemas.ts";
+import type { App, RouteContext } from "./context.ts";
 
 /**
  * The lessons a run proposed from the person's corrections, and the decision on each (the API's side of

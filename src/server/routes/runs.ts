@@ -2,7 +2,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { EntourageError } from "../../core/index.ts";
 import { applyRun, forkRun, rewindRun, runDiff } from "../../orchestrator/index.ts";
 import { runDriver } from "../../store/index.ts";
-import type { App, RouteContext } from "../app.ts";
 import {
   apiEventSchema,
   applyBody,
@@ -22,6 +21,8 @@ import {
   runParams,
   runSummarySchema,
 } from "../schemas.ts";
+import type { App, RouteContext } from "./context.ts";
+import { requireRun } from "./context.ts";
 import { sseForRun, wantsEventStream } from "./stream.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -33,12 +34,6 @@ const body = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { "application/json": { schema } },
 });
-
-/** A 404 for a run the store has never seen. */
-export async function requireRun(ctx: RouteContext, runId: string): Promise<void> {
-  if ((await ctx.store.nextSeq(runId)) === 0)
-    throw new EntourageError("run_not_found", `No run with id ${runId}. List runs with GET /runs.`);
-}
 
 export function runRoutes(app: App, ctx: RouteContext): void {
   app.openapi(

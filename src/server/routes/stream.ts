@@ -2,10 +2,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { type EntourageEvent, UserError } from "../../core/index.ts";
-import type { App, RouteContext } from "../app.ts";
 import { apiEventSchema, errorSchema, runParams, streamQuery } from "../schemas.ts";
 import { tailAll, tailRun } from "../tail.ts";
-import { requireRun } from "./runs.ts";
+import type { App, RouteContext } from "./context.ts";
+import { requireRun } from "./context.ts";
 
 export function wantsEventStream(c: Context): boolean {
   return (c.req.header("accept") ?? "").includes("text/event-stream");
