@@ -1,10 +1,10 @@
 /**
- * How a run is composed and driven, shared by `run`, `demo`, `resume` and the HTTP server: config layers,
- * model, sandbox, the workspace copy, the live control through which people steer it. The terminal
- * parts (live view, prompts, exit codes) stay in the commands.
+ * How a new run is composed, shared by `run`, `demo` and the HTTP server: config layers and trust, model,
+ * sandbox, the workspace copy, the project's extensions, then its lease and first events. Continuing one is
+ * resume-run.ts, driving one drive.ts; the terminal parts (live view, prompts, exit codes) stay in the commands.
  */
 import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import {
   type Config,
   describeTrustItems,
@@ -13,51 +13,25 @@ import {
   loadProjectTrust,
   type ProjectTrust,
   recordTrust,
-  saveProjectRule,
 } from "../config/index.ts";
-import {
-  createdData,
-  type EventData,
-  effectiveEvents,
-  errorMessage,
-  failedOnModel,
-  foldRun,
-  isTerminal,
-  type NewEvent,
-  newId,
-  type RunState,
-  systemClock,
-  UserError,
-} from "../core/index.ts";
+import { type EventData, type NewEvent, newId, UserError } from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
-import { lessonsForRun, proposeLessons } from "../memory/index.ts";
-import {
-  type ApprovalMode,
-  type ApprovalRule,
-  type Approver,
-  createRun,
-  driveRun,
-  RunControl,
-} from "../orchestrator/index.ts";
+import { lessonsForRun } from "../memory/index.ts";
+import { type ApprovalMode, type ApprovalRule, createRun } from "../orchestrator/index.ts";
 import type { Sandbox } from "../sandbox/index.ts";
-import type { Launcher } from "../server/deps.ts";
 import { type EventStore, type HeldLease, holdLease } from "../store/index.ts";
-import { builtinTools } from "../tools/builtin/index.ts";
 import { detectTestCommand, Workspace } from "../workspace/index.ts";
 import {
   chooseSandbox,
   createSandbox,
   detectMounts,
   home,
-  type ModelFlags,
   makeModel,
   mountsRef,
   runDir,
   type SandboxMounts,
 } from "./compose.ts";
-import { createScriptedDemoModel } from "./demo-model.ts";
 import { chooseDockerImage } from "./image-choice.ts";
-import { planModelSwitch } from "./model-switch.ts";
 import { loadProject, type Project } from "./project.ts";
 
 export type SandboxName = "bwrap" | "docker" | "subprocess";
@@ -286,7 +260,7 @@ function leftOutOf(workspace: Workspace): Pick<EventData<"run.created">, "leftOu
  * trusted as they are, else the person is asked; headless, the run is refused unless it may go without them.
  * Returns the event that records the outcome, undefined when the repository asks for nothing of the kind.
  */
-async function settleTrust(
+export async function settleTrust(
   options: LoadConfigOptions,
   request: Pick<RunRequest, "askTrust" | "withoutRepoSettings">,
 ): Promise<NewEvent | undefined> {
@@ -375,7 +349,7 @@ export async function partsOf(prepared: PreparedRun, lease: HeldLease): Promise<
 }
 
 /** The setup command's own sandbox when it may use the network; undefined: it runs in the run's sandbox. */
-function setupSandbox(
+export function setupSandbox(
   name: SandboxName,
   dir: string,
   options: SandboxOptions,
@@ -383,321 +357,4 @@ function setupSandbox(
 ): (() => Promise<Sandbox>) | undefined {
   if (setup?.network !== "on" || options.network === "on") return undefined;
   return () => createSandbox(name, dir, { ...options, network: "on" });
-}
-
-const MODES: readonly ApprovalMode[] = ["auto", "ask-risky", "ask-all", "plan"];
-
-/** The approval mode recorded in `run.created` ("auto (--yes)" → auto). */
-function recordedApprovalMode(recorded: string): ApprovalMode | undefined {
-  return MODES.find((m) => recorded === m || recorded.startsWith(`${m} `));
-}
-
-/**
- * Composes an existing run to continue it from its log with the same model, sandbox and workspace. The
- * run keeps the approval mode it was started with (a --yes run stays non-interactive) unless `flags` say
- * otherwise.
- */
-export async function prepareResume(
-  store: EventStore,
-  runId: string,
-  flags: { yes?: boolean; approval?: ApprovalMode } & ModelFlags &
-    Pick<RunRequest, "askTrust" | "withoutRepoSettings">,
-  label: string,
-): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
-  createdData(runId, await store.read(runId)); // run_not_found before anything else
-  // First of all: one process drives a run. A live driver elsewhere refuses this; a dead one's is taken over.
-  const lease = await holdLease(store, runId, label, "resumed");
-  try {
-    return await resumeHolding(lease, runId, flags);
-  } catch (error) {
-    await lease.release();
-    throw error;
-  }
-}
-
-async function resumeHolding(
-  lease: HeldLease,
-  runId: string,
-  flags: Parameters<typeof prepareResume>[2],
-): Promise<{ parts: DriveParts; state: RunState; fromSeq: number }> {
-  const store = lease.store;
-  let events = await store.read(runId);
-  let state = foldRun(runId, events);
-  const d = createdData(runId, events);
-  const configOptions = { home: home(), repo: d.repo, flags: { approval: flags.approval } };
-  const trust = await settleTrust(configOptions, flags);
-  const config = loadConfig(configOptions);
-  const modelOptions = {
-    idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000,
-    maxRetries: config.maxRetries,
-  };
-  if (isTerminal(state.status) && !failedOnModel(state)) {
-    throw new UserError(
-      "run_finished",
-      `Run ${runId} has already ${state.status}; nothing to resume. See its change with: entourage diff ${runId}`,
-    );
-  }
-  // Built (and any switch logged) before the run is reopened: a model that cannot be configured writes nothing.
-  const next = await planModelSwitch(runId, events, flags, {
-    ...modelOptions,
-    recorded: (ref) =>
-      ref.scripted
-        ? Promise.resolve(
-            createScriptedDemoModel(
-              effectiveEvents(events).filter((e) => e.type === "agent.step.ended").length,
-            ),
-          )
-        : makeModel(ref, modelOptions),
-  });
-  const model = next.model!;
-  await next.record(store, "resume");
-  if (isTerminal(state.status)) {
-    // It failed because its model failed (unreachable, rejected the key…): it may go on, on this model.
-    await store.append(runId, [
-      {
-        type: "run.status",
-        data: {
-          status: "paused",
-          reason: `reopened to resume: it had failed because its model failed (${state.error?.code})`,
-        },
-      },
-    ]);
-  }
-  events = await store.read(runId);
-  state = foldRun(runId, events);
-  const workspace = await Workspace.open(d.workspace);
-  // Re-detected on this machine: the checkout's folders and toolchain may have changed since.
-  const mounts = await detectMounts(
-    workspace.repo,
-    d.setup ? { ...config, dependencyDirs: [] } : config,
-    d.sandbox.network,
-  );
-  await workspace.excludeFromSnapshots(mounts.dependencies.map((dep) => dep.path));
-  const sandboxOptions = {
-    network: d.sandbox.network,
-    timeoutMs: config.commandTimeoutSeconds * 1000,
-    env: config.sandboxEnv,
-    mounts,
-    image: d.sandbox.image,
-    diskBytes: config.workspaceQuotaMb * 1024 * 1024,
-  };
-  const backend = d.sandbox.backend as SandboxName;
-  const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);
-  const recorded = recordedApprovalMode(d.approval);
-  const yes = flags.yes ?? d.approval.includes("--yes");
-  // Tools (MCP servers, plugins) are set up again; agents and context are as run.created recorded them.
-  const project = await loadProject({
-    repo: d.repo,
-    home: home(),
-    config,
-    workspace: d.workspace,
-    model,
-    buildModel: (id) =>
-      makeModel({ provider: model.provider, model: id, baseUrl: state.model.baseUrl }, modelOptions),
-    recorded: d,
-  });
-  if (trust) project.events.unshift(trust);
-  await project.attach(store, runId, events.length);
-  return {
-    parts: {
-      lease,
-      model,
-      workspace,
-      sandbox,
-      approvalMode: yes ? "auto" : (flags.approval ?? recorded ?? config.approval),
-      maxFixRounds: config.maxFixRounds,
-      approval: config,
-      repo: d.repo,
-      sandboxFor: (dir) => createSandbox(backend, dir, sandboxOptions),
-      setupSandbox: setupSandbox(backend, d.workspace, sandboxOptions, d.setup),
-      yes,
-      project,
-    },
-    state,
-    fromSeq: events.length,
-  };
-}
-
-/**
- * The live handle of a run: approvals wait here for the first answer (`localApprover`, the API, or the
- * configured timeout); "always allow" rules are saved to the project's .entourage/config.json.
- */
-export function createRunControl(
-  runId: string,
-  parts: Pick<DriveParts, "approval" | "repo">,
-  localApprover: Approver | undefined,
-): RunControl {
-  return new RunControl(runId, {
-    ids: newId,
-    localApprover,
-    approvalTimeoutMs: parts.approval.approvalTimeoutSeconds
-      ? parts.approval.approvalTimeoutSeconds * 1000
-      : undefined,
-    timeoutDecision: parts.approval.approvalTimeoutDecision,
-    saveRule: async (rule) => {
-      // The user's own answer: a file that loaded in full before keeps loading in full (an allow rule
-      // would otherwise make the changed file wait for trust).
-      const before = loadProjectTrust({ home: home(), repo: parts.repo, env: {} });
-      saveProjectRule(parts.repo, rule);
-      if (before && (before.trusted || before.items.length === 0))
-        recordTrust(home(), loadProjectTrust({ home: home(), repo: parts.repo, env: {} })!);
-    },
-  });
-}
-
-/**
- * Drives a run to its end or to an interruption (`signal`: the run is left paused and resumable), and
- * always releases its sandbox. Resolves with the folded final state.
- */
-export async function driveParts(
-  runId: string,
-  parts: DriveParts,
-  control: RunControl,
-  signal: AbortSignal,
-): Promise<RunState> {
-  try {
-    return await driveHolding(parts.lease.store, runId, parts, control, signal);
-  } catch (error) {
-    // Another process took the run over (this one went silent past the lease's TTL): say so, not "aborted".
-    if (parts.lease.lost.aborted) throw parts.lease.lost.reason;
-    throw error;
-  } finally {
-    await parts.lease.release();
-  }
-}
-
-async function driveHolding(
-  store: EventStore,
-  runId: string,
-  parts: DriveParts,
-  control: RunControl,
-  signal: AbortSignal,
-): Promise<RunState> {
-  parts.workspace.lendTo(parts.sandbox.runAs);
-  let state: RunState;
-  try {
-    state = await driveRun(
-      {
-        store,
-        model: parts.model,
-        sandbox: parts.sandbox,
-        workspace: parts.workspace,
-        tools: parts.project?.tools ?? builtinTools,
-        modelFor: parts.project?.modelFor,
-        approval: {
-          mode: parts.approvalMode,
-          approver: control.approver,
-          rules: parts.approval.approvalRules,
-        },
-        ids: newId,
-        clock: systemClock,
-        signal: AbortSignal.any([signal, parts.lease.lost]),
-        control,
-        tookOverFrom: parts.lease.tookOverFrom?.holder,
-        sandboxFor: parts.sandboxFor,
-        setupSandbox: parts.setupSandbox,
-        agentsDir: join(runDir(runId).root, "agents"),
-      },
-      runId,
-      { maxFixRounds: parts.maxFixRounds },
-    );
-  } catch (error) {
-    await parts.project?.close();
-    throw error;
-  } finally {
-    await parts.sandbox.destroy();
-    parts.workspace.lendTo(undefined);
-  }
-  await proposeLessonsAfterRun(store, runId, state, parts.model, signal);
-  // After the lessons, so plugins' listeners see them too; then MCP servers stop.
-  await parts.project?.close();
-  return state;
-}
-
-/**
- * Lessons from the person's corrections, drafted by the run's model once the run has ended. They stay
- * pending until someone decides (the CLI's prompt, `entourage memory review`, the API); a failure here
- * never fails the run, and `memory review` drafts whatever was missed.
- */
-async function proposeLessonsAfterRun(
-  store: EventStore,
-  runId: string,
-  state: RunState,
-  model: Model,
-  signal: AbortSignal,
-): Promise<void> {
-  if (!isTerminal(state.status)) return;
-  await proposeLessons(store, runId, model, { signal }).catch((error: unknown) => {
-    process.stderr.write(
-      `entourage: lessons from this run's corrections were not drafted (${errorMessage(error)}); later: entourage memory review ${runId}\n`,
-    );
-  });
-}
-
-/** The server's launcher, plus `shutdown` for the process that owns it. */
-export interface ServerLauncher extends Launcher {
-  /** Interrupts every run it drives (each is left paused and resumable) and waits for them to stop. */
-  shutdown(): Promise<void>;
-}
-
-/**
- * Starts and continues runs inside the server's process. Nothing answers approvals but the API (and the
- * configured timeout): a run waits for a person rather than failing.
- */
-export function createLauncher(deps: {
-  store: EventStore;
-  runs: Map<string, RunControl>;
-  log?: (message: string) => void;
-}): ServerLauncher {
-  const log = deps.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const driving = new Map<string, { abort: AbortController; done: Promise<void> }>();
-  const starting = new Set<string>();
-
-  const launch = (runId: string, parts: DriveParts): void => {
-    const control = createRunControl(runId, parts, undefined);
-    control.hasRemoteClients = true;
-    deps.runs.set(runId, control);
-    const abort = new AbortController();
-    const done = driveParts(runId, parts, control, abort.signal)
-      .then(
-        (state) => log(`run ${runId} ${state.status}`),
-        (error: unknown) => {
-          if (!abort.signal.aborted) log(`run ${runId} stopped: ${errorMessage(error)}`);
-        },
-      )
-      .finally(() => {
-        deps.runs.delete(runId);
-        driving.delete(runId);
-      });
-    driving.set(runId, { abort, done });
-  };
-
-  return {
-    async start(input) {
-      const prepared = await prepareRun({ ...input, yes: false });
-      const lease = await logNewRun(deps.store, prepared, "entourage serve");
-      const parts = await partsOf(prepared, lease).catch(async (error: unknown) => {
-        await lease.release();
-        throw error;
-      });
-      launch(prepared.runId, parts);
-      log(`run ${prepared.runId} started: ${input.task.slice(0, 80)}`);
-      return prepared.runId;
-    },
-    async continue(runId, model) {
-      if (deps.runs.has(runId) || starting.has(runId)) return;
-      starting.add(runId);
-      try {
-        const { parts } = await prepareResume(deps.store, runId, { ...model }, "entourage serve");
-        launch(runId, parts);
-        log(`run ${runId} continued`);
-      } finally {
-        starting.delete(runId);
-      }
-    },
-    async shutdown() {
-      for (const { abort } of driving.values()) abort.abort(new Error("server shutting down"));
-      await Promise.all([...driving.values()].map((d) => d.done));
-    },
-  };
 }

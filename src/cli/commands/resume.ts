@@ -1,6 +1,6 @@
 import type { ApprovalMode } from "../../orchestrator/index.ts";
 import { type ModelFlags, openStore } from "../compose.ts";
-import { prepareResume } from "../launcher.ts";
+import { prepareResume } from "../resume-run.ts";
 import { reportError } from "../terminal/exit.ts";
 import { attachView } from "../terminal/live.ts";
 import { drive } from "./run.ts";

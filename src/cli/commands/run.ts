@@ -3,15 +3,8 @@ import { AbortedError, errorMessage } from "../../core/index.ts";
 import { type ApprovalMode, parseRuleFlag, type RunControl } from "../../orchestrator/index.ts";
 import type { EventStore } from "../../store/index.ts";
 import { openStore } from "../compose.ts";
-import {
-  createRunControl,
-  type DriveParts,
-  driveParts,
-  logNewRun,
-  type PreparedRun,
-  partsOf,
-  prepareRun,
-} from "../launcher.ts";
+import { createRunControl, driveParts } from "../drive.ts";
+import { type DriveParts, logNewRun, type PreparedRun, partsOf, prepareRun } from "../launcher.ts";
 import { startRunServer } from "../remote/run-server.ts";
 import { EXIT, reportError } from "../terminal/exit.ts";
 import { abortOnSignals, attachView, exitCodeOf, unattendedApprover } from "../terminal/live.ts";

@@ -1,7 +1,7 @@
 import { newId, systemClock } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
 import { applyJournals, home, openStore, runDir } from "../compose.ts";
-import { createLauncher } from "../launcher.ts";
+import { createLauncher } from "../drive.ts";
 import { announceServer } from "../remote/server-discovery.ts";
 import { EXIT, reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
