@@ -8,7 +8,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { startFakeModelServer } from "../fake-llm/server.ts";
 import {
@@ -30,8 +29,9 @@ import {
   startServe,
   waitFor,
 } from "./dashboard-support.ts";
+import { type DbEvent, dbEvents } from "./support.ts";
 
-type Event = { seq: number; type: string; data: Record<string, unknown> };
+type Event = DbEvent;
 
 const SCENARIO = join(ROOT, "test", "e2e", "scenarios", "lease.json");
 
@@ -72,18 +72,6 @@ function startWaitingRun(
   });
 }
 
-function readLog(home: string, runId: string): Event[] {
-  const db = new DatabaseSync(join(home, "entourage.db"), { readOnly: true });
-  try {
-    const rows = db
-      .prepare("SELECT seq, type, data FROM events WHERE run_id = ? ORDER BY seq")
-      .all(runId) as { seq: number; type: string; data: string }[];
-    return rows.map((r) => ({ seq: r.seq, type: r.type, data: JSON.parse(r.data) }));
-  } finally {
-    db.close();
-  }
-}
-
 /** Every tool call has exactly one result, the run finished once, and the seqs are gap-free. */
 function assertDrivenOnce(log: Event[]): void {
   assert.deepEqual(
@@ -106,27 +94,36 @@ describe("one driver per run", () => {
   after(async () => {
     await server.close();
   });
-  const runArgs = () => [
-    "run",
-    "Fix the date",
-    "--repo",
-    "",
-    ...fakeModel(server),
-    "--mode",
-    "single",
-    "--json",
-  ];
-
-  it("refuses to resume or rewind a run a live process drives, naming it; the run goes on", async () => {
+  type WaitingRun = Awaited<ReturnType<typeof startWaitingRun>> & {
+    home: string;
+    env: Record<string, string>;
+  };
+  /** A fresh home and checkout with a run waiting in its first command; both removed after `body`. */
+  async function withWaitingRun(extraEnv: Record<string, string>, body: (run: WaitingRun) => Promise<void>) {
     const home = tempDir("home");
     const repo = makeSampleRepo();
     try {
       server.seek(0);
-      const env = cliEnv(home);
-      const args = runArgs();
-      args[3] = repo;
-      const live = await startWaitingRun(args, env);
+      const env = cliEnv(home, extraEnv);
+      const args = [
+        "run",
+        "Fix the date",
+        "--repo",
+        repo,
+        ...fakeModel(server),
+        "--mode",
+        "single",
+        "--json",
+      ];
+      await body({ ...(await startWaitingRun(args, env)), home, env });
+    } finally {
+      removeDir(home);
+      removeDir(repo);
+    }
+  }
 
+  it("refuses to resume or rewind a run a live process drives, naming it; the run goes on", async () => {
+    await withWaitingRun({}, async ({ home, env, ...live }) => {
       const resume = await runCli(["resume", live.runId], { env });
       assert.equal(resume.code, 2, resume.stderr);
       assert.match(
@@ -153,25 +150,15 @@ describe("one driver per run", () => {
       writeFileSync(join(live.workspace, ".go"), "");
       const finished = await live.done;
       assert.equal(finished.code, 0, finished.stderr);
-      const log = readLog(home, live.runId);
+      const log = dbEvents(home, live.runId);
       assertDrivenOnce(log);
       assert.equal(log.filter((e) => e.type === "run.attached").length, 1, "nobody else attached");
       assert.deepEqual(server.failures, []);
-    } finally {
-      removeDir(home);
-      removeDir(repo);
-    }
+    });
   });
 
   it("lists a killed run as interrupted, and of four concurrent resumes exactly one drives it", async () => {
-    const home = tempDir("home");
-    const repo = makeSampleRepo();
-    try {
-      server.seek(0);
-      const env = cliEnv(home);
-      const args = runArgs();
-      args[3] = repo;
-      const live = await startWaitingRun(args, env);
+    await withWaitingRun({}, async ({ home, env, ...live }) => {
       live.child.kill("SIGKILL");
       await live.done;
 
@@ -191,7 +178,7 @@ describe("one driver per run", () => {
       for (const refused of resumes.filter((r) => r.code === 2))
         assert.match(refused.stderr, /is being driven by process \d+ on .* \(entourage resume\)/);
 
-      const log = readLog(home, live.runId);
+      const log = dbEvents(home, live.runId);
       assertDrivenOnce(log);
       assert.equal(log.at(-1)?.data.status, "succeeded");
       const resumed = log.filter((e) => e.type === "run.attached" && e.data.resumed === true);
@@ -206,28 +193,18 @@ describe("one driver per run", () => {
         interrupted?: boolean;
       }[];
       assert.equal(after[0]?.interrupted, undefined);
-    } finally {
-      removeDir(home);
-      removeDir(repo);
-    }
+    });
   });
 
   it("a driver that lost its lease (stopped past the TTL) writes nothing more once it wakes", async () => {
-    const home = tempDir("home");
-    const repo = makeSampleRepo();
-    try {
-      server.seek(0);
-      const env = cliEnv(home, { ENTOURAGE_LEASE_TTL_SECONDS: "1" });
-      const args = runArgs();
-      args[3] = repo;
-      const stopped = await startWaitingRun(args, env);
+    await withWaitingRun({ ENTOURAGE_LEASE_TTL_SECONDS: "1" }, async ({ home, env, ...stopped }) => {
       stopped.child.kill("SIGSTOP");
       await new Promise((r) => setTimeout(r, 2500)); // past the TTL: the lease is stale though the process lives
 
       server.seek(1);
       const taken = await runCli(["resume", stopped.runId, "--json"], { env, timeoutMs: 120_000 });
       assert.equal(taken.code, 0, taken.stderr);
-      const finishedLog = readLog(home, stopped.runId);
+      const finishedLog = dbEvents(home, stopped.runId);
       assertDrivenOnce(finishedLog);
 
       // The old driver wakes up, its command is let through: it must not write a single event.
@@ -236,49 +213,38 @@ describe("one driver per run", () => {
       const woke = await stopped.done;
       assert.notEqual(woke.code, 0);
       assert.match(woke.stderr, new RegExp(`no longer drives run ${stopped.runId}`));
-      assert.deepEqual(readLog(home, stopped.runId), finishedLog);
-    } finally {
-      removeDir(home);
-      removeDir(repo);
-    }
+      assert.deepEqual(dbEvents(home, stopped.runId), finishedLog);
+    });
   });
 
   it("the dashboard shows a killed run as interrupted, and Resume here finishes it on entourage serve", {
     skip: browserMissing(),
   }, async () => {
-    const home = tempDir("home");
-    const repo = makeSampleRepo();
-    const browser = await launchBrowser();
-    const serve = await startServe(home, {});
-    try {
-      server.seek(0);
-      const env = cliEnv(home);
-      const args = runArgs();
-      args[3] = repo;
-      const killed = await startWaitingRun(args, env);
+    await withWaitingRun({}, async ({ home, ...killed }) => {
       killed.child.kill("SIGKILL");
       await killed.done;
-
-      const { page } = browser;
-      await signIn(page, serve);
-      const row = page.locator(`tr[data-run-id="${killed.runId}"]`);
-      await row.getByText("interrupted").waitFor();
-      await page.goto(`${serve.url}/runs/${killed.runId}`);
-      await page.getByTestId("interrupted").waitFor();
-      await screenshot(page, "run-interrupted.png");
-      server.seek(1);
-      await page.getByRole("button", { name: "Resume here" }).click();
-      await page.locator('.run-page[data-status="succeeded"]').waitFor({ timeout: 60_000 });
-      await waitFor("the badge to go", async () => (await page.getByTestId("interrupted").count()) === 0);
-      const log = readLog(home, killed.runId);
-      assertDrivenOnce(log);
-      const attached = log.filter((e) => e.type === "run.attached").at(-1);
-      assert.equal((attached?.data.tookOverFrom as { label?: string })?.label, "entourage run");
-    } finally {
-      await browser.close();
-      await serve.stop();
-      removeDir(home);
-      removeDir(repo);
-    }
+      const browser = await launchBrowser();
+      const serve = await startServe(home, {});
+      try {
+        const { page } = browser;
+        await signIn(page, serve);
+        const row = page.locator(`tr[data-run-id="${killed.runId}"]`);
+        await row.getByText("interrupted").waitFor();
+        await page.goto(`${serve.url}/runs/${killed.runId}`);
+        await page.getByTestId("interrupted").waitFor();
+        await screenshot(page, "run-interrupted.png");
+        server.seek(1);
+        await page.getByRole("button", { name: "Resume here" }).click();
+        await page.locator('.run-page[data-status="succeeded"]').waitFor({ timeout: 60_000 });
+        await waitFor("the badge to go", async () => (await page.getByTestId("interrupted").count()) === 0);
+        const log = dbEvents(home, killed.runId);
+        assertDrivenOnce(log);
+        const attached = log.filter((e) => e.type === "run.attached").at(-1);
+        assert.equal((attached?.data.tookOverFrom as { label?: string })?.label, "entourage run");
+      } finally {
+        await browser.close();
+        await serve.stop();
+      }
+    });
   });
 });
