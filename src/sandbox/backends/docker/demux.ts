@@ -1,14 +1,32 @@
+import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type { OutputChunk } from "../../sandbox.ts";
 
+/** The part of dockerode's modem that splits a multiplexed stream (`docker.modem.demuxStream`). */
+export interface StreamDemuxer {
+  demuxStream(stream: Readable, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): void;
+}
+
 /**
- * Splits Docker's multiplexed attach stream (non-TTY exec/attach) into stdout and stderr text.
- *
+ * Splits Docker's multiplexed attach stream (non-TTY exec/attach) into stdout and stderr text as it
+ * arrives. Returns `end`, to call once the stream has ended: it flushes a character cut at the very end.
+ */
+export function demuxOutput(
+  _modem: StreamDemuxer,
+  stream: Readable,
+  emit: (stream: OutputChunk["stream"], text: string) => void,
+): () => void {
+  const demux = new DockerStreamDemuxer(emit);
+  stream.on("data", (chunk: Buffer) => demux.push(chunk));
+  return () => demux.end();
+}
+
+/**
  * Each frame is an 8-byte header — byte 0 the stream (0 stdin, 1 stdout, 2 stderr), bytes 4–7 the payload
  * length, big-endian — followed by the payload. Frames may arrive split across or packed into chunks, and
  * a UTF-8 character may be cut between frames: each stream has its own decoder.
  */
-export class DockerStreamDemuxer {
+class DockerStreamDemuxer {
   readonly #emit: (stream: OutputChunk["stream"], text: string) => void;
   readonly #decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
   #pending: Buffer = Buffer.alloc(0);
