@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { PassThrough } from "node:stream";
+import { describe, it } from "node:test";
 import Docker from "dockerode";
 import { demuxOutput } from "./demux.ts";
 
@@ -81,6 +81,6 @@ describe("demuxOutput (Docker's multiplexed exec stream)", () => {
 
   it("the daemon's own error text (a Systemerr frame, stream 3) reaches the output", () => {
     const seen = demux([Buffer.concat([frame(1, "before\n"), frame(3, "exec failed: no such file\n")])]);
-    assert.match(joined(seen, "stdout"), /^before\n[^]*exec failed: no such file\n$/);
+    assert.match(joined(seen, "stdout"), /^before\n[\s\S]*exec failed: no such file\n$/);
   });
 });
