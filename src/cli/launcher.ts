@@ -16,6 +16,9 @@ import {
   saveProjectRule,
 } from "../config/index.ts";
 import {
+  APPROVAL_MODES,
+  type ApprovalMode,
+  type ApprovalRule,
   createdData,
   type EventData,
   effectiveEvents,
@@ -25,20 +28,15 @@ import {
   isTerminal,
   type NewEvent,
   newId,
+  type OrchestrationMode,
   type RunState,
+  type SandboxBackendName,
   systemClock,
   UserError,
 } from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
 import { lessonsForRun, proposeLessons } from "../memory/index.ts";
-import {
-  type ApprovalMode,
-  type ApprovalRule,
-  type Approver,
-  createRun,
-  driveRun,
-  RunControl,
-} from "../orchestrator/index.ts";
+import { type Approver, createRun, driveRun, RunControl } from "../orchestrator/index.ts";
 import type { Sandbox } from "../sandbox/index.ts";
 import type { Launcher } from "../server/deps.ts";
 import { type EventStore, type HeldLease, holdLease } from "../store/index.ts";
@@ -60,7 +58,6 @@ import { chooseDockerImage } from "./image-choice.ts";
 import { planModelSwitch } from "./model-switch.ts";
 import { loadProject, type Project } from "./project.ts";
 
-export type SandboxName = "bwrap" | "docker" | "subprocess";
 type SandboxOptions = {
   network: "off" | "on";
   timeoutMs: number;
@@ -76,9 +73,9 @@ type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | 
 export interface RunRequest {
   task: string;
   repo: string;
-  mode?: "pipeline" | "single" | "dynamic";
+  mode?: OrchestrationMode;
   approval?: ApprovalMode;
-  sandbox?: SandboxName;
+  sandbox?: SandboxBackendName;
   /** Docker sandbox image (`--image`): a recipe name (node, python, go, rust, base) or an image reference. */
   image?: string;
   provider?: string;
@@ -114,7 +111,7 @@ export interface PreparedRun {
   runId: string;
   model: Model;
   workspace: Workspace;
-  sandboxName: SandboxName;
+  sandboxName: SandboxBackendName;
   sandboxOptions: SandboxOptions;
   created: EventData<"run.created">;
   approvalMode: ApprovalMode;
@@ -376,7 +373,7 @@ export async function partsOf(prepared: PreparedRun, lease: HeldLease): Promise<
 
 /** The setup command's own sandbox when it may use the network; undefined: it runs in the run's sandbox. */
 function setupSandbox(
-  name: SandboxName,
+  name: SandboxBackendName,
   dir: string,
   options: SandboxOptions,
   setup: EventData<"run.created">["setup"],
@@ -385,11 +382,9 @@ function setupSandbox(
   return () => createSandbox(name, dir, { ...options, network: "on" });
 }
 
-const MODES: readonly ApprovalMode[] = ["auto", "ask-risky", "ask-all", "plan"];
-
 /** The approval mode recorded in `run.created` ("auto (--yes)" → auto). */
 function recordedApprovalMode(recorded: string): ApprovalMode | undefined {
-  return MODES.find((m) => recorded === m || recorded.startsWith(`${m} `));
+  return APPROVAL_MODES.find((m) => recorded === m || recorded.startsWith(`${m} `));
 }
 
 /**
@@ -481,7 +476,7 @@ async function resumeHolding(
     image: d.sandbox.image,
     diskBytes: config.workspaceQuotaMb * 1024 * 1024,
   };
-  const backend = d.sandbox.backend as SandboxName;
+  const backend = d.sandbox.backend as SandboxBackendName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);
   const recorded = recordedApprovalMode(d.approval);
   const yes = flags.yes ?? d.approval.includes("--yes");
