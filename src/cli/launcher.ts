@@ -14,10 +14,19 @@ import {
   type ProjectTrust,
   recordTrust,
 } from "../config/index.ts";
-import { type EventData, type NewEvent, newId, UserError } from "../core/index.ts";
+import {
+  type ApprovalMode,
+  type ApprovalRule,
+  type EventData,
+  type NewEvent,
+  newId,
+  type OrchestrationMode,
+  type SandboxBackendName,
+  UserError,
+} from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
 import { lessonsForRun } from "../memory/index.ts";
-import { type ApprovalMode, type ApprovalRule, createRun } from "../orchestrator/index.ts";
+import { createRun } from "../orchestrator/index.ts";
 import type { Sandbox } from "../sandbox/index.ts";
 import { type EventStore, type HeldLease, holdLease } from "../store/index.ts";
 import { detectTestCommand, Workspace } from "../workspace/index.ts";
@@ -34,7 +43,6 @@ import {
 import { chooseDockerImage } from "./image-choice.ts";
 import { loadProject, type Project } from "./project.ts";
 
-export type SandboxName = "bwrap" | "docker" | "subprocess";
 type SandboxOptions = {
   network: "off" | "on";
   timeoutMs: number;
@@ -50,9 +58,9 @@ type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | 
 export interface RunRequest {
   task: string;
   repo: string;
-  mode?: "pipeline" | "single" | "dynamic";
+  mode?: OrchestrationMode;
   approval?: ApprovalMode;
-  sandbox?: SandboxName;
+  sandbox?: SandboxBackendName;
   /** Docker sandbox image (`--image`): a recipe name (node, python, go, rust, base) or an image reference. */
   image?: string;
   provider?: string;
@@ -88,7 +96,7 @@ export interface PreparedRun {
   runId: string;
   model: Model;
   workspace: Workspace;
-  sandboxName: SandboxName;
+  sandboxName: SandboxBackendName;
   sandboxOptions: SandboxOptions;
   created: EventData<"run.created">;
   approvalMode: ApprovalMode;
@@ -350,7 +358,7 @@ export async function partsOf(prepared: PreparedRun, lease: HeldLease): Promise<
 
 /** The setup command's own sandbox when it may use the network; undefined: it runs in the run's sandbox. */
 export function setupSandbox(
-  name: SandboxName,
+  name: SandboxBackendName,
   dir: string,
   options: SandboxOptions,
   setup: EventData<"run.created">["setup"],

@@ -1,19 +1,17 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { APPROVAL_MODES, ORCHESTRATION_MODES, RUN_STATUSES, SANDBOX_BACKENDS } from "../core/vocabulary.ts";
 import { setStoreFlag } from "./store-choice.ts";
 import { EXIT, reportError } from "./terminal/exit.ts";
 
 const SANDBOX_HELP =
   "sandbox backend: bwrap (Linux namespaces, default where it works), docker, or subprocess (NO isolation: commands run as you, on your machine; for development only)";
 
-const APPROVAL_MODES = ["auto", "ask-risky", "ask-all", "plan"];
-const SANDBOXES = ["bwrap", "docker", "subprocess"];
-
 function approvalOption(help = "when to ask before a tool call runs"): Option {
   return new Option("--approval <mode>", help).choices(APPROVAL_MODES);
 }
 
 function sandboxOption(): Option {
-  return new Option("--sandbox <backend>", SANDBOX_HELP).choices(SANDBOXES);
+  return new Option("--sandbox <backend>", SANDBOX_HELP).choices(SANDBOX_BACKENDS);
 }
 
 function imageOption(): Option {
@@ -45,7 +43,7 @@ function runOptions(cmd: Command): Command {
       new Option(
         "--mode <mode>",
         "pipeline (Analyzer → plan → Implementer ⇄ Tester → Refactorer, default), dynamic (a planner delegates, in parallel where it can) or single (one agent)",
-      ).choices(["pipeline", "dynamic", "single"]),
+      ).choices(ORCHESTRATION_MODES),
     )
     .option("--test-command <cmd>", "the project's test command (default: detected from its files)")
     .option(
@@ -131,17 +129,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command("runs")
     .description("list runs: id, status, task, duration, tokens, cost")
-    .addOption(
-      new Option("--status <status>", "only runs with this status").choices([
-        "queued",
-        "running",
-        "waiting",
-        "paused",
-        "succeeded",
-        "failed",
-        "cancelled",
-      ]),
-    )
+    .addOption(new Option("--status <status>", "only runs with this status").choices(RUN_STATUSES))
     .option("--limit <n>", "at most this many", parsePositiveInt, 30)
     .option("--json", "print JSON")
     .action(async (opts) => setExit(await (await import("./commands/runs.ts")).runsCommand(opts)));

@@ -8,20 +8,18 @@ import {
   type RunState,
   UserError,
 } from "../core/index.ts";
-import type { ApprovalMode } from "../orchestrator/index.ts";
+import { APPROVAL_MODES, type ApprovalMode, type SandboxBackendName } from "../core/vocabulary.ts";
 import { type EventStore, type HeldLease, holdLease } from "../store/index.ts";
 import { Workspace } from "../workspace/index.ts";
 import { createSandbox, detectMounts, home, type ModelFlags, makeModel } from "./compose.ts";
 import { createScriptedDemoModel } from "./demo-model.ts";
-import { type DriveParts, type RunRequest, type SandboxName, settleTrust, setupSandbox } from "./launcher.ts";
+import { type DriveParts, type RunRequest, settleTrust, setupSandbox } from "./launcher.ts";
 import { planModelSwitch } from "./model-switch.ts";
 import { loadProject } from "./project.ts";
 
-const MODES: readonly ApprovalMode[] = ["auto", "ask-risky", "ask-all", "plan"];
-
 /** The approval mode recorded in `run.created` ("auto (--yes)" → auto). */
 function recordedApprovalMode(recorded: string): ApprovalMode | undefined {
-  return MODES.find((m) => recorded === m || recorded.startsWith(`${m} `));
+  return APPROVAL_MODES.find((m) => recorded === m || recorded.startsWith(`${m} `));
 }
 
 /**
@@ -113,7 +111,7 @@ async function resumeHolding(
     image: d.sandbox.image,
     diskBytes: config.workspaceQuotaMb * 1024 * 1024,
   };
-  const backend = d.sandbox.backend as SandboxName;
+  const backend = d.sandbox.backend as SandboxBackendName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);
   const recorded = recordedApprovalMode(d.approval);
   const yes = flags.yes ?? d.approval.includes("--yes");

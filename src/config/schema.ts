@@ -1,7 +1,15 @@
 /** The configuration's shape: every setting, its type, default and meaning (what `config.json` may hold). */
 import { z } from "zod";
+import {
+  APPROVAL_DECISIONS,
+  APPROVAL_MODES,
+  ORCHESTRATION_MODES,
+  RISKS,
+  RULE_ACTIONS,
+  SANDBOX_BACKENDS,
+} from "../core/vocabulary.ts";
 
-const riskSchema = z.enum(["read", "write", "execute", "network", "destructive"]);
+const riskSchema = z.enum(RISKS);
 
 /** One MCP server: a command started over stdio, or a streamable HTTP URL. */
 export const mcpServerSchema = z
@@ -57,7 +65,7 @@ export const configSchema = z
       .optional()
       .describe("Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio)"),
     sandbox: z
-      .enum(["bwrap", "docker", "subprocess"])
+      .enum(SANDBOX_BACKENDS)
       .optional()
       .describe("Sandbox backend; default: bwrap where it works, else docker"),
     image: z
@@ -67,12 +75,9 @@ export const configSchema = z
       .describe(
         "Docker sandbox image: node, python, go, rust, base, or a local image name; default: the language image matching the repository when it is built, else base",
       ),
-    approval: z
-      .enum(["auto", "ask-risky", "ask-all", "plan"])
-      .default("ask-risky")
-      .describe("When to ask before a tool call runs"),
+    approval: z.enum(APPROVAL_MODES).default("ask-risky").describe("When to ask before a tool call runs"),
     mode: z
-      .enum(["pipeline", "single", "dynamic"])
+      .enum(ORCHESTRATION_MODES)
       .default("pipeline")
       .describe("pipeline: Analyzer → plan → Implementer ⇄ Tester → Refactorer; single: one general agent"),
     testCommand: z
@@ -154,8 +159,8 @@ export const configSchema = z
               .string()
               .optional()
               .describe('Glob over the main argument (command, path), e.g. "npm test*"'),
-            risk: z.enum(["read", "write", "execute", "network", "destructive"]).optional(),
-            action: z.enum(["allow", "ask", "deny"]),
+            risk: riskSchema.optional(),
+            action: z.enum(RULE_ACTIONS),
           })
           .strict(),
       )
@@ -169,7 +174,8 @@ export const configSchema = z
       .optional()
       .describe("Answer an approval request automatically after this long (see approvalTimeoutDecision)"),
     approvalTimeoutDecision: z
-      .enum(["approve", "deny"])
+      .enum(APPROVAL_DECISIONS)
+      .exclude(["edit"])
       .default("deny")
       .describe("The answer when an approval times out"),
     sandboxEnv: z

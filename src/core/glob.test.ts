@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { toolAllowed } from "../agents/roster.ts";
-import { ruleMatches } from "../orchestrator/control/approval.ts";
+import { ruleMatches } from "./approval-rules.ts";
 import { globMatch } from "./glob.ts";
 
 const command = (text: string) => ({

@@ -1,3 +1,4 @@
+export * from "./approval-rules.ts";
 export * from "./errors.ts";
 export * from "./events/index.ts";
 export * from "./format.ts";
@@ -5,3 +6,4 @@ export * from "./ids.ts";
 export * from "./sse.ts";
 export * from "./state.ts";
 export * from "./timeline.ts";
+export * from "./vocabulary.ts";

@@ -1,12 +1,6 @@
 import { UserError } from "./errors.ts";
-import type {
-  AgentReport,
-  EntourageEvent,
-  EventData,
-  RunStatus,
-  Usage,
-  VerificationStatus,
-} from "./events/index.ts";
+import type { AgentReport, EntourageEvent, EventData, Usage, VerificationStatus } from "./events/index.ts";
+import { FINAL_RUN_STATUSES, type RunStatus } from "./vocabulary.ts";
 
 /** One agent of the run's tree, as folded from its events. */
 export interface AgentState {
@@ -231,7 +225,7 @@ export function foldRun(runId: string, events: Iterable<EntourageEvent>): RunSta
 
 /** True for the statuses a run never leaves. */
 export function isTerminal(status: RunStatus): boolean {
-  return status === "succeeded" || status === "failed" || status === "cancelled";
+  return (FINAL_RUN_STATUSES as readonly RunStatus[]).includes(status);
 }
 
 /**

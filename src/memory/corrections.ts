@@ -1,4 +1,4 @@
-import type { EntourageEvent, EventData } from "../core/index.ts";
+import { type EntourageEvent, type EventData, PLAN_APPROVAL_TOOL } from "../core/index.ts";
 
 /**
  * The corrections a person made during a run, found in its log: a denial with a reason, a plan sent back
@@ -48,7 +48,7 @@ export function findCorrections(events: readonly EntourageEvent[]): Correction[]
         (r) => r.type === "approval.requested" && r.data.approvalId === e.data.approvalId,
       );
       const request = asked?.type === "approval.requested" ? asked.data : undefined;
-      if (request?.tool === "plan") {
+      if (request?.tool === PLAN_APPROVAL_TOOL) {
         corrections.push({
           seq: e.seq,
           kind: "plan-sent-back",

@@ -3,6 +3,8 @@ import { type AgentDefinition, AgentRoster } from "../agents/index.ts";
 import {
   AbortedError,
   type AgentReport,
+  type ApprovalMode,
+  type ApprovalRule,
   type Clock,
   createdData,
   EntourageError,
@@ -22,7 +24,7 @@ import type { EventStore } from "../store/index.ts";
 import type { ToolDefinition } from "../tools/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { checkpoint } from "./agent/agent-loop.ts";
-import type { ApprovalMode, ApprovalRule, Approver } from "./control/approval.ts";
+import type { Approver } from "./control/approval.ts";
 import type { RunControl } from "./control/run-control.ts";
 import { RunEmitter } from "./emitter.ts";
 import { runDynamic } from "./modes/dynamic.ts";

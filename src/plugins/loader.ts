@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { AGENT_NAME, type LoadedAgent } from "../agents/index.ts";
-import { type EntourageEvent, errorMessage } from "../core/index.ts";
+import { type EntourageEvent, errorMessage, RISKS, type Risk } from "../core/index.ts";
 import { inputFromJsonSchema, type ToolDefinition } from "../tools/index.ts";
 import { TOOL_NAME } from "../tools/mcp/names.ts";
 import type { EntouragePlugin, JsonSchemaTool, PluginAgent, PluginContext } from "./api.ts";
@@ -30,8 +30,6 @@ export interface LoadedPlugins {
   agents: LoadedAgent[];
   listeners: { plugin: string; listener: Listener }[];
 }
-
-const RISKS = ["read", "write", "execute", "network", "destructive"] as const;
 
 const agentSchema = z
   .object({
@@ -119,7 +117,7 @@ function toToolDefinition(tool: ToolDefinition | JsonSchemaTool): ToolDefinition
     throw new Error(`registerTool: the tool ${t.name} needs a description (the model reads it)`);
   }
   if (typeof t.execute !== "function") throw new Error(`registerTool: the tool ${t.name} needs execute()`);
-  if (typeof t.risk !== "function" && !RISKS.includes(t.risk as (typeof RISKS)[number])) {
+  if (typeof t.risk !== "function" && !RISKS.includes(t.risk as Risk)) {
     throw new Error(`registerTool: the tool ${t.name} needs a risk: one of ${RISKS.join(", ")}`);
   }
   if (t.input && typeof (t.input as { safeParse?: unknown }).safeParse === "function") {

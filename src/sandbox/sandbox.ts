@@ -7,7 +7,9 @@
  * (no `..`, no absolute paths, never following symlinks out). The sandbox only executes.
  */
 
-export type SandboxBackendName = "subprocess" | "bwrap" | "docker";
+import type { SandboxBackendName } from "../core/vocabulary.ts";
+
+export type { SandboxBackendName };
 
 export interface SandboxLimits {
   /** Memory limit in bytes, swap included. Undefined: no limit beyond the backend's default. */

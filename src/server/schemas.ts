@@ -4,10 +4,15 @@
  */
 import { z } from "zod";
 import {
+  APPROVAL_DECISIONS,
+  APPROVAL_MODES,
   eventSchema,
+  ORCHESTRATION_MODES,
+  RULE_ACTIONS,
   type RunState,
   riskSchema,
   runStatusSchema,
+  SANDBOX_BACKENDS,
   verificationStatusSchema,
 } from "../core/index.ts";
 
@@ -38,7 +43,7 @@ const ruleSchema = z
     tool: z.string().min(1).max(200).describe("Tool name or glob, e.g. run_command or *"),
     match: z.string().max(2000).optional().describe('Glob over the main argument, e.g. "npm test*"'),
     risk: riskSchema.optional(),
-    action: z.enum(["allow", "ask", "deny"]),
+    action: z.enum(RULE_ACTIONS),
   })
   .strict()
   .meta({ id: "ApprovalRule" });
@@ -47,9 +52,9 @@ export const createRunBody = z
   .object({
     task: z.string().trim().min(1).max(100_000).describe("What to do, in plain words"),
     repo: z.string().min(1).max(4096).describe("Path of the repository (a git work tree) on the server"),
-    mode: z.enum(["pipeline", "dynamic", "single"]).optional(),
-    approval: z.enum(["auto", "ask-risky", "ask-all", "plan"]).optional(),
-    sandbox: z.enum(["bwrap", "docker", "subprocess"]).optional(),
+    mode: z.enum(ORCHESTRATION_MODES).optional(),
+    approval: z.enum(APPROVAL_MODES).optional(),
+    sandbox: z.enum(SANDBOX_BACKENDS).optional(),
     image: z
       .string()
       .min(1)
@@ -254,7 +259,7 @@ export const streamQuery = z.object({
 
 export const approvalAnswerBody = z
   .object({
-    decision: z.enum(["approve", "deny", "edit"]),
+    decision: z.enum(APPROVAL_DECISIONS),
     reason: z.string().max(10_000).optional().describe("For a denial: told to the model"),
     editedArgs: z.unknown().optional().describe("For an edit: the arguments (or the plan) to use instead"),
     rule: z
@@ -274,7 +279,7 @@ export const approvalAnswerBody = z
 
 export const approvalAnsweredSchema = z.object({
   approvalId: z.string(),
-  decision: z.enum(["approve", "deny", "edit"]),
+  decision: z.enum(APPROVAL_DECISIONS),
   by: z.string(),
   ruleLearned: z.string().optional(),
 });

@@ -1,10 +1,10 @@
 import type { z } from "zod";
+import type { ProtocolRole, Risk } from "../core/index.ts";
 import type { Sandbox } from "../sandbox/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import type { ArgumentForms } from "./arguments.ts";
 
-/** How dangerous a call is; the approval policy decides per risk class. */
-export type Risk = "read" | "write" | "execute" | "network" | "destructive";
+export type { Risk };
 
 /** What a tool may touch: the run's workspace (files, host-side, confined) and its sandbox (processes). */
 export interface ToolContext {
@@ -57,7 +57,7 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
    * for the checkpoint. The agent loop handles these after the turn's other calls; a model that answers in
    * text instead gets the fallback (the text is the report, or the plan).
    */
-  protocol?: "finish" | "plan";
+  protocol?: ProtocolRole;
 }
 
 /** Declares a tool. Identity at runtime; it exists so the input type flows into `execute`. */

@@ -150,6 +150,46 @@ describe("docker backend specifics", () => {
     }
   });
 
+  it("splits a flood of tiny stdout/stderr frames into both streams intact, characters whole", async (t) => {
+    if (!available(t)) return;
+    const sandbox = await backend.create(spec(workspace()));
+    try {
+      // Unbuffered one-byte writes alternating between the two pipes: the daemon sends them as many small
+      // frames (up to ~280 in one socket read, measured), headers cut between reads. "€" is written in two
+      // halves, so its bytes sit in two frames of the same stream.
+      const script = [
+        "import os",
+        "for i in range(40000):",
+        "    os.write(1, b'o')",
+        "    os.write(2, b'e')",
+        "os.write(1, b'\\xe2\\x82')",
+        "os.write(1, b'\\xac\\n')",
+        "os.write(2, b'end\\n')",
+      ].join("\n");
+      const chunks: { stream: string; text: string }[] = [];
+      const result = await sandbox.exec(["python3", "-c", script], {
+        onOutput: (chunk) => {
+          // Hold this process up once, so the daemon's frames pile up in the socket and later reads come
+          // full (64 KiB, frame headers cut between reads).
+          if (chunks.length === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+          chunks.push(chunk);
+        },
+      });
+      assert.equal(result.exitCode, 0, result.output.slice(-500));
+      const of = (stream: string) =>
+        chunks
+          .filter((c) => c.stream === stream)
+          .map((c) => c.text)
+          .join("");
+      assert.equal(of("stdout"), `${"o".repeat(40000)}€\n`);
+      assert.equal(of("stderr"), `${"e".repeat(40000)}end\n`);
+      assert.equal(result.output.length, 80006);
+      assert.doesNotMatch(result.output, /\uFFFD/);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
   it("leaves the files commands created owned by, readable and writable for the host user", async (t) => {
     if (!available(t)) return;
     const dir = workspace();

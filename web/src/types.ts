@@ -41,12 +41,5 @@ export type LessonDecision = z.input<typeof decisionBody>;
 export type LessonDecisionResult = z.infer<typeof decisionResponse>;
 export type LessonConflicts = NonNullable<z.infer<typeof lessonConflictsError>["conflicts"]>;
 
-export const RUN_STATUSES: readonly RunStatus[] = [
-  "queued",
-  "running",
-  "waiting",
-  "paused",
-  "succeeded",
-  "failed",
-  "cancelled",
-];
+/** The engine's own list (by file: core/index.ts would pull in zod and node:crypto). */
+export { RUN_STATUSES } from "../../src/core/vocabulary.ts";

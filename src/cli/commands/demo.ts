@@ -1,8 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { newId } from "../../core/index.ts";
-import type { ApprovalMode } from "../../orchestrator/index.ts";
+import { type ApprovalMode, newId, type SandboxBackendName } from "../../core/index.ts";
 import { detectTestCommand, Workspace } from "../../workspace/index.ts";
 import { chooseSandbox, detectMounts, home, type MountConfig, mountsRef, runDir } from "../compose.ts";
 import { createScriptedDemoModel } from "../demo-model.ts";
@@ -47,7 +46,7 @@ const DEMO_MOUNTS: MountConfig = { dependencyDirs: [], toolchainPaths: [], entou
 
 /** `entourage demo`: the whole flow on a bundled sample repo with the scripted model; no API key needed. */
 export async function demoCommand(flags: {
-  sandbox?: "bwrap" | "docker" | "subprocess";
+  sandbox?: SandboxBackendName;
   approval?: ApprovalMode;
   json?: boolean;
   server?: boolean;

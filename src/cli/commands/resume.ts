@@ -1,4 +1,4 @@
-import type { ApprovalMode } from "../../orchestrator/index.ts";
+import type { ApprovalMode } from "../../core/index.ts";
 import { type ModelFlags, openStore } from "../compose.ts";
 import { prepareResume } from "../resume-run.ts";
 import { reportError } from "../terminal/exit.ts";

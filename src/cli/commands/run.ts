@@ -1,6 +1,13 @@
 import type { Config } from "../../config/index.ts";
-import { AbortedError, errorMessage } from "../../core/index.ts";
-import { type ApprovalMode, parseRuleFlag, type RunControl } from "../../orchestrator/index.ts";
+import {
+  AbortedError,
+  type ApprovalMode,
+  errorMessage,
+  type OrchestrationMode,
+  parseRuleFlag,
+  type SandboxBackendName,
+} from "../../core/index.ts";
+import type { RunControl } from "../../orchestrator/index.ts";
 import type { EventStore } from "../../store/index.ts";
 import { openStore } from "../compose.ts";
 import { createRunControl, driveParts } from "../drive.ts";
@@ -18,10 +25,10 @@ export interface RunFlags {
   provider?: string;
   model?: string;
   baseUrl?: string;
-  sandbox?: "bwrap" | "docker" | "subprocess";
+  sandbox?: SandboxBackendName;
   image?: string;
   approval?: ApprovalMode;
-  mode?: "pipeline" | "single" | "dynamic";
+  mode?: OrchestrationMode;
   testCommand?: string;
   /** false with --no-verify. */
   verify?: boolean;

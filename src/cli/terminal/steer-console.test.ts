@@ -89,6 +89,26 @@ describe("SteerConsole: one line reader for steering and approvals", () => {
     t.console.close();
   });
 
+  it("offers no [a]lways for the plan checkpoint: `a` asks again and saves nothing", async () => {
+    const t = setup();
+    const plan = t.console.ask(
+      {
+        approvalId: "p1",
+        tool: "plan",
+        args: { facts: [], steps: [] },
+        risk: "write",
+        reason: "plan checkpoint",
+      },
+      new AbortController().signal,
+    );
+    assert.match(t.printed(), /\? allow the plan above \[write\]\s+\[y\]es \/ \[n\]o: $/);
+    await t.type("a");
+    assert.doesNotMatch(t.printed(), /save the rule/);
+    await t.type("y");
+    assert.deepEqual(await plan, { decision: "approve", by: "cli" });
+    t.console.close();
+  });
+
   it("queues questions in order and drops one answered elsewhere", async () => {
     const t = setup();
     const first = new AbortController();

@@ -1,7 +1,12 @@
 import { createInterface, type Interface } from "node:readline";
-import { errorMessage } from "../../core/index.ts";
-import type { ApprovalDecision, ApprovalRequest, ApprovalRule } from "../../orchestrator/index.ts";
-import { describeRule, mainArgument } from "../../orchestrator/index.ts";
+import {
+  type ApprovalRule,
+  alwaysAllowRule,
+  describeRule,
+  errorMessage,
+  PLAN_APPROVAL_TOOL,
+} from "../../core/index.ts";
+import type { ApprovalDecision, ApprovalRequest } from "../../orchestrator/index.ts";
 import { describeArgs } from "./render.ts";
 import type { Style } from "./style.ts";
 
@@ -114,8 +119,11 @@ export class SteerConsole {
     const s = this.#s;
     let prompt: string;
     if (q.stage === "decide") {
-      const what = q.tool === "plan" ? "the plan above" : `${s.bold(q.tool)} ${describeArgs(q.tool, q.args)}`;
-      const always = q.tool === "plan" ? "" : " / [a]lways";
+      const what =
+        q.tool === PLAN_APPROVAL_TOOL
+          ? "the plan above"
+          : `${s.bold(q.tool)} ${describeArgs(q.tool, q.args)}`;
+      const always = alwaysAllowRule(q) ? " / [a]lways" : "";
       prompt = `${s.yellow("?")} allow ${what} ${s.dim(`[${q.risk}]`)}  [y]es / [n]o${always}: `;
     } else if (q.stage === "reason") {
       prompt = "  reason for the agent (optional): ";
@@ -183,9 +191,9 @@ export class SteerConsole {
         return;
       }
       if (a === "n" || a === "no") q.stage = "reason";
-      else if ((a === "a" || a === "always") && q.tool !== "plan") {
-        q.rule = { tool: q.tool, match: mainArgument(q.args), action: "allow" };
-        q.stage = "rule";
+      else if (a === "a" || a === "always") {
+        q.rule = alwaysAllowRule(q);
+        if (q.rule) q.stage = "rule";
       }
     } else if (q.stage === "reason") {
       done({ decision: "deny", by: this.#by, reason: answer || undefined });

@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { REPORT_STATUSES } from "../vocabulary.ts";
 import { defineEvent } from "./envelope.ts";
 import { usageSchema } from "./run.ts";
 
 export const agentReportSchema = z.object({
-  status: z.enum(["done", "partial", "blocked", "failed"]),
+  status: z.enum(REPORT_STATUSES),
   summary: z.string(),
   filesChanged: z.array(z.string()),
   testsPassed: z.boolean().optional(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { APPROVAL_DECISIONS } from "../vocabulary.ts";
 import { defineEvent } from "./envelope.ts";
 import { riskSchema } from "./tool.ts";
 
@@ -18,7 +19,7 @@ export const approvalResolved = defineEvent(
   "approval.resolved",
   z.object({
     approvalId: z.string(),
-    decision: z.enum(["approve", "deny", "edit"]),
+    decision: z.enum(APPROVAL_DECISIONS),
     by: z.string().describe("cli, api, dashboard, rule, timeout, --yes"),
     reason: z.string().optional(),
     editedArgs: z.unknown().optional(),

@@ -1,16 +1,8 @@
 import { z } from "zod";
+import { FINAL_RUN_STATUSES, ORCHESTRATION_MODES, RUN_STATUSES } from "../vocabulary.ts";
 import { defineEvent } from "./envelope.ts";
 
-export const runStatusSchema = z.enum([
-  "queued",
-  "running",
-  "waiting",
-  "paused",
-  "succeeded",
-  "failed",
-  "cancelled",
-]);
-export type RunStatus = z.infer<typeof runStatusSchema>;
+export const runStatusSchema = z.enum(RUN_STATUSES);
 
 export const usageSchema = z.object({
   inputTokens: z.number().int().nonnegative(),
@@ -81,7 +73,7 @@ export const runCreated = defineEvent(
     task: z.string(),
     repo: z.string().describe("Absolute path of the user's checkout"),
     workspace: z.string().describe("Absolute path of the run's private copy"),
-    mode: z.enum(["single", "pipeline", "dynamic"]),
+    mode: z.enum(ORCHESTRATION_MODES),
     model: modelRefSchema,
     sandbox: sandboxRefSchema,
     budget: budgetSchema,
@@ -121,7 +113,7 @@ export const runStatus = defineEvent(
 export const runFinished = defineEvent(
   "run.finished",
   z.object({
-    status: z.enum(["succeeded", "failed", "cancelled"]),
+    status: z.enum(FINAL_RUN_STATUSES),
     summary: z.string(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   }),

@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { RISKS } from "../vocabulary.ts";
 import { defineEvent } from "./envelope.ts";
 
-export const riskSchema = z.enum(["read", "write", "execute", "network", "destructive"]);
+export const riskSchema = z.enum(RISKS);
 
 export const toolCallRequested = defineEvent(
   "tool.call.requested",

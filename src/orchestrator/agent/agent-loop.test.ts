@@ -3,10 +3,12 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { z } from "zod";
 import { createWorkspaceFixture, type WorkspaceFixture } from "../../../test/support/workspace.ts";
 import { type AgentDefinition, generalAgent } from "../../agents/index.ts";
 import {
   AbortedError,
+  type ApprovalMode,
   type EntourageEvent,
   type EventOf,
   type EventType,
@@ -27,8 +29,9 @@ import { createBackend } from "../../sandbox/backends/index.ts";
 import { DEFAULT_LIMITS, type Sandbox } from "../../sandbox/index.ts";
 import { createMemoryEventStore } from "../../store/backends/memory.ts";
 import type { EventStore } from "../../store/index.ts";
-import { builtinTools } from "../../tools/builtin/index.ts";
-import type { ApprovalDecision, ApprovalMode, ApprovalRequest, Approver } from "../control/approval.ts";
+import { builtinTools, finishTool } from "../../tools/builtin/index.ts";
+import { defineTool, type ToolDefinition } from "../../tools/index.ts";
+import type { ApprovalDecision, ApprovalRequest, Approver } from "../control/approval.ts";
 import { RunEmitter } from "../emitter.ts";
 import { createRun, driveRun, type RunContext } from "../run-engine.ts";
 import { runAgent } from "./agent-loop.ts";
@@ -445,6 +448,36 @@ describe("runAgent", () => {
       "Wrote a.txt.\nNot verified: no test command was found; set testCommand in .entourage/config.json or pass --test-command.",
     );
     assert.equal(state.verification?.status, "not_verified");
+  });
+
+  it("ends the agent on the tool declared protocol finish, whatever its name; a tool merely named finish is a tool", async () => {
+    const reportBack = { ...finishTool, name: "report_back" } as ToolDefinition;
+    const plainFinish = defineTool({
+      name: "finish",
+      description: "A plugin's tool that happens to be called finish.",
+      input: z.object({}),
+      risk: "read",
+      async execute() {
+        return { output: "the plugin's finish ran" };
+      },
+    }) as ToolDefinition;
+    const h = await harness({
+      turns: [
+        call("finish", {}),
+        { toolCalls: [{ name: "report_back", arguments: { status: "partial", summary: "Reported back." } }] },
+      ],
+    });
+    const tools = [...builtinTools.filter((t) => t.protocol !== "finish"), reportBack, plainFinish];
+    const agent: AgentDefinition = { ...generalAgent, tools: ["read_file", "finish", "report_back"] };
+    await driveRun({ ...h.ctx, tools }, RUN, { agent });
+    assert.deepEqual(
+      toolResults(h.requests[1]).map((r) => r.output),
+      ["the plugin's finish ran"],
+    );
+    const [finished] = await h.ofType("agent.finished");
+    assert.equal(finished?.data.reason, "finish");
+    assert.equal(finished?.data.report.status, "partial");
+    assert.equal(finished?.data.report.summary, "Reported back.");
   });
 
   it("uses the agent's own step budget over the run's", async () => {

@@ -1,6 +1,7 @@
 import {
   AbortedError,
   type AgentReport,
+  describeRule,
   EntourageError,
   type EventData,
   errorMessage,
@@ -14,7 +15,7 @@ import {
   type ToolDefinition,
   type ToolResult,
 } from "../../tools/index.ts";
-import { type ApprovalDecision, decide, describeRule, type PolicyVerdict } from "../control/approval.ts";
+import { type ApprovalDecision, decide, type PolicyVerdict } from "../control/approval.ts";
 import type { AgentLoopDeps, AgentOutcome } from "./types.ts";
 
 export type ToolCall = { id: string; name: string; args: unknown; argsError?: string };
@@ -81,8 +82,10 @@ export async function handleToolCalls(
     if (!prepared.ok) {
       // A tool the run has but this agent's allow-list leaves out: refused, and the agent is told why.
       if (prepared.reason === "unknown_tool" && deps.tools.some((t) => t.name === call.name)) {
+        const finishName = tools.find((t) => t.protocol === "finish")?.name;
+        const or = finishName ? `, or call ${finishName} and say what you need` : "";
         await end(
-          `${call.name} is not in this agent's tool allow-list, so the call was refused. Its tools: ${tools.map((t) => t.name).join(", ")}. Use those, or call finish and say what you need.`,
+          `${call.name} is not in this agent's tool allow-list, so the call was refused. Its tools: ${tools.map((t) => t.name).join(", ")}. Use those${or}.`,
           true,
           { skipped: "not_allowed" },
         );

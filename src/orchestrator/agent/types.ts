@@ -1,10 +1,17 @@
 /** What an agent's loop is given and what it ends with: shared by the loop and its tool-call handling. */
-import type { AgentReport, Clock, EventData, IdGenerator } from "../../core/index.ts";
+import type {
+  AgentReport,
+  ApprovalMode,
+  ApprovalRule,
+  Clock,
+  EventData,
+  IdGenerator,
+} from "../../core/index.ts";
 import type { Model } from "../../llm/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import type { ToolDefinition } from "../../tools/index.ts";
 import type { Workspace } from "../../workspace/index.ts";
-import type { ApprovalMode, ApprovalRule, Approver } from "../control/approval.ts";
+import type { Approver } from "../control/approval.ts";
 import type { RunControl } from "../control/run-control.ts";
 import type { RunEmitter } from "../emitter.ts";
 

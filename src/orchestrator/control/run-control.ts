@@ -1,6 +1,6 @@
-import { AbortedError, EntourageError, type IdGenerator } from "../../core/index.ts";
+import { AbortedError, type ApprovalRule, EntourageError, type IdGenerator } from "../../core/index.ts";
 import type { RunEmitter } from "../emitter.ts";
-import type { ApprovalDecision, ApprovalRequest, ApprovalRule, Approver } from "./approval.ts";
+import type { ApprovalDecision, ApprovalRequest, Approver } from "./approval.ts";
 
 /** A request for a person's answer, waiting. */
 export interface PendingApproval {

@@ -1,8 +1,15 @@
 import { AgentRoster, plannerPhaseAgent } from "../../agents/index.ts";
-import { type AgentReport, type PipelineStage, planSchema } from "../../core/index.ts";
+import {
+  type AgentReport,
+  type ApprovalDecisionKind,
+  type ApprovalMode,
+  type PipelineStage,
+  PLAN_APPROVAL_TOOL,
+  planSchema,
+} from "../../core/index.ts";
 import { askApproval } from "../agent/agent-loop.ts";
 import { planFromText } from "../agent/plan-text.ts";
-import type { ApprovalMode, Approver } from "../control/approval.ts";
+import type { Approver } from "../control/approval.ts";
 import {
   formatPlan,
   formatReport,
@@ -348,7 +355,7 @@ async function planFallback(
 }
 
 type PlanDecision = {
-  decision: "approve" | "deny" | "edit";
+  decision: ApprovalDecisionKind;
   by: string;
   reason?: string;
   editedArgs?: unknown;
@@ -357,7 +364,7 @@ type PlanDecision = {
 /** A plan decision already in the log (a resumed run does not ask twice). */
 async function recordedPlanDecision(phases: PhaseRunner, agentId: string): Promise<PlanDecision | undefined> {
   const asked = phases.events.find(
-    (e) => e.type === "approval.requested" && e.agentId === agentId && e.data.tool === "plan",
+    (e) => e.type === "approval.requested" && e.agentId === agentId && e.data.tool === PLAN_APPROVAL_TOOL,
   );
   if (asked?.type !== "approval.requested") return undefined;
   const answer = phases.events.find(
@@ -376,7 +383,7 @@ function askPlan(
     { ...phases.deps, approval: options.approval },
     {
       agentId,
-      tool: "plan",
+      tool: PLAN_APPROVAL_TOOL,
       args: plan,
       risk: "write",
       reason: "plan checkpoint: approve, edit or send back the plan before anything changes",

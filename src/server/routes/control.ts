@@ -1,5 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
+  type ApprovalRule,
+  alwaysAllowRule,
+  describeRule,
   EntourageError,
   failedOnModel,
   foldRun,
@@ -7,7 +10,7 @@ import {
   type RunStatus,
   UserError,
 } from "../../core/index.ts";
-import { type ApprovalRule, describeRule, mainArgument, type RunControl } from "../../orchestrator/index.ts";
+import type { RunControl } from "../../orchestrator/index.ts";
 import { type DriverInfo, describeDriver, liveDriver } from "../../store/index.ts";
 import {
   approvalAnswerBody,
@@ -79,14 +82,12 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
       const pending = control.pendingApprovals().find((p) => p.request.approvalId === approvalId);
       let rule: ApprovalRule | undefined;
       if (answer.rule !== undefined && pending) {
-        if (pending.request.tool === "plan")
+        const derived = alwaysAllowRule(pending.request);
+        if (!derived)
           throw new UserError("invalid_request", "body.rule: the plan checkpoint cannot be always allowed");
         if (answer.decision === "deny")
           throw new UserError("invalid_request", "body.rule: only an approval can be always allowed");
-        rule =
-          answer.rule === true
-            ? { tool: pending.request.tool, match: mainArgument(pending.request.args), action: "allow" }
-            : answer.rule;
+        rule = answer.rule === true ? derived : answer.rule;
       }
       const by = answer.by ?? "api";
       // Throws approval_answered (409) or approval_not_found (404) when nothing waits under this id.

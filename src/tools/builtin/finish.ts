@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { REPORT_STATUSES } from "../../core/index.ts";
 import { defineTool } from "../tool.ts";
 
 export const finishInput = z.object({
-  status: z.enum(["done", "partial", "blocked", "failed"]).describe("Outcome of the task"),
+  status: z.enum(REPORT_STATUSES).describe("Outcome of the task"),
   summary: z.string().min(1).describe("What you did and found, in a few sentences"),
   files_changed: z.array(z.string()).default([]).describe("Workspace-relative paths you changed"),
   tests_passed: z.boolean().optional().describe("Whether the project's tests pass after your change"),

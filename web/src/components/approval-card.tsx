@@ -1,5 +1,10 @@
 import { type KeyboardEvent, useEffect, useRef, useState } from "react";
-import { describeRule, mainArgument } from "../../../src/orchestrator/control/approval.ts";
+import {
+  alwaysAllowRule,
+  describeRule,
+  mainArgument,
+  PLAN_APPROVAL_TOOL,
+} from "../../../src/core/approval-rules.ts";
 import { ApiError, api } from "../lib/api.ts";
 import type { LiveRun } from "../model/live-run.ts";
 import type { ApprovalInfo } from "../model/run-model.ts";
@@ -53,7 +58,7 @@ export function ApprovalCard({
   autoFocus: boolean;
   why?: string;
 }) {
-  const isPlan = approval.tool === "plan";
+  const isPlan = approval.tool === PLAN_APPROVAL_TOOL;
   const [mode, setMode] = useState<Mode>("idle");
   const [reason, setReason] = useState("");
   const [edited, setEdited] = useState(() => JSON.stringify(approval.args, null, 2));
@@ -82,7 +87,8 @@ export function ApprovalCard({
     if (mode !== "idle") fieldRef.current?.focus();
   }, [mode]);
 
-  const rule = { tool: approval.tool, match: pattern, action: "allow" as const };
+  // Undefined for the plan checkpoint, which offers no "always allow".
+  const rule = alwaysAllowRule(approval, pattern);
 
   const send = async (label: string, body: Parameters<typeof api.answer>[2]) => {
     setBusy(true);
@@ -109,7 +115,7 @@ export function ApprovalCard({
       }
       return send("Edited and approved", { decision: "edit", editedArgs: args });
     }
-    if (mode === "always")
+    if (mode === "always" && rule)
       return send(`Always allowed: ${describeRule(rule)}`, { decision: "approve", rule });
   };
 
@@ -140,7 +146,7 @@ export function ApprovalCard({
     } else if (key === "e") {
       e.preventDefault();
       setMode("edit");
-    } else if (key === "l" && !isPlan) {
+    } else if (key === "l" && rule) {
       e.preventDefault();
       setMode("always");
     }
@@ -194,7 +200,7 @@ export function ApprovalCard({
           >
             <u>E</u>dit {isPlan ? "plan" : "arguments"}…
           </button>
-          {!isPlan && (
+          {rule && (
             <button
               type="button"
               disabled={disabled}
@@ -244,7 +250,7 @@ export function ApprovalCard({
           </div>
         </div>
       )}
-      {!sent && mode === "always" && (
+      {!sent && mode === "always" && rule && (
         <div className="subform">
           <label htmlFor={`${titleId}-pattern`}>Pattern (* matches anything)</label>
           <input

@@ -13,6 +13,34 @@ import {
 } from "../types.ts";
 import { ConnectionBadge, StatusPill } from "./badges.tsx";
 
+type Choice<K extends "mode" | "approval" | "sandbox"> = Record<NonNullable<CreateRun[K]>, string>;
+
+/** A label for each name of the engine's vocabulary, in the order the form offers them. */
+const MODE_LABELS = {
+  pipeline: "pipeline (Analyzer → plan → Implementer ⇄ Tester → Refactorer)",
+  dynamic: "dynamic (a planner delegates)",
+  single: "single agent",
+} satisfies Choice<"mode">;
+const APPROVAL_LABELS = {
+  "ask-risky": "ask-risky (commands, network, destructive)",
+  "ask-all": "ask-all",
+  plan: "plan (read-only until the plan is approved)",
+  auto: "auto (never ask)",
+} satisfies Choice<"approval">;
+const SANDBOX_LABELS = {
+  bwrap: "bwrap (namespaces)",
+  docker: "docker",
+  subprocess: "subprocess — no isolation",
+} satisfies Choice<"sandbox">;
+
+function options(labels: Record<string, string>) {
+  return Object.entries(labels).map(([value, label]) => (
+    <option key={value} value={value}>
+      {label}
+    </option>
+  ));
+}
+
 const ACTIVE = new Set<string>(["queued", "running", "waiting", "paused"]);
 
 /** Every run, newest first, kept current from the all-runs event stream. */
@@ -260,9 +288,7 @@ function NewRunForm({ onCancel }: { onCancel: () => void }) {
             value={form.mode}
             onChange={(e) => set("mode", e.target.value as CreateRun["mode"])}
           >
-            <option value="pipeline">pipeline (Analyzer → plan → Implementer ⇄ Tester → Refactorer)</option>
-            <option value="dynamic">dynamic (a planner delegates)</option>
-            <option value="single">single agent</option>
+            {options(MODE_LABELS)}
           </select>
         </span>
         <span className="field">
@@ -272,10 +298,7 @@ function NewRunForm({ onCancel }: { onCancel: () => void }) {
             value={form.approval}
             onChange={(e) => set("approval", e.target.value as CreateRun["approval"])}
           >
-            <option value="ask-risky">ask-risky (commands, network, destructive)</option>
-            <option value="ask-all">ask-all</option>
-            <option value="plan">plan (read-only until the plan is approved)</option>
-            <option value="auto">auto (never ask)</option>
+            {options(APPROVAL_LABELS)}
           </select>
         </span>
         <span className="field">
@@ -286,9 +309,7 @@ function NewRunForm({ onCancel }: { onCancel: () => void }) {
             onChange={(e) => set("sandbox", (e.target.value || undefined) as CreateRun["sandbox"])}
           >
             <option value="">server default</option>
-            <option value="bwrap">bwrap (namespaces)</option>
-            <option value="docker">docker</option>
-            <option value="subprocess">subprocess — no isolation</option>
+            {options(SANDBOX_LABELS)}
           </select>
         </span>
       </div>

@@ -65,7 +65,7 @@ import {
   LABEL_WORKSPACE,
   pingDocker,
 } from "./client.ts";
-import { DockerStreamDemuxer } from "./demux.ts";
+import { demuxOutput } from "./demux.ts";
 import {
   assertReadableBy,
   type PlannedMount,
@@ -476,10 +476,9 @@ class DockerSandbox implements Sandbox {
         });
         stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
         const socket = stream;
-        const demux = new DockerStreamDemuxer((name, text) => output.push(name, text));
+        const flush = demuxOutput(this.#docker.modem, socket, (name, text) => output.push(name, text));
         await new Promise<void>((resolve) => {
           streamDone = resolve;
-          socket.on("data", (chunk: Buffer) => demux.push(chunk));
           socket.on("end", resolve);
           socket.on("close", resolve);
           socket.on("error", () => resolve());
@@ -487,7 +486,7 @@ class DockerSandbox implements Sandbox {
           // Half-close: the command sees EOF on stdin (nothing is attached when there is no stdin).
           socket.end();
         });
-        demux.end();
+        flush();
         socket.destroy();
         const exitCode = await exitCodeOf(exec);
         if (timedOut || aborted) return killedResult();
