@@ -50,16 +50,21 @@ export class TerminalRenderer {
     this.trackParallel(event);
     switch (event.type) {
       case "run.created":
-        return this.header(event);
+        this.header(event);
+        return;
       case "agent.text.delta":
       case "agent.reasoning.delta":
-        return this.stream(event);
+        this.stream(event);
+        return;
       case "tool.output.delta":
-        return this.output(event);
+        this.output(event);
+        return;
       case "llm.response":
-        return this.count(event);
+        this.count(event);
+        return;
       case "agent.step.ended":
-        return this.line(this.s.dim(`  ${this.totals()}`));
+        this.line(this.s.dim(`  ${this.totals()}`));
+        return;
       case "tool.call.ended":
         this.endOutput(event);
         break;
