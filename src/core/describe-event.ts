@@ -60,13 +60,21 @@ export class EventContext implements DescribeContext {
 
 const NO_CONTEXT: DescribeContext = { agentName: () => undefined };
 
-/** The words of one event. */
+/**
+ * The words of one event. A type this build does not know (a dashboard older than the server that wrote
+ * the log) reads as its name.
+ */
 export function describeEvent(
   event: EntourageEvent,
   context: DescribeContext = NO_CONTEXT,
 ): EventDescription {
-  const describe = DESCRIBERS[event.type] as Describer<EventType>;
-  return describe(event, context);
+  const describe = DESCRIBERS[event.type] as Describer<EventType> | undefined;
+  return describe ? describe(event, context) : note("info", event.type);
+}
+
+/** The event types that have words of their own (all of them: a test checks it). */
+export function describedTypes(): string[] {
+  return Object.keys(DESCRIBERS);
 }
 
 type Describer<T extends EventType> = (event: EventOf<T>, context: DescribeContext) => EventDescription;
@@ -397,7 +405,7 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
     d.files.length === 0
       ? note("info", "no changes", { quiet: true })
       : note(
-          "info",
+          "ok",
           `${plural(d.files.length, "file")} changed +${d.insertions} −${d.deletions}: ${d.files.map((f) => printablePath(f.path)).join(", ")}`,
           { detail: d.files.map((f) => `${f.status} ${printablePath(f.path)}`).join("\n") },
         ),
