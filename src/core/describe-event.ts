@@ -114,7 +114,7 @@ export function describeArgs(name: string, args: unknown, max = 120): string {
 }
 
 /** The first non-blank line of a text, cut at `max` characters. */
-export function firstLine(text: string, max = 80): string {
+function firstLine(text: string, max = 80): string {
   const line = text.split("\n").find((l) => l.trim() !== "") ?? "";
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

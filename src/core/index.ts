@@ -1,3 +1,4 @@
+export * from "./describe-event.ts";
 export * from "./errors.ts";
 export * from "./events/index.ts";
 export * from "./format.ts";

@@ -1,15 +1,17 @@
 import {
   describeEvent,
+  type EntourageEvent,
   EventContext,
   type EventDescription,
+  type EventOf,
+  formatCost,
+  formatTokens,
   modelLabel,
   sandboxLabel,
-} from "../../core/describe-event.ts";
-import { formatCost, formatTokens } from "../../core/format.ts";
-import type { EntourageEvent, EventOf } from "../../core/index.ts";
+} from "../../core/index.ts";
 import type { Style } from "./style.ts";
 
-export { describeArgs } from "../../core/describe-event.ts";
+export { describeArgs } from "../../core/index.ts";
 
 /** Lines of a command's output shown live per call; the rest is counted, and kept in the log. */
 const OUTPUT_LINES_SHOWN = 12;

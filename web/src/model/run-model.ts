@@ -9,9 +9,8 @@
  * a stream that reconnects and repeats itself cannot duplicate a line.
  */
 import { describeEvent, EventContext, type EventDescription } from "../../../src/core/describe-event.ts";
-import type { EventOf } from "../../../src/core/events/index.ts";
 import { emptyRunState, reduceRun } from "../../../src/core/state.ts";
-import type { EntourageEvent, EventData, EventType, RunState } from "../types.ts";
+import type { EntourageEvent, EventData, EventOf, EventType, RunState } from "../types.ts";
 
 export interface ApprovalInfo {
   approvalId: string;
