@@ -1,4 +1,5 @@
 export * from "./approval-rules.ts";
+export * from "./describe-event.ts";
 export * from "./errors.ts";
 export * from "./events/index.ts";
 export * from "./format.ts";

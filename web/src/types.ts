@@ -4,7 +4,14 @@
  * the zod schemas the server validates with and publishes as OpenAPI.
  */
 import type { z } from "zod";
-import type { EntourageEvent, EventData, EventType, RunState, RunStatus } from "../../src/core/index.ts";
+import type {
+  EntourageEvent,
+  EventData,
+  EventOf,
+  EventType,
+  RunState,
+  RunStatus,
+} from "../../src/core/index.ts";
 import type { checkpointDiffResponse } from "../../src/server/routes/checkpoints.ts";
 import type {
   decisionBody,
@@ -24,7 +31,7 @@ import type {
   runSummarySchema,
 } from "../../src/server/schemas.ts";
 
-export type { EntourageEvent, EventData, EventType, RunState, RunStatus };
+export type { EntourageEvent, EventData, EventOf, EventType, RunState, RunStatus };
 export type RunSummary = z.infer<typeof runSummarySchema>;
 export type RunDetail = z.infer<typeof runDetailSchema>;
 export type PendingApproval = z.infer<typeof pendingApprovalSchema>;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { EntourageEvent, NewEvent } from "../../core/index.ts";
+import { sampleLog } from "../../../test/support/event-samples.ts";
+import { describeEvent, type EntourageEvent, EventContext, type NewEvent } from "../../core/index.ts";
 import { describeArgs, TerminalRenderer } from "./render.ts";
 import { makeStyle } from "./style.ts";
 
@@ -313,6 +314,61 @@ describe("TerminalRenderer", () => {
         "    ✗ unknown_tool · 0 ms\n" +
         '      Unknown tool "nope". Available tools: read_file.\n',
     );
+  });
+});
+
+describe("TerminalRenderer: the words it shares with the dashboard", () => {
+  const text = render(sampleLog());
+  const lines = text.split("\n");
+
+  it("prints every event a person needs, in the shared words, and no bookkeeping", () => {
+    const context = new EventContext();
+    for (const e of sampleLog()) {
+      context.observe(e);
+      const d = describeEvent(e, context);
+      if (d.minor || e.type === "run.created") continue;
+      assert.ok(
+        lines.some((l) => l.endsWith(`${d.subject ? `${d.subject} ` : ""}${d.title}`)),
+        `${e.type}: "${d.title}" not printed`,
+      );
+    }
+    assert.doesNotMatch(
+      text,
+      /model call scripted|model answered|run running|started by pid|run_command started/,
+    );
+  });
+
+  it("shows what only the dashboard showed: a saved rule, a revised plan's steps, pause, resume, apply", () => {
+    assert.ok(lines.includes('    ✓ approved by cli · rule saved: run_command "npm test" → allow'));
+    const revised = lines.indexOf("  ✎ plan revised by cli: test the day too");
+    assert.equal(lines[revised + 1], "    1. [implementer] Pad month and day");
+    assert.ok(lines.includes("⏸ paused by api: lunch"));
+    assert.ok(lines.includes("▶ resumed by api"));
+    assert.ok(lines.includes("  ✓ applied to /home/u/dates: 1 file"));
+    assert.ok(lines.includes("  ✘ setup exited 1 · 300 ms"));
+  });
+
+  it("labels each line of a parallel agent's plan, not only the first", () => {
+    const at = lines.findIndex((l) => l.endsWith("plan proposed"));
+    assert.deepEqual(lines.slice(at, at + 3), [
+      "[implementer 1]   plan proposed",
+      "[implementer 1]     1. [implementer] Pad the month",
+      "[implementer 1]     2. [tester] Run the tests",
+    ]);
+  });
+
+  it("cuts a long list of left-out paths at 10 and says where the rest are", () => {
+    const event = created() as NewEvent & { data: Record<string, unknown> };
+    event.data.leftOut = Array.from({ length: 14 }, (_, i) => ({
+      path: `vendor/r${i}`,
+      reason: "nested git repository",
+    }));
+    event.data.leftOutCount = 250;
+    const shown = render(log([event])).split("\n");
+    const at = shown.indexOf("! left out of the workspace: 250 path(s)");
+    assert.equal(shown[at + 1], "  vendor/r0: nested git repository");
+    assert.equal(shown[at + 10], "  vendor/r9: nested git repository");
+    assert.equal(shown[at + 11], "  … and 240 more (entourage show --json lists the first 14)");
   });
 });
 

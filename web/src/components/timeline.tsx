@@ -10,7 +10,7 @@ import {
   useState,
 } from "react";
 import { type AnsiSegment, type AnsiStyle, parseAnsi } from "../lib/ansi.ts";
-import { clip, formatDuration, formatTime, summarizeArgs } from "../lib/format.ts";
+import { clip, describeArgs, formatDuration, formatTime } from "../lib/format.ts";
 import type { OutputChunk, RunModel, TimelineItem } from "../model/run-model.ts";
 import { RiskBadge } from "./badges.tsx";
 
@@ -315,7 +315,9 @@ function ToolItem({
           <strong className="mono">{item.name}</strong>
           <RiskBadge risk={item.risk} />
           <span className="mono args-summary">
-            {typeof command === "string" ? `$ ${clip(command, 200)}` : summarizeArgs(item.args)}
+            {typeof command === "string"
+              ? `$ ${clip(command, 200)}`
+              : describeArgs(item.name, item.args, 160)}
           </span>
         </div>
         <div className="tool-status small">

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { describeEvent } from "../../../src/core/describe-event.ts";
 import type { EntourageEvent, NewEvent } from "../../../src/core/index.ts";
+import { RUN, sampleLog } from "../../../test/support/event-samples.ts";
 import { modelAt, RunModel } from "./run-model.ts";
 
 /** Envelopes for a list of new events, seq from 0. */
@@ -140,6 +142,70 @@ describe("RunModel", () => {
     const tool = at.items.find((i) => i.kind === "tool");
     assert.ok(tool?.kind === "tool");
     assert.equal(tool.state, "waiting");
-    assert.equal(modelAt("run_1", EVENTS, 1).items.length, 2);
+    // `run.status` running is bookkeeping (the page's status shows it): only the run's note so far.
+    assert.deepEqual(
+      modelAt("run_1", EVENTS, 1).items.map((i) => i.kind === "note" && i.title),
+      ["run created: Fix it"],
+    );
+    assert.equal(modelAt("run_1", EVENTS, 2).items.at(-1)?.kind, "agent");
+  });
+});
+
+describe("RunModel notes: the shared description of each event", () => {
+  const model = new RunModel(RUN);
+  model.apply(sampleLog());
+  const notes = model.items.filter((i) => i.kind === "note");
+  const titles = notes.map((n) => n.title);
+
+  it("reads each note as the terminal prints it, mark first", () => {
+    assert.ok(titles.includes("⟳ model call failed (HTTP 429 rate limited); retry in 2.0 s (attempt 2)"));
+    assert.ok(titles.includes("↻ stall detected (stopped): 8 steps without a change"));
+    const verified = notes.find((n) => n.title.startsWith("✓ verified: "));
+    assert.equal(verified?.tone, "ok");
+    const stall = notes.find((n) => n.title.startsWith("↻ stall"));
+    assert.equal(stall?.tone, "error");
+  });
+
+  it("puts a note's longer text below it: the nudge the agent got, a failed check's output", () => {
+    const nudge = notes.find((n) => n.title.startsWith("↪ agent nudged"));
+    assert.equal(nudge?.detail, "Use your tools, then call finish.");
+    assert.equal(notes.find((n) => n.title.startsWith("✘ verification failed"))?.detail, "1 failing");
+  });
+
+  it("lists every path a workspace left out, and says how many more the log does not hold", () => {
+    const leftOut = notes.find((n) => n.title.startsWith("! left out of the workspace"));
+    assert.equal(leftOut?.tone, "warn");
+    assert.equal(
+      leftOut?.detail,
+      "vendor/nested: nested git repository\ntools/other: nested git repository\n… and 1 more",
+    );
+  });
+
+  it("makes no note of bookkeeping: model calls, usage, a tool's start, the first attach, `running`", () => {
+    for (const e of sampleLog().filter((e) => describeEvent(e).minor))
+      assert.ok(!notes.some((n) => n.seq === e.seq), `${e.type} (#${e.seq}) made a note`);
+    assert.ok(!titles.some((t) => /^run running|^started by pid/.test(t)));
+  });
+
+  it("shows the pause and resume a person asked for, and an apply, as the terminal now does", () => {
+    assert.ok(titles.includes("⏸ paused by api: lunch"));
+    assert.ok(titles.includes("▶ resumed by api"));
+    assert.ok(titles.includes("✓ applied to /home/u/dates: 1 file"));
+  });
+
+  it("shows a path that is not UTF-8 as its bytes", () => {
+    const diff = notes.find((n) => n.title.startsWith("2 files changed"));
+    assert.match(diff?.title ?? "", /caf\\xE9\.txt/);
+    assert.doesNotMatch(diff?.detail ?? "", /\uFFFD|\uDCE9/);
+  });
+
+  it("titles plans with the same words, and keeps rows for what the page lays out itself", () => {
+    const plans = model.items.filter((i) => i.kind === "plan").map((p) => p.kind === "plan" && p.title);
+    assert.deepEqual(plans, ["plan proposed", "plan revised by cli: test the day too"]);
+    assert.equal(model.plan?.status, "approved");
+    assert.equal(model.ledger?.stuck, true);
+    const kinds = new Set(model.items.map((i) => i.kind));
+    for (const kind of ["agent", "text", "reasoning", "tool", "intervention", "report"] as const)
+      assert.ok(kinds.has(kind), kind);
   });
 });
