@@ -69,6 +69,13 @@ describe("demuxOutput (Docker's multiplexed exec stream)", () => {
     );
   });
 
+  it("survives a chunk of 50,000 tiny frames (dockerode's demuxer recurses per frame)", () => {
+    const frames = Array.from({ length: 50_000 }, (_, i) => frame(i % 2 ? 2 : 1, i % 5 === 0 ? "" : "x"));
+    const seen = demux([Buffer.concat(frames)]);
+    assert.equal(joined(seen, "stdout").length + joined(seen, "stderr").length, 40_000);
+    assert.equal(joined(seen, "stdout").length, 20_000);
+  });
+
   it("passes empty frames through without emitting", () => {
     const seen = demux([Buffer.concat([frame(1, ""), frame(1, "x"), frame(2, "")])]);
     assert.deepEqual(seen, [["stdout", "x"]]);

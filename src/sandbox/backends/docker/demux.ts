@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import { type Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type { OutputChunk } from "../../sandbox.ts";
@@ -14,9 +15,13 @@ export interface StreamDemuxer {
  * to call once the stream has ended: it flushes a character cut at the very end.
  *
  * dockerode's demuxer recurses once per frame, so one chunk of more than ~3,000 frames would overflow the
- * stack; the daemon coalesces output under back-pressure (at most ~280 frames in a 64 KiB read, measured
- * with one-byte writes and a stalled reader), far below that.
+ * stack and crash the process. The daemon coalesces output under back-pressure (at most ~280 frames in a
+ * 64 KiB read, measured with one-byte writes and a stalled reader), but a command's output is not ours to
+ * trust: chunks reach the demuxer in pieces of at most 4 KiB (≤ 512 frames), synchronously and in order.
  */
+/** The largest piece handed to dockerode's demuxer at once (see above). */
+const MAX_PIECE = 4096;
+
 export function demuxOutput(
   modem: StreamDemuxer,
   stream: Readable,
@@ -32,7 +37,12 @@ export function demuxOutput(
         done();
       },
     });
-  modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+  const pieces = new EventEmitter();
+  stream.on("data", (chunk: Buffer) => {
+    for (let at = 0; at < chunk.length; at += MAX_PIECE)
+      pieces.emit("data", chunk.subarray(at, at + MAX_PIECE));
+  });
+  modem.demuxStream(pieces as unknown as Readable, sink("stdout"), sink("stderr"));
   return () => {
     for (const name of ["stdout", "stderr"] as const) {
       const text = decoders[name].end();
