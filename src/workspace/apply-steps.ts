@@ -28,7 +28,7 @@ import {
   lstatOrUndefined,
   tempPathOf,
 } from "./apply-journal.ts";
-import { gitBlobId } from "./changes.ts";
+import { gitBlobId, type RawChange } from "./changes.ts";
 import { encodePath, fsPath } from "./path-bytes.ts";
 
 const SYMLINK_MODE = "120000";
@@ -43,12 +43,23 @@ export async function holding(target: string, entry: JournalEntry): Promise<Hold
   const file = fsPath(target, entry.path);
   const info = await lstatOrUndefined(file);
   const { change, prior } = entry;
-  if (await holdsVersion(file, info, change.newMode, change.newBlob)) return "new";
-  // A path the change deletes and a later entry turns into a directory holds the new version too.
-  if (change.newMode === ABSENT_MODE && info?.isDirectory()) return "new";
+  if (await holdsNew(file, info, change)) return "new";
   if (prior.kind === "directory") return info?.isDirectory() ? "prior" : "neither";
   if (await holdsVersion(file, info, change.oldMode, change.oldBlob)) return "prior";
   return "neither";
+}
+
+/**
+ * `file` holds the run's version of `change`. A path the change deletes and a later change turns into a
+ * directory (a file replaced by a folder) holds it too.
+ */
+export async function holdsNew(
+  file: string | Buffer,
+  info: Awaited<ReturnType<typeof lstatOrUndefined>>,
+  change: Pick<RawChange, "newMode" | "newBlob">,
+): Promise<boolean> {
+  if (change.newMode === ABSENT_MODE && info?.isDirectory()) return true;
+  return holdsVersion(file, info, change.newMode, change.newBlob);
 }
 
 /** `file` is `mode`/`blob` as git has it (absent for `000000`): kind, bytes, and the executable bit. */

@@ -136,6 +136,11 @@ describe("applyTo", () => {
     await fx.workspace.applyTo(fx.repo);
     assert.equal(await readFile(path.join(fx.repo, "old.txt/inside.txt"), "utf8"), "now a directory\n");
     assert.equal(await readFile(path.join(fx.repo, "src"), "utf8"), "now a file\n");
+    // Applied again (say the first apply's record was lost to a kill): the change is there, and said so.
+    await assert.rejects(
+      fx.workspace.applyTo(fx.repo),
+      (error: unknown) => UserError.isInstance(error) && error.code === "already_applied",
+    );
   });
 });
 

@@ -10,7 +10,7 @@ import {
   lstatOrUndefined,
   tempPathOf,
 } from "./apply-journal.ts";
-import { holding, holdsVersion, type Progress, rollBack, rollForward } from "./apply-steps.ts";
+import { holding, holdsNew, type Progress, rollBack, rollForward } from "./apply-steps.ts";
 import { gitBlobId, type RawChange } from "./changes.ts";
 import type { SkippedPath } from "./copy-repo.ts";
 import { fsPath } from "./path-bytes.ts";
@@ -212,7 +212,7 @@ async function checkCheckout(target: string, changes: RawChange[]): Promise<void
   let holdingRun = 0;
   for (const change of changes) {
     const file = fsPath(target, change.path);
-    if (await holdsVersion(file, await lstatOrUndefined(file), change.newMode, change.newBlob)) holdingRun++;
+    if (await holdsNew(file, await lstatOrUndefined(file), change)) holdingRun++;
   }
   if (holdingRun === changes.length) {
     const shown = changes.slice(0, 10).map((c) => c.path);
