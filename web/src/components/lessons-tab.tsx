@@ -1,4 +1,4 @@
-import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from "react";
+import { type KeyboardEvent, type RefObject, useEffect, useMemo, useRef, useState } from "react";
 import { isTerminal } from "../../../src/core/state.ts";
 import { ApiError, api } from "../lib/api.ts";
 import type { LiveRun } from "../model/live-run.ts";
@@ -114,6 +114,9 @@ export function LessonsTab({ live }: { live: LiveRun }) {
 
 type Mode = "idle" | "edit";
 
+/** A refused decision (409 lesson_conflicts) and the saved lessons in its way. */
+type Clash = { body: LessonDecision; conflicts: LessonConflicts; message: string };
+
 function LessonCard({
   runId,
   lesson,
@@ -134,7 +137,7 @@ function LessonCard({
   const [error, setError] = useState<string>();
   const [done, setDone] = useState<string>();
   /** A refused decision (409 lesson_conflicts) and the saved lessons in its way. */
-  const [clash, setClash] = useState<{ body: LessonDecision; conflicts: LessonConflicts; message: string }>();
+  const [clash, setClash] = useState<Clash>();
   const cardRef = useRef<HTMLElement>(null);
   const editRef = useRef<HTMLButtonElement>(null);
   const fieldRef = useRef<HTMLTextAreaElement>(null);
@@ -229,9 +232,6 @@ function LessonCard({
   const shownText = lesson.status === "edited" ? (lesson.decidedText ?? lesson.text) : lesson.text;
   const known = lesson.conflicts;
   const warned = pending && known && known.duplicates.length + known.contradictions.length > 0;
-  const clashIds = clash
-    ? [...clash.conflicts.duplicates, ...clash.conflicts.contradictions].map((l) => l.id)
-    : [];
   return (
     <article
       ref={cardRef}
@@ -303,122 +303,29 @@ function LessonCard({
         {lesson.note && <> · {lesson.note}</>}
       </p>
 
-      {warned && !clash && (
-        <div className="lesson-warning small" data-testid="lesson-warning">
-          {known.duplicates.map((l) => (
-            <p key={`d-${l.id}`}>
-              ! This duplicates <span className="mono">{l.id}</span> “{l.text}”
-            </p>
-          ))}
-          {known.contradictions.map((l) => (
-            <p key={`c-${l.id}`}>
-              ! This may contradict <span className="mono">{l.id}</span> “{l.text}”
-            </p>
-          ))}
-        </div>
-      )}
+      {warned && !clash && <KnownConflicts conflicts={known} />}
 
       {clash && (
-        <fieldset className="lesson-clash" data-testid="lesson-clash">
-          <legend>
-            <strong>Not saved yet:</strong> {clash.body.decision === "edited" ? "your text" : "this lesson"}{" "}
-            clashes with {clashIds.length === 1 ? "a saved lesson" : "saved lessons"} in {fileName(file)}.
-            Keep both, replace, or cancel:
-          </legend>
-          <ul>
-            {clash.conflicts.duplicates.map((l) => (
-              <li key={`d-${l.id}`}>
-                duplicates <span className="mono">{l.id}</span> “{l.text}”
-              </li>
-            ))}
-            {clash.conflicts.contradictions.map((l) => (
-              <li key={`c-${l.id}`}>
-                may contradict <span className="mono">{l.id}</span> “{l.text}”
-              </li>
-            ))}
-          </ul>
-          <div className="row wrap">
-            <button
-              type="button"
-              ref={choiceRef}
-              disabled={busy}
-              onClick={() =>
-                send({
-                  ...clash.body,
-                  force: clash.conflicts.duplicates.length > 0 || undefined,
-                  keepBoth: clash.conflicts.contradictions.length > 0 || undefined,
-                })
-              }
-            >
-              Keep both
-            </button>
-            <button
-              type="button"
-              disabled={busy}
-              onClick={() => send({ ...clash.body, force: true, replace: clashIds })}
-            >
-              Replace {clashIds.join(", ")}
-            </button>
-            <button type="button" disabled={busy} onClick={cancel}>
-              Cancel
-            </button>
-          </div>
-        </fieldset>
+        <ClashChoice
+          clash={clash}
+          file={file}
+          busy={busy}
+          choiceRef={choiceRef}
+          send={send}
+          cancel={cancel}
+        />
       )}
 
       {pending && !clash && (
-        <div className="row wrap actions">
-          {mode === "edit" ? (
-            <>
-              <button
-                type="button"
-                className="primary"
-                disabled={!signedIn || busy || edited === "" || edited.length > 500}
-                onClick={saveEdit}
-                aria-keyshortcuts="Control+Enter"
-              >
-                Save and accept
-              </button>
-              <button type="button" disabled={busy} onClick={cancel} aria-keyshortcuts="Escape">
-                Cancel
-              </button>
-            </>
-          ) : (
-            <>
-              <button
-                type="button"
-                className="primary"
-                disabled={!signedIn || busy}
-                onClick={accept}
-                aria-keyshortcuts="A"
-                aria-label={`Accept ${lesson.lessonId}`}
-              >
-                Accept
-              </button>
-              <button
-                type="button"
-                ref={editRef}
-                disabled={!signedIn || busy}
-                onClick={() => setMode("edit")}
-                aria-keyshortcuts="E"
-                aria-label={`Edit ${lesson.lessonId}`}
-              >
-                Edit…
-              </button>
-              <button
-                type="button"
-                disabled={!signedIn || busy}
-                onClick={reject}
-                aria-keyshortcuts="R"
-                aria-label={`Reject ${lesson.lessonId}`}
-              >
-                Reject
-              </button>
-              {!signedIn && <span className="muted small">Sign in to decide.</span>}
-              {signedIn && <span className="muted small keys">A accept · E edit · R reject</span>}
-            </>
-          )}
-        </div>
+        <LessonActions
+          lessonId={lesson.lessonId}
+          editing={mode === "edit"}
+          signedIn={signedIn}
+          busy={busy}
+          edited={edited}
+          editRef={editRef}
+          on={{ accept, reject, saveEdit, cancel, edit: () => setMode("edit") }}
+        />
       )}
 
       <p className={`small decided decided-${lesson.status}`} aria-live="polite" data-testid="lesson-decided">
@@ -437,5 +344,163 @@ function LessonCard({
         </p>
       )}
     </article>
+  );
+}
+
+/** What the saved lessons already say against this one (duplicates, contradictions), before deciding. */
+function KnownConflicts({ conflicts }: { conflicts: LessonConflicts }) {
+  return (
+    <div className="lesson-warning small" data-testid="lesson-warning">
+      {conflicts.duplicates.map((l) => (
+        <p key={`d-${l.id}`}>
+          ! This duplicates <span className="mono">{l.id}</span> “{l.text}”
+        </p>
+      ))}
+      {conflicts.contradictions.map((l) => (
+        <p key={`c-${l.id}`}>
+          ! This may contradict <span className="mono">{l.id}</span> “{l.text}”
+        </p>
+      ))}
+    </div>
+  );
+}
+
+/** A refused decision: the saved lessons in its way, and keep both / replace / cancel. */
+function ClashChoice({
+  clash,
+  file,
+  busy,
+  choiceRef,
+  send,
+  cancel,
+}: {
+  clash: Clash;
+  file: string;
+  busy: boolean;
+  choiceRef: RefObject<HTMLButtonElement | null>;
+  send: (body: LessonDecision) => void;
+  cancel: () => void;
+}) {
+  const clashIds = [...clash.conflicts.duplicates, ...clash.conflicts.contradictions].map((l) => l.id);
+  return (
+    <fieldset className="lesson-clash" data-testid="lesson-clash">
+      <legend>
+        <strong>Not saved yet:</strong> {clash.body.decision === "edited" ? "your text" : "this lesson"}{" "}
+        clashes with {clashIds.length === 1 ? "a saved lesson" : "saved lessons"} in {fileName(file)}. Keep
+        both, replace, or cancel:
+      </legend>
+      <ul>
+        {clash.conflicts.duplicates.map((l) => (
+          <li key={`d-${l.id}`}>
+            duplicates <span className="mono">{l.id}</span> “{l.text}”
+          </li>
+        ))}
+        {clash.conflicts.contradictions.map((l) => (
+          <li key={`c-${l.id}`}>
+            may contradict <span className="mono">{l.id}</span> “{l.text}”
+          </li>
+        ))}
+      </ul>
+      <div className="row wrap">
+        <button
+          type="button"
+          ref={choiceRef}
+          disabled={busy}
+          onClick={() =>
+            send({
+              ...clash.body,
+              force: clash.conflicts.duplicates.length > 0 || undefined,
+              keepBoth: clash.conflicts.contradictions.length > 0 || undefined,
+            })
+          }
+        >
+          Keep both
+        </button>
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => send({ ...clash.body, force: true, replace: clashIds })}
+        >
+          Replace {clashIds.join(", ")}
+        </button>
+        <button type="button" disabled={busy} onClick={cancel}>
+          Cancel
+        </button>
+      </div>
+    </fieldset>
+  );
+}
+
+/** Accept / edit / reject (or, while editing, save / cancel), with their keys. */
+function LessonActions({
+  lessonId,
+  editing,
+  signedIn,
+  busy,
+  edited,
+  editRef,
+  on,
+}: {
+  lessonId: string;
+  editing: boolean;
+  signedIn: boolean;
+  busy: boolean;
+  edited: string;
+  editRef: RefObject<HTMLButtonElement | null>;
+  on: { accept: () => void; reject: () => void; saveEdit: () => void; cancel: () => void; edit: () => void };
+}) {
+  return (
+    <div className="row wrap actions">
+      {editing ? (
+        <>
+          <button
+            type="button"
+            className="primary"
+            disabled={!signedIn || busy || edited === "" || edited.length > 500}
+            onClick={on.saveEdit}
+            aria-keyshortcuts="Control+Enter"
+          >
+            Save and accept
+          </button>
+          <button type="button" disabled={busy} onClick={on.cancel} aria-keyshortcuts="Escape">
+            Cancel
+          </button>
+        </>
+      ) : (
+        <>
+          <button
+            type="button"
+            className="primary"
+            disabled={!signedIn || busy}
+            onClick={on.accept}
+            aria-keyshortcuts="A"
+            aria-label={`Accept ${lessonId}`}
+          >
+            Accept
+          </button>
+          <button
+            type="button"
+            ref={editRef}
+            disabled={!signedIn || busy}
+            onClick={on.edit}
+            aria-keyshortcuts="E"
+            aria-label={`Edit ${lessonId}`}
+          >
+            Edit…
+          </button>
+          <button
+            type="button"
+            disabled={!signedIn || busy}
+            onClick={on.reject}
+            aria-keyshortcuts="R"
+            aria-label={`Reject ${lessonId}`}
+          >
+            Reject
+          </button>
+          {!signedIn && <span className="muted small">Sign in to decide.</span>}
+          {signedIn && <span className="muted small keys">A accept · E edit · R reject</span>}
+        </>
+      )}
+    </div>
   );
 }
