@@ -382,6 +382,7 @@ function parseSeq(value: string): number {
 
 /** Runs the CLI; resolves with the process exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   let code: number = EXIT.ok;
   const program = buildProgram((c) => {
     code = c;
@@ -401,5 +402,18 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     return reportError(error);
+  }
+}
+
+/**
+ * `entourage runs | head -1`: when the reader of stdout (or stderr) goes away, stop at once and quietly with the
+ * status a shell shows for a process killed by SIGPIPE (141), as any Unix tool does — no stack trace.
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(EXIT.sigpipe);
+      throw error;
+    });
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   appendFileSync,
   cpSync,
@@ -14,6 +15,7 @@ import { after, before, describe, it } from "node:test";
 import type { FakeTurn } from "../fake-llm/scenario.ts";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import {
+  BIN,
   type CliResult,
   cliEnv,
   jsonLines,
@@ -508,5 +510,25 @@ describe("apply against a checkout that moved on", () => {
       `the refusal does not say the run was already applied:\n${second.stderr}`,
     );
     assertNothingLost(home, 1);
+  });
+});
+
+describe("a closed pipe (entourage … | head -1)", () => {
+  it("stops quietly with the SIGPIPE status, no stack trace", async () => {
+    const home = tempDir("epipe-home");
+    try {
+      const child = spawn(process.execPath, [BIN, "doctor"], {
+        env: cliEnv(home),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child.stdout.destroy(); // the reader is gone before the first line is written
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const [code] = (await once(child, "close")) as [number | null];
+      assert.equal(code, 141, stderr);
+      assert.equal(stderr, "");
+    } finally {
+      removeDir(home);
+    }
   });
 });

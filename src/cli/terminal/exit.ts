@@ -3,7 +3,7 @@ import { EntourageError, errorMessage, UserError } from "../../core/errors.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
 
 /** The CLI's exit codes (README: "Exit codes"). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigpipe: 141, sigterm: 143 } as const;
 
 /**
  * Prints an error the way every command does — one `error:` line; a person's mistake (UserError) exits 2,
