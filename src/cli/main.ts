@@ -1,4 +1,5 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { UserError } from "../core/errors.ts";
 import { APPROVAL_MODES, ORCHESTRATION_MODES, RUN_STATUSES, SANDBOX_BACKENDS } from "../core/vocabulary.ts";
 import { setStoreFlag } from "./store-choice.ts";
 import { EXIT, reportError } from "./terminal/exit.ts";
@@ -97,6 +98,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "Multi-agent coding orchestrator: every step visible, risky actions approved by you, all code sandboxed.",
     )
     .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
+    .usage('[options] [command]  |  entourage "<task>" [run options]')
+    .addHelpText(
+      "after",
+      '\nA task alone runs it, like `run`: entourage "Fix the failing test" --repo . — and `entourage` alone on a\nterminal asks for one.',
+    )
     .showHelpAfterError("(run with --help for usage)")
     .option(
       "--store <url>",
@@ -388,7 +394,10 @@ export async function main(argv: string[]): Promise<number> {
     code = c;
   });
   try {
-    await program.parseAsync(argv);
+    const task = argv.length === 2 ? await askForTask() : undefined;
+    if (task === "")
+      return reportError(new UserError("empty_task", 'No task given. Try: entourage "Fix the failing test"'));
+    await program.parseAsync(withRunImplied(program, task === undefined ? argv : [...argv, task]));
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -415,5 +424,32 @@ function quietOnClosedPipe(): void {
       if (error.code === "EPIPE") process.exit(EXIT.sigpipe);
       throw error;
     });
+  }
+}
+
+/**
+ * `entourage "Fix the failing test" --repo .` is `entourage run …`, as the agent CLIs people know take a bare
+ * prompt: a first word that is no command and has a space in it is a task. A single unknown word stays an
+ * unknown command (a typo of `runs` must not start a run); `entourage run <word>` runs a one-word task.
+ */
+export function withRunImplied(program: Command, argv: string[]): string[] {
+  const first = argv[2];
+  if (first === undefined || first.startsWith("-") || !/\s/.test(first.trim())) return argv;
+  const known = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  return known.has(first) ? argv : [...argv.slice(0, 2), "run", ...argv.slice(2)];
+}
+
+/** `entourage` alone on a terminal asks what to do (in this folder); elsewhere it prints the usage. */
+async function askForTask(): Promise<string | undefined> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) return undefined;
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    process.stdout.write(
+      `entourage — agents that work on ${process.cwd()} in a sandbox; your checkout changes only when you apply.\n`,
+    );
+    return (await rl.question("What should they do? ")).trim();
+  } finally {
+    rl.close();
   }
 }

@@ -56,12 +56,13 @@ export function runOnTerminal(
   args: string[],
   answers: [prompt: string, answer: string][],
   env: Record<string, string>,
+  cwd?: string,
 ): Promise<{ code: number | null; transcript: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       "python3",
       [join(ROOT, "test", "helpers", "pty-run.py"), JSON.stringify(answers), process.execPath, BIN, ...args],
-      { env: { ...env, TERM: "dumb" }, stdio: ["ignore", "pipe", "pipe"] },
+      { env: { ...env, TERM: "dumb" }, stdio: ["ignore", "pipe", "pipe"], cwd },
     );
     let transcript = "";
     child.stdout.on("data", (d) => (transcript += d));
