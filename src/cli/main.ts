@@ -315,6 +315,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     );
 
   program
+    .command("completion")
+    .description(
+      "print the shell completion script: bash, zsh or fish (commands, flags, their values, run ids)",
+    )
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(["bash", "zsh", "fish"]))
+    .addHelpText(
+      "after",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: zsh's own ${fpath[1]}, printed for the user
+      '\nInstall: bash: source <(entourage completion bash) in ~/.bashrc · zsh: entourage completion zsh > "${fpath[1]}/_entourage" · fish: entourage completion fish > ~/.config/fish/completions/entourage.fish',
+    )
+    .action(async (shell: string) =>
+      setExit((await import("./commands/completion.ts")).completionCommand(program, shell)),
+    );
+
+  program
     .command("doctor")
     .description(
       "what works here: bubblewrap, docker, cgroups, the sandbox runs would use, and what each runs for a repository",
