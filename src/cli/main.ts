@@ -128,6 +128,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .addOption(sandboxOption())
     .addOption(approvalOption("when to ask before a tool call runs (default for the demo: auto)"))
+    .option("--yes", "approve every tool call without asking, as run --yes does (--approval auto)")
     .option("--json", "print the run's events as JSONL")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (opts) => setExit(await (await import("./commands/demo.ts")).demoCommand(opts)));

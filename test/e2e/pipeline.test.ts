@@ -149,7 +149,8 @@ describe("entourage demo", () => {
   it("runs the whole pipeline on the bundled sample with the scripted model and says so", async () => {
     const home = tempDir("home");
     try {
-      const run = await runCli(["demo"], { env: cliEnv(home) });
+      // --yes as for run (an unknown option before): every call approved, the demo's fast path.
+      const run = await runCli(["demo", "--yes"], { env: cliEnv(home) });
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /scripted demo model, not an LLM/);
       assert.match(run.stdout, /✔ succeeded/);

@@ -48,6 +48,8 @@ const DEMO_MOUNTS: MountConfig = { dependencyDirs: [], toolchainPaths: [], entou
 export async function demoCommand(flags: {
   sandbox?: SandboxBackendName;
   approval?: ApprovalMode;
+  /** `--yes`: approve everything (what `--approval auto` does). */
+  yes?: boolean;
   json?: boolean;
   server?: boolean;
 }): Promise<number> {
@@ -65,7 +67,7 @@ export async function demoCommand(flags: {
     const workspace = await Workspace.create({ repo, dir: dirs.workspace });
     // The sample's tests run on the user's own toolchain, as a real run's would.
     const mounts = await detectMounts(workspace.repo, DEMO_MOUNTS, "off");
-    const approvalMode = flags.approval ?? "auto";
+    const approvalMode = flags.yes ? "auto" : (flags.approval ?? "auto");
     const code = await startRun({
       label: "entourage demo",
       runId,
