@@ -404,4 +404,56 @@ describe("dashboard in a browser", { skip, timeout: 300_000 }, () => {
       await teardown(s);
     }
   });
+
+  it("the runs list: start times, aligned numbers, search and repository filter, and a phone-width card per run", async () => {
+    const s = await setup([finishTurn, finishTurn]);
+    const { page } = browser;
+    try {
+      for (const task of ["Alpha: fix the date helper", "Beta: tidy the tests"]) {
+        const { body } = await apiCall<{ runId: string }>(s.serve, s.home, "/runs", { task, repo: s.repo });
+        await waitFor(`${task} to finish`, async () => {
+          const run = await apiCall<{ run: { status: string } }>(s.serve, s.home, `/runs/${body.runId}`);
+          return run.body.run.status === "succeeded";
+        });
+      }
+      await page.goto(`${s.serve.url}/`);
+      const rows = page.locator("table.runs tbody tr");
+      await rows.nth(1).waitFor();
+      assert.equal(await rows.count(), 2);
+      assert.match(
+        (await rows.first().locator('td[data-label="started"]').textContent()) ?? "",
+        /^\d\d:\d\d$/,
+      );
+      // The Cost heading's text ends where its numbers end (right-aligned both).
+      const textRight = (selector: string) =>
+        page.evaluate((sel) => {
+          const range = document.createRange();
+          range.selectNodeContents(document.querySelector(sel)!);
+          return range.getBoundingClientRect().right;
+        }, selector);
+      const head = await textRight("table.runs thead th:nth-child(8)");
+      const cell = await textRight("table.runs tbody tr:first-child td:nth-child(8)");
+      assert.ok(Math.abs(head - cell) < 2, `Cost heading ends at ${head}, its numbers at ${cell}`);
+
+      await page.getByLabel("Search runs").fill("beta tests");
+      await waitFor("the search to leave one run", async () => (await rows.count()) === 1);
+      assert.match((await rows.first().textContent()) ?? "", /Beta: tidy the tests/);
+      await page.getByLabel("Search runs").fill("");
+      await page.getByLabel("Repository").selectOption(s.repo);
+      await waitFor("both runs of the repository", async () => (await rows.count()) === 2);
+
+      await page.setViewportSize({ width: 390, height: 844 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.equal(overflow, 0, "nothing sticks out sideways at phone width");
+      for (const label of ["started", "took"]) {
+        const box = await rows.first().locator(`td[data-label="${label}"]`).boundingBox();
+        assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${label} is on screen`);
+      }
+      assert.equal(await rows.first().locator("td.wide-only").first().isVisible(), false);
+      await screenshot(page, "dashboard-runs-phone.png");
+    } finally {
+      await page.setViewportSize({ width: 1360, height: 900 });
+      await teardown(s);
+    }
+  });
 });

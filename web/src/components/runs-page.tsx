@@ -1,6 +1,6 @@
 import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api } from "../lib/api.ts";
-import { formatCost, formatDuration, formatTokens } from "../lib/format.ts";
+import { formatCost, formatDuration, formatStarted, formatTokens } from "../lib/format.ts";
 import { linkClick, navigate } from "../lib/router.ts";
 import { followStream, type StreamStatus } from "../lib/sse.ts";
 import { useSession } from "../session.tsx";
@@ -51,6 +51,8 @@ export function RunsPage({ status }: { status?: string }) {
   const [conn, setConn] = useState<StreamStatus>({ state: "connecting", attempt: 1 });
   const [activeAgents, setActiveAgents] = useState<Record<string, string>>({});
   const [showForm, setShowForm] = useState(false);
+  const [query, setQuery] = useState("");
+  const [repoFilter, setRepoFilter] = useState("");
   const [, setNow] = useState(Date.now());
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
 
@@ -116,12 +118,37 @@ export function RunsPage({ status }: { status?: string }) {
     };
   }, [load, scheduleLoad]);
 
+  const repos = [...new Set((runs ?? []).map((r) => r.repo))].sort();
+  const words = query.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const shown = (runs ?? []).filter(
+    (r) =>
+      (repoFilter === "" || r.repo === repoFilter) &&
+      words.every((w) => `${r.task} ${r.runId} ${r.repo}`.toLowerCase().includes(w)),
+  );
+
   return (
     <div className="page runs-page">
       <div className="page-head">
         <h1>Runs</h1>
         <ConnectionBadge status={conn} />
         <div className="spacer" />
+        <input
+          type="search"
+          className="run-search"
+          placeholder="Search task, run id, repository"
+          aria-label="Search runs"
+          value={query}
+          onChange={(e) => setQuery(e.target.value)}
+        />
+        <label htmlFor="repo-filter">Repository</label>
+        <select id="repo-filter" value={repoFilter} onChange={(e) => setRepoFilter(e.target.value)}>
+          <option value="">all</option>
+          {repos.map((repo) => (
+            <option key={repo} value={repo}>
+              {repo.split("/").slice(-2).join("/")}
+            </option>
+          ))}
+        </select>
         <label htmlFor="status-filter">Status</label>
         <select
           id="status-filter"
@@ -157,69 +184,86 @@ export function RunsPage({ status }: { status?: string }) {
             : "No runs yet. Start one with New run, or with entourage run in a terminal."}
         </p>
       )}
-      {runs && runs.length > 0 && (
-        <table className="runs">
-          <caption className="sr-only">Runs, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Status</th>
-              <th scope="col">Task</th>
-              <th scope="col">Repository</th>
-              <th scope="col">Active agent</th>
-              <th scope="col" className="num">
-                Duration
-              </th>
-              <th scope="col" className="num">
-                Tokens
-              </th>
-              <th scope="col" className="num">
-                Cost
-              </th>
-              <th scope="col" className="num">
-                Events
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {runs.map((r) => (
-              <tr key={r.runId} data-run-id={r.runId} data-status={r.status}>
-                <td>
-                  <StatusPill status={r.status} />
-                  {r.live && <span className="tag">live</span>}
-                  {r.interrupted && (
-                    <span
-                      className="tag warn"
-                      title={`The process that drove it is gone; nothing is lost. Continue with: entourage resume ${r.runId}`}
-                    >
-                      interrupted
-                    </span>
-                  )}
-                  {r.verification === "not_verified" && (
-                    <span className="tag warn" title="No test could be run on the change">
-                      not verified
-                    </span>
-                  )}
-                </td>
-                <td className="task">
-                  <a href={`/runs/${r.runId}`} onClick={linkClick}>
-                    {r.task || r.runId}
-                  </a>
-                  <div className="muted mono small">{r.runId}</div>
-                </td>
-                <td className="mono small repo" title={r.repo}>
-                  {r.repo.split("/").slice(-2).join("/")}
-                </td>
-                <td>{ACTIVE.has(r.status) ? (activeAgents[r.runId] ?? "–") : "–"}</td>
-                <td className="num">
-                  {formatDuration((ACTIVE.has(r.status) && r.live ? Date.now() : r.updatedAt) - r.createdAt)}
-                </td>
-                <td className="num">{formatTokens(r.inputTokens + r.outputTokens)}</td>
-                <td className="num">{formatCost(r.costUsd, r.costKnown)}</td>
-                <td className="num">{r.events}</td>
+      {runs && runs.length > 0 && shown.length === 0 && (
+        <p className="empty">No run matches {query.trim() ? `“${query.trim()}”` : "these filters"}.</p>
+      )}
+      {shown.length > 0 && (
+        <div className="table-scroll">
+          <table className="runs">
+            <caption className="sr-only">Runs, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Status</th>
+                <th scope="col">Task</th>
+                <th scope="col">Repository</th>
+                <th scope="col" className="wide-only">
+                  Active agent
+                </th>
+                <th scope="col" className="num">
+                  Started
+                </th>
+                <th scope="col" className="num">
+                  Duration
+                </th>
+                <th scope="col" className="num wide-only">
+                  Tokens
+                </th>
+                <th scope="col" className="num">
+                  Cost
+                </th>
+                <th scope="col" className="num wide-only">
+                  Events
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {shown.map((r) => (
+                <tr key={r.runId} data-run-id={r.runId} data-status={r.status}>
+                  <td>
+                    <StatusPill status={r.status} />
+                    {r.live && <span className="tag">live</span>}
+                    {r.interrupted && (
+                      <span
+                        className="tag warn"
+                        title={`The process that drove it is gone; nothing is lost. Continue with: entourage resume ${r.runId}`}
+                      >
+                        interrupted
+                      </span>
+                    )}
+                    {r.verification === "not_verified" && (
+                      <span className="tag warn" title="No test could be run on the change">
+                        not verified
+                      </span>
+                    )}
+                  </td>
+                  <td className="task">
+                    <a href={`/runs/${r.runId}`} onClick={linkClick}>
+                      {r.task || r.runId}
+                    </a>
+                    <div className="muted mono small">{r.runId}</div>
+                  </td>
+                  <td className="mono small repo" title={r.repo}>
+                    {r.repo.split("/").slice(-2).join("/")}
+                  </td>
+                  <td className="wide-only">{ACTIVE.has(r.status) ? (activeAgents[r.runId] ?? "–") : "–"}</td>
+                  <td className="num" data-label="started" title={new Date(r.createdAt).toISOString()}>
+                    {formatStarted(r.createdAt)}
+                  </td>
+                  <td className="num" data-label="took">
+                    {formatDuration(
+                      (ACTIVE.has(r.status) && r.live ? Date.now() : r.updatedAt) - r.createdAt,
+                    )}
+                  </td>
+                  <td className="num wide-only">{formatTokens(r.inputTokens + r.outputTokens)}</td>
+                  <td className="num" data-label={r.costKnown ? "cost" : ""}>
+                    {formatCost(r.costUsd, r.costKnown)}
+                  </td>
+                  <td className="num wide-only">{r.events}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </div>
   );
