@@ -7,7 +7,9 @@ import {
   formatCost,
   formatTokens,
   modelLabel,
+  outcomeWord,
   sandboxLabel,
+  usageWords,
 } from "../../core/index.ts";
 import type { Style } from "./style.ts";
 
@@ -40,6 +42,8 @@ export class TerminalRenderer {
   private readonly parents = new Map<string, string | undefined>();
   private readonly running = new Map<string | undefined, string[]>();
   private readonly finished = new Set<string>();
+  /** Files the run's final diff changes (`diff.ready`); undefined until it is ready. */
+  private changedFiles: number | undefined;
 
   constructor(out: (s: string) => void, style: Style, options: { outputLines?: number } = {}) {
     this.out = out;
@@ -65,8 +69,16 @@ export class TerminalRenderer {
         this.count(event);
         return;
       case "agent.step.ended":
-        this.line(this.s.dim(`  ${this.totals()}`));
+        // The step's own tokens first; the run's running total after, labelled so the two are not confused.
+        this.line(
+          this.s.dim(
+            `  step ${event.data.step} · ${usageWords(event.data.usage, event.data.costUsd)}  (run so far: ${this.totals()})`,
+          ),
+        );
         return;
+      case "diff.ready":
+        this.changedFiles = event.data.files.length;
+        break;
       case "tool.call.ended":
         this.endOutput(event);
         break;
@@ -215,7 +227,7 @@ export class TerminalRenderer {
       );
       this.line(s.dim(`  per agent: ${parts.join(" · ")}`));
     }
-    this.line(s.dim(`  next: entourage diff ${event.runId}  ·  entourage apply ${event.runId}`));
+    this.line(s.dim(`  ${nextSteps(event.runId, outcomeWord(event.data, this.context), this.changedFiles)}`));
   }
 
   /** Parallel agents' lines interleave: label them with the agent's name and start order. */
@@ -246,6 +258,25 @@ export class TerminalRenderer {
     if (siblings.length < 2 || !siblings.includes(agentId)) return "";
     return this.s.cyan(`[${this.context.agentName(agentId) ?? "agent"} ${siblings.indexOf(agentId) + 1}] `);
   }
+}
+
+/**
+ * The hint after a run's outcome, fitted to it: review and apply a change that succeeded; nothing to apply
+ * when nothing changed; for a run that did not succeed, the log that says why, a fork to try again with
+ * guidance (a finished run cannot be resumed), and the change so far if there is one.
+ */
+export function nextSteps(runId: string, outcome: string, changedFiles: number | undefined): string {
+  const changed = changedFiles !== undefined && changedFiles > 0;
+  if (outcome === "succeeded")
+    return changed
+      ? `next: entourage diff ${runId}  ·  entourage apply ${runId}`
+      : `nothing changed, nothing to apply  ·  the whole log: entourage show ${runId}`;
+  const parts = [
+    `what happened: entourage show ${runId}`,
+    `try again with guidance: entourage fork ${runId} "<what to do differently>"`,
+  ];
+  if (changed) parts.push(`the change so far: entourage diff ${runId}`);
+  return `next: ${parts.join("  ·  ")}`;
 }
 
 /**
