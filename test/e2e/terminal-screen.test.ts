@@ -103,7 +103,7 @@ describe("entourage run in a terminal: the screen a new user reads", {
     assert.doesNotMatch(end, /failed|entourage diff|entourage apply/);
     assert.match(
       end,
-      /next: what happened: entourage show run_\w+ {2}· {2}try again with guidance: entourage fork/,
+      /next: entourage show run_\w+ \(why\) {2}· {2}entourage fork run_\w+ "<guidance>" \(try again\)/,
     );
   });
 });

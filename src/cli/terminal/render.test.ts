@@ -328,14 +328,17 @@ describe("TerminalRenderer", () => {
       assert.doesNotMatch(text, /failed|entourage diff|entourage apply/);
       assert.match(
         text,
-        /next: what happened: entourage show run_abc {2}· {2}try again with guidance: entourage fork run_abc "/,
+        /next: entourage show run_abc \(why\) {2}· {2}entourage fork run_abc "<guidance>" \(try again\)$/m,
       );
     });
 
     it("a partial run that changed files offers the change so far, not apply", () => {
       const lines = tail([report("partial"), diff(2), finished("failed")]);
       assert.equal(lines[0], "✘ partial");
-      assert.match(lines.at(-1)!, /entourage fork run_abc .*the change so far: entourage diff run_abc$/);
+      assert.match(
+        lines.at(-1)!,
+        /entourage fork run_abc .* {2}· {2}entourage diff run_abc \(the change so far\)$/,
+      );
       assert.doesNotMatch(lines.join("\n"), /apply/);
     });
 
@@ -356,10 +359,7 @@ describe("TerminalRenderer", () => {
     it("a cancelled run reads cancelled and points to show and fork", () => {
       const lines = tail([report("done"), finished("cancelled")]);
       assert.equal(lines[0], "✘ cancelled");
-      assert.match(
-        lines.at(-1)!,
-        /^ {2}next: what happened: entourage show run_abc .*entourage fork run_abc/,
-      );
+      assert.match(lines.at(-1)!, /^ {2}next: entourage show run_abc \(why\) .*entourage fork run_abc/);
     });
   });
 

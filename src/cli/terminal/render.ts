@@ -271,11 +271,8 @@ export function nextSteps(runId: string, outcome: string, changedFiles: number |
     return changed
       ? `next: entourage diff ${runId}  ·  entourage apply ${runId}`
       : `nothing changed, nothing to apply  ·  the whole log: entourage show ${runId}`;
-  const parts = [
-    `what happened: entourage show ${runId}`,
-    `try again with guidance: entourage fork ${runId} "<what to do differently>"`,
-  ];
-  if (changed) parts.push(`the change so far: entourage diff ${runId}`);
+  const parts = [`entourage show ${runId} (why)`, `entourage fork ${runId} "<guidance>" (try again)`];
+  if (changed) parts.push(`entourage diff ${runId} (the change so far)`);
   return `next: ${parts.join("  ·  ")}`;
 }
 
