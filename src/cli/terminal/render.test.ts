@@ -291,6 +291,35 @@ describe("TerminalRenderer", () => {
     );
   });
 
+  it("names a step once: its start line only when the step prints something before it ends", () => {
+    const usage = { inputTokens: 10, outputTokens: 2 };
+    const ended = (step: number): NewEvent[] => [
+      { type: "llm.response", agentId: A, data: { step, usage, latencyMs: 1, finishReason: "stop" } },
+      {
+        type: "agent.step.ended",
+        agentId: A,
+        data: { step, text: "", toolCalls: [], usage, finishReason: "stop" },
+      },
+    ];
+    const text = render(
+      log([
+        { type: "agent.step.started", agentId: A, data: { step: 1 } },
+        ...ended(1),
+        { type: "agent.step.started", agentId: A, data: { step: 2 } },
+        delta("Looking."),
+        ...ended(2),
+        { type: "agent.step.started", agentId: A, data: { step: 3 } },
+      ]),
+    );
+    assert.equal(
+      text,
+      "  step 1 · 10 in · 2 out · cost unknown  (run so far: 10 in · 2 out · cost unknown)\n" +
+        "  step 2\n  Looking.\n" +
+        "  step 2 · 10 in · 2 out · cost unknown  (run so far: 20 in · 4 out · cost unknown)\n" +
+        "  step 3\n",
+    );
+  });
+
   describe("one outcome word and the hint that fits it", () => {
     const report = (status: "done" | "blocked" | "partial" | "failed"): NewEvent => ({
       type: "agent.finished",

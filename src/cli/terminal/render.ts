@@ -42,6 +42,11 @@ export class TerminalRenderer {
   private readonly parents = new Map<string, string | undefined>();
   private readonly running = new Map<string | undefined, string[]>();
   private readonly finished = new Set<string>();
+  /**
+   * A step's `step N` line waits for the step's first printed line: a step that prints nothing until it
+   * ends shows only its end line (`step N · tokens …`), not `step N` twice.
+   */
+  private pendingStep: { agentId?: string; description: EventDescription; prefix: string } | undefined;
   /** Files the run's final diff changes (`diff.ready`); undefined until it is ready. */
   private changedFiles: number | undefined;
 
@@ -68,7 +73,16 @@ export class TerminalRenderer {
       case "llm.response":
         this.count(event);
         return;
+      case "agent.step.started":
+        this.flushStep();
+        this.pendingStep = {
+          agentId: event.agentId,
+          description: describeEvent(event, this.context),
+          prefix: this.prefix,
+        };
+        return;
       case "agent.step.ended":
+        if (this.pendingStep?.agentId === event.agentId) this.pendingStep = undefined;
         // The step's own tokens first; the run's running total after, labelled so the two are not confused.
         this.line(
           this.s.dim(
@@ -90,11 +104,24 @@ export class TerminalRenderer {
 
   /** Ends a half-written line (before the process prints anything else). */
   end(): void {
+    this.flushStep();
     if (!this.atLineStart) this.out("\n");
     this.atLineStart = true;
   }
 
+  /** Prints the waiting `step N` line, with the label of the agent whose step it is. */
+  private flushStep(): void {
+    const pending = this.pendingStep;
+    if (!pending) return;
+    this.pendingStep = undefined;
+    const prefix = this.prefix;
+    this.prefix = pending.prefix;
+    this.print(pending.description);
+    this.prefix = prefix;
+  }
+
   private line(text: string): void {
+    this.flushStep();
     if (!this.atLineStart) this.out("\n");
     this.out(`${this.prefix}${text}\n`);
     this.atLineStart = true;
@@ -148,6 +175,7 @@ export class TerminalRenderer {
 
   /** Streamed text joins on one indented line until something else is printed. */
   private stream(event: EventOf<"agent.text.delta" | "agent.reasoning.delta">): void {
+    this.flushStep();
     const kind = event.type;
     if (this.openText !== kind) {
       if (!this.atLineStart) this.out("\n");
