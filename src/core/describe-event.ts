@@ -6,6 +6,7 @@
  */
 import type { EntourageEvent, EventOf, EventType } from "./events/index.ts";
 import { FALLBACK_LABEL, formatCost, formatDuration, formatTokens, printablePath } from "./format.ts";
+import type { ReportStatus } from "./vocabulary.ts";
 
 /** What kind of news: the terminal's colour, the dashboard note's tone. */
 export type Tone = "info" | "ok" | "warn" | "error";
@@ -41,16 +42,20 @@ export interface EventDescription {
 export interface DescribeContext {
   agentName(agentId: string): string | undefined;
   readonly startedAt?: number;
+  /** The status of the last agent report (`agent.finished`): the one a failed run ended on. */
+  readonly lastReport?: ReportStatus;
 }
 
 /** Keeps a `DescribeContext` up to date: give it every event, in order, before describing it. */
 export class EventContext implements DescribeContext {
   readonly #names = new Map<string, string>();
   startedAt?: number;
+  lastReport?: ReportStatus;
 
   observe(event: EntourageEvent): void {
     if (event.type === "agent.started" && event.agentId) this.#names.set(event.agentId, event.data.name);
     if (event.type === "run.created") this.startedAt = event.time;
+    if (event.type === "agent.finished") this.lastReport = event.data.report.status;
   }
 
   agentName(agentId: string): string | undefined {
@@ -91,6 +96,26 @@ const suffix = (text: string | undefined, before = ": ") => (text ? `${before}${
 const joined = (...parts: (string | undefined)[]) => parts.filter(Boolean).join("\n") || undefined;
 const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** A model call's or a step's tokens and cost: `1.2k in · 310 out · $0.01`. */
+export function usageWords(usage: { inputTokens: number; outputTokens: number }, costUsd?: number): string {
+  return `${formatTokens(usage.inputTokens)} in · ${formatTokens(usage.outputTokens)} out · ${formatCost(costUsd ?? 0, costUsd !== undefined)}`;
+}
+
+/**
+ * The one word a finished run's outcome reads as: its status, except that a run that failed because its
+ * agent reported `blocked` or `partial` (no error, not a failed test) says so, the word the agent's own
+ * line used — never `blocked` on one line and `failed` on the next.
+ */
+export function outcomeWord(
+  data: { status: "succeeded" | "failed" | "cancelled"; error?: unknown },
+  context: Pick<DescribeContext, "lastReport">,
+): "succeeded" | "failed" | "cancelled" | "blocked" | "partial" {
+  const report = context.lastReport;
+  if (data.status === "failed" && !data.error && (report === "blocked" || report === "partial"))
+    return report;
+  return data.status;
+}
 
 /** How the run's model reads: the scripted demo model always says it is not an LLM. */
 export function modelLabel(model: { provider: string; model: string; scripted?: boolean }): string {
@@ -166,10 +191,11 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
     d.status === "paused"
       ? note("warn", `paused${suffix(d.reason)}`, { mark: "⏸", depth: 0 })
       : minor(`run ${d.status}${suffix(d.reason)}`, { depth: 0 }),
-  "run.finished": ({ data: d, time }, { startedAt }) => {
-    const took = startedAt ? ` in ${formatDuration(time - startedAt)}` : "";
+  "run.finished": ({ data: d, time }, context) => {
+    const took = context.startedAt ? ` in ${formatDuration(time - context.startedAt)}` : "";
     const ok = d.status === "succeeded";
-    return note(ok ? "ok" : d.status === "failed" ? "error" : "warn", `${d.status}${took}`, {
+    const word = outcomeWord(d, context);
+    return note(ok ? "ok" : word === "failed" ? "error" : "warn", `${word}${took}`, {
       mark: ok ? "✔" : "✘",
       depth: 0,
       lines: d.summary.trim() ? d.summary.trim().split("\n") : undefined,
@@ -256,9 +282,7 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
   "agent.text.delta": ({ data: d }) => minor(`text (step ${d.step})`, { detail: d.text }),
   "agent.reasoning.delta": ({ data: d }) => minor(`thinking (step ${d.step})`, { detail: d.text }),
   "agent.step.ended": ({ data: d }) =>
-    minor(
-      `step ${d.step} ended (${d.finishReason}): ${formatTokens(d.usage.inputTokens)} in · ${formatTokens(d.usage.outputTokens)} out · ${formatCost(d.costUsd ?? 0, d.costUsd !== undefined)}`,
-    ),
+    minor(`step ${d.step} ended (${d.finishReason}): ${usageWords(d.usage, d.costUsd)}`),
   "agent.finished": ({ data: d }) =>
     note(REPORT_TONE[d.report.status], `finished: ${d.report.status} (${d.reason})`, {
       mark: "●",
@@ -273,9 +297,7 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
       `model call ${d.provider}/${d.model} (step ${d.step}, attempt ${d.attempt}): ~${formatTokens(d.estimatedInputTokens)} tokens in`,
     ),
   "llm.response": ({ data: d }) =>
-    minor(
-      `model answered in ${formatDuration(d.latencyMs)}: ${formatTokens(d.usage.inputTokens)} in · ${formatTokens(d.usage.outputTokens)} out · ${formatCost(d.costUsd ?? 0, d.costUsd !== undefined)}`,
-    ),
+    minor(`model answered in ${formatDuration(d.latencyMs)}: ${usageWords(d.usage, d.costUsd)}`),
   "llm.retry": ({ data: d }) =>
     note(
       "warn",

@@ -61,7 +61,8 @@ export async function attachCommand(runId: string, opts: { url?: string }): Prom
       throw error;
     });
     const style = makeStyle(colorEnabled(process.stdout));
-    const out = (s: string) => process.stdout.write(s);
+    // Through the console once it reads the terminal, so an open question is redrawn below new lines.
+    const out = (s: string) => (console ? console.write(s) : process.stdout.write(s));
     const renderer = new TerminalRenderer(out, style);
     const base = `/runs/${encodeURIComponent(runId)}`;
     const say = (text: string) => out(`${text}\n`);

@@ -14,7 +14,7 @@ import { createRunControl, driveParts } from "../drive.ts";
 import { type DriveParts, logNewRun, type PreparedRun, partsOf, prepareRun } from "../launcher.ts";
 import { startRunServer } from "../remote/run-server.ts";
 import { EXIT, reportError } from "../terminal/exit.ts";
-import { abortOnSignals, attachView, exitCodeOf, unattendedApprover } from "../terminal/live.ts";
+import { abortOnSignals, attachView, exitCodeOf, liveOutput, unattendedApprover } from "../terminal/live.ts";
 import { STEER_KEYS, SteerConsole, type Steering } from "../terminal/steer-console.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 import { reviewLessonsAfterRun } from "./memory.ts";
@@ -135,6 +135,7 @@ export async function drive(
           steering: localSteering(() => steering.control),
         })
       : undefined;
+  liveOutput.through = console?.write;
   let serverUrl: string | undefined;
   const fallback = unattendedApprover(parts.yes);
   const control = createRunControl(
@@ -185,6 +186,7 @@ export async function drive(
     throw error;
   } finally {
     signals.dispose();
+    liveOutput.through = undefined;
     console?.close();
     await server?.close();
     await parts.lease.release(); // already released when the run was driven; not when it never started

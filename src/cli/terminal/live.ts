@@ -6,6 +6,18 @@ import { EXIT } from "./exit.ts";
 import { TerminalRenderer } from "./render.ts";
 import { colorEnabled, makeStyle } from "./style.ts";
 
+/**
+ * Where the live view writes: stdout, or through the steering console while one reads the terminal (so an
+ * open approval question is drawn again below new output). Process-wide, like stdout itself.
+ */
+export const liveOutput = {
+  through: undefined as ((text: string) => void) | undefined,
+  write(text: string): void {
+    if (liveOutput.through) liveOutput.through(text);
+    else process.stdout.write(text);
+  },
+};
+
 /** Prints a run's events as they are written: the live terminal view, or JSONL with `--json`. */
 export function attachView(store: EventStore, runId: string, json: boolean): () => void {
   if (json) {
@@ -13,10 +25,7 @@ export function attachView(store: EventStore, runId: string, json: boolean): () 
       process.stdout.write(`${JSON.stringify(event)}\n`);
     });
   }
-  const renderer = new TerminalRenderer(
-    (s) => process.stdout.write(s),
-    makeStyle(colorEnabled(process.stdout)),
-  );
+  const renderer = new TerminalRenderer(liveOutput.write, makeStyle(colorEnabled(process.stdout)));
   const unsubscribe = store.subscribe(runId, (event: EntourageEvent) => renderer.render(event));
   return () => {
     unsubscribe();

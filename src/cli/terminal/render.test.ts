@@ -237,6 +237,16 @@ describe("TerminalRenderer", () => {
           },
         },
         {
+          type: "diff.ready",
+          data: {
+            baseRef: "a1",
+            headRef: "b2",
+            files: [{ path: "src/parse.ts", status: "modified" }],
+            insertions: 3,
+            deletions: 1,
+          },
+        },
+        {
           type: "run.finished",
           data: { status: "succeeded", summary: "Fixed the parser.\nAll 12 tests pass." },
           time: 14_200,
@@ -252,6 +262,134 @@ describe("TerminalRenderer", () => {
       "  next: entourage diff run_abc  ·  entourage apply run_abc",
       "",
     ]);
+  });
+
+  it("tells a step's own tokens from the run's running total", () => {
+    const step = (n: number, inputTokens: number, outputTokens: number): NewEvent[] => [
+      {
+        type: "llm.response",
+        agentId: A,
+        data: { step: n, usage: { inputTokens, outputTokens }, latencyMs: 5, finishReason: "tool-calls" },
+      },
+      {
+        type: "agent.step.ended",
+        agentId: A,
+        data: {
+          step: n,
+          text: "",
+          toolCalls: [],
+          usage: { inputTokens, outputTokens },
+          finishReason: "tool-calls",
+        },
+      },
+    ];
+    const text = render(log([...step(1, 34_800, 665), ...step(2, 1_200, 310)]));
+    assert.equal(
+      text,
+      "  step 1 · 35k in · 665 out · cost unknown  (run so far: 35k in · 665 out · cost unknown)\n" +
+        "  step 2 · 1.2k in · 310 out · cost unknown  (run so far: 36k in · 975 out · cost unknown)\n",
+    );
+  });
+
+  it("names a step once: its start line only when the step prints something before it ends", () => {
+    const usage = { inputTokens: 10, outputTokens: 2 };
+    const ended = (step: number): NewEvent[] => [
+      { type: "llm.response", agentId: A, data: { step, usage, latencyMs: 1, finishReason: "stop" } },
+      {
+        type: "agent.step.ended",
+        agentId: A,
+        data: { step, text: "", toolCalls: [], usage, finishReason: "stop" },
+      },
+    ];
+    const text = render(
+      log([
+        { type: "agent.step.started", agentId: A, data: { step: 1 } },
+        ...ended(1),
+        { type: "agent.step.started", agentId: A, data: { step: 2 } },
+        delta("Looking."),
+        ...ended(2),
+        { type: "agent.step.started", agentId: A, data: { step: 3 } },
+      ]),
+    );
+    assert.equal(
+      text,
+      "  step 1 · 10 in · 2 out · cost unknown  (run so far: 10 in · 2 out · cost unknown)\n" +
+        "  step 2\n  Looking.\n" +
+        "  step 2 · 10 in · 2 out · cost unknown  (run so far: 20 in · 4 out · cost unknown)\n" +
+        "  step 3\n",
+    );
+  });
+
+  describe("one outcome word and the hint that fits it", () => {
+    const report = (status: "done" | "blocked" | "partial" | "failed"): NewEvent => ({
+      type: "agent.finished",
+      agentId: A,
+      data: {
+        name: "general",
+        reason: "finish",
+        report: { status, summary: "Cannot proceed: the spec is missing.", filesChanged: [] },
+      },
+    });
+    const diff = (files: number): NewEvent => ({
+      type: "diff.ready",
+      data: {
+        baseRef: "a1",
+        headRef: "b2",
+        files: Array.from({ length: files }, (_, i) => ({ path: `f${i}.ts`, status: "modified" as const })),
+        insertions: files,
+        deletions: 0,
+      },
+    });
+    const finished = (status: "succeeded" | "failed" | "cancelled", error?: boolean): NewEvent => ({
+      type: "run.finished",
+      data: {
+        status,
+        summary: "The summary.",
+        error: error ? { code: "internal_error", message: "boom" } : undefined,
+      },
+    });
+    const tail = (events: NewEvent[]) => render(log(events)).trimEnd().split("\n").slice(-4);
+
+    it("a blocked run that changed nothing reads blocked twice, never failed, with no diff/apply hint", () => {
+      const text = render(log([report("blocked"), diff(0), finished("failed")]));
+      assert.match(text, /general finished: blocked \(finish\)/);
+      assert.match(text, /^✘ blocked\n/m);
+      assert.doesNotMatch(text, /failed|entourage diff|entourage apply/);
+      assert.match(
+        text,
+        /next: entourage show run_abc \(why\) {2}· {2}entourage fork run_abc "<guidance>" \(try again\)$/m,
+      );
+    });
+
+    it("a partial run that changed files offers the change so far, not apply", () => {
+      const lines = tail([report("partial"), diff(2), finished("failed")]);
+      assert.equal(lines[0], "✘ partial");
+      assert.match(
+        lines.at(-1)!,
+        /entourage fork run_abc .* {2}· {2}entourage diff run_abc \(the change so far\)$/,
+      );
+      assert.doesNotMatch(lines.join("\n"), /apply/);
+    });
+
+    it("a run the tests failed, or an error ended, reads failed even after a blocked report", () => {
+      assert.equal(tail([report("done"), diff(1), finished("failed")])[0], "✘ failed");
+      assert.equal(tail([report("blocked"), finished("failed", true)])[0], "✘ failed");
+    });
+
+    it("a run that succeeded without changing anything says there is nothing to apply", () => {
+      const lines = tail([report("done"), diff(0), finished("succeeded")]);
+      assert.equal(lines[0], "✔ succeeded");
+      assert.equal(
+        lines.at(-1),
+        "  nothing changed, nothing to apply  ·  the whole log: entourage show run_abc",
+      );
+    });
+
+    it("a cancelled run reads cancelled and points to show and fork", () => {
+      const lines = tail([report("done"), finished("cancelled")]);
+      assert.equal(lines[0], "✘ cancelled");
+      assert.match(lines.at(-1)!, /^ {2}next: entourage show run_abc \(why\) .*entourage fork run_abc/);
+    });
   });
 
   it("shows a failed run as failed, with its summary, and the cost as unknown when a step had no price", () => {

@@ -7,7 +7,9 @@ import {
   formatCost,
   formatTokens,
   modelLabel,
+  outcomeWord,
   sandboxLabel,
+  usageWords,
 } from "../../core/index.ts";
 import type { Style } from "./style.ts";
 
@@ -40,6 +42,13 @@ export class TerminalRenderer {
   private readonly parents = new Map<string, string | undefined>();
   private readonly running = new Map<string | undefined, string[]>();
   private readonly finished = new Set<string>();
+  /**
+   * A step's `step N` line waits for the step's first printed line: a step that prints nothing until it
+   * ends shows only its end line (`step N · tokens …`), not `step N` twice.
+   */
+  private pendingStep: { agentId?: string; description: EventDescription; prefix: string } | undefined;
+  /** Files the run's final diff changes (`diff.ready`); undefined until it is ready. */
+  private changedFiles: number | undefined;
 
   constructor(out: (s: string) => void, style: Style, options: { outputLines?: number } = {}) {
     this.out = out;
@@ -64,9 +73,26 @@ export class TerminalRenderer {
       case "llm.response":
         this.count(event);
         return;
-      case "agent.step.ended":
-        this.line(this.s.dim(`  ${this.totals()}`));
+      case "agent.step.started":
+        this.flushStep();
+        this.pendingStep = {
+          agentId: event.agentId,
+          description: describeEvent(event, this.context),
+          prefix: this.prefix,
+        };
         return;
+      case "agent.step.ended":
+        if (this.pendingStep?.agentId === event.agentId) this.pendingStep = undefined;
+        // The step's own tokens first; the run's running total after, labelled so the two are not confused.
+        this.line(
+          this.s.dim(
+            `  step ${event.data.step} · ${usageWords(event.data.usage, event.data.costUsd)}  (run so far: ${this.totals()})`,
+          ),
+        );
+        return;
+      case "diff.ready":
+        this.changedFiles = event.data.files.length;
+        break;
       case "tool.call.ended":
         this.endOutput(event);
         break;
@@ -78,11 +104,24 @@ export class TerminalRenderer {
 
   /** Ends a half-written line (before the process prints anything else). */
   end(): void {
+    this.flushStep();
     if (!this.atLineStart) this.out("\n");
     this.atLineStart = true;
   }
 
+  /** Prints the waiting `step N` line, with the label of the agent whose step it is. */
+  private flushStep(): void {
+    const pending = this.pendingStep;
+    if (!pending) return;
+    this.pendingStep = undefined;
+    const prefix = this.prefix;
+    this.prefix = pending.prefix;
+    this.print(pending.description);
+    this.prefix = prefix;
+  }
+
   private line(text: string): void {
+    this.flushStep();
     if (!this.atLineStart) this.out("\n");
     this.out(`${this.prefix}${text}\n`);
     this.atLineStart = true;
@@ -136,6 +175,7 @@ export class TerminalRenderer {
 
   /** Streamed text joins on one indented line until something else is printed. */
   private stream(event: EventOf<"agent.text.delta" | "agent.reasoning.delta">): void {
+    this.flushStep();
     const kind = event.type;
     if (this.openText !== kind) {
       if (!this.atLineStart) this.out("\n");
@@ -215,7 +255,7 @@ export class TerminalRenderer {
       );
       this.line(s.dim(`  per agent: ${parts.join(" · ")}`));
     }
-    this.line(s.dim(`  next: entourage diff ${event.runId}  ·  entourage apply ${event.runId}`));
+    this.line(s.dim(`  ${nextSteps(event.runId, outcomeWord(event.data, this.context), this.changedFiles)}`));
   }
 
   /** Parallel agents' lines interleave: label them with the agent's name and start order. */
@@ -246,6 +286,22 @@ export class TerminalRenderer {
     if (siblings.length < 2 || !siblings.includes(agentId)) return "";
     return this.s.cyan(`[${this.context.agentName(agentId) ?? "agent"} ${siblings.indexOf(agentId) + 1}] `);
   }
+}
+
+/**
+ * The hint after a run's outcome, fitted to it: review and apply a change that succeeded; nothing to apply
+ * when nothing changed; for a run that did not succeed, the log that says why, a fork to try again with
+ * guidance (a finished run cannot be resumed), and the change so far if there is one.
+ */
+export function nextSteps(runId: string, outcome: string, changedFiles: number | undefined): string {
+  const changed = changedFiles !== undefined && changedFiles > 0;
+  if (outcome === "succeeded")
+    return changed
+      ? `next: entourage diff ${runId}  ·  entourage apply ${runId}`
+      : `nothing changed, nothing to apply  ·  the whole log: entourage show ${runId}`;
+  const parts = [`entourage show ${runId} (why)`, `entourage fork ${runId} "<guidance>" (try again)`];
+  if (changed) parts.push(`entourage diff ${runId} (the change so far)`);
+  return `next: ${parts.join("  ·  ")}`;
 }
 
 /**

@@ -4,9 +4,9 @@ import { describe, it } from "node:test";
 import { SteerConsole, type Steering } from "./steer-console.ts";
 import { makeStyle } from "./style.ts";
 
-function setup() {
+function setup(options: { terminal?: boolean; columns?: number } = {}) {
   const input = new PassThrough();
-  const output = new PassThrough();
+  const output = Object.assign(new PassThrough(), { columns: options.columns });
   let printed = "";
   output.on("data", (d) => (printed += d));
   const acts: string[] = [];
@@ -24,12 +24,23 @@ function setup() {
       acts.push("cancel");
     },
   };
-  const console = new SteerConsole({ input, output, style: makeStyle(false), steering });
+  const console = new SteerConsole({
+    input,
+    output,
+    style: makeStyle(false),
+    steering,
+    terminal: options.terminal,
+  });
   const type = async (line: string) => {
     input.write(`${line}\n`);
     await new Promise((r) => setImmediate(r));
   };
-  return { console, type, acts, printed: () => printed };
+  /** Keys typed without Enter (terminal mode). */
+  const keys = async (text: string) => {
+    input.write(text);
+    await new Promise((r) => setImmediate(r));
+  };
+  return { console, type, keys, acts, printed: () => printed };
 }
 
 const request = (approvalId: string, command = "npm test") => ({
@@ -122,6 +133,47 @@ describe("SteerConsole: one line reader for steering and approvals", () => {
     assert.deepEqual(await b, { decision: "approve", by: "cli" });
     await t.type("back to messages");
     assert.deepEqual(t.acts, ["message:back to messages"]);
+    t.console.close();
+  });
+
+  it("draws an open question again below output printed while it waits, and not once it is answered", async () => {
+    const t = setup();
+    const prompt = "? allow run_command npm test [execute]  [y]es / [n]o / [a]lways: ";
+    const q = t.console.ask(request("a1"), new AbortController().signal);
+    t.console.write("  ✉ message from dashboard: Mind the tests\n");
+    t.console.write("  streamed text without its line end");
+    assert.ok(
+      t
+        .printed()
+        .endsWith(
+          `\n  ✉ message from dashboard: Mind the tests\n${prompt}\n  streamed text without its line end\n${prompt}`,
+        ),
+      t.printed(),
+    );
+    await t.type("y");
+    assert.deepEqual(await q, { decision: "approve", by: "cli" });
+    const before = t.printed();
+    t.console.write("  → run_command npm test\n");
+    assert.equal(t.printed().slice(before.length), "  → run_command npm test\n");
+    t.console.close();
+  });
+
+  it("on a terminal, takes down a wrapped prompt and what was typed, prints, then redraws both", async () => {
+    const t = setup({ terminal: true, columns: 40 });
+    const prompt = "? allow run_command npm test [execute]  [y]es / [n]o / [a]lways: ";
+    const q = t.console.ask(request("a1"), new AbortController().signal);
+    await t.keys("ye");
+    const before = t.printed();
+    t.console.write("  ✉ message from dashboard: hi\n");
+    const redraw = t.printed().slice(before.length);
+    // Up the prompt's rows (68 characters on 40 columns: the cursor is on its 2nd row), column 0, clear below.
+    assert.ok(
+      redraw.startsWith("\x1b[1A\x1b[1G\x1b[0J  ✉ message from dashboard: hi\n\n"),
+      JSON.stringify(redraw),
+    );
+    assert.ok(redraw.includes(`${prompt}ye`), JSON.stringify(redraw));
+    await t.type("s");
+    assert.deepEqual(await q, { decision: "approve", by: "cli" });
     t.console.close();
   });
 

@@ -1,4 +1,4 @@
-import { createInterface, type Interface } from "node:readline";
+import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from "node:readline";
 import {
   type ApprovalRule,
   alwaysAllowRule,
@@ -34,6 +34,8 @@ type Question = Pick<ApprovalRequest, "approvalId" | "tool" | "args" | "risk" | 
  * question is open, a line answers it (y / n then an optional reason / a then a confirmation); otherwise
  * a line is a message to the run, `!line` an interrupting one, `/pause`, `/resume`, `/cancel` act.
  * Questions queue up in order; one answered elsewhere (another client, the timeout) is dropped.
+ * The live view writes through `write`, so the open question stays on screen, whole, below whatever
+ * else is printed while it waits.
  */
 export class SteerConsole {
   readonly #rl: Interface;
@@ -42,7 +44,10 @@ export class SteerConsole {
   readonly #steering: Steering;
   readonly #by: string;
   readonly #questions: Question[] = [];
+  readonly #terminal: boolean;
   #closed = false;
+  /** The open question's prompt is on screen (and must be taken down before other output, then redrawn). */
+  #prompting = false;
 
   constructor(options: {
     input: NodeJS.ReadableStream;
@@ -57,10 +62,11 @@ export class SteerConsole {
     this.#s = options.style;
     this.#steering = options.steering;
     this.#by = options.by ?? "cli";
+    this.#terminal = options.terminal ?? false;
     this.#rl = createInterface({
       input: options.input,
       output: options.output,
-      terminal: options.terminal ?? false,
+      terminal: this.#terminal,
     });
     this.#rl.on("line", (line) => this.#onLine(line));
     // In raw mode Ctrl-C reaches readline, not the process: hand it on, so the run stops as it would.
@@ -90,6 +96,9 @@ export class SteerConsole {
           if (i < 0) return;
           this.#questions.splice(i, 1);
           if (i === 0) {
+            // The question stays on screen as history, its line ended by the note.
+            this.#prompting = false;
+            this.#out.write("\n");
             this.#print(this.#s.dim("    (answered elsewhere)"));
             this.#promptNext();
           }
@@ -109,13 +118,40 @@ export class SteerConsole {
     this.#rl.close();
   }
 
+  /**
+   * Output from elsewhere (the live view): while a question waits, its prompt line (and what was typed
+   * so far) is taken down, the text printed, and the prompt drawn again below it.
+   */
+  readonly write = (text: string): void => {
+    if (!this.#prompting || this.#closed) {
+      this.#out.write(text);
+      return;
+    }
+    // Where readline drew the prompt: the cursor sits `rows` terminal rows below its start when it wraps.
+    const rows = this.#terminal ? this.#rl.getCursorPos().rows : 0;
+    if (this.#terminal) {
+      moveCursor(this.#out, 0, -rows);
+      cursorTo(this.#out, 0);
+      clearScreenDown(this.#out);
+    } else this.#out.write("\n");
+    this.#out.write(text.endsWith("\n") ? text : `${text}\n`);
+    // readline redraws by first moving up the rows it drew last time: give it those rows below the text.
+    this.#out.write("\n".repeat(rows));
+    this.#rl.prompt(true);
+  };
+
   #print(text: string): void {
-    this.#out.write(`${text}\n`);
+    this.write(`${text}\n`);
   }
 
   #promptNext(): void {
     const q = this.#questions[0];
-    if (!q || this.#closed) return;
+    if (!q || this.#closed) {
+      // No question: a line typed now is a message, shown without a stale question in front of it.
+      this.#prompting = false;
+      this.#rl.setPrompt("");
+      return;
+    }
     const s = this.#s;
     let prompt: string;
     if (q.stage === "decide") {
@@ -131,11 +167,15 @@ export class SteerConsole {
       prompt = `  save the rule ${s.bold(describeRule(q.rule!))} to the project's .entourage/config.json? [y/n]: `;
     }
     this.#rl.setPrompt(prompt);
+    this.#prompting = false;
     this.#out.write("\n");
     this.#rl.prompt();
+    this.#prompting = true;
   }
 
   #onLine(line: string): void {
+    // Enter ended the prompt's line: it is history now, redrawn only if a question is asked again.
+    this.#prompting = false;
     const q = this.#questions[0];
     if (q) {
       this.#answer(q, line.trim());

@@ -209,3 +209,43 @@ describe("RunModel notes: the shared description of each event", () => {
       assert.ok(kinds.has(kind), kind);
   });
 });
+
+describe("RunModel: a run's outcome in the same one word as the terminal", () => {
+  const finish = (status: "blocked" | "done", error?: boolean): NewEvent[] => [
+    {
+      type: "agent.started",
+      agentId: A,
+      data: { name: "general", role: "Does it.", task: "Fix it", model: "m", tools: [] },
+    },
+    {
+      type: "agent.finished",
+      agentId: A,
+      data: { name: "general", reason: "finish", report: { status, summary: "No spec.", filesChanged: [] } },
+    },
+    {
+      type: "run.finished",
+      data: {
+        status: "failed",
+        summary: "No spec.",
+        error: error ? { code: "internal_error", message: "boom" } : undefined,
+      },
+    },
+  ];
+  const outcome = (events: NewEvent[]) => {
+    const model = new RunModel("run_1");
+    model.apply(log([...EVENTS.slice(0, 2), ...events]));
+    return model.items
+      .filter((i) => i.kind === "note")
+      .map((n) => n.title)
+      .at(-1);
+  };
+
+  it("a run its agent reported blocked reads blocked, as the agent's report does", () => {
+    assert.match(outcome(finish("blocked")) ?? "", /^✘ blocked in /);
+  });
+
+  it("a run that failed otherwise (its tests, an error) reads failed", () => {
+    assert.match(outcome(finish("done")) ?? "", /^✘ failed in /);
+    assert.match(outcome(finish("blocked", true)) ?? "", /^✘ failed in /);
+  });
+});
