@@ -73,9 +73,10 @@ import {
   planDependencyMounts,
   prepareMountpoints,
 } from "./dependency-mounts.ts";
+import { buildHint, checkRuntime, exitCodeOf, pruneStaleSandboxes } from "./engine-checks.ts";
 import { EXEC_MARKER_VAR, killCommand, wrapCommand } from "./exec-script.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
-import { IMAGE_LANGUAGES, IMAGE_RECIPE_NAMES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
+import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
 import { WorkspaceSync } from "./workspace-sync.ts";
 
 const HOME_INSIDE = IMAGE_SANDBOX_USER.home;
@@ -197,14 +198,6 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
   };
 }
 
-/** How to get `image`: the build command of its recipe, or a hint for an image of the user's own. */
-function buildHint(image: string): string {
-  const recipe = IMAGE_RECIPE_NAMES.find((name) => IMAGE_RECIPES[name].image === image);
-  if (recipe === "base") return "build it with `entourage sandbox build-image`";
-  if (recipe) return `build it with \`entourage sandbox build-image ${recipe}\``;
-  return `build or load it into the local Docker daemon (there is no registry), or use one of Entourage's: --image ${IMAGE_LANGUAGES.join("|")} after \`entourage sandbox build-image all\``;
-}
-
 interface Identity {
   uid: number;
   gid: number;
@@ -229,46 +222,6 @@ function identity(options: DockerBackendOptions): Identity {
   if (user.uid === 0)
     throw new UserError("sandbox_user", "The docker sandbox user must not be root (uid 0).");
   return { uid: user.uid, gid: user.gid, lend: true };
-}
-
-async function checkRuntime(docker: Docker, runtime: string): Promise<void> {
-  const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
-  const known = Object.keys(info.Runtimes ?? {});
-  if (!known.includes(runtime)) {
-    throw new UserError(
-      "sandbox_runtime",
-      `The OCI runtime "${runtime}" is not registered with the Docker daemon (it has: ${known.join(", ") || "none"}). ` +
-        `Install it (for gVisor: the runsc package or binary) and register it in /etc/docker/daemon.json ("runtimes": {"${runtime}": {"path": "/usr/bin/${runtime}"}}), then restart dockerd.`,
-    );
-  }
-}
-
-/** Removes sandbox containers whose Entourage process (on this host) is gone: left by a crash or a kill -9. */
-export async function pruneStaleSandboxes(docker: Docker): Promise<number> {
-  const containers = await docker.listContainers({
-    all: true,
-    filters: { label: [`${LABEL_SANDBOX}=container`, `${LABEL_OWNER_HOST}=${hostname()}`] },
-  });
-  let removed = 0;
-  for (const info of containers) {
-    const pid = Number(info.Labels[LABEL_OWNER_PID]);
-    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
-    await docker
-      .getContainer(info.Id)
-      .remove({ force: true })
-      .then(() => removed++)
-      .catch(() => {});
-  }
-  return removed;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 interface Running {
@@ -634,14 +587,4 @@ class DockerSandbox implements Sandbox {
     })();
     return this.#destroyed;
   }
-}
-
-/** The exec's exit code once Docker has recorded it (the stream may end a moment before). */
-async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const info = await exec.inspect();
-    if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return undefined;
 }

@@ -34,6 +34,7 @@ import type { Duplex, Readable } from "node:stream";
 import type Docker from "dockerode";
 import { errorMessage, SystemError } from "../../../core/index.ts";
 import { demuxOutput } from "./demux.ts";
+import { exitCodeOf } from "./engine-checks.ts";
 
 /** Above this many changed entries, one archive of the whole workspace beats one request per entry. */
 const PER_ENTRY_LIMIT = 16;
@@ -154,12 +155,7 @@ export async function containerRun(
   });
   flush();
   stream.destroy();
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const info = await exec.inspect();
-    if (!info.Running && typeof info.ExitCode === "number") return { exitCode: info.ExitCode, output };
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return { exitCode: -1, output };
+  return { exitCode: (await exitCodeOf(exec)) ?? -1, output };
 }
 
 /**
