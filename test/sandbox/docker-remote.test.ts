@@ -155,6 +155,28 @@ describe("docker backend on a remote engine: the workspace travels", () => {
     }
   });
 
+  it("still uploads a host-side edit made while a command ran", async (t) => {
+    if (!fixtures.available(t)) return;
+    const workspace = fixtures.workspace();
+    const sb = await backend.create(fixtures.spec(workspace));
+    try {
+      const abort = new AbortController();
+      const run = await sb.exec(sh("echo ready; exec sleep 60"), {
+        signal: abort.signal,
+        onOutput: (chunk) => {
+          if (!chunk.text.includes("ready")) return;
+          writeFileSync(path.join(workspace, "during.txt"), "written by a host-side tool\n");
+          abort.abort();
+        },
+      });
+      assert.equal(run.killed, true);
+      const next = await sb.exec(sh("cat during.txt"));
+      assert.equal(next.output, "written by a host-side tool\n");
+    } finally {
+      await sb.destroy();
+    }
+  });
+
   it("never writes through a symlink the command planted: a link to a host folder stays a link", async (t) => {
     if (!fixtures.available(t)) return;
     const workspace = fixtures.workspace();

@@ -59,8 +59,23 @@ export function diffManifests(synced: Manifest, now: Manifest): { changed: strin
   const changed = [...now.keys()].filter((rel) => synced.get(rel) !== now.get(rel)).sort();
   const gone = [...synced.keys()].filter((rel) => !now.has(rel)).sort();
   // Only the topmost of each deleted tree: removing it removes the rest.
-  const deleted = gone.filter((rel, i) => !gone.slice(0, i).some((top) => rel.startsWith(`${top}/`)));
+  const deleted: string[] = [];
+  for (const rel of gone) {
+    const top = deleted.at(-1);
+    if (top === undefined || !rel.startsWith(`${top}/`)) deleted.push(rel);
+  }
   return { changed, deleted };
+}
+
+/** One host entry's signature (undefined for what does not travel: sockets, devices, fifos, nothing). */
+function hostSignature(full: string): string | undefined {
+  const stat = lstatOptional(full);
+  if (!stat) return undefined;
+  const mode = stat.mode & 0o7777;
+  if (stat.isSymbolicLink()) return `l:${readlinkSync(full)}`;
+  if (stat.isDirectory()) return `d:${mode}`;
+  if (stat.isFile()) return `f:${stat.size}:${Math.floor(stat.mtimeMs / 1000)}:${mode}`;
+  return undefined;
 }
 
 /** The host workspace's manifest; never follows symlinks, skips `excluded`. */
@@ -72,14 +87,9 @@ export function hostManifest(root: string, excluded: readonly string[]): Manifes
       const rel = prefix ? `${prefix}/${name}` : name;
       if (skip.has(rel)) continue;
       const full = path.join(dir, name);
-      const stat = lstatSync(full);
-      const mode = stat.mode & 0o7777;
-      if (stat.isSymbolicLink()) manifest.set(rel, `l:${readlinkSync(full)}`);
-      else if (stat.isDirectory()) {
-        manifest.set(rel, `d:${mode}`);
-        walk(full, rel);
-      } else if (stat.isFile())
-        manifest.set(rel, `f:${stat.size}:${Math.floor(stat.mtimeMs / 1000)}:${mode}`);
+      const signature = hostSignature(full);
+      if (signature) manifest.set(rel, signature);
+      if (signature?.startsWith("d:")) walk(full, rel);
     }
   };
   walk(root, "");
@@ -352,16 +362,25 @@ export class WorkspaceSync {
   /** Container → host: what the command changed, written into the host workspace. */
   pull(): Promise<void> {
     return this.#serial(async () => {
-      const { hostRoot, excluded } = this.#target;
+      const { hostRoot } = this.#target;
       const now = await this.#list();
       const { changed, deleted } = diffManifests(this.#container, now);
       for (const rel of deleted.reverse()) {
         if (safeParents(hostRoot, rel, false))
           rmSync(path.join(hostRoot, rel), { recursive: true, force: true });
+        for (const key of [...this.#host.keys()])
+          if (key === rel || key.startsWith(`${rel}/`)) this.#host.delete(key);
       }
       if (changed.length > 0) await this.#download(changed, now);
+      // Only what came back is taken as synced: a host-side edit made meanwhile still goes up next time.
+      for (const rel of changed) {
+        const signature = safeParents(hostRoot, rel, false)
+          ? hostSignature(path.join(hostRoot, rel))
+          : undefined;
+        if (signature) this.#host.set(rel, signature);
+        else this.#host.delete(rel);
+      }
       this.#container = now;
-      this.#host = hostManifest(hostRoot, excluded);
     });
   }
 
