@@ -177,6 +177,25 @@ describe("docker backend on a remote engine: the workspace travels", () => {
     }
   });
 
+  it("brings the rest back when a command leaves a name that is not UTF-8, and says which stayed", async (t) => {
+    if (!fixtures.available(t)) return;
+    const workspace = fixtures.workspace();
+    const sb = await backend.create(fixtures.spec(workspace));
+    try {
+      const run = await sb.exec(sh(`printf x > "$(printf 'bad\\377name')"; echo ok > good.txt`));
+      assert.equal(run.exitCode, 0, run.output);
+      assert.match(
+        run.output,
+        /1 name\(s\) that are not UTF-8 stayed in the remote sandbox.*"bad\uFFFDname"/,
+      );
+      assert.equal(readFileSync(path.join(workspace, "good.txt"), "utf8"), "ok\n");
+      const again = await sb.exec(["true"]);
+      assert.equal(again.output, "", "reported once");
+    } finally {
+      await sb.destroy();
+    }
+  });
+
   it("never writes through a symlink the command planted: a link to a host folder stays a link", async (t) => {
     if (!fixtures.available(t)) return;
     const workspace = fixtures.workspace();

@@ -77,7 +77,7 @@ import { buildHint, checkRuntime, exitCodeOf, pruneStaleSandboxes } from "./engi
 import { EXEC_MARKER_VAR, killCommand, wrapCommand } from "./exec-script.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
-import { WorkspaceSync } from "./workspace-sync.ts";
+import { strandedNote, WorkspaceSync } from "./workspace-sync.ts";
 
 const HOME_INSIDE = IMAGE_SANDBOX_USER.home;
 /** How long a killed command's stream may take to end before the result is returned anyway. */
@@ -414,12 +414,18 @@ class DockerSandbox implements Sandbox {
   async #synced(run: () => Promise<ExecResult>): Promise<ExecResult> {
     if (!this.#sync) return run();
     await this.#sync.push();
+    let result: ExecResult;
     try {
-      return await run();
-    } finally {
-      // Whatever the command's end (timeout and kill included), its effects reach the host workspace.
-      if (!this.#destroyed) await this.#sync.pull();
+      result = await run();
+    } catch (error) {
+      if (!this.#destroyed) await this.#sync.pull().catch(() => {});
+      throw error;
     }
+    // Whatever the command's end (timeout and kill included), its effects reach the host workspace.
+    if (this.#destroyed) return result;
+    const stranded = await this.#sync.pull();
+    if (stranded.length === 0) return result;
+    return { ...result, output: result.output + strandedNote(result.output, stranded) };
   }
 
   async #exec(argv: string[], options: ExecOptions): Promise<ExecResult> {

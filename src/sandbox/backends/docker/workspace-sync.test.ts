@@ -43,10 +43,10 @@ describe("workspace sync manifests", () => {
         .flat()
         .map((field) => `${field}\0`)
         .join("");
-      assert.deepEqual(diffManifests(host, parseListing(listing)), { changed: [], deleted: [] });
+      assert.deepEqual(diffManifests(host, parseListing(listing).manifest), { changed: [], deleted: [] });
       // A command's write keeps its fraction: the same size in the same second still differs.
       const written = listing.replace("1700000000.0000000000", "1700000000.4000000000");
-      assert.deepEqual(diffManifests(host, parseListing(written)).changed, ["src/a.txt"]);
+      assert.deepEqual(diffManifests(host, parseListing(written).manifest).changed, ["src/a.txt"]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

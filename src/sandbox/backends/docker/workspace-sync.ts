@@ -114,9 +114,11 @@ export function listCommand(excluded: readonly string[]): string[] {
  * Parses the list's output into a manifest with the signatures `hostManifest` gives the same entry (mtime in
  * whole seconds when the fraction is zero, as tar stores it; a fresh write keeps its fraction and so differs).
  */
-export function parseListing(output: string): Manifest {
+export function parseListing(output: string): { manifest: Manifest; unreadable: string[] } {
   const fields = output.split("\0");
   const manifest: Manifest = new Map();
+  // A name (or link target) that is not UTF-8 cannot be asked for by name through the Engine API.
+  const unreadable: string[] = [];
   for (let at = 0; at + 5 < fields.length; at += 6) {
     const [type, size, mtime, mode, rel, target] = fields.slice(at, at + 6) as [
       string,
@@ -127,14 +129,24 @@ export function parseListing(output: string): Manifest {
       string,
     ];
     const octal = Number.parseInt(mode, 8);
-    if (type === "l") manifest.set(rel, `l:${target}`);
+    if (rel.includes("\uFFFD") || target.includes("\uFFFD")) unreadable.push(rel);
+    else if (type === "l") manifest.set(rel, `l:${target}`);
     else if (type === "d") manifest.set(rel, `d:${octal}`);
     else if (type === "f") {
       const seconds = Number(mtime);
       manifest.set(rel, `f:${size}:${Number.isInteger(seconds) ? seconds : mtime}:${octal}`);
     }
   }
-  return manifest;
+  return { manifest, unreadable };
+}
+
+/** The line a command's output gets for names that could not travel back (after `output`'s last line). */
+export function strandedNote(output: string, names: readonly string[]): string {
+  const quoted = names.map((name) => JSON.stringify(name)).join(", ");
+  return (
+    `${output === "" || output.endsWith("\n") ? "" : "\n"}[entourage] ${names.length} name(s) that are not UTF-8 ` +
+    `stayed in the remote sandbox and are not in the workspace (rename them to travel): ${quoted}\n`
+  );
 }
 
 /** Runs `cmd` in the container as `user` in `cwd`; its exit code and output (stdout + stderr). */
@@ -255,6 +267,8 @@ export class WorkspaceSync {
   #host: Manifest = new Map();
   #container: Manifest = new Map();
   #queue: Promise<unknown> = Promise.resolve();
+  /** Names already reported as unable to travel. */
+  readonly #reported = new Set<string>();
   /**
    * The volume's root folder is root's (the archive endpoints skip a tar's `.` entry, and without
    * capabilities root cannot chown): the first push opens it to the sandbox uid with a chmod by its owner.
@@ -347,11 +361,11 @@ export class WorkspaceSync {
   /** Takes the container's manifest as synced (after the dependencies' parents were made there). */
   relist(): Promise<void> {
     return this.#serial(async () => {
-      this.#container = await this.#list();
+      this.#container = (await this.#list()).manifest;
     });
   }
 
-  async #list(): Promise<Manifest> {
+  async #list(): Promise<{ manifest: Manifest; unreadable: string[] }> {
     const { containerRoot, excluded } = this.#target;
     const listing = await containerRun(this.#target, listCommand(excluded), this.#owner, containerRoot);
     if (listing.exitCode !== 0)
@@ -359,11 +373,14 @@ export class WorkspaceSync {
     return parseListing(listing.output);
   }
 
-  /** Container → host: what the command changed, written into the host workspace. */
-  pull(): Promise<void> {
+  /**
+   * Container → host: what the command changed, written into the host workspace. Returns the names that
+   * could not travel (not UTF-8), each once, for the command's output to say so.
+   */
+  pull(): Promise<string[]> {
     return this.#serial(async () => {
       const { hostRoot } = this.#target;
-      const now = await this.#list();
+      const { manifest: now, unreadable } = await this.#list();
       const { changed, deleted } = diffManifests(this.#container, now);
       for (const rel of deleted.reverse()) {
         if (safeParents(hostRoot, rel, false))
@@ -381,6 +398,9 @@ export class WorkspaceSync {
         else this.#host.delete(rel);
       }
       this.#container = now;
+      const fresh = unreadable.filter((rel) => !this.#reported.has(rel));
+      for (const rel of fresh) this.#reported.add(rel);
+      return fresh;
     });
   }
 
