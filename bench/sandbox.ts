@@ -2,7 +2,8 @@
  * Sandbox benchmark for `npm run bench`: per-command latency of every backend next to a bare
  * `spawn('sh', ['-c', 'true'])` measured in the same run (and, for docker, next to the Engine API's own
  * exec round trip in the same container), plus sandbox create/destroy times. A backend that is not
- * available gets a row saying why. Timings are printed, never asserted.
+ * available gets a row saying why; then the docker backend on a remote engine beside the local one
+ * (sandbox-remote.ts). Timings are printed, never asserted.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,6 +19,7 @@ import {
   createSubprocessBackend,
 } from "../src/sandbox/backends/index.ts";
 import { DEFAULT_LIMITS, type Sandbox, type SandboxBackend, type SandboxSpec } from "../src/sandbox/index.ts";
+import { remoteSandboxBench } from "./sandbox-remote.ts";
 
 type Row = Record<string, string>;
 type Table = (title: string, rows: Row[]) => void;
@@ -197,6 +199,7 @@ export async function sandboxBench(table: Table): Promise<void> {
       latency,
     );
     table("Sandbox create / destroy (p50, DEFAULT_LIMITS)", lifecycle);
+    await remoteSandboxBench(table);
     console.log(`\n(sandbox benchmark: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   } finally {
     rmSync(workspace, { recursive: true, force: true });

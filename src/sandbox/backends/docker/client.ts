@@ -27,12 +27,48 @@ export async function connectDocker(connection?: DockerConnection): Promise<Dock
   return new DockerClass(connection as Docker.DockerOptions | undefined);
 }
 
-/** Where the client talks to, for messages. */
+interface ModemEndpoint {
+  socketPath?: unknown;
+  host?: string;
+  port?: number | string;
+  protocol?: string;
+}
+
+/** Where the client talks to, for messages: `unix:///…`, `tcp://host:port`, `ssh://host`. */
 export function describeEndpoint(docker: Docker): string {
-  const modem = docker.modem as { socketPath?: unknown; host?: string; port?: number | string };
+  const modem = docker.modem as ModemEndpoint;
   if (typeof modem.socketPath === "string") return `unix://${modem.socketPath}`;
-  if (modem.host) return `${modem.host}${modem.port ? `:${modem.port}` : ""}`;
+  if (modem.host) {
+    const scheme = modem.protocol === "ssh" ? "ssh" : "tcp";
+    return `${scheme}://${modem.host}${modem.port ? `:${modem.port}` : ""}`;
+  }
   return process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+}
+
+/**
+ * Whether the engine is remote: reached over TCP or SSH rather than a local socket. A remote engine cannot
+ * see host paths, so the workspace travels to it (workspace-sync.ts) instead of being bind-mounted — even
+ * when the TCP address is this machine's, since nothing says the daemon shares its filesystem.
+ */
+export function isRemoteEngine(docker: Docker): boolean {
+  // Without a host, docker-modem talks to a socket (a path, or a function that finds the default one).
+  return Boolean((docker.modem as ModemEndpoint).host);
+}
+
+/** How the client reaches the engine, for `entourage doctor`: endpoint, transport, local or remote. */
+export function describeEngine(docker: Docker): string {
+  const modem = docker.modem as ModemEndpoint & { ca?: unknown; cert?: unknown };
+  const endpoint = describeEndpoint(docker);
+  if (!isRemoteEngine(docker)) return `${endpoint} (local: the workspace is bind-mounted)`;
+  const transport =
+    modem.protocol === "ssh"
+      ? "over SSH"
+      : modem.protocol === "https"
+        ? modem.cert
+          ? "over TLS with a client certificate"
+          : "over TLS without a client certificate"
+        : "over plain TCP: UNENCRYPTED and unauthenticated, anyone who reaches the port owns the engine";
+  return `${endpoint} ${transport} (remote: the workspace is copied to the engine before each command and back after it)`;
 }
 
 /** The daemon's version, or a reason (with what to do) when it cannot be reached. */
@@ -63,6 +99,12 @@ export function dockerUnreachable(docker: Docker, error: unknown): string {
         : code === "ECONNREFUSED"
           ? "connection refused"
           : errorMessage(error);
+  if (isRemoteEngine(docker)) {
+    return (
+      `the Docker engine at ${endpoint} is not reachable (${why}). Check DOCKER_HOST (tcp://host:2376 or ` +
+      "ssh://user@host), and for TLS DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH holding ca.pem, cert.pem and key.pem"
+    );
+  }
   return (
     `the Docker daemon is not reachable at ${endpoint} (${why}). ` +
     "Install Docker (apt-get install docker.io) and start it (systemctl start docker, or " +

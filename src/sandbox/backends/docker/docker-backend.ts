@@ -55,8 +55,9 @@ import {
   connectDocker,
   DEFAULT_SANDBOX_IMAGE,
   type DockerConnection,
-  describeEndpoint,
+  describeEngine,
   isNotFound,
+  isRemoteEngine,
   LABEL_IMAGE_NODE,
   LABEL_OWNER_HOST,
   LABEL_OWNER_PID,
@@ -72,9 +73,11 @@ import {
   planDependencyMounts,
   prepareMountpoints,
 } from "./dependency-mounts.ts";
+import { buildHint, checkRuntime, exitCodeOf, pruneStaleSandboxes } from "./engine-checks.ts";
 import { EXEC_MARKER_VAR, killCommand, wrapCommand } from "./exec-script.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
-import { IMAGE_LANGUAGES, IMAGE_RECIPE_NAMES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
+import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
+import { strandedNote, WorkspaceSync } from "./workspace-sync.ts";
 
 const HOME_INSIDE = IMAGE_SANDBOX_USER.home;
 /** How long a killed command's stream may take to end before the result is returned anyway. */
@@ -109,7 +112,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
     async probe(): Promise<BackendProbe> {
       const docker = await connect();
       const ping = await pingDocker(docker);
-      const details: Record<string, string> = { endpoint: describeEndpoint(docker) };
+      const details: Record<string, string> = { engine: describeEngine(docker) };
       if (!ping.ok) return { available: false, reason: ping.reason, details };
       details.daemon = `${ping.version.Version} (API ${ping.version.ApiVersion})`;
       const user = identity(options);
@@ -181,17 +184,18 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
       // A recipe name (`python`, `go`, …) means that recipe's image.
       const image = spec.image ? resolveImageName(spec.image) : defaultImage;
       if (spec.runtime) await checkRuntime(docker, spec.runtime);
-      return DockerSandbox.create(docker, spec, paths, image, user, options.cpus, dependencies);
+      return DockerSandbox.create(
+        docker,
+        spec,
+        paths,
+        image,
+        user,
+        options.cpus,
+        dependencies,
+        isRemoteEngine(docker),
+      );
     },
   };
-}
-
-/** How to get `image`: the build command of its recipe, or a hint for an image of the user's own. */
-function buildHint(image: string): string {
-  const recipe = IMAGE_RECIPE_NAMES.find((name) => IMAGE_RECIPES[name].image === image);
-  if (recipe === "base") return "build it with `entourage sandbox build-image`";
-  if (recipe) return `build it with \`entourage sandbox build-image ${recipe}\``;
-  return `build or load it into the local Docker daemon (there is no registry), or use one of Entourage's: --image ${IMAGE_LANGUAGES.join("|")} after \`entourage sandbox build-image all\``;
 }
 
 interface Identity {
@@ -220,46 +224,6 @@ function identity(options: DockerBackendOptions): Identity {
   return { uid: user.uid, gid: user.gid, lend: true };
 }
 
-async function checkRuntime(docker: Docker, runtime: string): Promise<void> {
-  const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
-  const known = Object.keys(info.Runtimes ?? {});
-  if (!known.includes(runtime)) {
-    throw new UserError(
-      "sandbox_runtime",
-      `The OCI runtime "${runtime}" is not registered with the Docker daemon (it has: ${known.join(", ") || "none"}). ` +
-        `Install it (for gVisor: the runsc package or binary) and register it in /etc/docker/daemon.json ("runtimes": {"${runtime}": {"path": "/usr/bin/${runtime}"}}), then restart dockerd.`,
-    );
-  }
-}
-
-/** Removes sandbox containers whose Entourage process (on this host) is gone: left by a crash or a kill -9. */
-export async function pruneStaleSandboxes(docker: Docker): Promise<number> {
-  const containers = await docker.listContainers({
-    all: true,
-    filters: { label: [`${LABEL_SANDBOX}=container`, `${LABEL_OWNER_HOST}=${hostname()}`] },
-  });
-  let removed = 0;
-  for (const info of containers) {
-    const pid = Number(info.Labels[LABEL_OWNER_PID]);
-    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
-    await docker
-      .getContainer(info.Id)
-      .remove({ force: true })
-      .then(() => removed++)
-      .catch(() => {});
-  }
-  return removed;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 interface Running {
   id: string;
   kill: (reason: "abort") => void;
@@ -278,6 +242,8 @@ class DockerSandbox implements Sandbox {
   readonly #session: string;
   readonly #returnWorkspace: (() => void) | undefined;
   readonly #running = new Set<Running>();
+  /** Set for a remote engine: the workspace travels to the container and back around each command. */
+  readonly #sync: WorkspaceSync | undefined;
   #execCount = 0;
   #destroyed: Promise<void> | undefined;
 
@@ -289,6 +255,7 @@ class DockerSandbox implements Sandbox {
     user: Identity;
     session: string;
     returnWorkspace: (() => void) | undefined;
+    sync: WorkspaceSync | undefined;
   }) {
     this.#docker = init.docker;
     this.#container = init.container;
@@ -297,7 +264,9 @@ class DockerSandbox implements Sandbox {
     this.#user = `${init.user.uid}:${init.user.gid}`;
     this.#session = init.session;
     this.#returnWorkspace = init.returnWorkspace;
-    if (init.user.lend) this.runAs = { uid: init.user.uid, gid: init.user.gid };
+    this.#sync = init.sync;
+    // On a remote engine the host workspace keeps its owner: only the container's copy is the sandbox uid's.
+    if (init.user.lend && !init.sync) this.runAs = { uid: init.user.uid, gid: init.user.gid };
   }
 
   /** The container's id (for tests and diagnostics). */
@@ -313,6 +282,7 @@ class DockerSandbox implements Sandbox {
     user: Identity,
     cpus: number | undefined,
     dependencies: readonly PlannedMount[],
+    remote: boolean,
   ): Promise<DockerSandbox> {
     const session = randomBytes(6).toString("hex");
     let returnWorkspace: (() => void) | undefined;
@@ -320,8 +290,9 @@ class DockerSandbox implements Sandbox {
     let container: Docker.Container | undefined;
     try {
       // Before lending: mountpoints created here are lent (and handed back) with the rest of the workspace.
+      // On a remote engine too: a command may start in a folder that holds a dependency (resolveCwd checks the host).
       removeMountpoints = prepareMountpoints(paths.real, dependencies);
-      if (user.lend) returnWorkspace = lendWorkspace(paths.real, user.uid, user.gid);
+      if (user.lend && !remote) returnWorkspace = lendWorkspace(paths.real, user.uid, user.gid);
       const groups = addedGroups(user, dependencies);
       // The keeper (tini + sleep) runs as a uid the commands cannot signal, so `kill -9 -1` spares it.
       const keeper = user.uid === 65534 ? 65533 : 65534;
@@ -361,33 +332,59 @@ class DockerSandbox implements Sandbox {
             "/tmp": `${tmpfs},mode=1777${sized}`,
             [HOME_INSIDE]: `${tmpfs},mode=0700,uid=${user.uid},gid=${user.gid}${sized}`,
           },
-          Mounts: [
-            {
-              Type: "bind",
-              Source: paths.real,
-              Target: paths.path,
-              ReadOnly: false,
-              BindOptions: { Propagation: "rprivate" },
-            },
-            ...dependencies.map((mount) => ({
-              Type: "bind" as const,
-              Source: mount.source,
-              Target: mount.target,
-              ReadOnly: true,
-              BindOptions: { Propagation: "rprivate" as const },
-            })),
-          ],
+          Mounts: remote
+            ? // An anonymous volume (removed with the container) that the archive endpoints can write.
+              [{ Type: "volume" as const, Source: "", Target: paths.path }]
+            : [
+                {
+                  Type: "bind",
+                  Source: paths.real,
+                  Target: paths.path,
+                  ReadOnly: false,
+                  BindOptions: { Propagation: "rprivate" },
+                },
+                ...dependencies.map((mount) => ({
+                  Type: "bind" as const,
+                  Source: mount.source,
+                  Target: mount.target,
+                  ReadOnly: true,
+                  BindOptions: { Propagation: "rprivate" as const },
+                })),
+              ],
           ...(groups.length > 0 ? { GroupAdd: groups.map(String) } : {}),
           LogConfig: { Type: "none", Config: {} },
           ...(spec.runtime ? { Runtime: spec.runtime } : {}),
         },
       });
       await container.start();
+      let sync: WorkspaceSync | undefined;
+      if (remote) {
+        sync = new WorkspaceSync({
+          docker,
+          container,
+          hostRoot: paths.real,
+          containerRoot: paths.path,
+          user,
+          excluded: dependencies.map((mount) => mount.path.split("\\").join("/")),
+        });
+        await sync.push();
+        await sync.uploadDependencies(dependencies);
+        await sync.relist();
+      }
       const release = () => {
         removeMountpoints?.();
         returnWorkspace?.();
       };
-      return new DockerSandbox({ docker, container, spec, paths, user, session, returnWorkspace: release });
+      return new DockerSandbox({
+        docker,
+        container,
+        spec,
+        paths,
+        user,
+        session,
+        returnWorkspace: release,
+        sync,
+      });
     } catch (error) {
       if (container) await container.remove({ force: true }).catch(() => {});
       removeMountpoints?.();
@@ -410,7 +407,25 @@ class DockerSandbox implements Sandbox {
     assertCanExec(this.#destroyed !== undefined, argv);
     // The workspace is the one host folder commands write; /tmp and HOME are tmpfs capped at the quota.
     const quota = diskQuota(this.spec.limits.diskBytes, [this.#paths.real]);
-    return underDiskQuota(quota, options, (opts) => this.#exec(argv, opts));
+    return underDiskQuota(quota, options, (opts) => this.#synced(() => this.#exec(argv, opts)));
+  }
+
+  /** On a remote engine: the host's changes go to the container first, the command's come back after it. */
+  async #synced(run: () => Promise<ExecResult>): Promise<ExecResult> {
+    if (!this.#sync) return run();
+    await this.#sync.push();
+    let result: ExecResult;
+    try {
+      result = await run();
+    } catch (error) {
+      if (!this.#destroyed) await this.#sync.pull().catch(() => {});
+      throw error;
+    }
+    // Whatever the command's end (timeout and kill included), its effects reach the host workspace.
+    if (this.#destroyed) return result;
+    const stranded = await this.#sync.pull();
+    if (stranded.length === 0) return result;
+    return { ...result, output: result.output + strandedNote(result.output, stranded) };
   }
 
   async #exec(argv: string[], options: ExecOptions): Promise<ExecResult> {
@@ -427,7 +442,6 @@ class DockerSandbox implements Sandbox {
       };
     };
     if (options.signal?.aborted) return result({ exitCode: 137, timedOut: false, killed: true });
-
     const id = `${this.#session}.${++this.#execCount}`;
     const env = sandboxEnv(HOME_INSIDE, this.spec.env, options.env);
     env[EXEC_MARKER_VAR] = id;
@@ -579,14 +593,4 @@ class DockerSandbox implements Sandbox {
     })();
     return this.#destroyed;
   }
-}
-
-/** The exec's exit code once Docker has recorded it (the stream may end a moment before). */
-async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const info = await exec.inspect();
-    if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return undefined;
 }
