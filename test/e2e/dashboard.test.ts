@@ -439,7 +439,7 @@ describe("dashboard in a browser", { skip, timeout: 300_000 }, () => {
       await waitFor("the search to leave one run", async () => (await rows.count()) === 1);
       assert.match((await rows.first().textContent()) ?? "", /Beta: tidy the tests/);
       await page.getByLabel("Search runs").fill("");
-      await page.getByLabel("Repository").selectOption(s.repo);
+      await page.getByLabel("Filter runs by repo").selectOption(s.repo);
       await waitFor("both runs of the repository", async () => (await rows.count()) === 2);
 
       await page.setViewportSize({ width: 390, height: 844 });

@@ -140,8 +140,13 @@ export function RunsPage({ status }: { status?: string }) {
           value={query}
           onChange={(e) => setQuery(e.target.value)}
         />
-        <label htmlFor="repo-filter">Repository</label>
-        <select id="repo-filter" value={repoFilter} onChange={(e) => setRepoFilter(e.target.value)}>
+        <label htmlFor="repo-filter">Repo</label>
+        <select
+          id="repo-filter"
+          aria-label="Filter runs by repo"
+          value={repoFilter}
+          onChange={(e) => setRepoFilter(e.target.value)}
+        >
           <option value="">all</option>
           {repos.map((repo) => (
             <option key={repo} value={repo}>

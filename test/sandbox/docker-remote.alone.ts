@@ -1,3 +1,6 @@
+// Run on its own after the main suite (package.json "test"): its containment probes (a real fork bomb, a
+// memory bomb) on a second engine, at the same time as another file's, starved the kill exec of processes
+// ("Cannot fork") on this 2-core machine; alone they pass.
 import assert from "node:assert/strict";
 import {
   chmodSync,
