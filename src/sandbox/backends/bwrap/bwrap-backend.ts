@@ -26,7 +26,7 @@
  * limits every spec carries; `limits: "best-effort"` runs without them and says so in probe() details.
  */
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, unlink } from "node:fs/promises";
@@ -52,64 +52,30 @@ import {
 } from "../shared/dependency-mounts.ts";
 import { type DiskQuota, diskQuota, underDiskQuota } from "../shared/disk-quota.ts";
 import { abortedBeforeStart, assertCanExec } from "../shared/exec-guard.ts";
-import { findExecutable } from "../shared/find-executable.ts";
 import { lendWorkspace } from "../shared/ownership.ts";
 import { type PreparedProcess, runProcess } from "../shared/run-process.ts";
-import { checkWorkspace, isWithin, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
+import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
 import {
   type BwrapProfile,
   buildBwrapArgs,
   buildLauncher,
   generateEtcFiles,
   launchScript,
-  type SandboxIdentity,
-  type SystemEntry,
 } from "./bwrap-args.ts";
 import {
-  createCgroupSession,
-  destroyCgroupSession,
-  detectCgroupLayout,
-  prepareCgroupBase,
-  readOomKills,
-} from "./cgroup.ts";
-import {
-  type CgroupController,
-  type CgroupLayout,
-  type CgroupLimits,
-  type CgroupSessionPlan,
-  describeLayout,
-  missingControllers,
-  neededControllers,
-} from "./cgroup-plan.ts";
-import { sessionName, stateDirPrefix, sweepStaleSessions, trackSession } from "./stale-sessions.ts";
-import { detectSystemEntries, prepareEtcDir } from "./system-entries.ts";
+  type BwrapBackendOptions,
+  HOME_INSIDE,
+  type Host,
+  killGroup,
+  makeProfile,
+  probeHost,
+} from "./bwrap-host.ts";
+import { createCgroupSession, destroyCgroupSession, readOomKills } from "./cgroup.ts";
+import { type CgroupLimits, type CgroupSessionPlan, neededControllers } from "./cgroup-plan.ts";
+import { sessionName, stateDirPrefix, trackSession } from "./stale-sessions.ts";
+import { prepareEtcDir } from "./system-entries.ts";
 
-const HOME_INSIDE = "/tmp/home";
-
-export interface BwrapBackendOptions {
-  /** Host uid/gid commands run as when Entourage runs as root. Default 65532:65532 (no login user has it). */
-  sandboxUser?: { uid: number; gid: number };
-  /** "enforce" (default): unavailable without cgroups. "best-effort": run without memory/pids limits. */
-  limits?: "enforce" | "best-effort";
-  /** CPU bandwidth per session in cores (cgroup CFS quota). Default: none. */
-  cpuQuota?: number;
-  /** Where cgroup hierarchies are mounted. Default /sys/fs/cgroup. */
-  cgroupRoot?: string;
-  hostname?: string;
-}
-
-interface Host {
-  bwrap: string;
-  bwrapVersion: string;
-  sh: string;
-  /** The launcher's shell when present: it closes inherited descriptors (see `buildLauncher`). */
-  bash: string | undefined;
-  identity: SandboxIdentity;
-  /** uid/gid as seen by files the commands create. */
-  user: { uid: number; gid: number };
-  system: SystemEntry[];
-  cgroup: { layout?: CgroupLayout; reason?: string };
-}
+export type { BwrapBackendOptions };
 
 /** Creates the bwrap backend. Probing is done once and cached. */
 export function createBwrapBackend(options: BwrapBackendOptions = {}): SandboxBackend {
@@ -151,172 +117,6 @@ export function createBwrapBackend(options: BwrapBackendOptions = {}): SandboxBa
       }
       return BwrapSandbox.create(spec, paths, host, limits, options.hostname ?? "entourage");
     },
-  };
-}
-
-async function probeHost(
-  options: BwrapBackendOptions,
-  policy: "enforce" | "best-effort",
-): Promise<{ probe: BackendProbe; host?: Host }> {
-  if (process.platform !== "linux") return { probe: { available: false, reason: "bubblewrap needs Linux" } };
-  const bwrap = findExecutable("bwrap");
-  if (!bwrap) {
-    return {
-      probe: {
-        available: false,
-        reason:
-          "bubblewrap is not installed: apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap (Fedora)",
-      },
-    };
-  }
-  const details: Record<string, string> = { bwrap };
-  let bwrapVersion = "unknown";
-  try {
-    bwrapVersion = execFileSync(bwrap, ["--version"], { encoding: "utf8", env: {} }).trim();
-  } catch {
-    // very old bwrap without --version: the smoke test below decides
-  }
-  details.version = bwrapVersion;
-
-  const isRoot = process.getuid?.() === 0;
-  let identity: SandboxIdentity = { kind: "userns" };
-  let user = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-  if (isRoot) {
-    const setpriv = findExecutable("setpriv");
-    if (!setpriv) {
-      return {
-        probe: {
-          available: false,
-          reason:
-            "running as root needs setpriv (util-linux) to drop to an unprivileged uid: apt-get install util-linux",
-          details,
-        },
-      };
-    }
-    user = options.sandboxUser ?? { uid: 65532, gid: 65532 };
-    identity = { kind: "setpriv", uid: user.uid, gid: user.gid, setpriv };
-    details.identity = `uid ${user.uid} gid ${user.gid} (setpriv; no capabilities)`;
-  } else {
-    details.identity = `uid ${user.uid} (this user, in a user namespace)`;
-  }
-
-  details.cpuSeconds = "RLIMIT_CPU per process (ulimit -t in the launcher shell)";
-  const bash = findExecutable("bash", "/usr/bin:/bin");
-  details.inheritedFds = bash
-    ? "closed before bwrap (bash launcher)"
-    : "NOT closed: no bash; descriptors this process inherited without close-on-exec reach commands";
-  const system = detectSystemEntries();
-
-  const cgroup = await probeCgroups(options);
-  details.cgroup = cgroup.layout ? describeLayout(cgroup.layout) : `unavailable: ${cgroup.reason}`;
-  const swept = sweepStaleSessions(cgroup.layout);
-  if (swept > 0) details.staleSessionsRemoved = String(swept);
-  details.limits = policy;
-
-  const host: Host = {
-    bwrap,
-    bwrapVersion,
-    sh: "/bin/sh",
-    bash,
-    identity,
-    user,
-    system,
-    cgroup,
-  };
-
-  // Smoke test: one real `true` in a throwaway workspace, without limits.
-  const smoke = await smokeTest(host);
-  if (smoke) return { probe: { available: false, reason: smoke, details } };
-  if (!cgroup.layout && policy === "enforce") {
-    return {
-      probe: {
-        available: false,
-        reason:
-          `cgroups are not usable (${cgroup.reason}), so the memory and process limits cannot be enforced. ` +
-          "Run Entourage as root or inside a delegated cgroup (systemd-run --user --scope -p Delegate=yes …), " +
-          'or set the bwrap sandbox limits to "best-effort".',
-        details,
-      },
-    };
-  }
-  return { probe: { available: true, details }, host };
-}
-
-async function probeCgroups(
-  options: BwrapBackendOptions,
-): Promise<{ layout?: CgroupLayout; reason?: string }> {
-  const found = detectCgroupLayout(options.cgroupRoot);
-  if (!found.layout) return found;
-  const wanted: CgroupController[] = [
-    "memory",
-    "pids",
-    ...(options.cpuQuota !== undefined ? (["cpu"] as const) : []),
-  ];
-  const missing = missingControllers(found.layout, wanted);
-  if (missing.length > 0) return { reason: `controllers not available: ${missing.join(", ")}` };
-  try {
-    await prepareCgroupBase(found.layout, wanted);
-    const plan = await createCgroupSession(found.layout, `probe-${randomBytes(4).toString("hex")}`, {
-      memoryBytes: 64 * 1024 * 1024,
-      pids: 16,
-      cpuQuota: options.cpuQuota,
-    });
-    await destroyCgroupSession(plan);
-    return found;
-  } catch (error) {
-    return { reason: `cannot create cgroups: ${errorMessage(error)}` };
-  }
-}
-
-async function smokeTest(host: Host): Promise<string | undefined> {
-  const dir = await mkdtemp(path.join(tmpdir(), "entourage-bwrap-probe-"));
-  try {
-    chmodSync(dir, 0o755);
-    const etc = path.join(dir, "etc");
-    const binds = prepareEtcDir(
-      etc,
-      generateEtcFiles({ ...host.user, home: HOME_INSIDE, hostname: "probe" }),
-      "off",
-    );
-    const workspace = { source: dir, dest: dir };
-    const profile = makeProfile(host, {
-      workspace,
-      home: { source: dir, dest: HOME_INSIDE },
-      etc: { source: etc, binds },
-      network: "off",
-      hostname: "probe",
-      toolchainDirs: [],
-      dependencies: [],
-    });
-    const args = buildBwrapArgs(profile, { argv: ["true"], cwd: dir, env: sandboxEnv(HOME_INSIDE) });
-    const result = await runProcess({
-      file: host.bwrap,
-      args,
-      env: {},
-      timeoutMs: 10_000,
-      outputBytes: 4096,
-      killTree: (pid) => killGroup(pid),
-    });
-    if (result.exitCode === 0) return undefined;
-    return (
-      `bubblewrap is installed but cannot create a sandbox here (exit ${result.exitCode}: ${result.output.trim()}). ` +
-      "Unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces, " +
-      "or an AppArmor userns restriction); running as root avoids them."
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function makeProfile(host: Host, session: Omit<BwrapProfile, "system" | "identity">): BwrapProfile {
-  return {
-    ...session,
-    // Folders the system binds already hold are not bound twice.
-    toolchainDirs: session.toolchainDirs.filter(
-      (dir) => !host.system.some((e) => e.kind === "ro-bind" && isWithin(e.path, dir)),
-    ),
-    system: host.system,
-    identity: host.identity,
   };
 }
 
@@ -609,14 +409,4 @@ async function stopLauncher(launcher: Launcher): Promise<void> {
   for (const stream of launcher.child.stdio) (stream as Socket | null)?.destroy();
   await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   await unlink(launcher.script).catch(() => {});
-}
-
-function killGroup(pid: number): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
 }
