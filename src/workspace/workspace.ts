@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
@@ -20,6 +20,18 @@ import {
   writeTextAt,
 } from "./files.ts";
 import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import {
+  ensureEmptyDir,
+  HOME_DIR,
+  keepPrivate,
+  metaPathOf,
+  readMeta,
+  type WorkspaceMeta,
+  writeMeta,
+} from "./workspace-meta.ts";
+
+export type { WorkspaceMeta };
+
 import { globWithin } from "./glob.ts";
 import { type MergeConflict, mergeInto } from "./merge.ts";
 
@@ -40,19 +52,6 @@ export type ApplyToOptions = { ref?: string } & Partial<Omit<ApplyOptions, "head
 export interface OpenWorkspaceOptions {
   gitDir?: string;
   clock?: Clock;
-}
-
-/** What `Workspace.open` needs, stored as JSON in the shadow git directory. */
-export interface WorkspaceMeta {
-  version: 1;
-  repo: string;
-  dir: string;
-  gitDir: string;
-  baseRef: string;
-  createdAt: number;
-  skipped: SkippedPath[];
-  /** Set on a workspace made by `cloneAt`: where it came from (for provenance only, never read back). */
-  clonedFrom?: { dir: string; ref: string };
 }
 
 export interface CloneOptions {
@@ -98,8 +97,6 @@ export interface ListOptions {
   path?: string;
 }
 
-const META_FILE = "entourage/workspace.json";
-const HOME_DIR = "entourage/home";
 const BASELINE_REF = "refs/entourage/baseline";
 const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;
 
@@ -197,25 +194,11 @@ export class Workspace {
   static async open(dir: string, options: OpenWorkspaceOptions = {}): Promise<Workspace> {
     const dirGiven = path.resolve(dir);
     const gitDir = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-    const metaPath = path.join(gitDir, META_FILE);
-    const text = await readFile(metaPath, "utf8").catch(() => undefined);
-    if (text === undefined) {
-      throw new UserError(
-        "workspace_not_found",
-        `${dirGiven} is not an Entourage workspace: ${metaPath} is missing. Check the run id or directory.`,
-      );
-    }
-    const meta = JSON.parse(text) as WorkspaceMeta;
-    if (meta.version !== 1) {
-      throw new UserError(
-        "workspace_version",
-        `${metaPath} has version ${meta.version}; this Entourage reads version 1. Upgrade Entourage.`,
-      );
-    }
+    const meta = await readMeta(gitDir, dirGiven);
     if ((await realpath(dirGiven).catch(() => dirGiven)) !== meta.dir) {
       throw new UserError(
         "workspace_moved",
-        `${metaPath} belongs to ${meta.dir}, not ${dirGiven}. Open it at ${meta.dir}.`,
+        `${metaPathOf(gitDir)} belongs to ${meta.dir}, not ${dirGiven}. Open it at ${meta.dir}.`,
       );
     }
     return new Workspace(meta, options.clock ?? systemClock);
@@ -283,10 +266,7 @@ export class Workspace {
       const commit = await this.#resolveRef(ref);
       await this.#git(["reset", "-q", "--hard", commit]);
       await this.#git(["clean", "-q", "-f", "-d"]);
-      await keepPrivate(this.dir);
-      // Files git recreated belong to us; hand them back to the sandbox's uid (never following links).
-      if (this.#owner)
-        await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
+      await this.#afterGitWrote();
     });
   }
 
@@ -408,10 +388,7 @@ export class Workspace {
         label,
         scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
       });
-      if (outcome.commit) await keepPrivate(this.dir);
-      // Files git wrote belong to us; hand them back to the sandbox's uid, as restore does.
-      if (outcome.commit && this.#owner)
-        await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
+      if (outcome.commit) await this.#afterGitWrote();
       const { merged, conflicts, commit } = outcome;
       return {
         merged,
@@ -568,45 +545,20 @@ export class Workspace {
     return runGit(args, { ...options, env: { ...env, ...options.env }, cwd: this.dir });
   }
 
+  /**
+   * After git wrote files into the work tree (restore, merge): private again, and handed back to the
+   * sandbox's uid when it is lent (never following links).
+   */
+  async #afterGitWrote(): Promise<void> {
+    await keepPrivate(this.dir);
+    if (this.#owner)
+      await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
+  }
+
   /** Git operations that touch the index or HEAD run one at a time (git would fail on index.lock). */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(fn, fn);
     this.#queue = run.catch(() => {});
     return run;
   }
-}
-
-/**
- * Files git writes into the work tree (restore, clone, merge) get the umask's mode, 0644 under the usual
- * 022: take group's and others' bits away, as the copy does. `chmod -R` never follows a symlink it meets.
- */
-async function keepPrivate(dir: string): Promise<void> {
-  await execFileAsync("chmod", ["-R", "go-rwx", "--", dir]);
-}
-
-/** Written last and atomically: a directory without it is not a workspace (`open` says so). */
-async function writeMeta(meta: WorkspaceMeta): Promise<void> {
-  const metaPath = path.join(meta.gitDir, META_FILE);
-  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
-  await rename(`${metaPath}.tmp`, metaPath);
-}
-
-/** Makes `dir` if missing (returns true) or checks it is empty (returns false). */
-async function ensureEmptyDir(dir: string): Promise<boolean> {
-  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return undefined;
-    throw error;
-  });
-  if (entries === undefined) {
-    // 0700 (and so are the run directory and `runs/` when this makes them): the copy holds the user's code.
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return true;
-  }
-  if (entries.length > 0) {
-    throw new UserError(
-      "workspace_exists",
-      `${dir} already exists and is not empty. Choose a new run directory or remove it.`,
-    );
-  }
-  return false;
 }

@@ -1,0 +1,89 @@
+/**
+ * A workspace on disk: its meta file in the shadow git directory (written last and atomically, so a folder
+ * without it is not a workspace), the private HOME git runs with, and how its folders are made and kept
+ * private (0700/0600 whatever the umask).
+ */
+import { execFile } from "node:child_process";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { UserError } from "../core/index.ts";
+import type { SkippedPath } from "./copy-repo.ts";
+
+const execFileAsync = promisify(execFile);
+
+const META_FILE = "entourage/workspace.json";
+/** HOME of the git commands on the shadow git (inside its directory: no user config is read). */
+export const HOME_DIR = "entourage/home";
+
+/** What `Workspace.open` needs, stored as JSON in the shadow git directory. */
+export interface WorkspaceMeta {
+  version: 1;
+  repo: string;
+  dir: string;
+  gitDir: string;
+  baseRef: string;
+  createdAt: number;
+  skipped: SkippedPath[];
+  /** Set on a workspace made by `cloneAt`: where it came from (for provenance only, never read back). */
+  clonedFrom?: { dir: string; ref: string };
+}
+
+export function metaPathOf(gitDir: string): string {
+  return path.join(gitDir, META_FILE);
+}
+
+/** The meta of the workspace whose shadow git is `gitDir`; a clear error when there is none or it is newer. */
+export async function readMeta(gitDir: string, dirGiven: string): Promise<WorkspaceMeta> {
+  const metaPath = metaPathOf(gitDir);
+  const text = await readFile(metaPath, "utf8").catch(() => undefined);
+  if (text === undefined) {
+    throw new UserError(
+      "workspace_not_found",
+      `${dirGiven} is not an Entourage workspace: ${metaPath} is missing. Check the run id or directory.`,
+    );
+  }
+  const meta = JSON.parse(text) as WorkspaceMeta;
+  if (meta.version !== 1) {
+    throw new UserError(
+      "workspace_version",
+      `${metaPath} has version ${meta.version}; this Entourage reads version 1. Upgrade Entourage.`,
+    );
+  }
+  return meta;
+}
+
+/**
+ * Files git writes into the work tree (restore, clone, merge) get the umask's mode, 0644 under the usual
+ * 022: take group's and others' bits away, as the copy does. `chmod -R` never follows a symlink it meets.
+ */
+export async function keepPrivate(dir: string): Promise<void> {
+  await execFileAsync("chmod", ["-R", "go-rwx", "--", dir]);
+}
+
+/** Written last and atomically: a directory without it is not a workspace (`open` says so). */
+export async function writeMeta(meta: WorkspaceMeta): Promise<void> {
+  const metaPath = metaPathOf(meta.gitDir);
+  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${metaPath}.tmp`, metaPath);
+}
+
+/** Makes `dir` if missing (returns true) or checks it is empty (returns false). */
+export async function ensureEmptyDir(dir: string): Promise<boolean> {
+  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (entries === undefined) {
+    // 0700 (and so are the run directory and `runs/` when this makes them): the copy holds the user's code.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return true;
+  }
+  if (entries.length > 0) {
+    throw new UserError(
+      "workspace_exists",
+      `${dir} already exists and is not empty. Choose a new run directory or remove it.`,
+    );
+  }
+  return false;
+}
