@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import { eventually } from "../helpers/api.ts";
-import { BIN, cliEnv, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
+import { cliEnv, cliInScript, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
 import { dbEvents } from "./support.ts";
 
 /**
@@ -46,27 +45,22 @@ describe("entourage run in a terminal: typing steers the run and answers its pro
   });
 
   it("a typed line reaches the model and y at the prompt approves the command", async () => {
-    const command = [
-      process.execPath,
-      BIN,
-      "run",
-      "Check the project",
-      "--repo",
-      repo,
-      ...fakeModelFlags(model),
-      "--mode",
-      "single",
-      "--sandbox",
-      "subprocess",
-    ]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
-      .join(" ");
-    const child = spawn("script", ["-qfec", command, "/dev/null"], { env: cliEnv(home), stdio: "pipe" });
     let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    const done = new Promise<number | null>((resolve) => child.on("close", resolve));
-    const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const { child, done, stop } = cliInScript(
+      [
+        "run",
+        "Check the project",
+        "--repo",
+        repo,
+        ...fakeModelFlags(model),
+        "--mode",
+        "single",
+        "--sandbox",
+        "subprocess",
+      ],
+      cliEnv(home),
+      (d) => (out += d),
+    );
     try {
       await eventually(() => (out.includes("keys:") ? true : undefined), "the keys line");
       child.stdin.write("Mind the tests\r");
@@ -75,8 +69,7 @@ describe("entourage run in a terminal: typing steers the run and answers its pro
       const code = await done;
       assert.equal(code, 0, out);
     } finally {
-      clearTimeout(kill);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      stop();
     }
     assert.deepEqual(model.failures, []);
     assert.match(out, /api http:\/\/127\.0\.0\.1:\d+/);

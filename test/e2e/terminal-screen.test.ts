@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import { api, eventually } from "../helpers/api.ts";
-import { BIN, cliEnv, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
+import { cliEnv, cliInScript, fakeModelFlags, makeSampleRepo, removeDir, tempDir } from "../helpers/cli.ts";
 
 /**
  * What a new user sees in a real terminal (a pty from util-linux `script`) during a run that asks before
@@ -51,27 +50,22 @@ describe("entourage run in a terminal: the screen a new user reads", {
   });
 
   it("keeps the approval question on screen, tells step from run tokens, and ends blocked with fitting hints", async () => {
-    const command = [
-      process.execPath,
-      BIN,
-      "run",
-      "Check the project",
-      "--repo",
-      repo,
-      ...fakeModelFlags(model),
-      "--mode",
-      "single",
-      "--sandbox",
-      "subprocess",
-    ]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
-      .join(" ");
-    const child = spawn("script", ["-qfec", command, "/dev/null"], { env: cliEnv(home), stdio: "pipe" });
     let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    const done = new Promise<number | null>((resolve) => child.on("close", resolve));
-    const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const { child, done, stop } = cliInScript(
+      [
+        "run",
+        "Check the project",
+        "--repo",
+        repo,
+        ...fakeModelFlags(model),
+        "--mode",
+        "single",
+        "--sandbox",
+        "subprocess",
+      ],
+      cliEnv(home),
+      (d) => (out += d),
+    );
     const prompt = "? allow run_command echo screen-ok [execute]  [y]es / [n]o / [a]lways: ";
     let message = -1;
     try {
@@ -91,8 +85,7 @@ describe("entourage run in a terminal: the screen a new user reads", {
       const code = await done;
       assert.equal(code, 1, out);
     } finally {
-      clearTimeout(kill);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      stop();
     }
     assert.deepEqual(model.failures, []);
     assert.match(out, /step 1 · 1\.2k in · 310 out · cost unknown {2}\(run so far: 1\.2k in · 310 out/);

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,6 +49,31 @@ export function runCli(
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * The built CLI on a pseudo-terminal (util-linux `script`) with its stdin open for typing, for tests that
+ * read the screen while they type; SIGKILLed after 60 s, or by `stop`.
+ */
+export function cliInScript(
+  args: string[],
+  env: Record<string, string>,
+  onOutput: (chunk: Buffer) => void,
+): { child: ChildProcessWithoutNullStreams; done: Promise<number | null>; stop: () => void } {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const child = spawn("script", ["-qfec", command, "/dev/null"], { env, stdio: "pipe" });
+  child.stdout.on("data", onOutput);
+  child.stderr.on("data", onOutput);
+  const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const done = new Promise<number | null>((resolve) => child.on("close", resolve));
+  return {
+    child,
+    done,
+    stop: () => {
+      clearTimeout(kill);
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
 }
 
 /** Runs the built CLI on a pseudo-terminal (python3's pty), typing `answers` when their prompts appear. */
