@@ -50,11 +50,12 @@ let tightened: LoosePath[] | undefined;
 
 /**
  * Once per process, before the store opens: a home an older version (or a loose umask) left readable by
- * others is made private (`secureHome`). Silent, so scripts' stderr stays theirs; `doctor` reports it.
+ * others is made private (`secureHome`). Silent, so scripts' stderr stays theirs; `doctor` reports it
+ * (and, with `everyRun`, also looks at every run's folders).
  */
-export function tightenHome(): LoosePath[] {
+export function tightenHome(options: { everyRun?: boolean } = {}): LoosePath[] {
   tightened ??= secureHome(home());
-  return tightened;
+  return options.everyRun ? [...tightened, ...secureHome(home(), { everyRun: true })] : tightened;
 }
 
 export interface SandboxChoice {

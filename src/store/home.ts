@@ -46,8 +46,9 @@ export interface LoosePath {
  * run's directory and what it holds directly (workspace, shadow.git). Deeper entries are not visited
  * (a workspace can hold 100k files): every directory above them is 0700 afterwards, so nobody else can
  * reach them. Never follows symlinks. Returns what was too open, for `doctor` and the start-up note.
+ * Each run's directory is visited with `everyRun` (doctor) or when the home itself was open.
  */
-export function secureHome(home: string): LoosePath[] {
+export function secureHome(home: string, options: { everyRun?: boolean } = {}): LoosePath[] {
   const loose: LoosePath[] = [];
   const tighten = (path: string, depth: number) => {
     const info = lstatOrUndefined(path);
@@ -71,7 +72,10 @@ export function secureHome(home: string): LoosePath[] {
   if (!info?.isDirectory()) return loose;
   tighten(home, 1);
   const runs = join(home, "runs");
-  if (lstatOrUndefined(runs)?.isDirectory()) {
+  // Every run's folders are looked at only when asked (doctor) or when the home itself was left open: what
+  // this version creates is private already, so a start-up does not stat thousands of runs for nothing.
+  const homeWasOpen = loose.length > 0;
+  if ((options.everyRun || homeWasOpen) && lstatOrUndefined(runs)?.isDirectory()) {
     for (const id of readdirOrEmpty(runs)) tighten(join(runs, id), 1);
   }
   return loose;

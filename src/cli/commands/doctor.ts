@@ -185,7 +185,7 @@ export async function doctorCommand(opts: { json?: boolean; repo?: string }): Pr
       repoNote = `no repository here (${errorMessage(error).split(". ")[0]}); pass --repo <dir> to check one`;
     }
     // Checked (and tightened) on every start; doctor says what it found.
-    const loose = tightenHome();
+    const loose = tightenHome({ everyRun: true });
     const homeReport = {
       path: home(),
       madePrivate: loose.filter((p) => p.now !== undefined).map((p) => ({ path: p.path, was: octal(p.was) })),
