@@ -18,17 +18,13 @@ export async function showCommand(runId: string, opts: { json?: boolean; full?: 
         return 0;
       }
       const out: string[] = [];
-      const renderer = new TerminalRenderer(
-        (line) => out.push(line),
-        makeStyle(colorEnabled(process.stdout)),
-        {
-          outputLines: opts.full ? Number.POSITIVE_INFINITY : undefined,
-        },
-      );
+      const style = makeStyle(colorEnabled(process.stdout));
+      const renderer = new TerminalRenderer((line) => out.push(line), style, {
+        outputLines: opts.full ? Number.POSITIVE_INFINITY : undefined,
+      });
       for (const event of events) renderer.render(event);
       renderer.end();
       const { driver, interrupted } = await runDriver(store, runId, foldRun(runId, events).status);
-      const style = makeStyle(colorEnabled(process.stdout));
       if (interrupted)
         out.push(
           style.red(
