@@ -3,7 +3,7 @@ import { loadProjectTrust, recordTrust, saveProjectRule } from "../config/index.
 import { errorMessage, isTerminal, newId, type RunState, systemClock } from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
 import { proposeLessons } from "../memory/index.ts";
-import { type Approver, driveRun, RunControl } from "../orchestrator/index.ts";
+import { type Approver, driveRun, followSteering, RunControl } from "../orchestrator/index.ts";
 import type { Launcher } from "../server/deps.ts";
 import type { EventStore } from "../store/index.ts";
 import { builtinTools } from "../tools/builtin/index.ts";
@@ -67,6 +67,8 @@ async function driveHolding(
   signal: AbortSignal,
 ): Promise<RunState> {
   parts.workspace.lendTo(parts.sandbox.runAs);
+  // People's acts sent to other processes (a server, a worker's server) reach this run through its log.
+  const stopFollowing = followSteering(store, control);
   let state: RunState;
   try {
     state = await driveRun(
@@ -98,6 +100,7 @@ async function driveHolding(
     await parts.project?.close();
     throw error;
   } finally {
+    stopFollowing();
     await parts.sandbox.destroy();
     parts.workspace.lendTo(undefined);
   }

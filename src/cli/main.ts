@@ -227,7 +227,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command("serve")
     .description(
-      "run the engine as a server: start, watch and steer runs over the HTTP API (OpenAPI at /openapi.json)",
+      "run the engine as a server: start, watch and steer runs over the HTTP API (OpenAPI at /openapi.json); with --store postgres://… runs go to a queue that `entourage worker`s drive",
     )
     .option(
       "--host <address>",
@@ -236,6 +236,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option("--port <n>", "port to listen on", parsePort, 4317)
     .action(async (opts) => setExit(await (await import("./commands/serve.ts")).serveCommand(opts)));
+
+  program
+    .command("worker")
+    .description(
+      "take runs from the team's queue (--store postgres://…) and drive them on this machine, with its sandboxes",
+    )
+    .option("--concurrency <n>", "runs driven at once", parsePositiveInt, 2)
+    .action(async (opts) => setExit(await (await import("./commands/worker.ts")).workerCommand(opts)));
 
   program
     .command("attach")

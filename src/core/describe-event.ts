@@ -216,6 +216,14 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
   "run.paused": ({ data: d }) =>
     note("warn", `paused by ${d.by}${suffix(d.reason)}`, { mark: "⏸", depth: 0 }),
   "run.resumed": ({ data: d }) => note("info", `resumed by ${d.by}`, { mark: "▶", depth: 0 }),
+  // The delivery of a person's act to the process driving the run: the act itself is its own event.
+  "steer.requested": ({ data: d }) => minor(`${d.act.kind} sent by ${d.by} to the process driving the run`),
+  "steer.handled": ({ data: d }) =>
+    d.ok
+      ? minor(`request ${d.requestId} handled`)
+      : note("warn", `request ${d.requestId} refused: ${d.error?.message ?? "unknown reason"}`, {
+          mark: "!",
+        }),
   "run.forked": ({ data: d }) =>
     note("info", `forked at event ${d.atSeq} into ${d.newRunId}`, {
       mark: "⑂",

@@ -5,5 +5,6 @@ export * from "./control/apply-review.ts";
 export * from "./control/approval.ts";
 export * from "./control/run-actions.ts";
 export * from "./control/run-control.ts";
+export * from "./control/steer-log.ts";
 export * from "./emitter.ts";
 export * from "./run-engine.ts";

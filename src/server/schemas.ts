@@ -135,7 +135,11 @@ export const runSummarySchema = z
     verification: verificationStatusSchema
       .optional()
       .describe("The orchestrator's own run of the test command on the change; absent when nothing changed"),
-    live: z.boolean().describe("Driven by this server's process right now"),
+    live: z
+      .boolean()
+      .describe(
+        "Steerable from this server: driven by its process, or by a live process elsewhere (a worker, an `entourage run`)",
+      ),
     driver: driverSchema.optional().describe("The process whose lease drives the run (live or stale)"),
     interrupted,
   })
@@ -227,7 +231,11 @@ export const pendingApprovalSchema = z
 export const runDetailSchema = z
   .object({
     run: runStateSchema,
-    live: z.boolean().describe("Driven by this server's process: steering routes work only then"),
+    live: z
+      .boolean()
+      .describe(
+        "Steerable from this server (driven here, or by a live process elsewhere): the steering routes work only then",
+      ),
     driver: driverSchema.optional().describe("The process that drives the run now, whichever it is"),
     interrupted,
     pendingApprovals: z.array(pendingApprovalSchema),

@@ -62,7 +62,10 @@ export function thisProcess(label: string): LeaseHolder {
  * A lease is stale when its holder stopped heartbeating for longer than its time to live, or when the
  * holder ran on this host and its process is gone (a kill -9 is seen at once, not after the TTL).
  */
-export function leaseIsStale(lease: RunLease, now: number): boolean {
+export function leaseIsStale(
+  lease: Pick<RunLease, "holder" | "heartbeatAt" | "ttlMs">,
+  now: number,
+): boolean {
   if (now - lease.heartbeatAt > lease.ttlMs) return true;
   if (lease.holder.host !== hostname()) return false;
   return !processAlive(lease.holder.pid);
@@ -117,7 +120,11 @@ export function leaseLostError(runId: string, now?: DriverInfo): UserError {
   );
 }
 
-const DRIVEN_STATUSES: ReadonlySet<RunStatus> = new Set(["queued", "running", "waiting"]);
+/**
+ * Statuses only a live driver keeps a run in. Not `queued`: a queued run waits for its driver (a worker
+ * of a team deployment), it did not lose one.
+ */
+const DRIVEN_STATUSES: ReadonlySet<RunStatus> = new Set(["running", "waiting"]);
 
 /** What a listed run says of its driver (RunSummary's `driver` and `interrupted`). */
 export interface DriverState {

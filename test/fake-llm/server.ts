@@ -89,6 +89,33 @@ export interface FakeModelServerOptions {
   onRequest?: (request: RecordedRequest) => void;
   /** Called with each failure message as it happens (main.ts prints them on stderr). */
   onFailure?: (message: string) => void;
+  /**
+   * Serve every conversation the scenario from its start: a request gets the turn numbered by how many
+   * answers of the model its messages already hold. Many runs can then share one server, in any order, and
+   * a resumed run (which sends its conversation again) gets the turn it is at — as a real model would.
+   */
+  perConversation?: boolean;
+}
+
+/** How many model answers a request's conversation already holds (assistant / model messages). */
+export function answersSoFar(api: WireApi, body: unknown): number {
+  const b = body as { messages?: { role?: string }[]; contents?: { role?: string }[]; input?: unknown };
+  if (api === "google") return (b.contents ?? []).filter((m) => m.role === "model").length;
+  if (api === "openai-responses") {
+    // Responses input: an answer is a run of assistant messages / function calls, ended by the next user
+    // input or tool output.
+    const items = Array.isArray(b.input) ? (b.input as { role?: string; type?: string }[]) : [];
+    let count = 0;
+    let inAnswer = false;
+    for (const item of items) {
+      const fromModel =
+        item.role === "assistant" || item.type === "function_call" || item.type === "reasoning";
+      if (fromModel && !inAnswer) count++;
+      inAnswer = fromModel;
+    }
+    return count;
+  }
+  return (b.messages ?? []).filter((m) => m.role === "assistant").length;
 }
 
 export async function startFakeModelServer(options: FakeModelServerOptions): Promise<FakeModelServer> {
@@ -107,7 +134,11 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
   // agents): a request takes the first unserved turn that has no `match` or whose `match` it contains.
   let next = 0;
   const used = new Set<number>();
-  const pickTurn = (body: unknown): number | undefined => {
+  const pickTurn = (body: unknown, api: WireApi): number | undefined => {
+    if (options.perConversation) {
+      const index = answersSoFar(api, body);
+      return index < turns.length ? index : undefined;
+    }
     const text = JSON.stringify(body);
     for (let i = next; i < turns.length; i++) {
       if (used.has(i)) continue;
@@ -172,7 +203,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       return;
     }
 
-    const turnIndex = pickTurn(body);
+    const turnIndex = pickTurn(body, api);
     const turn = turnIndex === undefined ? undefined : turns[turnIndex];
     if (turnIndex === undefined || !turn) {
       const message = `fake model server: scenario exhausted: all ${turns.length} turns were used, and request #${record.index} (${path}) has none left`;

@@ -354,6 +354,29 @@ export const SAMPLES: { [T in EventType]: Sample<T>[] } = {
     },
     { data: { baseRef: "b", headRef: "b", files: [], insertions: 0, deletions: 0 } },
   ],
+  "steer.requested": [
+    { data: { requestId: "req_1", by: "dashboard", act: { kind: "pause", reason: "lunch" } } },
+    {
+      data: {
+        requestId: "req_2",
+        by: "api",
+        act: { kind: "answer", approvalId: "appr_1", decision: "deny", reason: "not on main" },
+      },
+    },
+  ],
+  "steer.handled": [
+    { data: { requestId: "req_1", ok: true } },
+    {
+      data: {
+        requestId: "req_2",
+        ok: false,
+        error: {
+          code: "approval_answered",
+          message: "Approval appr_1 was already answered (approve by cli).",
+        },
+      },
+    },
+  ],
   "run.forked": [{ data: { newRunId: "run_def", atSeq: 12, guidance: "try the other fix" } }],
   "run.finished": [
     { data: { status: "succeeded", summary: "Fixed the parser.\nAll 12 tests pass." }, time: 14_200 },

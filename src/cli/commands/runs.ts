@@ -66,6 +66,15 @@ export async function runsCommand(opts: {
           ),
         );
       }
+      const queued = runs.filter((r) => r.status === "queued" && !r.driver);
+      if (queued.length > 0) {
+        const which = queued.length === 1 ? queued[0]!.runId : "<run>";
+        process.stdout.write(
+          s.dim(
+            `\nqueued: waiting for an \`entourage worker\` (team deployment), or stopped before it began: entourage resume ${which}\n`,
+          ),
+        );
+      }
       return 0;
     } finally {
       await store.close();

@@ -2,13 +2,16 @@ import { newId, systemClock } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
 import { applyJournals, home, openStore, runDir } from "../compose.ts";
 import { createLauncher } from "../drive.ts";
+import { createQueueLauncher } from "../queue-drive.ts";
 import { announceServer } from "../remote/server-discovery.ts";
+import { storeLocation } from "../store-choice.ts";
 import { EXIT, reportError } from "../terminal/exit.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 
 /**
  * `entourage serve`: the engine as a server. Runs started over the API are driven in this process, and
- * their approvals are answered over the API. Ctrl-C (or SIGTERM) stops it cleanly: the runs it drives
+ * their approvals are answered over the API; on PostgreSQL they are queued for `entourage worker`s instead,
+ * and steered through the log wherever they are driven. Ctrl-C (or SIGTERM) stops it cleanly: the runs it drives
  * are left paused (POST /runs/:id/resume on the next `serve`, or `entourage resume`), and it exits 0.
  */
 export async function serveCommand(opts: { host: string; port: number }): Promise<number> {
@@ -16,7 +19,16 @@ export async function serveCommand(opts: { host: string; port: number }): Promis
     const { createApp, isLoopback, listen, loadOrCreateToken } = await import("../../server/index.ts");
     const store = await openStore();
     const runs = new Map<string, RunControl>();
-    const launcher = createLauncher({ store, runs, log: (m) => process.stderr.write(`${m}\n`) });
+    const log = (m: string) => process.stderr.write(`${m}\n`);
+    const location = storeLocation();
+    // On PostgreSQL (a team deployment) runs go to the queue and workers drive them; else they run here.
+    const queue =
+      location.kind === "postgres"
+        ? await (await import("../../store/queue.ts")).RunQueue.open(location.url, log)
+        : undefined;
+    const launcher = queue
+      ? createQueueLauncher({ store, queue, log })
+      : createLauncher({ store, runs, log });
     const app = createApp({
       store,
       runs,
@@ -43,6 +55,12 @@ export async function serveCommand(opts: { host: string; port: number }): Promis
     process.stdout.write(
       `dashboard ${s.cyan(app.loginUrl(listening.url))}  ${s.dim("(sign-in link, works once)")}\n`,
     );
+    if (queue) {
+      const { waiting, working } = await queue.counts();
+      process.stdout.write(
+        `runs go to the queue in ${s.cyan(location.display)} (${waiting} waiting, ${working} being driven); start workers with: ${s.bold("entourage worker --store <the same URL>")}\n`,
+      );
+    }
     if (!isLoopback(opts.host)) {
       process.stdout.write(
         s.yellow(
@@ -58,6 +76,7 @@ export async function serveCommand(opts: { host: string; port: number }): Promis
     await launcher.shutdown();
     unannounce();
     await listening.close();
+    await queue?.close();
     await store.close();
     return EXIT.ok;
   } catch (error) {

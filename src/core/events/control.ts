@@ -83,3 +83,56 @@ export const protocolFallback = defineEvent(
     message: z.string().optional(),
   }),
 );
+
+/**
+ * A person's act on a run that another process drives (`entourage serve` steering a worker's run, or any
+ * server steering an `entourage run`): appended to the run's log by the process that received it, acted on
+ * by the driver, which answers with `steer.handled`. The acts themselves are logged as usual
+ * (approval.resolved, intervention.received, run.paused…); this pair is the delivery.
+ */
+export const steerRequested = defineEvent(
+  "steer.requested",
+  z.object({
+    requestId: z.string(),
+    by: z.string(),
+    act: z.discriminatedUnion("kind", [
+      z.object({
+        kind: z.literal("answer"),
+        approvalId: z.string(),
+        decision: z.enum(APPROVAL_DECISIONS),
+        reason: z.string().optional(),
+        editedArgs: z.unknown().optional(),
+        /** "Always allow": the rule to learn, already derived from the request by the receiving process. */
+        rule: z
+          .object({
+            action: z.literal("allow"),
+            tool: z.string(),
+            match: z.string().optional(),
+            risk: riskSchema.optional(),
+          })
+          .optional(),
+      }),
+      z.object({
+        kind: z.literal("intervene"),
+        message: z.string(),
+        targetAgentId: z.string().optional(),
+        interrupt: z.boolean().optional(),
+        redirect: z.object({ to: z.string().optional() }).optional(),
+      }),
+      z.object({ kind: z.literal("pause"), reason: z.string().optional() }),
+      z.object({ kind: z.literal("resume") }),
+      z.object({ kind: z.literal("cancel"), reason: z.string().optional() }),
+    ]),
+  }),
+);
+
+/** The driver's answer to a `steer.requested`: done (with what it produced), or refused with the reason. */
+export const steerHandled = defineEvent(
+  "steer.handled",
+  z.object({
+    requestId: z.string(),
+    ok: z.boolean(),
+    interventionId: z.string().optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  }),
+);

@@ -58,6 +58,8 @@ export const eventSchemas = [
   control.runResumed,
   control.runForked,
   control.loopDetected,
+  control.steerRequested,
+  control.steerHandled,
   control.protocolFallback,
   check.setupStarted,
   check.setupEnded,

@@ -110,6 +110,9 @@ const NOT_COPIED = new Set([
   "lesson.skipped",
   "lesson.decided",
   "lesson.saved",
+  // Deliveries of people's acts to the old run's driver.
+  "steer.requested",
+  "steer.handled",
 ]);
 
 /**

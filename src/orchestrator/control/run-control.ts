@@ -1,4 +1,10 @@
-import { AbortedError, type ApprovalRule, EntourageError, type IdGenerator } from "../../core/index.ts";
+import {
+  AbortedError,
+  type ApprovalRule,
+  EntourageError,
+  type EventData,
+  type IdGenerator,
+} from "../../core/index.ts";
 import type { RunEmitter } from "../emitter.ts";
 import type { ApprovalDecision, ApprovalRequest, Approver } from "./approval.ts";
 
@@ -49,9 +55,17 @@ export class RunControl {
     this.options = options;
   }
 
+  #attached = Promise.withResolvers<void>();
+
   /** Connects the control to the emitter of the process driving the run. */
   attach(emitter: RunEmitter): void {
     this.emitter = emitter;
+    this.#attached.resolve();
+  }
+
+  /** Resolves once the engine has attached its emitter (acts that arrive earlier wait for it). */
+  get attached(): Promise<void> {
+    return this.#attached.promise;
   }
 
   /** Aborted by `cancel`; combine it with the process's own signal (SIGINT). */
@@ -67,6 +81,11 @@ export class RunControl {
     if (!this.emitter)
       throw new EntourageError("run_not_live", `Run ${this.runId} is not being driven by this process.`);
     return this.emitter;
+  }
+
+  /** Logs the answer to a person's act that reached this driver through the log (steer-log.ts). */
+  async acknowledge(data: EventData<"steer.handled">): Promise<void> {
+    await this.requireEmitter().emit({ type: "steer.handled", data });
   }
 
   // ---- approvals ------------------------------------------------------------------------------------

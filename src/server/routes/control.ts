@@ -10,7 +10,6 @@ import {
   type RunStatus,
   UserError,
 } from "../../core/index.ts";
-import type { RunControl } from "../../orchestrator/index.ts";
 import { type DriverInfo, describeDriver, liveDriver } from "../../store/index.ts";
 import {
   approvalAnswerBody,
@@ -23,6 +22,7 @@ import {
   runParams,
   runStatusResponse,
 } from "../schemas.ts";
+import { type Steering, steeringOf } from "../steering.ts";
 import type { App, RouteContext } from "./context.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -34,12 +34,12 @@ const body = <T extends z.ZodType>(schema: T, required = true) => ({
   required,
   content: { "application/json": { schema } },
 });
-const notLiveResponse = err("The run is not driven by this server's process (or has ended)");
+const notLiveResponse = err("No process drives the run (or it has ended)");
 
-/** The live handle of a run this process drives; 404 for an unknown run, 409 for one driven elsewhere. */
-async function liveControl(ctx: RouteContext, runId: string): Promise<RunControl> {
-  const control = ctx.runs.get(runId);
-  if (control) return control;
+/** How to steer a run: here, or through the log to its live driver; 404 unknown, 409 nobody drives it. */
+async function steer(ctx: RouteContext, runId: string): Promise<Steering> {
+  const steering = await steeringOf(ctx, runId);
+  if (steering) return steering;
   const state = await ctx.states.get(runId);
   if (!state) throw new EntourageError("run_not_found", `No run with id ${runId}. List runs with GET /runs.`);
   throw notLive(runId, state.status);
@@ -48,12 +48,15 @@ async function liveControl(ctx: RouteContext, runId: string): Promise<RunControl
 function notLive(runId: string, status: RunStatus, driving?: DriverInfo): EntourageError {
   if (isTerminal(status))
     return new EntourageError("run_not_live", `Run ${runId} has ${status}; there is nothing to steer.`);
-  const driver = driving ? `${describeDriver(driving)} drives it` : "no process here drives it";
+  if (driving)
+    return new EntourageError(
+      "run_live",
+      `Run ${runId} (${status}) is driven by ${describeDriver(driving)}; it cannot be taken over while that process lives.`,
+    );
   return new EntourageError(
     "run_not_live",
-    `Run ${runId} (${status}) is not driven by this server's process (${driver}), so it cannot be steered here. ` +
-      "Use the server of the process that drives it (the URL its `entourage run` printed, or its `entourage serve`); " +
-      `a run nobody drives can be continued with POST /runs/${runId}/resume on an \`entourage serve\` server.`,
+    `Run ${runId} (${status}) is not driven by any process, so there is nothing to steer. ` +
+      `Continue it with POST /runs/${runId}/resume on an \`entourage serve\` server, or \`entourage resume ${runId}\`.`,
   );
 }
 
@@ -76,10 +79,10 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { id, approvalId } = c.req.valid("param");
       const answer = c.req.valid("json");
-      const control = await liveControl(ctx, id);
       if (answer.decision === "edit" && answer.editedArgs === undefined)
         throw new UserError("invalid_request", "body.editedArgs: required when decision is edit");
-      const pending = control.pendingApprovals().find((p) => p.request.approvalId === approvalId);
+      const control = await steer(ctx, id);
+      const pending = (await control.pendingApprovals()).find((p) => p.request.approvalId === approvalId);
       let rule: ApprovalRule | undefined;
       if (answer.rule !== undefined && pending) {
         const derived = alwaysAllowRule(pending.request);
@@ -91,7 +94,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
       }
       const by = answer.by ?? "api";
       // Throws approval_answered (409) or approval_not_found (404) when nothing waits under this id.
-      control.answer(approvalId, {
+      await control.answer(approvalId, {
         decision: answer.decision,
         by,
         reason: answer.reason,
@@ -126,7 +129,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const { message, targetAgentId, interrupt, redirect } = c.req.valid("json");
-      const control = await liveControl(ctx, id);
+      const control = await steer(ctx, id);
       const interventionId = await control.intervene({
         message,
         targetAgentId,
@@ -148,7 +151,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const control = await liveControl(ctx, id);
+      const control = await steer(ctx, id);
       await control.pause("api", c.req.valid("json").reason);
       return c.json({ runId: id, status: "paused" }, 200);
     },
@@ -170,7 +173,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const control = ctx.runs.get(id);
+      const control = await steeringOf(ctx, id);
       if (control) {
         await control.resume("api");
         return c.json({ runId: id, status: "running" }, 200);
@@ -179,6 +182,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
       if (events.length === 0)
         throw new EntourageError("run_not_found", `No run with id ${id}. List runs with GET /runs.`);
       const state = foldRun(id, events);
+      // A driver that appeared since steeringOf looked (a worker taking the run) keeps it.
       const driving = await liveDriver(ctx.store, id);
       if (!ctx.launcher || (isTerminal(state.status) && !failedOnModel(state)) || driving)
         throw notLive(id, state.status, driving);
@@ -201,8 +205,8 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const control = await liveControl(ctx, id);
-      control.cancel("api", c.req.valid("json").reason);
+      const control = await steer(ctx, id);
+      await control.cancel("api", c.req.valid("json").reason);
       return c.json({ runId: id, status: "cancelling" }, 202);
     },
   );

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { EntourageError } from "../../core/index.ts";
+import { EntourageError, isTerminal } from "../../core/index.ts";
 import { applyRun, forkRun, rewindRun, runDiff } from "../../orchestrator/index.ts";
-import { runDriver } from "../../store/index.ts";
+import { leaseIsStale, runDriver } from "../../store/index.ts";
 import {
   apiEventSchema,
   applyBody,
@@ -21,6 +21,7 @@ import {
   runParams,
   runSummarySchema,
 } from "../schemas.ts";
+import { steeringOf } from "../steering.ts";
 import type { App, RouteContext } from "./context.ts";
 import { requireRun } from "./context.ts";
 import { sseForRun, wantsEventStream } from "./stream.ts";
@@ -74,7 +75,12 @@ export function runRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { status, limit } = c.req.valid("query");
       const runs = await ctx.store.listRuns({ status, limit: limit ?? 100 });
-      return c.json({ runs: runs.map((r) => ({ ...r, live: ctx.runs.has(r.runId) })) }, 200);
+      const now = Date.now();
+      // Steerable from here: driven by this process, or by a live process elsewhere (acts go through the log).
+      const live = (r: (typeof runs)[number]) =>
+        ctx.runs.has(r.runId) ||
+        (r.driver !== undefined && !r.interrupted && !isTerminal(r.status) && !leaseIsStale(r.driver, now));
+      return c.json({ runs: runs.map((r) => ({ ...r, live: live(r) })) }, 200);
     },
   );
 
@@ -91,8 +97,8 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       const state = await ctx.states.get(id);
       if (!state)
         throw new EntourageError("run_not_found", `No run with id ${id}. List runs with GET /runs.`);
-      const control = ctx.runs.get(id);
-      const pendingApprovals = (control?.pendingApprovals() ?? []).map((p) => ({
+      const control = await steeringOf(ctx, id);
+      const pendingApprovals = ((await control?.pendingApprovals()) ?? []).map((p) => ({
         approvalId: p.request.approvalId,
         agentId: p.request.agentId,
         tool: p.request.tool,

@@ -16,9 +16,10 @@ const store: EventStore = config.url
 await new Promise((resolve) => setTimeout(resolve, Math.max(0, config.startAt - Date.now())));
 
 if (config.lease) {
-  const results = await Promise.all(
-    config.runs.map((runId) => store.acquireLease(runId, thisProcess(config.label), 30_000)),
-  );
+  // Held in the name of the test process, which outlives both racers: a racer that starts late must find
+  // the winner's lease live, not stale because the winner has already exited.
+  const holder = { ...thisProcess(config.label), pid: process.ppid };
+  const results = await Promise.all(config.runs.map((runId) => store.acquireLease(runId, holder, 30_000)));
   results.forEach((attempt, i) => {
     const holder = attempt.ok ? attempt.lease.holder : attempt.heldBy.holder;
     process.stdout.write(`${JSON.stringify({ runId: config.runs[i], ok: attempt.ok, holder })}\n`);
