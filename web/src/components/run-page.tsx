@@ -247,7 +247,11 @@ function RunControls({ live }: { live: LiveRun }) {
           </button>
         ))}
       {!detail.live && s.status !== "paused" && !detail.interrupted && (
-        <span className="muted small">Not driven by this server: watch only.</span>
+        <span className="muted small">
+          {s.status === "queued"
+            ? "Queued: waiting for a worker to take it."
+            : "No process drives it right now: watch only."}
+        </span>
       )}
       {error && (
         <span role="alert" className="error small">
