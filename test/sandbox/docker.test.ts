@@ -234,7 +234,8 @@ describe("docker backend specifics", () => {
     assert.equal(info.HostConfig.NetworkMode, "none");
     assert.equal(info.HostConfig.ReadonlyRootfs, true);
     assert.deepEqual(info.HostConfig.CapDrop, ["ALL"]);
-    assert.equal(info.HostConfig.Init, true);
+    assert.equal(info.HostConfig.Init, false, "the keeper is pid 1, no tini in front of it");
+    assert.deepEqual(info.HostConfig.CapAdd ?? [], []);
     assert.equal(info.HostConfig.Memory, DEFAULT_LIMITS.memoryBytes);
     assert.equal(info.HostConfig.MemorySwap, DEFAULT_LIMITS.memoryBytes);
     assert.equal(info.HostConfig.PidsLimit, DEFAULT_LIMITS.pids);

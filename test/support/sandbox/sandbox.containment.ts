@@ -348,14 +348,15 @@ export function describeContainment(ctx: ContainmentContext): void {
       const sampler = setInterval(() => {
         peak = Math.max(peak, processesWith(marker).length);
       }, 100);
-      const bomb = await sbTight.exec(
-        sh(
-          `if command -v python3 >/dev/null; then exec python3 -c '${python}' ${marker}; fi; ` +
-            `: ${marker}; b() { while :; do b & done; }; b`,
-        ),
-        { timeoutMs: 2000 },
-      );
-      clearInterval(sampler);
+      const bomb = await sbTight
+        .exec(
+          sh(
+            `if command -v python3 >/dev/null; then exec python3 -c '${python}' ${marker}; fi; ` +
+              `: ${marker}; b() { while :; do b & done; }; b`,
+          ),
+          { timeoutMs: 2000 },
+        )
+        .finally(() => clearInterval(sampler));
       t.diagnostic(`fork bomb: ${peak} processes at most, exit ${bomb.exitCode} after ${bomb.durationMs} ms`);
       assert.ok(bomb.durationMs < 2000 + 10_000, `ended: ${bomb.durationMs} ms`);
       if (peak > TIGHT.pids!) evidence.push(`${peak} bomb processes under a limit of ${TIGHT.pids}`);

@@ -2,12 +2,12 @@
  * The docker backend: one container per sandbox session, commands through the Engine API's exec
  * (dockerode; DOCKER_HOST or /var/run/docker.sock).
  *
- * The container: `network none` (always — this backend never creates or joins a network), `--init`,
+ * The container: `network none` (always — this backend never creates or joins a network),
  * memory with swap included (`MemorySwap` = `Memory`), a pids limit, optional CPU bandwidth, every
  * capability dropped, `no-new-privileges`, a read-only root filesystem with tmpfs `/tmp` and HOME
  * (`/tmp/home`, kept for the session), the workspace bind-mounted read-write at its host path (paths in
- * output match the host's), an optional OCI runtime (`spec.runtime`, e.g. runsc). Its main process is a
- * `sleep infinity` under tini running as a different uid than the commands.
+ * output match the host's), an optional OCI runtime (`spec.runtime`, e.g. runsc). Its pid 1 is a
+ * keeper shell as the commands' uid (`keeperCommand`: it reaps orphans and, signalled, ends a fork bomb).
  *
  * Identity. Entourage running as root: commands run as 65532:65532 (`entourage` in the image) and the
  * workspace is lent to that uid for the session — chowned on create, handed back to its owner on destroy
@@ -74,7 +74,7 @@ import {
   prepareMountpoints,
 } from "./dependency-mounts.ts";
 import { buildHint, checkRuntime, exitCodeOf, pruneStaleSandboxes } from "./engine-checks.ts";
-import { EXEC_MARKER_VAR, killCommand, wrapCommand } from "./exec-script.ts";
+import { EXEC_MARKER_VAR, keeperCommand, killCommand, REAPER_SIGNAL, wrapCommand } from "./exec-script.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
 import { strandedNote, WorkspaceSync } from "./workspace-sync.ts";
@@ -82,6 +82,14 @@ import { strandedNote, WorkspaceSync } from "./workspace-sync.ts";
 const HOME_INSIDE = IMAGE_SANDBOX_USER.home;
 /** How long a killed command's stream may take to end before the result is returned anyway. */
 const KILL_GRACE_MS = 3000;
+
+/** `promise`, or `fallback` when it has not settled within KILL_GRACE_MS. */
+function withinGrace<T>(promise: Promise<T>, fallback: T): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((resolve) => setTimeout(() => resolve(fallback), KILL_GRACE_MS).unref()),
+  ]);
+}
 
 export interface DockerBackendOptions {
   /** Client or connection options. Default: DOCKER_HOST, else /var/run/docker.sock. */
@@ -294,17 +302,17 @@ class DockerSandbox implements Sandbox {
       removeMountpoints = prepareMountpoints(paths.real, dependencies);
       if (user.lend && !remote) returnWorkspace = lendWorkspace(paths.real, user.uid, user.gid);
       const groups = addedGroups(user, dependencies);
-      // The keeper (tini + sleep) runs as a uid the commands cannot signal, so `kill -9 -1` spares it.
-      const keeper = user.uid === 65534 ? 65533 : 65534;
+      // The keeper is pid 1, as the commands' uid: their `kill -9 -1` spares it (a container's init cannot
+      // be SIGKILLed from inside), and it ends a fork bomb that left no slot for a kill exec (exec-script.ts).
       const { memoryBytes, pids } = spec.limits;
       const tmpfs = "rw,exec,nosuid,nodev";
       const sized = spec.limits.diskBytes !== undefined ? `,size=${Math.floor(spec.limits.diskBytes)}` : "";
       container = await docker.createContainer({
         name: `entourage-sandbox-${session}`,
         Image: image,
-        Cmd: ["sleep", "infinity"],
-        User: `${keeper}:${keeper}`,
-        // Not the workspace: the keeper's uid may not enter it (each exec sets its own directory).
+        Cmd: keeperCommand(),
+        User: `${user.uid}:${user.gid}`,
+        // Not the workspace (each exec sets its own directory).
         WorkingDir: "/",
         Hostname: "entourage",
         Env: [],
@@ -318,7 +326,8 @@ class DockerSandbox implements Sandbox {
         },
         HostConfig: {
           NetworkMode: "none",
-          Init: true,
+          // The keeper is init (it reaps orphans): no tini in front of it to take the signal.
+          Init: false,
           ...(memoryBytes !== undefined
             ? { Memory: Math.floor(memoryBytes), MemorySwap: Math.floor(memoryBytes) }
             : {}),
@@ -539,10 +548,11 @@ class DockerSandbox implements Sandbox {
   }
 
   /**
-   * Runs the kill exec for command `id`. Never rejects, and gives up after KILL_GRACE_MS (a daemon that
-   * does not answer must not hang the caller).
+   * Runs the kill exec for command `id`; when it cannot start or does not end within KILL_GRACE_MS (a fork
+   * bomb at the pids limit leaves no slot for it), signals the keeper to kill every process of the
+   * container instead. Never rejects (a daemon that does not answer must not hang the caller).
    */
-  #kill(id: string): Promise<void> {
+  async #kill(id: string): Promise<void> {
     const scope = this.#running.size <= 1 ? "all" : "exec";
     const attempt = (async () => {
       const exec = await this.#container.exec({
@@ -560,13 +570,18 @@ class DockerSandbox implements Sandbox {
         stream.end();
       });
       stream.destroy();
-    })().catch(() => {
-      // The container is gone (destroy) or stopping: nothing left to kill.
-    });
-    return Promise.race([
-      attempt,
-      new Promise<void>((resolve) => setTimeout(resolve, KILL_GRACE_MS).unref()),
-    ]);
+      return (await exitCodeOf(exec)) === 0;
+    })().catch(() => false);
+    const killed = await withinGrace(attempt, false);
+    if (killed || this.#destroyed) return;
+    // Every process of the container goes, other commands' included: it has no slot left for anything else.
+    await withinGrace(
+      this.#container.kill({ signal: REAPER_SIGNAL }).then(
+        () => true,
+        () => false, // The container is gone (destroy) or stopping: nothing left to kill.
+      ),
+      false,
+    );
   }
 
   destroy(): Promise<void> {

@@ -20,9 +20,32 @@
  *   instead SIGKILLs every process the sandbox uid may signal (`kill -9 -1`): that catches even a process
  *   that cleared its environment. The container's own pid 1 and keeper run as another uid, so the
  *   container survives it.
+ * - The kill exec needs a free process slot in the container; a fork bomb at the pids limit leaves none
+ *   (runc's exec fails with "read init-p: connection reset by peer"). Then the backend signals the keeper
+ *   instead (the Engine API's kill sends `REAPER_SIGNAL` to pid 1). The keeper is the container's pid 1,
+ *   running as the commands' uid: the kernel lets no process of the container SIGKILL its own init, so
+ *   the commands' `kill -9 -1` spares it, and on the signal it runs only shell builtins, so it needs no new
+ *   process to SIGKILL every other process until none is left. As pid 1 it also reaps orphans (its `wait`).
  */
 
 export const EXEC_MARKER_VAR = "ENTOURAGE_EXEC";
+
+/** The signal that makes the keeper kill every process of the container (see `keeperCommand`). */
+export const REAPER_SIGNAL = "SIGUSR1";
+
+/**
+ * The container's pid 1. On `REAPER_SIGNAL` it SIGKILLs every other process until nothing is left (bounded);
+ * `kill` is a builtin, so the trap forks nothing. `wait` reaps every child, orphans adopted included.
+ */
+const KEEPER = [
+  `trap 'n=0; while kill -9 -1 2>/dev/null && [ $n -lt 500 ]; do n=$((n+1)); done' ${REAPER_SIGNAL.slice(3)}`,
+  "while :; do sleep infinity & wait; done",
+].join("\n");
+
+/** The container's Cmd: the keeper. */
+export function keeperCommand(): string[] {
+  return ["/bin/sh", "-c", KEEPER, "entourage-keeper"];
+}
 
 /** Where the wrapper records a command's process group (the container's /tmp, a tmpfs). */
 export function pgidFile(id: string): string {
