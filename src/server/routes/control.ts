@@ -125,14 +125,14 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { message, targetAgentId, interrupt, redirect } = c.req.valid("json");
+      const { message, targetAgentId, interrupt, redirect, by } = c.req.valid("json");
       const control = await liveControl(ctx, id);
       const interventionId = await control.intervene({
         message,
         targetAgentId,
         interrupt,
         redirect,
-        by: "api",
+        by: by ?? "api",
       });
       return c.json({ interventionId }, 202);
     },
@@ -149,7 +149,8 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const control = await liveControl(ctx, id);
-      await control.pause("api", c.req.valid("json").reason);
+      const { reason, by } = c.req.valid("json");
+      await control.pause(by ?? "api", reason);
       return c.json({ runId: id, status: "paused" }, 200);
     },
   );
@@ -170,9 +171,10 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      const { by, ...model } = c.req.valid("json");
       const control = ctx.runs.get(id);
       if (control) {
-        await control.resume("api");
+        await control.resume(by ?? "api");
         return c.json({ runId: id, status: "running" }, 200);
       }
       const events = await ctx.store.read(id);
@@ -182,7 +184,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
       const driving = await liveDriver(ctx.store, id);
       if (!ctx.launcher || (isTerminal(state.status) && !failedOnModel(state)) || driving)
         throw notLive(id, state.status, driving);
-      await ctx.launcher.continue(id, c.req.valid("json"));
+      await ctx.launcher.continue(id, model);
       return c.json({ runId: id, status: "running" }, 202);
     },
   );
@@ -202,7 +204,8 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const control = await liveControl(ctx, id);
-      control.cancel("api", c.req.valid("json").reason);
+      const { reason, by } = c.req.valid("json");
+      control.cancel(by ?? "api", reason);
       return c.json({ runId: id, status: "cancelling" }, 202);
     },
   );
