@@ -1,23 +1,38 @@
 import { readFileSync } from "node:fs";
 import { UserError } from "../core/index.ts";
-import { createScriptedModel, type Model, type ScriptedTurn } from "../llm/index.ts";
+import { createScriptedModel, type Model, type ScriptedTurn, type ScriptPace } from "../llm/index.ts";
 
 const DEMO_DIR = new URL("../../demo/", import.meta.url);
 
 /**
  * The demo's model: a script that replays demo/pipeline.scenario.json, one turn per model request, in
  * order. It is not an LLM and is labelled `scripted` everywhere. `startTurn` lets a resumed demo run go
- * on where it stopped (one turn per completed step).
+ * on where it stopped (one turn per completed step); `pace` slows it down for the guided tour.
+ *
+ * A plan sent back at the checkpoint is asked for again (a request offering propose_plan when the script
+ * has moved past its plan): a script cannot rewrite its plan, so it proposes the same one again and says so.
  */
-export function createScriptedDemoModel(startTurn = 0): Model {
+export function createScriptedDemoModel(startTurn = 0, pace?: ScriptPace): Model {
   const scenario = JSON.parse(readFileSync(new URL("pipeline.scenario.json", DEMO_DIR), "utf8")) as {
     turns: (ScriptedTurn & { expectMessageContains?: string[] })[];
   };
   const turns = scenario.turns;
+  const planTurn = turns.find((t) => t.toolCalls?.some((c) => c.name === "propose_plan"));
   let next = startTurn;
+  // One step per script turn, and as many again for plans sent back (each one replays the plan turn).
+  const steps = Array.from({ length: (turns.length - startTurn) * 2 });
   return createScriptedModel({
     id: "demo-pipeline",
-    turns: turns.slice(startTurn).map(() => (request) => {
+    pace,
+    turns: steps.map(() => (request) => {
+      const asksForPlan = request.tools.some((t) => t.name === "propose_plan");
+      if (planTurn && asksForPlan && turns[next] !== planTurn) {
+        return {
+          text: "(scripted demo: a script cannot rewrite its plan, so it proposes the same one again.)",
+          toolCalls: planTurn.toolCalls,
+          usage: planTurn.usage,
+        };
+      }
       const turn = turns[next++];
       if (!turn) throw new UserError("script_exhausted", "The demo script has no more turns.");
       // A script cannot read, but it must not claim what did not happen: if the tool results it expects

@@ -127,7 +127,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "the whole flow on a bundled sample repo with a scripted model (labelled as such): no API key needed",
     )
     .addOption(sandboxOption())
-    .addOption(approvalOption("when to ask before a tool call runs (default for the demo: auto)"))
+    .addOption(
+      approvalOption(
+        "when to ask before a tool call runs (default for the demo: ask-risky on a terminal, where it is a guided tour; auto otherwise)",
+      ),
+    )
     .option("--yes", "approve every tool call without asking, as run --yes does (--approval auto)")
     .option("--json", "print the run's events as JSONL")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")

@@ -97,3 +97,24 @@ test("an aborted signal stops the scripted model", async () => {
     AbortedError.isInstance(e),
   );
 });
+
+test("a paced script waits before each turn, and an abort ends the wait at once", async () => {
+  // An hour per turn: only the abort can end this call, so the test passes only if the wait is abortable.
+  const model = createScriptedModel({
+    turns: [{ text: "never shown" }],
+    pace: { turnMs: 3_600_000, chunkMs: 10 },
+  });
+  const controller = new AbortController();
+  const parts = collect(model.stream({ ...request, signal: controller.signal }));
+  controller.abort(new Error("stop"));
+  await assert.rejects(parts, (error) => AbortedError.isInstance(error));
+});
+
+test("a paced script streams the same parts as an unpaced one", async () => {
+  const turn = { text: "one two three", toolCalls: [{ name: "finish", arguments: {} }] };
+  const paced = await collect(
+    createScriptedModel({ turns: [turn], pace: { turnMs: 1, chunkMs: 1 } }).stream(request),
+  );
+  const plain = await collect(createScriptedModel({ turns: [turn] }).stream(request));
+  assert.deepEqual(paced, plain);
+});

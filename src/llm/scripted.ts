@@ -25,11 +25,25 @@ export interface ScriptedModel extends Model {
   remainingTurns(): number;
 }
 
+/** Delays that pace a scripted model like a slow typist, so a person watching has time to step in. */
+export interface ScriptPace {
+  /** Before each turn's first part. */
+  turnMs: number;
+  /** Between streamed text pieces. */
+  chunkMs: number;
+}
+
 /**
- * A Model that replays an in-memory script with zero latency. For benchmarks and `entourage demo` only:
- * `scripted` is true and `provider` is "scripted", and every view must say it is not a real LLM.
+ * A Model that replays an in-memory script, with zero latency unless `pace` is given. For benchmarks and
+ * `entourage demo` only: `scripted` is true and `provider` is "scripted", and every view must say it is
+ * not a real LLM.
  */
-export function createScriptedModel(options: { turns: ScriptStep[]; id?: string }): ScriptedModel {
+export function createScriptedModel(options: {
+  turns: ScriptStep[];
+  id?: string;
+  pace?: ScriptPace;
+}): ScriptedModel {
+  const pace = options.pace;
   const turns = [...options.turns];
   let next = 0;
   return {
@@ -54,6 +68,7 @@ export function createScriptedModel(options: { turns: ScriptStep[]; id?: string 
       }
       next++;
       const turn = typeof step === "function" ? step(request, index) : step;
+      if (pace) await sleep(pace.turnMs, request.signal);
 
       if (turn.reasoning) {
         for (const text of splitWords(turn.reasoning)) {
@@ -62,7 +77,8 @@ export function createScriptedModel(options: { turns: ScriptStep[]; id?: string 
         }
       }
       const chunks = turn.textChunks ?? (turn.text ? splitWords(turn.text) : []);
-      for (const text of chunks) {
+      for (const [i, text] of chunks.entries()) {
+        if (pace && i > 0) await sleep(pace.chunkMs, request.signal);
         check();
         yield { type: "text-delta", text };
       }
@@ -98,6 +114,23 @@ export function createScriptedModel(options: { turns: ScriptStep[]; id?: string 
       yield { type: "finish", reason: turn.finishReason ?? (calls.length > 0 ? "tool-calls" : "stop") };
     },
   };
+}
+
+/** Waits `ms`; an abort ends the wait at once (the caller's `check` then throws). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 function splitWords(text: string): string[] {

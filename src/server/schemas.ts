@@ -265,6 +265,12 @@ export const streamQuery = z.object({
     .describe("First seq to send when there is no Last-Event-ID header (default 0)"),
 });
 
+/** Who acts, as the log records it: a short client name (dashboard, a bot); absent: api. */
+const clientName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a short lowercase client name, e.g. dashboard")
+  .optional();
+
 export const approvalAnswerBody = z
   .object({
     decision: z.enum(APPROVAL_DECISIONS),
@@ -276,11 +282,7 @@ export const approvalAnswerBody = z
       .describe(
         '"Always allow": `true` saves the pattern the terminal would show (tool + main argument); or give the rule',
       ),
-    by: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a short lowercase client name, e.g. dashboard")
-      .optional()
-      .describe("Who answers, as the log records it (default: api)"),
+    by: clientName.describe("Who answers, as the log records it (default: api)"),
   })
   .strict()
   .meta({ id: "ApprovalAnswer" });
@@ -312,11 +314,17 @@ export const interventionBody = z
       .strict()
       .optional()
       .describe("Stop the agent and start its phase over with this message (implies interrupt)"),
+    by: clientName.describe("Who sends it, as the log records it (default: api)"),
   })
   .strict()
   .meta({ id: "Intervention" });
 
-export const reasonBody = z.object({ reason: z.string().max(2000).optional() }).strict();
+export const reasonBody = z
+  .object({
+    reason: z.string().max(2000).optional(),
+    by: clientName.describe("Who acts, as the log records it (default: api)"),
+  })
+  .strict();
 
 /** The model a resumed run goes on with; each field defaults to the run's own (recorded as model.changed). */
 export const resumeBody = z
@@ -324,6 +332,7 @@ export const resumeBody = z
     provider: z.enum(["openai", "anthropic", "google", "openai-compatible"]).optional(),
     model: z.string().min(1).max(200).optional(),
     baseUrl: z.url().max(2000).optional(),
+    by: clientName.describe("Who resumes a paused run, as the log records it (default: api)"),
   })
   .strict()
   .meta({ id: "ResumeRun" });

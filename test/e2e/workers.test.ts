@@ -226,9 +226,9 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
       await screenshot(page, "workers-dashboard-approval.png");
 
       await page.getByRole("button", { name: "Pause" }).click();
-      await page.getByText("paused by api").waitFor({ timeout: 20_000 });
+      await page.getByText("paused by dashboard").waitFor({ timeout: 20_000 });
       await page.getByRole("button", { name: "Resume" }).click();
-      await page.getByText("resumed by api").waitFor({ timeout: 20_000 });
+      await page.getByText("resumed by dashboard").waitFor({ timeout: 20_000 });
       await card.getByRole("button", { name: "Approve" }).click();
       await page.getByText("approved by dashboard").waitFor({ timeout: 20_000 });
 

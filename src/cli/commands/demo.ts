@@ -5,7 +5,9 @@ import { type ApprovalMode, newId, type SandboxBackendName } from "../../core/in
 import { detectTestCommand, Workspace } from "../../workspace/index.ts";
 import { chooseSandbox, detectMounts, home, type MountConfig, mountsRef, runDir } from "../compose.ts";
 import { createScriptedDemoModel } from "../demo-model.ts";
+import { demoTour, TOUR_PACE } from "../demo-tour.ts";
 import { reportError } from "../terminal/exit.ts";
+import { colorEnabled, makeStyle } from "../terminal/style.ts";
 import { startRun } from "./run.ts";
 
 export { createScriptedDemoModel } from "../demo-model.ts";
@@ -44,7 +46,12 @@ function makeSampleRepo(): string {
 /** The bundled sample has no dependency folders; its tests run on the user's own toolchain. */
 const DEMO_MOUNTS: MountConfig = { dependencyDirs: [], toolchainPaths: [], entourageRuntime: false };
 
-/** `entourage demo`: the whole flow on a bundled sample repo with the scripted model; no API key needed. */
+/**
+ * `entourage demo`: the whole flow on a bundled sample repo with the scripted model; no API key needed.
+ * On a terminal it is a guided tour: the script is paced, the plan checkpoint and the first command wait
+ * for the person's answer, and each stop says what they can do. With `--yes`, `--json` or no terminal it
+ * is the fast path: everything approved, no pacing.
+ */
 export async function demoCommand(flags: {
   sandbox?: SandboxBackendName;
   approval?: ApprovalMode;
@@ -60,14 +67,16 @@ export async function demoCommand(flags: {
       sandbox.ref.warning =
         "no isolating sandbox (bubblewrap or Docker) works here, so the demo runs its bundled, trusted sample code with the subprocess backend (no isolation). Real runs never fall back like this.";
     }
+    const tour = !flags.yes && !flags.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
     const repo = makeSampleRepo();
-    const model = createScriptedDemoModel();
+    const model = createScriptedDemoModel(0, tour ? TOUR_PACE : undefined);
     const runId = newId("run");
     const dirs = runDir(runId);
     const workspace = await Workspace.create({ repo, dir: dirs.workspace });
     // The sample's tests run on the user's own toolchain, as a real run's would.
     const mounts = await detectMounts(workspace.repo, DEMO_MOUNTS, "off");
-    const approvalMode = flags.yes ? "auto" : (flags.approval ?? "auto");
+    // The tour asks where a real run asks by default (the plan, commands); the fast path approves all.
+    const approvalMode = flags.yes ? "auto" : (flags.approval ?? (tour ? "ask-risky" : "auto"));
     const code = await startRun({
       label: "entourage demo",
       runId,
@@ -92,6 +101,7 @@ export async function demoCommand(flags: {
       yes: approvalMode === "auto",
       json: flags.json ?? false,
       server: flags.server,
+      guide: tour ? demoTour(makeStyle(colorEnabled(process.stdout))) : undefined,
     });
     if (!flags.json) {
       process.stdout.write(

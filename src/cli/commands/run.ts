@@ -78,12 +78,29 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
   }
 }
 
+/**
+ * Walks a person at the terminal through a run (the demo's guided tour): started once the run's server is
+ * up, with the run's live control; what it writes goes through the live view, below the run's output.
+ * Returns its stop function.
+ */
+export interface RunGuide {
+  start(live: {
+    store: EventStore;
+    runId: string;
+    control: RunControl;
+    dashboardUrl?: string;
+    write: (text: string) => void;
+  }): () => void;
+}
+
 export interface StartRunOptions extends PreparedRun {
   json: boolean;
   /** Serve the HTTP API while the run is live (default true; --no-server). */
   server?: boolean;
   /** What drives the run, as `runs` and a refused `resume` name it (default "entourage run"). */
   label?: string;
+  /** On a terminal (the steering console reads it): a guide through the run. */
+  guide?: RunGuide;
 }
 
 /** Logs `run.created` and drives the run with a live view. Shared by `run` and `demo`. */
@@ -101,6 +118,7 @@ export async function startRun(options: StartRunOptions): Promise<number> {
       detach,
       json: options.json,
       server: options.server,
+      guide: options.guide,
     });
   } finally {
     await store.close();
@@ -120,6 +138,7 @@ export async function drive(
     /** JSONL on stdout: the URL goes to stderr and the terminal is not read. */
     json?: boolean;
     server?: boolean;
+    guide?: RunGuide;
   },
 ): Promise<number> {
   const signals = abortOnSignals();
@@ -153,6 +172,7 @@ export async function drive(
   );
   steering.control = control;
   let server: { url: string; dashboardUrl: string; close: () => Promise<void> } | undefined;
+  let stopGuide: (() => void) | undefined;
   try {
     if (parts.server !== false) {
       server = await startRunServer(store, runId, control).catch((error: unknown) => {
@@ -170,7 +190,17 @@ export async function drive(
       }
     }
     if (console) process.stdout.write(style.dim(`keys: ${STEER_KEYS}\n`));
+    stopGuide = console
+      ? parts.guide?.start({
+          store,
+          runId,
+          control,
+          dashboardUrl: server?.dashboardUrl,
+          write: liveOutput.write,
+        })
+      : undefined;
     const state = await driveParts(runId, parts, control, signals.signal);
+    stopGuide?.();
     parts.detach();
     // Lessons from this run's corrections: asked about here on a terminal (the console stops reading it).
     console?.close();
@@ -185,6 +215,7 @@ export async function drive(
       return signals.received() === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
     throw error;
   } finally {
+    stopGuide?.();
     signals.dispose();
     liveOutput.through = undefined;
     console?.close();

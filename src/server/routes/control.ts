@@ -128,14 +128,14 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { message, targetAgentId, interrupt, redirect } = c.req.valid("json");
+      const { message, targetAgentId, interrupt, redirect, by } = c.req.valid("json");
       const control = await steer(ctx, id);
       const interventionId = await control.intervene({
         message,
         targetAgentId,
         interrupt,
         redirect,
-        by: "api",
+        by: by ?? "api",
       });
       return c.json({ interventionId }, 202);
     },
@@ -152,7 +152,8 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const control = await steer(ctx, id);
-      await control.pause("api", c.req.valid("json").reason);
+      const { reason, by } = c.req.valid("json");
+      await control.pause(by ?? "api", reason);
       return c.json({ runId: id, status: "paused" }, 200);
     },
   );
@@ -173,9 +174,10 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      const { by, ...model } = c.req.valid("json");
       const control = await steeringOf(ctx, id);
       if (control) {
-        await control.resume("api");
+        await control.resume(by ?? "api");
         return c.json({ runId: id, status: "running" }, 200);
       }
       const events = await ctx.store.read(id);
@@ -186,7 +188,7 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
       const driving = await liveDriver(ctx.store, id);
       if (!ctx.launcher || (isTerminal(state.status) && !failedOnModel(state)) || driving)
         throw notLive(id, state.status, driving);
-      await ctx.launcher.continue(id, c.req.valid("json"));
+      await ctx.launcher.continue(id, model);
       return c.json({ runId: id, status: "running" }, 202);
     },
   );
@@ -206,7 +208,8 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const control = await steer(ctx, id);
-      await control.cancel("api", c.req.valid("json").reason);
+      const { reason, by } = c.req.valid("json");
+      await control.cancel(by ?? "api", reason);
       return c.json({ runId: id, status: "cancelling" }, 202);
     },
   );

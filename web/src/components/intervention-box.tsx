@@ -3,9 +3,16 @@ import { ApiError, api } from "../lib/api.ts";
 import type { LiveRun } from "../model/live-run.ts";
 
 /**
- * A message to the run or to one agent: delivered at the agent's next step ("send at next step"), or at
- * once, aborting the model call in flight ("interrupt now"). Ctrl+Enter sends at the next step.
+ * A message to the run or to one agent: delivered at the agent's next step ("send at next step"), at
+ * once, aborting the model call in flight ("interrupt now"), or as a redirect: the agent is stopped and
+ * its phase starts over with a fresh agent that reads the message first. Ctrl+Enter sends at the next step.
  */
+const SENT = {
+  "next-step": "Sent: delivered at the agent's next step.",
+  interrupt: "Sent: the agent was interrupted and reads it now.",
+  redirect: "Sent: the agent was stopped; its phase starts over with your message.",
+} as const;
+
 export function InterventionBox({
   live,
   steerable,
@@ -29,7 +36,7 @@ export function InterventionBox({
   }, [selectedAgent, running]);
   const validTarget = target === "" || running.some((a) => a.agentId === target) ? target : "";
 
-  const send = async (interrupt: boolean) => {
+  const send = async (how: "next-step" | "interrupt" | "redirect") => {
     if (message.trim() === "") return;
     setBusy(true);
     setError(undefined);
@@ -38,14 +45,11 @@ export function InterventionBox({
       await api.intervene(live.runId, {
         message: message.trim(),
         targetAgentId: validTarget || undefined,
-        interrupt,
+        interrupt: how !== "next-step",
+        redirect: how === "redirect" ? {} : undefined,
       });
       setMessage("");
-      setStatus(
-        interrupt
-          ? "Sent: the agent was interrupted and reads it now."
-          : "Sent: delivered at the agent's next step.",
-      );
+      setStatus(SENT[how]);
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
     } finally {
@@ -54,7 +58,7 @@ export function InterventionBox({
   };
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
-    void send(false);
+    void send("next-step");
   };
   const disabled = !steerable || busy;
   return (
@@ -87,7 +91,7 @@ export function InterventionBox({
         onKeyDown={(e) => {
           if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
             e.preventDefault();
-            void send(false);
+            void send("next-step");
           }
         }}
       />
@@ -99,9 +103,18 @@ export function InterventionBox({
           type="button"
           className="danger"
           disabled={disabled || message.trim() === ""}
-          onClick={() => send(true)}
+          onClick={() => send("interrupt")}
         >
           Interrupt now
+        </button>
+        <button
+          type="button"
+          className="danger"
+          disabled={disabled || message.trim() === ""}
+          title="Stop the agent and start its phase over with a fresh agent, which reads this message first"
+          onClick={() => send("redirect")}
+        >
+          Redirect
         </button>
         <span className="muted small">Ctrl+Enter sends at the next step</span>
         <span role="status" className="ok small">

@@ -74,10 +74,10 @@ export const api = {
       { by: "dashboard", ...answer },
     ),
   intervene: (id: string, body: Intervention) =>
-    call<{ interventionId: string }>("POST", `/runs/${enc(id)}/interventions`, body),
-  pause: (id: string) => call<unknown>("POST", `/runs/${enc(id)}/pause`, {}),
-  resume: (id: string) => call<unknown>("POST", `/runs/${enc(id)}/resume`),
-  cancel: (id: string) => call<unknown>("POST", `/runs/${enc(id)}/cancel`, {}),
+    call<{ interventionId: string }>("POST", `/runs/${enc(id)}/interventions`, { by: "dashboard", ...body }),
+  pause: (id: string) => call<unknown>("POST", `/runs/${enc(id)}/pause`, { by: "dashboard" }),
+  resume: (id: string) => call<unknown>("POST", `/runs/${enc(id)}/resume`, { by: "dashboard" }),
+  cancel: (id: string) => call<unknown>("POST", `/runs/${enc(id)}/cancel`, { by: "dashboard" }),
   diff: (id: string) => call<Diff>("GET", `/runs/${enc(id)}/diff`),
   checkpointDiff: (id: string, seq: number) =>
     call<CheckpointDiff>("GET", `/runs/${enc(id)}/checkpoints/${seq}/diff`),
