@@ -108,7 +108,9 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
     env = cliEnv(home, { ENTOURAGE_DATABASE_URL: dbUrl, ENTOURAGE_LEASE_TTL_SECONDS: "3" });
     serve = await startServe(home, { ENTOURAGE_DATABASE_URL: dbUrl, ENTOURAGE_LEASE_TTL_SECONDS: "3" });
     // The password is not printed.
-    await waitFor("the queue line", () => /runs go to the queue in postgres:\/\/postgres:\*\*\*@/.test(serve.output()));
+    await waitFor("the queue line", () =>
+      /runs go to the queue in postgres:\/\/postgres:\*\*\*@/.test(serve.output()),
+    );
     workers.push(await startWorker(env, 2), await startWorker(env, 2));
   });
 
