@@ -127,12 +127,10 @@ export async function driveQueuedRun(
 export async function requeueOrphans(store: EventStore, queue: RunQueue): Promise<string[]> {
   const now = Date.now();
   const orphans: string[] = [];
-  for (const status of ["queued", "running", "waiting"] as const) {
-    for (const run of await store.listRuns({ status, limit: 10_000 })) {
-      if (run.driver && !leaseIsStale(run.driver, now)) continue;
-      await queue.enqueue({ runId: run.runId });
-      orphans.push(run.runId);
-    }
+  for (const run of await store.listRuns({ status: ["queued", "running", "waiting"], limit: 10_000 })) {
+    if (run.driver && !leaseIsStale(run.driver, now)) continue;
+    await queue.enqueue({ runId: run.runId });
+    orphans.push(run.runId);
   }
   return orphans;
 }

@@ -181,6 +181,33 @@ describe("foldRun", () => {
     ]);
   });
 
+  it("lists the approvals waiting for an answer; a new driver asks again, so its attach clears them", () => {
+    const asked = (approvalId: string, command: string): NewEvent => ({
+      type: "approval.requested",
+      agentId: "agt_1",
+      data: { approvalId, tool: "run_command", args: { command }, risk: "execute", reason: "ask-risky" },
+    });
+    const attached: NewEvent = { type: "run.attached", data: { pid: 42, resumed: true } };
+    const resolved: NewEvent = {
+      type: "approval.resolved",
+      data: { approvalId: "apr_1", decision: "approve", by: "dashboard" },
+    };
+    const waiting = (events: NewEvent[]) =>
+      foldRun("run_1", log([created, ...events])).pendingApprovals.map((a) => [
+        a.approvalId,
+        a.args,
+        a.since,
+      ]);
+    assert.deepEqual(waiting([asked("apr_1", "npm test"), asked("apr_2", "make")]), [
+      ["apr_1", { command: "npm test" }, 1_001],
+      ["apr_2", { command: "make" }, 1_002],
+    ]);
+    assert.deepEqual(waiting([asked("apr_1", "npm test"), asked("apr_2", "make"), resolved]), [
+      ["apr_2", { command: "make" }, 1_002],
+    ]);
+    assert.deepEqual(waiting([asked("apr_1", "npm test"), attached]), []);
+  });
+
   it("is the same state when folded twice from the same log (no hidden mutation of events)", () => {
     const events = log([
       created,

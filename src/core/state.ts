@@ -1,6 +1,6 @@
 import { UserError } from "./errors.ts";
 import type { AgentReport, EntourageEvent, EventData, Usage, VerificationStatus } from "./events/index.ts";
-import { FINAL_RUN_STATUSES, type RunStatus } from "./vocabulary.ts";
+import { FINAL_RUN_STATUSES, type Risk, type RunStatus } from "./vocabulary.ts";
 
 /** One agent of the run's tree, as folded from its events. */
 export interface AgentState {
@@ -23,6 +23,18 @@ export interface PendingToolCall {
   agentId?: string;
   seq: number;
   started: boolean;
+}
+
+/** An approval the run waits for: asked by its current driver and not answered yet. */
+export interface WaitingApproval {
+  approvalId: string;
+  agentId: string;
+  tool: string;
+  args: unknown;
+  risk: Risk;
+  reason: string;
+  /** When it started waiting (ms since the epoch). */
+  since: number;
 }
 
 export interface RunState {
@@ -49,6 +61,11 @@ export interface RunState {
   toolCalls: number;
   /** Tool calls whose intent was logged but whose result was not: interrupted by a crash or still running. */
   pendingToolCalls: PendingToolCall[];
+  /**
+   * Approvals requested since the driver last attached and not resolved, oldest first. (A request made
+   * before the driver changed is asked again by the new one.)
+   */
+  pendingApprovals: WaitingApproval[];
   checkpoints: { seq: number; ref: string; label: string; filesChanged: string[] }[];
   /** How the request was routed (pipeline): answered by the Analyzer, or changed by the team. */
   route?: { route: "answer" | "change"; reason: string };
@@ -86,6 +103,7 @@ export function emptyRunState(runId: string): RunState {
     steps: 0,
     toolCalls: 0,
     pendingToolCalls: [],
+    pendingApprovals: [],
     checkpoints: [],
     lastSeq: -1,
   };
@@ -201,6 +219,26 @@ export function reduceRun(state: RunState, event: EntourageEvent): RunState {
     }
     case "tool.call.ended":
       state.pendingToolCalls = state.pendingToolCalls.filter((c) => c.callId !== event.data.callId);
+      break;
+    case "run.attached":
+      state.pendingApprovals = [];
+      break;
+    case "approval.requested": {
+      const d = event.data;
+      state.pendingApprovals = state.pendingApprovals.filter((a) => a.approvalId !== d.approvalId);
+      state.pendingApprovals.push({
+        approvalId: d.approvalId,
+        agentId: event.agentId ?? "",
+        tool: d.tool,
+        args: d.args,
+        risk: d.risk,
+        reason: d.reason,
+        since: event.time,
+      });
+      break;
+    }
+    case "approval.resolved":
+      state.pendingApprovals = state.pendingApprovals.filter((a) => a.approvalId !== event.data.approvalId);
       break;
     case "checkpoint.created":
       state.checkpoints.push({

@@ -146,6 +146,18 @@ export const runSummarySchema = z
   .meta({ id: "RunSummary" });
 
 /** The run state folded from the log (`foldRun` in src/core/state.ts). */
+export const pendingApprovalSchema = z
+  .object({
+    approvalId: z.string(),
+    agentId: z.string(),
+    tool: z.string().describe("The tool, or `plan` for the plan checkpoint"),
+    args: z.unknown(),
+    risk: riskSchema,
+    reason: z.string(),
+    since: z.number().describe("Milliseconds since the epoch when the request started waiting"),
+  })
+  .meta({ id: "PendingApproval" });
+
 export const runStateSchema = z
   .object({
     runId: z.string(),
@@ -205,6 +217,9 @@ export const runStateSchema = z
         started: z.boolean(),
       }),
     ),
+    pendingApprovals: z
+      .array(pendingApprovalSchema)
+      .describe("Asked by the run's current driver and not answered yet, oldest first"),
     checkpoints: z.array(
       z.object({ seq: z.number(), ref: z.string(), label: z.string(), filesChanged: z.array(z.string()) }),
     ),
@@ -215,18 +230,6 @@ export const runStateSchema = z
 // Compile-time guard: the folded state must stay assignable to the documented shape.
 const _stateMatchesSchema = (s: RunState): z.input<typeof runStateSchema> => s;
 void _stateMatchesSchema;
-
-export const pendingApprovalSchema = z
-  .object({
-    approvalId: z.string(),
-    agentId: z.string(),
-    tool: z.string().describe("The tool, or `plan` for the plan checkpoint"),
-    args: z.unknown(),
-    risk: riskSchema,
-    reason: z.string(),
-    since: z.number().describe("Milliseconds since the epoch when the request started waiting"),
-  })
-  .meta({ id: "PendingApproval" });
 
 export const runDetailSchema = z
   .object({

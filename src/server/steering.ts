@@ -3,15 +3,17 @@
  * `RunControl` directly; a run another live process drives (a worker, an `entourage run` elsewhere) is
  * steered through the run's log (steer-log.ts), and the answer is the driver's own.
  */
-import type { ApprovalDecision, PendingApproval, RunControl } from "../orchestrator/index.ts";
-import { pendingApprovalsInLog, requestSteer, type SteerAct } from "../orchestrator/index.ts";
+import type { WaitingApproval } from "../core/index.ts";
+import type { ApprovalDecision, RunControl } from "../orchestrator/index.ts";
+import { requestSteer, type SteerAct } from "../orchestrator/index.ts";
 import { liveDriver, type RunLease } from "../store/index.ts";
 import type { RouteContext } from "./routes/context.ts";
 
 export interface Steering {
   /** Where the run is driven: here, or by the process holding this lease. */
   where: { here: true } | { here: false; driver: RunLease };
-  pendingApprovals(): Promise<PendingApproval[]>;
+  /** The approvals the run waits for, oldest first. */
+  pendingApprovals(): Promise<WaitingApproval[]>;
   answer(approvalId: string, decision: ApprovalDecision): Promise<void>;
   intervene(input: Parameters<RunControl["intervene"]>[0]): Promise<string>;
   pause(by: string, reason?: string): Promise<void>;
@@ -30,7 +32,16 @@ export async function steeringOf(ctx: RouteContext, runId: string): Promise<Stee
 function local(control: RunControl): Steering {
   return {
     where: { here: true },
-    pendingApprovals: async () => control.pendingApprovals(),
+    pendingApprovals: async () =>
+      control.pendingApprovals().map(({ request, since }) => ({
+        approvalId: request.approvalId,
+        agentId: request.agentId,
+        tool: request.tool,
+        args: request.args,
+        risk: request.risk,
+        reason: request.reason,
+        since,
+      })),
     answer: async (approvalId, decision) => control.answer(approvalId, decision),
     intervene: (input) => control.intervene(input),
     pause: (by, reason) => control.pause(by, reason),
@@ -43,7 +54,8 @@ function throughLog(ctx: RouteContext, runId: string, driver: RunLease): Steerin
   const send = (act: SteerAct, by: string) => requestSteer(ctx.store, runId, act, { by, ids: ctx.ids });
   return {
     where: { here: false, driver },
-    pendingApprovals: async () => pendingApprovalsInLog(await ctx.store.read(runId)),
+    // Folded with the run's state (cached; only new events are read): the dashboard polls this.
+    pendingApprovals: async () => (await ctx.states.get(runId))?.pendingApprovals ?? [],
     answer: async (approvalId, d) => {
       const rule = d.rule && { ...d.rule, action: "allow" as const };
       await send(

@@ -24,8 +24,14 @@ export interface RunSummary extends DriverState {
 }
 
 export interface ListRunsOptions {
-  status?: RunStatus;
+  /** Only runs in this status, or in any of these. */
+  status?: RunStatus | readonly RunStatus[];
   limit?: number;
+}
+
+/** The statuses a `ListRunsOptions.status` asks for, as a list; undefined for every status. */
+export function statusesOf(status: ListRunsOptions["status"]): readonly RunStatus[] | undefined {
+  return status === undefined ? undefined : typeof status === "string" ? [status] : status;
 }
 
 /**

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { type RunStatus, UserError } from "../core/index.ts";
+import { isTerminal, type RunStatus, UserError } from "../core/index.ts";
 
 /** Who drives a run. */
 export interface LeaseHolder {
@@ -146,6 +146,14 @@ export function withDriver<T extends { status: RunStatus } & DriverState>(
   const row: T = lease ? { ...summary, driver: driverInfo(lease) } : { ...summary };
   if (isInterrupted(summary.status, lease, now)) row.interrupted = true;
   return row;
+}
+
+/**
+ * A listed run (withDriver's row) has a live process driving it, which a person can steer (through the
+ * log when it is another process): not ended, and its driver's lease is fresh.
+ */
+export function drivenLive(row: { status: RunStatus } & DriverState, now: number): boolean {
+  return row.driver !== undefined && !isTerminal(row.status) && !leaseIsStale(row.driver, now);
 }
 
 /** A new lease's token: what the holder proves itself with. */

@@ -5,15 +5,9 @@
  * so first-answer-wins and every refusal (approval already answered, run ended) reach the person as
  * they would on the driver itself. The log is the only channel, so every client sees the same thing.
  */
-import {
-  EntourageError,
-  type EntourageEvent,
-  type EventData,
-  errorMessage,
-  type IdGenerator,
-} from "../../core/index.ts";
+import { EntourageError, type EventData, errorMessage, type IdGenerator } from "../../core/index.ts";
 import type { EventStore } from "../../store/index.ts";
-import type { PendingApproval, RunControl } from "./run-control.ts";
+import type { RunControl } from "./run-control.ts";
 
 export type SteerAct = EventData<"steer.requested">["act"];
 type Handled = EventData<"steer.handled">;
@@ -119,30 +113,4 @@ export async function requestSteer(
   } finally {
     unsubscribe();
   }
-}
-
-/**
- * The approvals waiting in a run, read from its log: requested since the driver last attached, and not
- * resolved. (A request made before the driver changed is asked again by the new one.)
- */
-export function pendingApprovalsInLog(events: readonly EntourageEvent[]): PendingApproval[] {
-  const pending = new Map<string, PendingApproval>();
-  for (const event of events) {
-    if (event.type === "run.attached") pending.clear();
-    else if (event.type === "approval.requested") {
-      const d = event.data;
-      pending.set(d.approvalId, {
-        request: {
-          approvalId: d.approvalId,
-          agentId: event.agentId ?? "",
-          tool: d.tool,
-          args: d.args,
-          risk: d.risk,
-          reason: d.reason,
-        },
-        since: event.time,
-      });
-    } else if (event.type === "approval.resolved") pending.delete(event.data.approvalId);
-  }
-  return [...pending.values()];
 }

@@ -82,10 +82,10 @@ export function controlRoutes(app: App, ctx: RouteContext): void {
       if (answer.decision === "edit" && answer.editedArgs === undefined)
         throw new UserError("invalid_request", "body.editedArgs: required when decision is edit");
       const control = await steer(ctx, id);
-      const pending = (await control.pendingApprovals()).find((p) => p.request.approvalId === approvalId);
+      const pending = (await control.pendingApprovals()).find((p) => p.approvalId === approvalId);
       let rule: ApprovalRule | undefined;
       if (answer.rule !== undefined && pending) {
-        const derived = alwaysAllowRule(pending.request);
+        const derived = alwaysAllowRule(pending);
         if (!derived)
           throw new UserError("invalid_request", "body.rule: the plan checkpoint cannot be always allowed");
         if (answer.decision === "deny")

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { EntourageError, isTerminal } from "../../core/index.ts";
+import { EntourageError } from "../../core/index.ts";
 import { applyRun, forkRun, rewindRun, runDiff } from "../../orchestrator/index.ts";
-import { leaseIsStale, runDriver } from "../../store/index.ts";
+import { drivenLive, runDriver } from "../../store/index.ts";
 import {
   apiEventSchema,
   applyBody,
@@ -77,9 +77,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       const runs = await ctx.store.listRuns({ status, limit: limit ?? 100 });
       const now = Date.now();
       // Steerable from here: driven by this process, or by a live process elsewhere (acts go through the log).
-      const live = (r: (typeof runs)[number]) =>
-        ctx.runs.has(r.runId) ||
-        (r.driver !== undefined && !r.interrupted && !isTerminal(r.status) && !leaseIsStale(r.driver, now));
+      const live = (r: (typeof runs)[number]) => ctx.runs.has(r.runId) || drivenLive(r, now);
       return c.json({ runs: runs.map((r) => ({ ...r, live: live(r) })) }, 200);
     },
   );
@@ -98,15 +96,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       if (!state)
         throw new EntourageError("run_not_found", `No run with id ${id}. List runs with GET /runs.`);
       const control = await steeringOf(ctx, id);
-      const pendingApprovals = ((await control?.pendingApprovals()) ?? []).map((p) => ({
-        approvalId: p.request.approvalId,
-        agentId: p.request.agentId,
-        tool: p.request.tool,
-        args: p.request.args,
-        risk: p.request.risk,
-        reason: p.request.reason,
-        since: p.since,
-      }));
+      const pendingApprovals = (await control?.pendingApprovals()) ?? [];
       const driving = await runDriver(ctx.store, id, state.status);
       return c.json({ run: state, live: control !== undefined, ...driving, pendingApprovals }, 200);
     },

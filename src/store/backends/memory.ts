@@ -8,7 +8,13 @@ import {
   systemClock,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
-import type { AppendOptions, EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import {
+  type AppendOptions,
+  type EventStore,
+  type ListRunsOptions,
+  type RunSummary,
+  statusesOf,
+} from "../event-store.ts";
 import { decideAcquire, leaseLostError, type RunLease, withDriver } from "../lease.ts";
 import { type ListenerErrorHandler, ListenerSet } from "../listeners.ts";
 import { compareRunsNewestFirst, foldRunSummary } from "../run-summary.ts";
@@ -77,8 +83,9 @@ export function createMemoryEventStore(options: MemoryEventStoreOptions = {}): E
     async listRuns(listOptions: ListRunsOptions = {}) {
       open();
       const limit = checkLimit(listOptions.limit);
+      const statuses = statusesOf(listOptions.status);
       const rows = [...runs.values()]
-        .filter((run) => listOptions.status === undefined || run.status === listOptions.status)
+        .filter((run) => statuses === undefined || statuses.includes(run.status))
         .sort(compareRunsNewestFirst);
       const now = clock();
       return (limit === undefined ? rows : rows.slice(0, limit)).map((row) =>

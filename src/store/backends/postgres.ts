@@ -12,7 +12,13 @@ import {
   UserError,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
-import type { AppendOptions, EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import {
+  type AppendOptions,
+  type EventStore,
+  type ListRunsOptions,
+  type RunSummary,
+  statusesOf,
+} from "../event-store.ts";
 import {
   decideAcquire,
   type LeaseAttempt,
@@ -385,9 +391,9 @@ class PostgresEventStore implements EventStore {
       "listing runs",
       `SELECT ${runColumns}, l.token, l.pid, l.host, l.label, l.acquired_at, l.heartbeat_at, l.ttl_ms
          FROM entourage.runs r LEFT JOIN entourage.leases l USING (run_id)
-        WHERE ($1::text IS NULL OR r.status = $1)
+        WHERE ($1::text[] IS NULL OR r.status = ANY($1))
         ORDER BY r.created_at DESC, r.run_id COLLATE "C" DESC LIMIT $2`,
-      [options.status ?? null, limit ?? null],
+      [statusesOf(options.status) ?? null, limit ?? null],
     );
     const now = this.#clock();
     return rows.map((row) =>

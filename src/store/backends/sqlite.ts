@@ -14,7 +14,13 @@ import {
   UserError,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
-import type { AppendOptions, EventStore, ListRunsOptions, RunSummary } from "../event-store.ts";
+import {
+  type AppendOptions,
+  type EventStore,
+  type ListRunsOptions,
+  type RunSummary,
+  statusesOf,
+} from "../event-store.ts";
 import { makePrivateDir, PRIVATE_FILE_MODE } from "../home.ts";
 import {
   decideAcquire,
@@ -319,10 +325,11 @@ class SqliteEventStore implements EventStore {
   async listRuns(options: ListRunsOptions = {}): Promise<RunSummary[]> {
     this.#checkOpen();
     const limit = checkLimit(options.limit) ?? -1;
+    const statuses = statusesOf(options.status);
     const rows =
-      options.status === undefined
+      statuses === undefined
         ? this.#sql.listRuns.all(limit)
-        : this.#sql.listRunsByStatus.all(options.status, limit);
+        : this.#sql.listRunsByStatus.all(JSON.stringify(statuses), limit);
     const now = this.#clock();
     return (rows as unknown as (RunRow & Partial<LeaseRow>)[]).map((row) =>
       withDriver(rowToSummary(row), row.token ? rowToLease(row as LeaseRow) : undefined, now),
@@ -457,7 +464,7 @@ function prepareStatements(db: DatabaseSync) {
     ),
     listRunsByStatus: db.prepare(
       `SELECT ${listedColumns} FROM runs r LEFT JOIN leases l USING (run_id)
-       WHERE r.status = ? ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?`,
+       WHERE r.status IN (SELECT value FROM json_each(?)) ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?`,
     ),
     getLease: db.prepare(`SELECT ${leaseColumns} FROM leases WHERE run_id = ?`),
     putLease: db.prepare(`INSERT OR REPLACE INTO leases (${leaseColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),

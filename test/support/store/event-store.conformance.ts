@@ -334,6 +334,16 @@ export function runEventStoreConformance(
         ["run_3", "run_2"],
       );
       assert.deepEqual(await store.listRuns({ status: "cancelled" }), []);
+      assert.deepEqual(
+        (await store.listRuns({ status: ["queued", "succeeded", "cancelled"] })).map((r) => r.runId),
+        ["run_3", "run_1"],
+        "any of several statuses, newest first",
+      );
+      assert.deepEqual(
+        (await store.listRuns({ status: ["queued", "succeeded"], limit: 1 })).map((r) => r.runId),
+        ["run_3"],
+      );
+      assert.deepEqual(await store.listRuns({ status: [] }), []);
     });
 
     it("reports the next seq of a run", async () => {
