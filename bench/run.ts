@@ -23,19 +23,11 @@ import { orchestrationBench } from "./orchestration.ts";
 import { sandboxBench } from "./sandbox.ts";
 import { serverBench } from "./server.ts";
 import { storeBackendsBench } from "./store-backends.ts";
+import { printTable as table } from "./table.ts";
+import { workersBench } from "./workers.ts";
 import { workspaceSetupBench } from "./workspace-setup.ts";
 
 type Row = Record<string, string>;
-
-function table(title: string, rows: Row[]): void {
-  const headers = Object.keys(rows[0] ?? {});
-  const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => (r[h] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  console.log(`\n${title}\n`);
-  console.log(line(headers));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const r of rows) console.log(line(headers.map((h) => r[h] ?? "")));
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -268,6 +260,7 @@ async function main() {
     await sqlite.close();
     await memory.close();
     await storeBackendsBench(table);
+    await workersBench(table);
 
     const bin = new URL("../bin/entourage.js", import.meta.url).pathname;
     const RUNS = 20;

@@ -225,6 +225,8 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
       assert.equal(detail.body.live, true);
       assert.equal(detail.body.driver?.holder.label, "entourage worker");
       assert.ok(workers.some((w) => w.child.pid === detail.body.driver?.holder.pid));
+      // The page says which worker drives it.
+      await page.getByTestId("driver").getByText(`entourage worker · `).waitFor({ timeout: 10_000 });
       await screenshot(page, "workers-dashboard-approval.png");
 
       await page.getByRole("button", { name: "Pause" }).click();

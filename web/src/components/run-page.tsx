@@ -85,6 +85,15 @@ export function RunPage({ runId, tab }: { runId: string; tab: RunTab }) {
           <ModelBadge model={s.model} />
           <SandboxBadge sandbox={s.sandbox} />
           {s.mode && s.createdAt > 0 && <span className="badge">mode {s.mode}</span>}
+          {live.detail?.driver && !isTerminal(s.status) && (
+            <span
+              className="badge"
+              data-testid="driver"
+              title={`Driven by pid ${live.detail.driver.holder.pid} on ${live.detail.driver.holder.host}`}
+            >
+              {live.detail.driver.holder.label} · {live.detail.driver.holder.host}
+            </span>
+          )}
           <ConnectionBadge status={live.status} />
         </div>
         <dl className="stats">
