@@ -9,6 +9,20 @@ import { type EventStore, openSqliteEventStore } from "../src/store/index.ts";
 export async function withBenchServer<T>(fn: (url: string, store: EventStore) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "entourage-bench-dashboard-"));
   const store = await openSqliteEventStore(join(dir, "events.db"));
+  try {
+    return await withApiServer(store, dir, (url) => fn(url, store));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The API server on 127.0.0.1 over `store` (its run folders under `dir`), for the duration of `fn`. */
+export async function withApiServer<T>(
+  store: EventStore,
+  dir: string,
+  fn: (url: string) => Promise<T>,
+): Promise<T> {
   const app = createApp({
     store,
     runs: new Map(),
@@ -21,10 +35,8 @@ export async function withBenchServer<T>(fn: (url: string, store: EventStore) =>
   });
   const listening = await listen(app, { host: "127.0.0.1", port: 0 });
   try {
-    return await fn(listening.url, store);
+    return await fn(listening.url);
   } finally {
     await listening.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -27,7 +27,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Reads SSE messages from a stream, calling `onData` with each message's data line. */
-async function consume(url: string, signal: AbortSignal, onData: (data: string) => void): Promise<void> {
+export async function consume(
+  url: string,
+  signal: AbortSignal,
+  onData: (data: string) => void,
+): Promise<void> {
   const response = await fetch(url, { headers: { accept: "text/event-stream" }, signal });
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();

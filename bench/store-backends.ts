@@ -17,6 +17,8 @@ import type { EventStore } from "../src/store/index.ts";
 import { openSqliteEventStore } from "../src/store/index.ts";
 import { type PostgresCluster, startPostgresCluster } from "../test/helpers/postgres.ts";
 import { runWorker } from "../test/store/helpers/run-worker.ts";
+import { withApiServer } from "./bench-server.ts";
+import { consume } from "./server.ts";
 
 type Row = Record<string, string>;
 type Table = (title: string, rows: Row[]) => void;
@@ -85,6 +87,50 @@ async function tailLatency(store: EventStore, where: string, events: number, int
   return `${at(50).toFixed(1)} / ${at(99).toFixed(1)} ms`;
 }
 
+/**
+ * Milliseconds from `append` on `writer` to a dashboard client having parsed the event from the SSE stream of
+ * an API server that reads the store through a connection of its own (`open`): the path of an event a worker
+ * writes to the client of the team's server. p50, p99.
+ */
+async function sseLatency(
+  writer: EventStore,
+  open: () => Promise<EventStore>,
+  events: number,
+  intervalMs: number,
+) {
+  const dir = mkdtempSync(join(tmpdir(), "entourage-sse-bench-"));
+  const serverStore = await open();
+  try {
+    return await withApiServer(serverStore, dir, async (url) => {
+      const runId = newId("run");
+      await writer.append(runId, [delta("start")]);
+      const abort = new AbortController();
+      const samples: number[] = [];
+      let connected = false;
+      const client = consume(`${url}/runs/${runId}/stream`, abort.signal, (data) => {
+        const text = (JSON.parse(data) as { data: { text: string } }).data.text;
+        if (text === "start") connected = true;
+        else samples.push(performance.now() - Number(text));
+      });
+      while (!connected) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (let i = 0; i < events; i++) {
+        await writer.append(runId, [delta(String(performance.now()))]);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      abort.abort();
+      await client.catch(() => {});
+      const sorted = samples.sort((a, b) => a - b);
+      const at = (p: number) =>
+        sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+      return `${at(50).toFixed(1)} / ${at(99).toFixed(1)} ms (${sorted.length}/${events})`;
+    });
+  } finally {
+    await serverStore.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function rows(name: string, open: () => Promise<EventStore>, where: { file?: string; url?: string }) {
   const store = await open();
   const single = await timed(async () => {
@@ -99,6 +145,7 @@ async function rows(name: string, open: () => Promise<EventStore>, where: { file
   });
   const processes = await processAppends(where, 8, 300);
   const latency = await tailLatency(store, (where.url ?? where.file) as string, 300, 10);
+  const sse = await sseLatency(store, open, 200, 10);
   await store.close();
   return {
     store: name,
@@ -107,6 +154,7 @@ async function rows(name: string, open: () => Promise<EventStore>, where: { file
     "8 writer processes": rate(2400, processes),
     "1,000-event batches": rate(50_000, batches),
     "tail to another process p50 / p99": latency,
+    "to a server's SSE client p50 / p99": sse,
   };
 }
 
@@ -140,4 +188,10 @@ export async function storeBackendsBench(table: Table): Promise<void> {
     await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// `node bench/store-backends.ts`: this table alone.
+if (import.meta.main) {
+  const { printTable } = await import("./table.ts");
+  await storeBackendsBench(printTable);
 }
