@@ -161,14 +161,18 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
           c.workspace.lendTo(undefined);
         }
       }
+      const mergedAlready = (agentId: string) =>
+        phases.events.some((e) => e.type === "workspace.merged" && e.data.fromAgentId === agentId);
+      // Each copy's last snapshot at once (separate shadow gits); the merges into this one go in order.
+      await Promise.all(
+        copies.map((c, k) =>
+          mergedAlready(outcomes[k]!.agentId) ? undefined : c.workspace.snapshot(`final (${c.t.agent})`),
+        ),
+      );
       for (const [k, c] of copies.entries()) {
         const outcome = outcomes[k]!;
         results.push(describe(phases, c.t.agent, outcome, options));
-        if (
-          phases.events.some((e) => e.type === "workspace.merged" && e.data.fromAgentId === outcome.agentId)
-        )
-          continue;
-        await c.workspace.snapshot(`final (${c.t.agent})`);
+        if (mergedAlready(outcome.agentId)) continue;
         const merge = await phases.deps.workspace.mergeFrom(c.workspace, {
           base,
           label: `merge ${c.t.agent}`,
