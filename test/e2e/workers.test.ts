@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
@@ -57,6 +58,19 @@ async function stopWorker(worker: Worker | undefined): Promise<void> {
   await exited;
 }
 
+/**
+ * kill-resume.json with its slow command slower (`sleep 8` for `sleep 2`): the worker must be killed while the
+ * command runs, and under a loaded CI machine a 2 s window closed between seeing the command start and the kill.
+ */
+function slowerScenario(dir: string): string {
+  const text = readFileSync(join(ROOT, "test", "e2e", "scenarios", "kill-resume.json"), "utf8");
+  if (!text.includes("sleep 2 && npm test"))
+    throw new Error("kill-resume.json no longer has its slow command");
+  const file = join(dir, "workers-scenario.json");
+  writeFileSync(file, text.replaceAll("sleep 2 && npm test", "sleep 8 && npm test"));
+  return file;
+}
+
 describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres, timeout: 600_000 }, () => {
   const pg = cluster as PostgresCluster;
   let home: string;
@@ -101,7 +115,7 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
     repo = makeSampleRepo();
     dbUrl = await pg.createDatabase("workers");
     model = await startFakeModelServer({
-      scenario: join(ROOT, "test", "e2e", "scenarios", "kill-resume.json"),
+      scenario: slowerScenario(home),
       perConversation: true,
     });
     // A short lease, so the sweep that finds a dead worker's runs comes round often.
@@ -126,7 +140,7 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
     const runIds: string[] = [];
     for (let i = 1; i <= 10; i++) runIds.push(await startRun(`Fix the failing tests (#${i})`, "auto"));
 
-    // Kill the worker that drives a run while its slow command (`sleep 2 && npm test`) runs.
+    // Kill the worker that drives a run while its slow command (`sleep 8 && npm test`) runs.
     const victim = await waitFor(
       "a slow command in flight",
       async () => {
@@ -237,7 +251,7 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
       await page.getByText("approved by dashboard").waitFor({ timeout: 20_000 });
 
       // The second command: denied with a reason, which reaches the model on the worker.
-      await card.getByText("sleep 2 && npm test").waitFor({ timeout: 60_000 });
+      await card.getByText("sleep 8 && npm test").waitFor({ timeout: 60_000 });
       await card.getByRole("button", { name: "Deny…" }).click();
       await card.getByLabel("Reason (the model reads it)").fill("no sleeping on the team's workers");
       await card.getByRole("button", { name: "Deny", exact: true }).click();
