@@ -66,11 +66,16 @@ export interface SandboxChoice {
 const SUBPROCESS_WARNING =
   "sandbox 'subprocess' does not isolate anything: commands run as you, with access to your files and network. Use it only for trusted code.";
 
-/** Picks the sandbox backend: the one asked for, else bwrap where it works, else docker; never subprocess silently. */
+/**
+ * Picks the sandbox backend: the one asked for, else bwrap where it works, else docker; never subprocess silently.
+ * `elsewhere`: the run is driven on another machine (a queued run, a worker drives it), so a backend asked for
+ * is not probed here — the worker that takes the run probes it on its own machine.
+ */
 export async function chooseSandbox(
   requested: SandboxBackendName | undefined,
   network: "off" | "on",
   allowFallback = false,
+  elsewhere = false,
 ): Promise<SandboxChoice> {
   const { createBackend, selectDefaultBackend } = await import("../sandbox/backends/index.ts");
   let name = requested;
@@ -87,7 +92,7 @@ export async function chooseSandbox(
     }
   }
   const backend = createBackend(name);
-  const probe = await backend.probe();
+  const probe = elsewhere && requested ? { available: true } : await backend.probe();
   if (!probe.available) {
     throw new UserError(
       "sandbox_unavailable",

@@ -86,6 +86,8 @@ export interface RunRequest {
   askTrust?: TrustQuestion;
   /** Run without the repository's settings that need trust instead of refusing (`--without-repo-settings`). */
   withoutRepoSettings?: boolean;
+  /** The run goes to the team's queue: a worker drives it, so a sandbox named is probed there, not here. */
+  queued?: boolean;
 }
 
 /** The person's answer to "trust this repository's settings?". */
@@ -174,6 +176,8 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
   const sandboxChoice = await chooseSandbox(
     config.sandbox ?? (config.image !== undefined ? "docker" : undefined),
     config.network,
+    false,
+    request.queued,
   );
   if (request.image && sandboxChoice.name !== "docker") {
     throw new UserError(

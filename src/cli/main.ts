@@ -239,6 +239,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "127.0.0.1",
     )
     .option("--port <n>", "port to listen on", parsePort, 4317)
+    .option(
+      "--require-token",
+      "the token on every route but /health even on loopback (behind a reverse proxy that terminates TLS)",
+    )
     .action(async (opts) => setExit(await (await import("./commands/serve.ts")).serveCommand(opts)));
 
   program
@@ -277,6 +281,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
     );
 
   memoryCommands(program, setExit);
+
+  const deploy = program
+    .command("deploy")
+    .description("the team deployment (compose.yaml: server, workers, PostgreSQL)");
+  deploy
+    .command("build-image")
+    .description(
+      "build the team deployment's image locally (entourage/entourage:<version>, on a Debian runtime with PostgreSQL and Node; no registry) and the workers' sandbox image",
+    )
+    .option("--rebuild", "build even if up-to-date images exist")
+    .option("--json", "print the result as JSON")
+    .action(async (opts) =>
+      setExit(await (await import("./commands/deploy.ts")).deployBuildImageCommand(opts)),
+    );
 
   const sandbox = program.command("sandbox").description("probe and prepare sandboxes");
   sandbox

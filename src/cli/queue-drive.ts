@@ -30,7 +30,7 @@ export function createQueueLauncher(deps: {
 }): ServerLauncher {
   return {
     async start(input) {
-      const prepared = await prepareRun({ ...input, yes: false });
+      const prepared = await prepareRun({ ...input, yes: false, queued: true });
       const lease = await logNewRun(deps.store, prepared, "entourage serve");
       try {
         await lease.store.append(prepared.runId, [{ type: "run.status", data: WAITING }]);

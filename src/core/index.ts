@@ -3,6 +3,7 @@ export * from "./describe-event.ts";
 export * from "./errors.ts";
 export * from "./events/index.ts";
 export * from "./format.ts";
+export * from "./host.ts";
 export * from "./ids.ts";
 export * from "./sse.ts";
 export * from "./state.ts";

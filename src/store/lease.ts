@@ -6,8 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
-import { isTerminal, type RunStatus, UserError } from "../core/index.ts";
+import { isTerminal, processHost, type RunStatus, UserError } from "../core/index.ts";
 
 /** Who drives a run. */
 export interface LeaseHolder {
@@ -55,7 +54,7 @@ export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
 
 /** This process, as a lease holder. */
 export function thisProcess(label: string): LeaseHolder {
-  return { pid: process.pid, host: hostname(), label };
+  return { pid: process.pid, host: processHost(), label };
 }
 
 /**
@@ -67,7 +66,7 @@ export function leaseIsStale(
   now: number,
 ): boolean {
   if (now - lease.heartbeatAt > lease.ttlMs) return true;
-  if (lease.holder.host !== hostname()) return false;
+  if (lease.holder.host !== processHost()) return false;
   return !processAlive(lease.holder.pid);
 }
 

@@ -24,9 +24,8 @@ import {
   unlink,
   writeFile,
 } from "node:fs/promises";
-import { hostname } from "node:os";
 import path from "node:path";
-import { errorMessage, SystemError, UserError } from "../core/index.ts";
+import { errorMessage, processHost, SystemError, UserError } from "../core/index.ts";
 import type { RawChange } from "./changes.ts";
 import { decodePath, fsPath } from "./path-bytes.ts";
 
@@ -95,7 +94,7 @@ export class ApplySlot {
     const key = createHash("sha256").update(target).digest("hex").slice(0, 16);
     const slot = new ApplySlot(path.join(journals, `${path.basename(target) || "root"}-${key}`), target);
     await mkdir(slot.dir, { recursive: true, mode: 0o700 });
-    const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    const owner: LockOwner = { pid: process.pid, host: processHost(), since: new Date().toISOString() };
     const mine = path.join(slot.dir, `lock.${process.pid}.${randomBytes(4).toString("hex")}`);
     await writeFile(mine, JSON.stringify(owner), { mode: 0o600 });
     try {
@@ -176,7 +175,7 @@ export class ApplySlot {
       version: 1,
       id: randomBytes(6).toString("hex"),
       pid: process.pid,
-      host: hostname(),
+      host: processHost(),
       startedAt: new Date().toISOString(),
       ...base,
       entries: [],
@@ -275,7 +274,7 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 function isAlive(owner: LockOwner): boolean {
-  if (owner.host !== hostname()) return true; // cannot tell: assume it is
+  if (owner.host !== processHost()) return true; // cannot tell: assume it is
   if (owner.pid === process.pid) return false;
   try {
     process.kill(owner.pid, 0);

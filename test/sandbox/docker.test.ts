@@ -335,4 +335,41 @@ describe("docker backend specifics", () => {
       (e) => UserError.isInstance(e) && /no-such-runtime.*not registered.*runc/s.test(e.message),
     );
   });
+  it("ENTOURAGE_DOCKER_WORKSPACE=copy: on a local socket the workspace travels (no bind mount) and the command's files come back", async (t) => {
+    if (!available(t)) return;
+    const copying = createDockerBackend({ workspace: "copy", pruneStale: false });
+    assert.match((await copying.probe()).details?.engine ?? "", /local socket; the workspace is copied/);
+    const dir = workspace();
+    writeFileSync(path.join(dir, "in.txt"), "from the host\n");
+    const sandbox = await copying.create(spec(dir));
+    try {
+      const info = await docker
+        .getContainer((sandbox as unknown as { containerId: string }).containerId)
+        .inspect();
+      assert.deepEqual(
+        info.Mounts.filter((m) => m.Type === "bind"),
+        [],
+        "nothing of this machine's is mounted",
+      );
+      const result = await sandbox.exec(["sh", "-c", "cat in.txt && echo made inside > out.txt"]);
+      assert.equal(result.exitCode, 0, result.output);
+      assert.equal(result.output, "from the host\n");
+      assert.equal(readFileSync(path.join(dir, "out.txt"), "utf8"), "made inside\n");
+    } finally {
+      await sandbox.destroy();
+    }
+    const saved = process.env.ENTOURAGE_DOCKER_WORKSPACE;
+    process.env.ENTOURAGE_DOCKER_WORKSPACE = "share";
+    try {
+      await assert.rejects(
+        createDockerBackend().create(spec(dir)),
+        (e) =>
+          UserError.isInstance(e) &&
+          /ENTOURAGE_DOCKER_WORKSPACE is "share": use mount .* or copy/.test(e.message),
+      );
+    } finally {
+      if (saved === undefined) delete process.env.ENTOURAGE_DOCKER_WORKSPACE;
+      else process.env.ENTOURAGE_DOCKER_WORKSPACE = saved;
+    }
+  });
 });

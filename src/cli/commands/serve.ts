@@ -14,7 +14,11 @@ import { colorEnabled, makeStyle } from "../terminal/style.ts";
  * and steered through the log wherever they are driven. Ctrl-C (or SIGTERM) stops it cleanly: the runs it drives
  * are left paused (POST /runs/:id/resume on the next `serve`, or `entourage resume`), and it exits 0.
  */
-export async function serveCommand(opts: { host: string; port: number }): Promise<number> {
+export async function serveCommand(opts: {
+  host: string;
+  port: number;
+  requireToken?: boolean;
+}): Promise<number> {
   try {
     const { createApp, isLoopback, listen, loadOrCreateToken } = await import("../../server/index.ts");
     const store = await openStore();
@@ -38,7 +42,11 @@ export async function serveCommand(opts: { host: string; port: number }): Promis
       token: loadOrCreateToken(home()),
       workspaceDir: (id) => runDir(id).workspace,
       applyJournals: applyJournals(),
-      options: { host: opts.host, version: process.env.npm_package_version },
+      options: {
+        host: opts.host,
+        version: process.env.npm_package_version,
+        requireToken: opts.requireToken === true,
+      },
     });
     const listening = await listen(app, { host: opts.host, port: opts.port });
     const unannounce = announceServer(home(), {
@@ -61,7 +69,13 @@ export async function serveCommand(opts: { host: string; port: number }): Promis
         `runs go to the queue in ${s.cyan(location.display)} (${waiting} waiting, ${working} being driven); start workers with: ${s.bold("entourage worker --store <the same URL>")}\n`,
       );
     }
-    if (!isLoopback(opts.host)) {
+    if (opts.requireToken && isLoopback(opts.host)) {
+      process.stdout.write(
+        s.dim(
+          "every route but /health needs the bearer token (--require-token), for clients a reverse proxy sends from loopback\n",
+        ),
+      );
+    } else if (!isLoopback(opts.host)) {
       process.stdout.write(
         s.yellow(
           `! listening beyond loopback (${opts.host}): every route but /health needs the bearer token from $ENTOURAGE_HOME/token or ENTOURAGE_TOKEN\n`,

@@ -9,6 +9,8 @@ export const LABEL_SANDBOX = "dev.entourage.sandbox";
 export const LABEL_SESSION = "dev.entourage.session";
 export const LABEL_OWNER_PID = "dev.entourage.pid";
 export const LABEL_OWNER_HOST = "dev.entourage.host";
+/** The container the owning Entourage process runs in, when it runs in one (a compose worker). */
+export const LABEL_OWNER_CONTAINER = "dev.entourage.owner-container";
 export const LABEL_WORKSPACE = "dev.entourage.workspace";
 export const LABEL_IMAGE_NODE = "dev.entourage.node";
 /** The content hash of the recipe an image was built from (see image.ts). */
@@ -55,11 +57,17 @@ export function isRemoteEngine(docker: Docker): boolean {
   return Boolean((docker.modem as ModemEndpoint).host);
 }
 
-/** How the client reaches the engine, for `entourage doctor`: endpoint, transport, local or remote. */
-export function describeEngine(docker: Docker): string {
+/**
+ * How the client reaches the engine, for `entourage doctor`: endpoint, transport, and how the workspace gets
+ * there (`copies`: through the archive endpoints; default: for a remote engine).
+ */
+export function describeEngine(docker: Docker, copies = isRemoteEngine(docker)): string {
   const modem = docker.modem as ModemEndpoint & { ca?: unknown; cert?: unknown };
   const endpoint = describeEndpoint(docker);
-  if (!isRemoteEngine(docker)) return `${endpoint} (local: the workspace is bind-mounted)`;
+  if (!isRemoteEngine(docker))
+    return copies
+      ? `${endpoint} (local socket; the workspace is copied to the engine before each command and back after it: ENTOURAGE_DOCKER_WORKSPACE=copy)`
+      : `${endpoint} (local: the workspace is bind-mounted)`;
   const transport =
     modem.protocol === "ssh"
       ? "over SSH"

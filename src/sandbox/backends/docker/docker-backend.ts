@@ -33,10 +33,10 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { homedir, hostname } from "node:os";
+import { homedir } from "node:os";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
-import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
+import { errorMessage, processHost, SystemError, UserError } from "../../../core/index.ts";
 import type {
   BackendProbe,
   ExecOptions,
@@ -59,6 +59,7 @@ import {
   isNotFound,
   isRemoteEngine,
   LABEL_IMAGE_NODE,
+  LABEL_OWNER_CONTAINER,
   LABEL_OWNER_HOST,
   LABEL_OWNER_PID,
   LABEL_SANDBOX,
@@ -73,7 +74,7 @@ import {
   planDependencyMounts,
   prepareMountpoints,
 } from "./dependency-mounts.ts";
-import { buildHint, checkRuntime, exitCodeOf, pruneStaleSandboxes } from "./engine-checks.ts";
+import { buildHint, checkRuntime, exitCodeOf, ownContainerId, pruneStaleSandboxes } from "./engine-checks.ts";
 import { EXEC_MARKER_VAR, keeperCommand, killCommand, REAPER_SIGNAL, wrapCommand } from "./exec-script.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
@@ -102,6 +103,28 @@ export interface DockerBackendOptions {
   cpus?: number;
   /** Remove containers left by Entourage processes on this host that no longer exist. Default true. */
   pruneStale?: boolean;
+  /**
+   * How the workspace reaches the container: `mount` (a bind mount: the engine sees this machine's paths) or
+   * `copy` (the archive endpoints, around each command). Default: `ENTOURAGE_DOCKER_WORKSPACE`, else `copy` for
+   * a remote engine (TCP, SSH) and `mount` for a local socket. A process in a container that talks to the
+   * host's engine through a mounted socket needs `copy`: the engine cannot see the container's paths.
+   */
+  workspace?: WorkspaceTransfer;
+}
+
+export type WorkspaceTransfer = "mount" | "copy";
+
+/** `ENTOURAGE_DOCKER_WORKSPACE`, checked: `mount`, `copy`, or unset. */
+export function workspaceTransferFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): WorkspaceTransfer | undefined {
+  const value = env.ENTOURAGE_DOCKER_WORKSPACE?.trim();
+  if (!value) return undefined;
+  if (value === "mount" || value === "copy") return value;
+  throw new UserError(
+    "docker_workspace",
+    `ENTOURAGE_DOCKER_WORKSPACE is "${value}": use mount (the engine sees this machine's files) or copy (the workspace travels through the Engine API).`,
+  );
 }
 
 /** Creates the docker backend. */
@@ -112,6 +135,9 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
     return client;
   };
   const defaultImage = options.image ?? DEFAULT_SANDBOX_IMAGE;
+  const copies = (docker: Docker) =>
+    (options.workspace ?? workspaceTransferFromEnv() ?? (isRemoteEngine(docker) ? "copy" : "mount")) ===
+    "copy";
   let pruned: Promise<void> | undefined;
 
   return {
@@ -120,7 +146,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
     async probe(): Promise<BackendProbe> {
       const docker = await connect();
       const ping = await pingDocker(docker);
-      const details: Record<string, string> = { engine: describeEngine(docker) };
+      const details: Record<string, string> = { engine: describeEngine(docker, copies(docker)) };
       if (!ping.ok) return { available: false, reason: ping.reason, details };
       details.daemon = `${ping.version.Version} (API ${ping.version.ApiVersion})`;
       const user = identity(options);
@@ -200,7 +226,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
         user,
         options.cpus,
         dependencies,
-        isRemoteEngine(docker),
+        copies(docker),
       );
     },
   };
@@ -290,7 +316,8 @@ class DockerSandbox implements Sandbox {
     user: Identity,
     cpus: number | undefined,
     dependencies: readonly PlannedMount[],
-    remote: boolean,
+    /** The workspace travels through the archive endpoints (a remote engine, or ENTOURAGE_DOCKER_WORKSPACE=copy). */
+    copied: boolean,
   ): Promise<DockerSandbox> {
     const session = randomBytes(6).toString("hex");
     let returnWorkspace: (() => void) | undefined;
@@ -300,7 +327,7 @@ class DockerSandbox implements Sandbox {
       // Before lending: mountpoints created here are lent (and handed back) with the rest of the workspace.
       // On a remote engine too: a command may start in a folder that holds a dependency (resolveCwd checks the host).
       removeMountpoints = prepareMountpoints(paths.real, dependencies);
-      if (user.lend && !remote) returnWorkspace = lendWorkspace(paths.real, user.uid, user.gid);
+      if (user.lend && !copied) returnWorkspace = lendWorkspace(paths.real, user.uid, user.gid);
       const groups = addedGroups(user, dependencies);
       // The keeper is pid 1, as the commands' uid: their `kill -9 -1` spares it (a container's init cannot
       // be SIGKILLed from inside), and it ends a fork bomb that left no slot for a kill exec (exec-script.ts).
@@ -321,7 +348,8 @@ class DockerSandbox implements Sandbox {
           [LABEL_SANDBOX]: "container",
           [LABEL_SESSION]: session,
           [LABEL_OWNER_PID]: String(process.pid),
-          [LABEL_OWNER_HOST]: hostname(),
+          [LABEL_OWNER_HOST]: processHost(),
+          ...(ownContainerId() ? { [LABEL_OWNER_CONTAINER]: ownContainerId() as string } : {}),
           [LABEL_WORKSPACE]: paths.path,
         },
         HostConfig: {
@@ -341,7 +369,7 @@ class DockerSandbox implements Sandbox {
             "/tmp": `${tmpfs},mode=1777${sized}`,
             [HOME_INSIDE]: `${tmpfs},mode=0700,uid=${user.uid},gid=${user.gid}${sized}`,
           },
-          Mounts: remote
+          Mounts: copied
             ? // An anonymous volume (removed with the container) that the archive endpoints can write.
               [{ Type: "volume" as const, Source: "", Target: paths.path }]
             : [
@@ -367,7 +395,7 @@ class DockerSandbox implements Sandbox {
       });
       await container.start();
       let sync: WorkspaceSync | undefined;
-      if (remote) {
+      if (copied) {
         sync = new WorkspaceSync({
           docker,
           container,

@@ -3,10 +3,10 @@
  * runtime is registered, leftovers of dead Entourage processes, an exec's exit code.
  */
 
-import { hostname } from "node:os";
+import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
-import { UserError } from "../../../core/index.ts";
-import { LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_SANDBOX } from "./client.ts";
+import { processHost, UserError } from "../../../core/index.ts";
+import { LABEL_OWNER_CONTAINER, LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_SANDBOX } from "./client.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPE_NAMES, IMAGE_RECIPES } from "./image-recipes.ts";
 
 /** How to get `image`: the build command of its recipe, or a hint for an image of the user's own. */
@@ -29,11 +29,62 @@ export async function checkRuntime(docker: Docker, runtime: string): Promise<voi
   }
 }
 
-/** Removes sandbox containers whose Entourage process (on this host) is gone: left by a crash or a kill -9. */
+/**
+ * Removes sandbox containers whose Entourage process is gone: left by a crash or a kill -9. On this host, by pid;
+ * when their Entourage ran in a container of the same engine (a compose worker), by that container: gone, stopped,
+ * or started again since the sandbox was made (a restart is a new process, the old one's sandboxes are orphans).
+ */
 export async function pruneStaleSandboxes(docker: Docker): Promise<number> {
+  return (await pruneByPid(docker)) + (await pruneByOwnerContainer(docker));
+}
+
+async function pruneByOwnerContainer(docker: Docker): Promise<number> {
   const containers = await docker.listContainers({
     all: true,
-    filters: { label: [`${LABEL_SANDBOX}=container`, `${LABEL_OWNER_HOST}=${hostname()}`] },
+    filters: { label: [`${LABEL_SANDBOX}=container`, LABEL_OWNER_CONTAINER] },
+  });
+  const mine = ownContainerId();
+  let removed = 0;
+  for (const info of containers) {
+    const owner = info.Labels[LABEL_OWNER_CONTAINER];
+    if (!owner || owner === mine) continue;
+    const state = await docker
+      .getContainer(owner)
+      .inspect()
+      .then((o) => o.State)
+      .catch(() => undefined);
+    const startedAt = state ? Date.parse(state.StartedAt) / 1000 : Number.POSITIVE_INFINITY;
+    if (state?.Running && startedAt <= info.Created) continue;
+    await docker
+      .getContainer(info.Id)
+      .remove({ force: true })
+      .then(() => removed++)
+      .catch(() => {});
+  }
+  return removed;
+}
+
+let ownContainer: string | null | undefined;
+
+/**
+ * The id of the Docker container this process runs in, when it does (its /etc/hostname is a file of the
+ * engine's `containers/<id>/` folder), else null.
+ */
+export function ownContainerId(): string | null {
+  if (ownContainer !== undefined) return ownContainer;
+  try {
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+    ownContainer = /\/containers\/([0-9a-f]{64})\/hostname /.exec(mounts)?.[1] ?? null;
+  } catch {
+    ownContainer = null;
+  }
+  return ownContainer;
+}
+
+async function pruneByPid(docker: Docker): Promise<number> {
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL_SANDBOX}=container`, `${LABEL_OWNER_HOST}=${processHost()}`] },
   });
   let removed = 0;
   for (const info of containers) {

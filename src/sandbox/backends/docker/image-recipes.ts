@@ -38,7 +38,8 @@ export const BASE_PACKAGES = [
 ];
 
 export interface ImageRecipe {
-  name: ImageRecipeName;
+  /** A sandbox image's name, or `runtime`: the team deployment's own image (not a sandbox). */
+  name: ImageRecipeName | "runtime";
   /** Image name (repo:tag) the build produces. */
   image: string;
   /** Debian packages, the base ones included. */
@@ -51,9 +52,12 @@ export interface ImageRecipe {
   description: string;
 }
 
+/** A sandbox image's recipe: one `--image` can name. */
+export type SandboxImageRecipe = ImageRecipe & { name: ImageRecipeName };
+
 const BOOKWORM = DEFAULT_SANDBOX_IMAGE;
 
-export const IMAGE_RECIPES: Record<ImageRecipeName, ImageRecipe> = {
+export const IMAGE_RECIPES: Record<ImageRecipeName, SandboxImageRecipe> = {
   base: {
     name: "base",
     image: BOOKWORM,
@@ -96,8 +100,22 @@ export const IMAGE_RECIPES: Record<ImageRecipeName, ImageRecipe> = {
   },
 };
 
+/**
+ * The team deployment's runtime (compose.yaml): the base system, PostgreSQL 15 and the Node Entourage runs on.
+ * `entourage deploy build-image` puts the application on top of it. Not a sandbox image: agents' commands never
+ * run in it.
+ */
+export const RUNTIME_RECIPE: ImageRecipe = {
+  name: "runtime",
+  image: "entourage/runtime:bookworm",
+  packages: [...BASE_PACKAGES, "postgresql-15", "util-linux"],
+  hostNode: true,
+  env: {},
+  description: "the team deployment's server, workers and PostgreSQL",
+};
+
 /** The recipe called `name`, or undefined. */
-export function imageRecipe(name: string): ImageRecipe | undefined {
+export function imageRecipe(name: string): SandboxImageRecipe | undefined {
   return (IMAGE_RECIPE_NAMES as readonly string[]).includes(name)
     ? IMAGE_RECIPES[name as ImageRecipeName]
     : undefined;

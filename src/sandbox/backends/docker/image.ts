@@ -46,8 +46,8 @@ export const IMAGE_SANDBOX_USER = { uid: 65532, gid: 65532, name: "entourage", h
 const DEFAULT_MIRROR = "http://deb.debian.org/debian";
 
 export interface BuildImageOptions {
-  /** Which image: `base` (default), `node`, `python`, `go` or `rust` (see `image-recipes.ts`). */
-  recipe?: ImageRecipeName;
+  /** Which image: `base` (default), `node`, `python`, `go` or `rust` (see `image-recipes.ts`), or a recipe itself. */
+  recipe?: ImageRecipeName | ImageRecipe;
   /** Image name. Default: the recipe's (`entourage/sandbox:bookworm`, `…:bookworm-python`, …). */
   image?: string;
   /** Build even when an image with the same content hash exists (replaced only once the new one is complete). */
@@ -68,7 +68,7 @@ export interface BuildImageOptions {
 
 export interface BuildImageResult {
   image: string;
-  recipe: ImageRecipeName;
+  recipe: ImageRecipe["name"];
   /** False when an existing image with the same content hash was kept. */
   built: boolean;
   id: string;
@@ -220,7 +220,8 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/+@-]+$/;
 export async function buildSandboxImage(options: BuildImageOptions = {}): Promise<BuildImageResult> {
   const started = performance.now();
   const progress = options.onProgress ?? (() => {});
-  const recipe = IMAGE_RECIPES[options.recipe ?? "base"];
+  const recipe =
+    typeof options.recipe === "object" ? options.recipe : IMAGE_RECIPES[options.recipe ?? "base"];
   const image = options.image ?? recipe.image;
   const { repo, tag } = splitImageName(image);
   const docker = await connectDocker(options.docker);
@@ -460,7 +461,7 @@ export function splitImageName(image: string): { repo: string; tag: string } {
 }
 
 /** npm next to Node (official tarball layout), else the system's. */
-function findNpm(nodeBinary: string): string | undefined {
+export function findNpm(nodeBinary: string): string | undefined {
   const candidates = [
     path.join(path.dirname(nodeBinary), "..", "lib", "node_modules", "npm"),
     "/usr/local/lib/node_modules/npm",
