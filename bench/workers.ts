@@ -7,13 +7,19 @@
  * costs what the machinery costs — composing, the workspace copy, the sandbox, the log, the queue — and no
  * model time. The clock runs from the first POST /runs to the last run's end, with the processes already up.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiCall, startServe, waitFor } from "../test/e2e/dashboard-support.ts";
+import {
+  apiCall,
+  startServe,
+  startWorker,
+  stopWorker,
+  type Worker,
+  waitFor,
+} from "../test/e2e/dashboard-support.ts";
 import { type FakeModelServer, startFakeModelServer } from "../test/fake-llm/server.ts";
-import { BIN, cliEnv, makeSampleRepo, ROOT } from "../test/helpers/cli.ts";
+import { cliEnv, makeSampleRepo, ROOT } from "../test/helpers/cli.ts";
 import { type PostgresCluster, startPostgresCluster } from "../test/helpers/postgres.ts";
 
 type Row = Record<string, string>;
@@ -34,28 +40,6 @@ function scenario(): object {
       toolCalls: turn.toolCalls?.filter((call) => call.name !== "run_command"),
     }));
   return { name: "bench-date-fix", description: "The date fix, answered at once", turns };
-}
-
-/** `entourage worker --concurrency 1`, resolved once it says it takes runs. */
-async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "1"], {
-    env,
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  await waitFor("a worker to start", () => /takes runs from/.test(out) || child.exitCode !== null, 30_000);
-  if (child.exitCode !== null) throw new Error(`entourage worker exited:\n${out}`);
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
 }
 
 /** Submits RUNS runs to a server at once; ms from the first POST to the last run's end, and their endings. */
@@ -116,9 +100,9 @@ export async function workersBench(table: Table): Promise<void> {
   ): Promise<number> => {
     const home = mkdtempSync(join(dir, "home-"));
     const serve = await startServe(home, extraEnv);
-    const started: ChildProcess[] = [];
+    const started: Worker[] = [];
     try {
-      for (let i = 0; i < workers; i++) started.push(await startWorker(cliEnv(home, extraEnv)));
+      for (let i = 0; i < workers; i++) started.push(await startWorker(cliEnv(home, extraEnv), 1));
       const { ms, statuses } = await finishRuns(serve, home, repo, model);
       const ok = statuses.filter((s) => s === "succeeded").length;
       const perMinute = (RUNS / ms) * 60_000;
@@ -130,7 +114,7 @@ export async function workersBench(table: Table): Promise<void> {
       });
       return perMinute;
     } finally {
-      for (const child of started) await stop(child);
+      for (const worker of started) await stopWorker(worker);
       await serve.stop();
     }
   };

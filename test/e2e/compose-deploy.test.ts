@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import { BIN, makeSampleRepo, ROOT, removeDir, tempDir } from "../helpers/cli.ts";
+import { waitFor } from "./dashboard-support.ts";
 
 /**
  * The team deployment exactly as the README starts it: `entourage deploy build-image`, then `docker-compose up`
@@ -40,16 +41,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe("the team deployment: docker-compose up of compose.yaml", { skip: why, timeout: 900_000 }, () => {
@@ -113,7 +104,9 @@ describe("the team deployment: docker-compose up of compose.yaml", { skip: why, 
       ENTOURAGE_LEASE_TTL_SECONDS: "3",
     };
     await compose("up", "-d", "--scale", "worker=2");
-    await until("the server's /health", async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
+    await waitFor("the server's /health", async () =>
+      (await fetch(`${base}/health`)).ok ? true : undefined,
+    );
   });
 
   after(async () => {
@@ -151,15 +144,20 @@ describe("the team deployment: docker-compose up of compose.yaml", { skip: why, 
       ids.push(created.body.runId);
     }
     // A run whose slow command has started: its worker container is the one to kill.
-    const victim = await until("a slow command to start", async () => {
-      for (const id of ids) {
-        // call_2_0 is the scenario's `sleep 8 && npm test`: started and not ended.
-        const log = await events(id);
-        const slow = log.find((e) => e.type === "tool.call.started" && e.data.callId === "call_2_0");
-        if (slow && !log.some((e) => e.type === "tool.call.ended" && e.data.callId === "call_2_0")) return id;
-      }
-      return undefined;
-    });
+    const victim = await waitFor(
+      "a slow command to start",
+      async () => {
+        for (const id of ids) {
+          // call_2_0 is the scenario's `sleep 8 && npm test`: started and not ended.
+          const log = await events(id);
+          const slow = log.find((e) => e.type === "tool.call.started" && e.data.callId === "call_2_0");
+          if (slow && !log.some((e) => e.type === "tool.call.ended" && e.data.callId === "call_2_0"))
+            return id;
+        }
+        return undefined;
+      },
+      180_000,
+    );
     let killed: string | undefined;
     for (const container of await workers()) {
       const logs = await run("docker", ["logs", container], { maxBuffer: 16 * 1024 * 1024 });
@@ -174,7 +172,7 @@ describe("the team deployment: docker-compose up of compose.yaml", { skip: why, 
 
     const finals = await Promise.all(
       ids.map((id) =>
-        until(
+        waitFor(
           `run ${id} to finish`,
           async () => {
             const { body } = await api<{ run: { status: string } }>(`/runs/${id}`);
@@ -220,7 +218,7 @@ describe("the team deployment: docker-compose up of compose.yaml", { skip: why, 
     assert.equal((await run("docker", ["network", "ls", "-q"])).stdout, networksBefore);
     // The killed worker's sandbox (its owner container restarted or stopped) is removed by a worker's prune: no
     // sandbox container owned by a process in a container (host label `<host>/pid:[…]`) is left.
-    const left = await until(
+    const left = await waitFor(
       "the dead worker's sandbox to be pruned",
       async () => {
         const { stdout } = await run("docker", [

@@ -1,4 +1,4 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
@@ -139,4 +139,33 @@ export async function signIn(page: Page, serve: Serve): Promise<void> {
   await page.goto(serve.loginUrl);
   await page.waitForURL(`${serve.url}/`);
   await page.getByText("Signed in").waitFor();
+}
+
+/** An `entourage worker` subprocess and everything it printed so far. */
+export interface Worker {
+  child: ChildProcess;
+  output: () => string;
+}
+
+/** `entourage worker --concurrency N` as a subprocess; resolves once it says it takes runs. */
+export async function startWorker(env: Record<string, string>, concurrency: number): Promise<Worker> {
+  const child = spawn(process.execPath, [BIN, "worker", "--concurrency", String(concurrency)], {
+    env,
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  await waitFor("the worker to start", () => /takes runs from/.test(out) || child.exitCode !== null);
+  if (child.exitCode !== null) throw new Error(`entourage worker exited ${child.exitCode}:\n${out}`);
+  return { child, output: () => out };
+}
+
+/** SIGTERM (its runs go back to the queue) and wait for the exit; nothing if it has ended. */
+export async function stopWorker(worker: Worker | undefined): Promise<void> {
+  if (!worker || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => worker.child.once("exit", resolve));
+  worker.child.kill("SIGTERM");
+  await exited;
 }

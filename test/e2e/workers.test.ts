@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
-import { BIN, cliEnv, makeSampleRepo, ROOT, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import { cliEnv, makeSampleRepo, ROOT, removeDir, runCli, tempDir } from "../helpers/cli.ts";
 import { type PostgresCluster, postgresForTests } from "../helpers/postgres.ts";
 import {
   apiCall,
@@ -15,6 +14,9 @@ import {
   screenshot,
   signIn,
   startServe,
+  startWorker,
+  stopWorker,
+  type Worker,
   waitFor,
 } from "./dashboard-support.ts";
 
@@ -30,33 +32,6 @@ const { cluster, skip: noPostgres } = await postgresForTests();
 const noBrowser = browserMissing();
 
 type Event = { seq: number; id: string; type: string; data: Record<string, unknown> };
-
-interface Worker {
-  child: ChildProcess;
-  output: () => string;
-}
-
-/** `entourage worker` as a subprocess; resolves once it says it takes runs. */
-function startWorker(env: Record<string, string>, concurrency: number): Promise<Worker> {
-  const child = spawn(process.execPath, [BIN, "worker", "--concurrency", String(concurrency)], {
-    env,
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  return waitFor("the worker to start", () =>
-    /takes runs from/.test(out) ? { child, output: () => out } : undefined,
-  );
-}
-
-async function stopWorker(worker: Worker | undefined): Promise<void> {
-  if (!worker || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => worker.child.once("exit", resolve));
-  worker.child.kill("SIGTERM");
-  await exited;
-}
 
 /**
  * kill-resume.json with its slow command slower (`sleep 8` for `sleep 2`): the worker must be killed while the
@@ -164,6 +139,7 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
     victim.worker.child.kill("SIGKILL");
     const survivor = workers.find((w) => w !== victim.worker)!;
 
+    let seen: { runId: string; status: string }[] = [];
     const finished = await waitFor(
       "all ten runs to finish",
       async () => {
@@ -172,14 +148,19 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
           home,
           "/runs?limit=50",
         );
-        const mine = body.runs.filter((r) => runIds.includes(r.runId));
-        return mine.length === 10 &&
-          mine.every((r) => ["succeeded", "failed", "cancelled"].includes(r.status))
-          ? mine
+        seen = body.runs.filter((r) => runIds.includes(r.runId));
+        return seen.length === 10 &&
+          seen.every((r) => ["succeeded", "failed", "cancelled"].includes(r.status))
+          ? seen
           : undefined;
       },
       300_000,
-    );
+    ).catch((error: Error) => {
+      const where = seen.map((r) => `${r.runId} ${r.status}`).join("\n");
+      throw new Error(
+        `${error.message}\n${where}\nsurvivor:\n${survivor.output().slice(-4000)}\nserver:\n${serve.output().slice(-2000)}`,
+      );
+    });
     assert.deepEqual(
       finished.map((r) => r.status),
       Array(10).fill("succeeded"),
