@@ -75,23 +75,18 @@ import {
   prepareMountpoints,
 } from "./dependency-mounts.ts";
 import { buildHint, checkRuntime, exitCodeOf, ownContainerId, pruneStaleSandboxes } from "./engine-checks.ts";
-import { EXEC_MARKER_VAR, keeperCommand, killCommand, REAPER_SIGNAL, wrapCommand } from "./exec-script.ts";
+import { EXEC_MARKER_VAR, keeperCommand, wrapCommand } from "./exec-script.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
-import { strandedNote, WorkspaceSync } from "./workspace-sync.ts";
+import { KILL_GRACE_MS, killInContainer } from "./kill.ts";
+import {
+  strandedNote,
+  WorkspaceSync,
+  type WorkspaceTransfer,
+  workspaceTransferFromEnv,
+} from "./workspace-sync.ts";
 
 const HOME_INSIDE = IMAGE_SANDBOX_USER.home;
-/** How long a killed command's stream may take to end before the result is returned anyway. */
-const KILL_GRACE_MS = 3000;
-
-/** `promise`, or `fallback` when it has not settled within KILL_GRACE_MS. */
-function withinGrace<T>(promise: Promise<T>, fallback: T): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((resolve) => setTimeout(() => resolve(fallback), KILL_GRACE_MS).unref()),
-  ]);
-}
-
 export interface DockerBackendOptions {
   /** Client or connection options. Default: DOCKER_HOST, else /var/run/docker.sock. */
   docker?: DockerConnection;
@@ -110,21 +105,6 @@ export interface DockerBackendOptions {
    * host's engine through a mounted socket needs `copy`: the engine cannot see the container's paths.
    */
   workspace?: WorkspaceTransfer;
-}
-
-export type WorkspaceTransfer = "mount" | "copy";
-
-/** `ENTOURAGE_DOCKER_WORKSPACE`, checked: `mount`, `copy`, or unset. */
-export function workspaceTransferFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-): WorkspaceTransfer | undefined {
-  const value = env.ENTOURAGE_DOCKER_WORKSPACE?.trim();
-  if (!value) return undefined;
-  if (value === "mount" || value === "copy") return value;
-  throw new UserError(
-    "docker_workspace",
-    `ENTOURAGE_DOCKER_WORKSPACE is "${value}": use mount (the engine sees this machine's files) or copy (the workspace travels through the Engine API).`,
-  );
 }
 
 /** Creates the docker backend. */
@@ -575,41 +555,14 @@ class DockerSandbox implements Sandbox {
     }
   }
 
-  /**
-   * Runs the kill exec for command `id`; when it cannot start or does not end within KILL_GRACE_MS (a fork
-   * bomb at the pids limit leaves no slot for it), signals the keeper to kill every process of the
-   * container instead. Never rejects (a daemon that does not answer must not hang the caller).
-   */
-  async #kill(id: string): Promise<void> {
-    const scope = this.#running.size <= 1 ? "all" : "exec";
-    const attempt = (async () => {
-      const exec = await this.#container.exec({
-        Cmd: killCommand(id, scope),
-        User: this.#user,
-        AttachStdout: true,
-        AttachStderr: true,
-      });
-      const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
-      await new Promise<void>((resolve) => {
-        stream.on("end", resolve);
-        stream.on("close", resolve);
-        stream.on("error", () => resolve());
-        stream.resume();
-        stream.end();
-      });
-      stream.destroy();
-      return (await exitCodeOf(exec)) === 0;
-    })().catch(() => false);
-    const killed = await withinGrace(attempt, false);
-    if (killed || this.#destroyed) return;
-    // Every process of the container goes, other commands' included: it has no slot left for anything else.
-    await withinGrace(
-      this.#container.kill({ signal: REAPER_SIGNAL }).then(
-        () => true,
-        () => false, // The container is gone (destroy) or stopping: nothing left to kill.
-      ),
-      false,
-    );
+  /** Kills command `id`'s processes (all of them when it is the only command). */
+  #kill(id: string): Promise<void> {
+    return killInContainer(id, {
+      container: this.#container,
+      user: this.#user,
+      scope: this.#running.size <= 1 ? "all" : "exec",
+      destroyed: () => this.#destroyed !== undefined,
+    });
   }
 
   destroy(): Promise<void> {

@@ -32,7 +32,7 @@ import {
 import path from "node:path";
 import type { Duplex, Readable } from "node:stream";
 import type Docker from "dockerode";
-import { errorMessage, SystemError } from "../../../core/index.ts";
+import { errorMessage, SystemError, UserError } from "../../../core/index.ts";
 import { demuxOutput } from "./demux.ts";
 import { exitCodeOf } from "./engine-checks.ts";
 
@@ -447,4 +447,19 @@ export class WorkspaceSync {
       rmSync(staging, { recursive: true, force: true });
     }
   }
+}
+
+export type WorkspaceTransfer = "mount" | "copy";
+
+/** `ENTOURAGE_DOCKER_WORKSPACE`, checked: `mount`, `copy`, or unset. */
+export function workspaceTransferFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): WorkspaceTransfer | undefined {
+  const value = env.ENTOURAGE_DOCKER_WORKSPACE?.trim();
+  if (!value) return undefined;
+  if (value === "mount" || value === "copy") return value;
+  throw new UserError(
+    "docker_workspace",
+    `ENTOURAGE_DOCKER_WORKSPACE is "${value}": use mount (the engine sees this machine's files) or copy (the workspace travels through the Engine API).`,
+  );
 }
