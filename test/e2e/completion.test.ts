@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BIN, cliEnv, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import { BIN, cliEnv, ROOT, removeDir, runCli, tempDir } from "../helpers/cli.ts";
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
@@ -24,11 +24,10 @@ describe("shell completion", () => {
   const scripts: Record<string, string> = {};
   let env: Record<string, string>;
   before(async () => {
-    // `entourage` on PATH, as after a global install, for the run ids the scripts ask it for.
+    // `entourage` on PATH, as after a global install (a link to the launcher), for the run ids the scripts ask it for.
     const bin = join(home, "bin");
     mkdirSync(bin);
-    writeFileSync(join(bin, "entourage"), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
-    chmodSync(join(bin, "entourage"), 0o755);
+    symlinkSync(join(ROOT, "bin", "entourage"), join(bin, "entourage"));
     env = cliEnv(home, { PATH: `${bin}:${process.env.PATH}` });
     // One run in the store: its id is what `show <Tab>` must offer.
     execFileSync(process.execPath, [BIN, "demo", "--json", "--no-server"], { env, stdio: "ignore" });
