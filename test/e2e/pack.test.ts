@@ -78,8 +78,23 @@ describe("the package: npm pack, a global install on the system Node, entourage 
   let home: string;
   let tarball: string;
   let installed: string;
-  /** The environment of a fresh machine: the system PATH, npm's usual cache (the node-linux-* tarball is there). */
-  const npmEnv = () => ({ PATH: SYSTEM_PATH, HOME: process.env.HOME ?? "/root", NO_COLOR: "1" });
+  /**
+   * A fresh machine's environment: the system PATH, npm's usual cache and ~/.npmrc (HOME), and how this machine
+   * reaches the registry (proxy, CA certificates: without them each fetch fails three times, ~70 s, before npm
+   * falls back to its cache). Nothing of a parent npm (`npm_*`) or of the checkout's Node.
+   */
+  const npmEnv = () => ({
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        (e): e is [string, string] =>
+          e[1] !== undefined &&
+          /^(https?_proxy|no_proxy|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR)$/i.test(e[0]),
+      ),
+    ),
+    PATH: SYSTEM_PATH,
+    HOME: process.env.HOME ?? "/root",
+    NO_COLOR: "1",
+  });
   const userEnv = (path: string) => ({ PATH: path, HOME: home, ENTOURAGE_HOME: home, NO_COLOR: "1" });
 
   before(async () => {
