@@ -3,12 +3,22 @@
  * (PATH=/usr/bin:/bin, so npm runs on the system Node — 20 here, as on a fresh machine), a global install of the
  * tarball into a private prefix, then `entourage demo --yes` and `entourage doctor` from that prefix. Neither the
  * install nor the demo may print a warning; the CLI must run on the Node 24 that comes with the package; and
- * the launcher with no Node 24 anywhere must say so and exit 2. The runtime dependencies come from the tarball
+ * the launcher with no Node 24 anywhere must say so and exit 2. Installed as a project's dependency, `npx entourage`
+ * finds the node-linux-<arch> npm hoisted beside it. The runtime dependencies come from the tarball
  * (bundled); the only registry fetch is the optional node-linux-<arch>, usually from npm's cache.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ROOT, removeDir, tempDir } from "../helpers/cli.ts";
@@ -66,6 +76,10 @@ function toolsWithoutNode(dir: string): string {
     symlinkSync(real, join(dir, tool));
   }
   return dir;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 const npm = systemNpm();
@@ -201,8 +215,36 @@ describe("the package: npm pack, a global install on the system Node, entourage 
     const node = join(installed, "node_modules", `node-linux-${ARCH}`, "bin", "node");
     assert.match(
       doctor.stdout,
-      new RegExp(`node v24\\.\\d+\\.\\d+ \\(${node.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")};`),
+      new RegExp(`node v24\\.\\d+\\.\\d+ \\(${escapeRegExp(node)};`),
+      doctor.stdout,
     );
+  });
+
+  it("installs as a project's dependency too: npx entourage runs on the hoisted node-linux-*", async () => {
+    const project = join(work, "project");
+    mkdirSync(project);
+    writeFileSync(
+      join(project, "package.json"),
+      '{ "name": "a-project", "version": "1.0.0", "private": true }\n',
+    );
+    const install = await run(npm!, ["install", "--no-audit", "--no-fund", tarball], {
+      cwd: project,
+      env: npmEnv(),
+    });
+    assert.equal(install.code, 0, install.stderr.slice(-3000));
+    assert.deepEqual(warnings(install.stderr), [], install.stderr);
+    const npx = join(npm!, "..", "npx");
+    const doctor = await run(npx, ["entourage", "doctor"], {
+      cwd: project,
+      env: { ...npmEnv(), HOME: home },
+    });
+    const node = join(project, "node_modules", `node-linux-${ARCH}`, "bin", "node");
+    assert.match(
+      doctor.stdout,
+      new RegExp(`node v24\\.\\d+\\.\\d+ \\(${escapeRegExp(node)};`),
+      doctor.stdout + doctor.stderr,
+    );
+    assert.deepEqual(warnings(doctor.stderr), [], doctor.stderr);
   });
 
   it("without its Node and with no Node 24 on PATH, the launcher says what to do and exits 2", async () => {
