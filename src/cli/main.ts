@@ -35,7 +35,8 @@ function modelOptions(cmd: Command, existing = false): Command {
     );
 }
 
-function runOptions(cmd: Command): Command {
+/** How a run is made and governed: `run` and `acp` (which applies them to every session's run). */
+function runEngineOptions(cmd: Command): Command {
   return modelOptions(cmd)
     .addOption(sandboxOption())
     .addOption(imageOption())
@@ -73,7 +74,11 @@ function runOptions(cmd: Command): Command {
     .option(
       "--without-repo-settings",
       "run without the repository's settings that need trust (plugins, MCP servers, sandbox, endpoint…) instead of asking or refusing",
-    )
+    );
+}
+
+function runOptions(cmd: Command): Command {
+  return runEngineOptions(cmd)
     .option("--json", "print the run's events as JSONL on stdout instead of the live view")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live");
 }
@@ -136,6 +141,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--json", "print the run's events as JSONL")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (opts) => setExit(await (await import("./commands/demo.ts")).demoCommand(opts)));
+
+  runEngineOptions(
+    program
+      .command("acp")
+      .description(
+        "serve the Agent Client Protocol on stdin/stdout for editors (Zed…): each session is a run on its directory, watched and steered from the editor, attach and the dashboard at once",
+      ),
+  )
+    .option("--no-server", "do not serve the HTTP API (127.0.0.1) for the sessions' runs")
+    .action(async (opts) => setExit(await (await import("./commands/acp.ts")).acpCommand(opts)));
 
   program
     .command("runs")

@@ -224,6 +224,8 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
       : note("warn", `request ${d.requestId} refused: ${d.error?.message ?? "unknown reason"}`, {
           mark: "!",
         }),
+  "run.reopened": ({ data: d }) =>
+    note("info", `reopened by ${d.by} with a follow-up request`, { mark: "↺", lines: [d.request] }),
   "run.forked": ({ data: d }) =>
     note("info", `forked at event ${d.atSeq} into ${d.newRunId}`, {
       mark: "⑂",

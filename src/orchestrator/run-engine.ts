@@ -28,6 +28,7 @@ import type { Approver } from "./control/approval.ts";
 import type { RunControl } from "./control/run-control.ts";
 import { RunEmitter } from "./emitter.ts";
 import { runDynamic } from "./modes/dynamic.ts";
+import { currentFollowUp, runFollowUp } from "./modes/follow-up.ts";
 import { PhaseRunner } from "./modes/phases.ts";
 import { runPipeline } from "./modes/pipeline.ts";
 import { runSetup, verifyChange } from "./modes/verify.ts";
@@ -169,7 +170,15 @@ export async function driveRun(
       await checkpoint({ workspace: ctx.workspace, emitter }, undefined, "setup");
     }
     let outcome: { report: AgentReport };
-    if (created.mode === "pipeline" || created.mode === "dynamic") {
+    // A finished run reopened with a follow-up request (run.reopened): one follow-up phase, whatever the mode.
+    const followUp = currentFollowUp(phases.events);
+    if (followUp) {
+      outcome = await runFollowUp(phases, {
+        task: before.task,
+        followUp,
+        agent: options.agent ?? agents.require("general"),
+      });
+    } else if (created.mode === "pipeline" || created.mode === "dynamic") {
       const name = created.mode === "pipeline" ? "pipeline" : "dynamic";
       // The orchestrator is the root of the agent tree; its node is created once and found again on resume.
       let root = phases.events.find((e) => e.type === "agent.started" && e.data.phase === "orchestrator");

@@ -147,3 +147,11 @@ export const modelChanged = defineEvent(
   "model.changed",
   z.object({ from: modelRefSchema, to: modelRefSchema, by: z.string(), reason: z.string() }),
 );
+
+/**
+ * A finished run (succeeded, failed, cancelled) takes a follow-up request in the same conversation (an editor's
+ * next prompt over ACP): the same run, workspace and log go on. It is followed by `run.status` paused; driving
+ * the run then runs one follow-up phase (the general agent, told the earlier task and outcome) and ends it again
+ * with `diff.ready`, verification and `run.finished`.
+ */
+export const runReopened = defineEvent("run.reopened", z.object({ request: z.string(), by: z.string() }));

@@ -1,0 +1,426 @@
+/**
+ * `entourage acp` driven as an editor drives it: the ACP SDK's client side over the built CLI's stdin/stdout,
+ * the fake model server behind it. Each session is an Entourage run: the editor sees its messages, tool calls
+ * with their statuses and diffs, the plan; answers its approvals (or another client does first); cancels it;
+ * sends a follow-up; applies the result. The same run is watched over the HTTP API and `entourage show`.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import {
+  type ActiveSession,
+  type ClientConnection,
+  client,
+  methods,
+  ndJsonStream,
+  type RequestPermissionRequest,
+  type RequestPermissionResponse,
+  type SessionUpdate,
+} from "@agentclientprotocol/sdk";
+import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
+import { api, eventually } from "../helpers/api.ts";
+import {
+  BIN,
+  cliEnv,
+  fakeModelFlags,
+  makeSampleRepo,
+  ROOT,
+  removeDir,
+  runCli,
+  tempDir,
+} from "../helpers/cli.ts";
+import { dbEvents, editTurn, FIXED_LINE, finishTurn, readTurn } from "./support.ts";
+
+type PermissionHandler = (
+  request: RequestPermissionRequest,
+  signal: AbortSignal,
+) => Promise<RequestPermissionResponse>;
+
+interface Editor {
+  child: ChildProcessWithoutNullStreams;
+  connection: ClientConnection;
+  stderr: () => string;
+  /** The acp process's API URL, from its stderr. */
+  apiUrl: () => Promise<string>;
+  /** Every permission request the editor received, with whether the agent withdrew it. */
+  asked: { request: RequestPermissionRequest; withdrawn: boolean }[];
+  onPermission: PermissionHandler;
+  exited: Promise<number | null>;
+}
+
+const allow = (optionId = "allow_once"): RequestPermissionResponse => ({
+  outcome: { outcome: "selected", optionId },
+});
+
+/** Spawns `entourage acp` with the fake model and connects the SDK's client to its stdio. */
+function startEditor(home: string, server: FakeModelServer, flags: string[]): Editor {
+  const child = spawn(
+    process.execPath,
+    [BIN, "acp", ...fakeModelFlags(server), "--sandbox", "subprocess", ...flags],
+    { env: cliEnv(home, { ENTOURAGE_PORT: "0" }), stdio: "pipe" },
+  );
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  const editor: Editor = {
+    child,
+    stderr: () => stderr,
+    apiUrl: () =>
+      eventually(() => /entourage acp: api (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1], "the API URL"),
+    asked: [],
+    onPermission: async () => allow(),
+    exited,
+    connection: undefined as unknown as ClientConnection,
+  };
+  const app = client({ name: "test-editor" }).onRequest(
+    methods.client.session.requestPermission,
+    async ({ params, signal }) => {
+      const entry = { request: params, withdrawn: false };
+      editor.asked.push(entry);
+      signal.addEventListener("abort", () => {
+        entry.withdrawn = true;
+      });
+      return editor.onPermission(params, signal);
+    },
+  );
+  editor.connection = app.connect(
+    ndJsonStream(
+      Writable.toWeb(child.stdin) as WritableStream<Uint8Array>,
+      Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>,
+    ),
+  );
+  return editor;
+}
+
+/** Sends a prompt and collects the session's updates until the turn stops. */
+async function promptTurn(
+  session: ActiveSession,
+  text: string,
+): Promise<{ stopReason: string; updates: SessionUpdate[] }> {
+  const response = session.prompt(text);
+  const updates: SessionUpdate[] = [];
+  for (;;) {
+    const next = await session.nextUpdate();
+    if (next.kind === "stop") {
+      await response;
+      return { stopReason: next.stopReason, updates };
+    }
+    updates.push(next.update);
+  }
+}
+
+const messageText = (updates: SessionUpdate[]) =>
+  updates
+    .map((u) =>
+      u.sessionUpdate === "agent_message_chunk" && u.content.type === "text" ? u.content.text : "",
+    )
+    .join("");
+
+/** The statuses a tool call went through, in order (the tool_call's, then each update's). */
+function statusesOf(updates: SessionUpdate[], toolCallId: string): string[] {
+  return updates.flatMap((u) =>
+    (u.sessionUpdate === "tool_call" || u.sessionUpdate === "tool_call_update") &&
+    u.toolCallId === toolCallId &&
+    u.status
+      ? [u.status]
+      : [],
+  );
+}
+
+const runIdOf = (updates: SessionUpdate[]) => /Run (run_\w+)/.exec(messageText(updates))?.[1];
+
+describe("entourage acp: an editor drives Entourage runs over the Agent Client Protocol", () => {
+  let home: string;
+  let repo: string;
+  let server: FakeModelServer | undefined;
+  let editor: Editor | undefined;
+
+  beforeEach(() => {
+    home = tempDir("acp-home");
+    repo = makeSampleRepo();
+  });
+
+  afterEach(async () => {
+    if (editor) {
+      editor.connection.close();
+      if (editor.child.exitCode === null) editor.child.kill("SIGKILL");
+      await editor.exited;
+    }
+    editor = undefined;
+    await server?.close();
+    server = undefined;
+    removeDir(home);
+    removeDir(repo);
+  });
+
+  it("a pipeline run: messages, the plan, tool calls with statuses and a diff, approvals answered in the editor; the API and show see the same run live", async () => {
+    server = await startFakeModelServer({ scenario: join(ROOT, "demo", "pipeline.scenario.json") });
+    editor = startEditor(home, server, ["--mode", "pipeline", "--approval", "ask-risky"]);
+    const live = editor;
+    const seenLive: { apiStatus?: string; pending?: string[]; show?: string } = {};
+    const updatesSoFar: SessionUpdate[] = [];
+    live.onPermission = async (request) => {
+      if (seenLive.show === undefined) {
+        // While the editor is asked, the run waits, and the other clients see exactly that.
+        const runId = /run_\w+/.exec(messageText(updatesSoFar))?.[0] ?? "";
+        const detail = await api<{ run: { status: string }; pendingApprovals: { tool: string }[] }>(
+          await live.apiUrl(),
+          `/runs/${runId}`,
+        );
+        seenLive.apiStatus = detail.body.run.status;
+        seenLive.pending = detail.body.pendingApprovals.map((p) => p.tool);
+        seenLive.show = (await runCli(["show", runId], { env: cliEnv(home) })).stdout;
+      }
+      assert.ok(request.options.some((o) => o.optionId === "allow_once"));
+      return allow();
+    };
+    const init = await live.connection.agent.request(methods.agent.initialize, {
+      protocolVersion: 1,
+      clientCapabilities: {},
+    });
+    assert.equal(init.protocolVersion, 1);
+    assert.equal(init.agentCapabilities?.loadSession, false);
+    assert.equal(init.agentCapabilities?.promptCapabilities?.image, false);
+
+    const session = await live.connection.agent.buildSession(repo).start();
+    const response = session.prompt("Fix the failing tests in src/date.js");
+    let stopReason = "";
+    for (;;) {
+      const next = await session.nextUpdate();
+      if (next.kind === "stop") {
+        stopReason = next.stopReason;
+        break;
+      }
+      updatesSoFar.push(next.update);
+    }
+    await response;
+    const updates = updatesSoFar;
+    assert.equal(stopReason, "end_turn", live.stderr());
+    assert.deepEqual(server.failures, []);
+    const runId = runIdOf(updates);
+    assert.ok(runId, "the editor is told the run's id");
+    const commands = updates.find((u) => u.sessionUpdate === "available_commands_update");
+    assert.deepEqual(
+      commands?.sessionUpdate === "available_commands_update" &&
+        commands.availableCommands.map((c) => c.name),
+      ["apply"],
+    );
+
+    // The messages of the agents, the plan, the outcome.
+    const text = messageText(updates);
+    assert.match(text, /Adding 1 to the zero-based month\./);
+    assert.match(text, /\*\*Run succeeded\.\*\*/);
+    const plan = updates.find((u) => u.sessionUpdate === "plan");
+    assert.ok(plan?.sessionUpdate === "plan" && plan.entries.length > 0, "the orchestrator's plan is shown");
+
+    // An edit: a tool call with its diff under the checkout, pending → in_progress → completed.
+    const edit = updates.find((u) => u.sessionUpdate === "tool_call" && u.kind === "edit");
+    assert.ok(edit?.sessionUpdate === "tool_call");
+    assert.deepEqual(statusesOf(updates, edit.toolCallId), ["pending", "in_progress", "completed"]);
+    const diff = edit.content?.find((c) => c.type === "diff");
+    assert.ok(diff?.type === "diff");
+    assert.equal(diff.path, join(repo, "src/date.js"));
+    assert.ok(diff.newText.length > 0 && diff.oldText);
+
+    // Approvals: the plan and each `npm test` were asked in the editor and answered there.
+    assert.deepEqual(
+      live.asked.map((a) => a.request.toolCall.title),
+      ["Approve the plan", "Run `npm test`", "Run `npm test`", "Run `npm test`"],
+    );
+    const commandCall = live.asked[1]!.request;
+    assert.deepEqual(
+      commandCall.options.map((o) => o.kind),
+      ["allow_once", "allow_always", "reject_once"],
+    );
+    // The tool call the editor was asked about was shown before the question.
+    assert.ok(
+      updates.some(
+        (u) => u.sessionUpdate === "tool_call" && u.toolCallId === commandCall.toolCall.toolCallId,
+      ),
+    );
+    const log = dbEvents(home, runId);
+    assert.deepEqual(
+      log.filter((e) => e.type === "approval.resolved").map((e) => [e.data.decision, e.data.by]),
+      [
+        ["approve", "acp"],
+        ["approve", "acp"],
+        ["approve", "acp"],
+        ["approve", "acp"],
+      ],
+    );
+
+    // Seen at the same time over the API and by `entourage show`.
+    assert.equal(seenLive.apiStatus, "running");
+    assert.deepEqual(seenLive.pending, ["plan"]);
+    assert.match(seenLive.show ?? "", /Fix the failing tests in src\/date\.js/);
+    // The editor's stdout carried nothing but JSON-RPC (the SDK would have failed on a stray line).
+    assert.doesNotMatch(live.stderr(), /^\s+at .+[:(]/m);
+  });
+});
+
+describe("entourage acp: approvals, cancel, follow-up and /apply", () => {
+  let home: string;
+  let repo: string;
+  let server: FakeModelServer | undefined;
+  let editor: Editor | undefined;
+
+  beforeEach(() => {
+    home = tempDir("acp-home");
+    repo = makeSampleRepo();
+  });
+
+  afterEach(async () => {
+    if (editor) {
+      editor.connection.close();
+      if (editor.child.exitCode === null) editor.child.kill("SIGKILL");
+      await editor.exited;
+    }
+    editor = undefined;
+    await server?.close();
+    server = undefined;
+    removeDir(home);
+    removeDir(repo);
+  });
+
+  const testTurn = { name: "test", toolCalls: [{ name: "run_command", arguments: { command: "npm test" } }] };
+
+  async function session(flags: string[] = ["--mode", "single", "--approval", "ask-risky"]) {
+    editor = startEditor(home, server!, flags);
+    await editor.connection.agent.request(methods.agent.initialize, {
+      protocolVersion: 1,
+      clientCapabilities: {},
+    });
+    return editor.connection.agent.buildSession(repo).start();
+  }
+
+  it("a rejected command fails its tool call; the model is told and the run goes on", async () => {
+    server = await startFakeModelServer({
+      scenario: [
+        testTurn,
+        { expectMessageContains: ["rejected in the editor"], ...finishTurn },
+        // The denial is a correction: a lesson is drafted from it after the run (none here).
+        { name: "lesson draft", text: "none" },
+      ],
+    });
+    const s = await session();
+    editor!.onPermission = async () => allow("reject_once");
+    const turn = await promptTurn(s, "Run the tests");
+    assert.equal(turn.stopReason, "end_turn", editor!.stderr());
+    assert.deepEqual(server.failures, []);
+    const call = turn.updates.find((u) => u.sessionUpdate === "tool_call" && u.kind === "execute");
+    assert.ok(call?.sessionUpdate === "tool_call");
+    assert.deepEqual(statusesOf(turn.updates, call.toolCallId), ["pending", "failed"]);
+    const log = dbEvents(home, runIdOf(turn.updates)!);
+    const resolved = log.filter((e) => e.type === "approval.resolved");
+    assert.deepEqual(
+      resolved.map((e) => [e.data.decision, e.data.by]),
+      [["deny", "acp"]],
+    );
+  });
+
+  it("the same approval answered over the API first wins; the editor's question is withdrawn and its late answer ignored", async () => {
+    server = await startFakeModelServer({ scenario: [testTurn, finishTurn] });
+    const s = await session();
+    const live = editor!;
+    let runId = "";
+    live.onPermission = async (_request, signal) => {
+      const url = await live.apiUrl();
+      const pending = await eventually(async () => {
+        const runs = await api<{ runs: { runId: string }[] }>(url, "/runs");
+        runId = runs.body.runs[0]?.runId ?? "";
+        if (!runId) return undefined;
+        const detail = await api<{ pendingApprovals: { approvalId: string }[] }>(url, `/runs/${runId}`);
+        return detail.body.pendingApprovals[0];
+      }, "the approval over the API");
+      const answered = await api(url, `/runs/${runId}/approvals/${pending.approvalId}`, {
+        body: { decision: "approve" },
+      });
+      assert.equal(answered.status, 200);
+      // The agent withdraws the editor's question ($/cancel_request); the editor answers anyway, late.
+      await new Promise<void>((resolve) =>
+        signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true }),
+      );
+      return allow("reject_once");
+    };
+    const turn = await promptTurn(s, "Run the tests");
+    assert.equal(turn.stopReason, "end_turn", live.stderr());
+    assert.deepEqual(server.failures, []);
+    assert.equal(live.asked.length, 1);
+    assert.equal(live.asked[0]!.withdrawn, true);
+    const log = dbEvents(home, runId);
+    assert.deepEqual(
+      log.filter((e) => e.type === "approval.resolved").map((e) => [e.data.decision, e.data.by]),
+      [["approve", "api"]],
+    );
+    const ran = log.find((e) => e.type === "tool.call.ended" && e.data.name === "run_command");
+    assert.equal(ran?.data.skipped, undefined, "the command ran: the API's approval won");
+    const call = turn.updates.find((u) => u.sessionUpdate === "tool_call" && u.kind === "execute");
+    assert.ok(call?.sessionUpdate === "tool_call");
+    assert.equal(statusesOf(turn.updates, call.toolCallId).at(0), "pending");
+    assert.equal(statusesOf(turn.updates, call.toolCallId).at(1), "in_progress");
+    // The acp process is still serving: a late answer broke nothing.
+    assert.equal(live.child.exitCode, null);
+    assert.doesNotMatch(live.stderr(), /^\s+at .+[:(]/m);
+  });
+
+  it("cancel mid-run ends the turn cancelled; a follow-up reopens the same run; /apply writes it to the checkout", async () => {
+    server = await startFakeModelServer({
+      scenario: [
+        readTurn,
+        testTurn,
+        // The follow-up: a new agent told the first request, how it ended, and the new one.
+        {
+          name: "follow-up read",
+          expectMessageContains: ["Check the date helper", "It ended cancelled", "Now fix the month"],
+          ...readTurn,
+        },
+        editTurn,
+        finishTurn,
+      ],
+    });
+    const s = await session();
+    const live = editor!;
+    live.onPermission = async (_request, signal) => {
+      // The person presses stop while the command waits for approval; an editor answers `cancelled` then.
+      await live.connection.agent.notify(methods.agent.session.cancel, { sessionId: s.sessionId });
+      await new Promise<void>((resolve) =>
+        signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true }),
+      );
+      return { outcome: { outcome: "cancelled" } };
+    };
+    const first = await promptTurn(s, "Check the date helper");
+    assert.equal(first.stopReason, "cancelled", live.stderr());
+    const runId = runIdOf(first.updates)!;
+    assert.match(messageText(first.updates), /\*\*Run cancelled\.\*\*/);
+
+    live.onPermission = async () => allow();
+    const second = await promptTurn(s, "Now fix the month in formatISODate");
+    assert.equal(second.stopReason, "end_turn", live.stderr());
+    assert.deepEqual(server.failures, []);
+    assert.equal(server.remainingTurns(), 0);
+    assert.equal(runIdOf(second.updates), undefined, "no new run: the same one went on");
+    assert.match(messageText(second.updates), /\*\*Run succeeded\.\*\*/);
+    const log = dbEvents(home, runId);
+    assert.deepEqual(
+      log.filter((e) => e.type === "run.finished").map((e) => e.data.status),
+      ["cancelled", "succeeded"],
+    );
+    assert.equal(
+      log.find((e) => e.type === "run.reopened")?.data.request,
+      "Now fix the month in formatISODate",
+    );
+
+    // The checkout is untouched until /apply.
+    assert.doesNotMatch(readFileSync(join(repo, "src/date.js"), "utf8"), /padStart/);
+    const applied = await promptTurn(s, "/apply");
+    assert.equal(applied.stopReason, "end_turn");
+    assert.match(messageText(applied.updates), /Applied 1 file\(s\)/);
+    assert.match(
+      readFileSync(join(repo, "src/date.js"), "utf8"),
+      new RegExp(FIXED_LINE.replace(/[()[\]{}.*+?^$|\\]/g, "\\$&")),
+    );
+  });
+});
