@@ -424,3 +424,44 @@ describe("entourage acp: approvals, cancel, follow-up and /apply", () => {
     );
   });
 });
+
+describe("entourage acp: bad input and the end of the connection", () => {
+  it("refuses a cwd that is no directory and content it does not take, with messages; exits 0 when the editor closes", async () => {
+    const home = tempDir("acp-home");
+    const repo = makeSampleRepo();
+    const server = await startFakeModelServer({ scenario: [] });
+    const editor = startEditor(home, server, []);
+    try {
+      await editor.connection.agent.request(methods.agent.initialize, {
+        protocolVersion: 1,
+        clientCapabilities: {},
+      });
+      await assert.rejects(
+        editor.connection.agent.request(methods.agent.session.new, { cwd: "relative/dir", mcpServers: [] }),
+        /cwd must be the absolute path of an existing directory/,
+      );
+      const session = await editor.connection.agent.buildSession(repo).start();
+      await assert.rejects(
+        session.prompt({ type: "image", data: "aGk=", mimeType: "image/png" }),
+        /not image content/,
+      );
+      await assert.rejects(
+        editor.connection.agent.request(methods.agent.session.prompt, {
+          sessionId: "sess_nope",
+          prompt: [{ type: "text", text: "hi" }],
+        }),
+        /sess_nope/,
+      );
+      assert.equal(server.requests.length, 0, "no model was called");
+      editor.connection.close();
+      assert.equal(await editor.exited, 0, editor.stderr());
+      assert.match(editor.stderr(), /the editor closed the connection/);
+    } finally {
+      if (editor.child.exitCode === null) editor.child.kill("SIGKILL");
+      await server.close();
+      removeDir(home);
+      removeDir(repo);
+    }
+  });
+});
+

@@ -75,7 +75,12 @@ export function serveAcp(stream: Stream, host: SessionHost, version: string): Ag
   const sessions = new Map<string, AcpSession>();
   const sessionOf = (sessionId: string): AcpSession => {
     const session = sessions.get(sessionId);
-    if (!session) throw RequestError.sessionNotFound(sessionId);
+    if (!session)
+      throw new RequestError(
+        RequestError.sessionNotFound(sessionId).code,
+        `No session ${sessionId} in this entourage acp process (sessions do not outlive the process): start a new session`,
+        { sessionId },
+      );
     return session;
   };
   const app = agent({ name: "entourage" })

@@ -17,6 +17,14 @@ export async function acpCommand(flags: AcpFlags): Promise<number> {
   // Taken before anything can print: the protocol's own channel. Stray writes to stdout go to stderr.
   const protocolOut = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  // The editor going away closes stdout: that ends the connection like the end of stdin (runs are left
+  // paused), rather than the exit on a closed pipe every other command makes.
+  const outClosed = Promise.withResolvers<string>();
+  process.stdout.removeAllListeners("error");
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    outClosed.resolve("the editor closed the connection");
+  });
   const log = (message: string) => process.stderr.write(`entourage acp: ${message}\n`);
   const { reportError } = await import("../terminal/exit.ts");
   try {
@@ -86,6 +94,7 @@ export async function acpCommand(flags: AcpFlags): Promise<number> {
     log(`ready (ENTOURAGE_HOME ${home()})`);
     const signal = await Promise.race([
       connection.closed.then(() => "the editor closed the connection"),
+      outClosed.promise,
       new Promise<string>((resolve) => {
         process.once("SIGINT", () => resolve("SIGINT"));
         process.once("SIGTERM", () => resolve("SIGTERM"));
