@@ -366,6 +366,51 @@ describe("entourage acp: approvals, cancel, follow-up and /apply", () => {
     assert.doesNotMatch(live.stderr(), /^\s+at .+[:(]/m);
   });
 
+  it("a prompt while the run works is a message to it, read at the agent's next step; both turns end with the run", async () => {
+    server = await startFakeModelServer({
+      scenario: [
+        testTurn,
+        { name: "after the message", expectMessageContains: ["Also check the day"], ...finishTurn },
+        // The message is a correction: a lesson is drafted from it after the run (none here).
+        { name: "lesson draft", text: "none" },
+      ],
+    });
+    const s = await session();
+    const live = editor!;
+    let second: Promise<unknown> | undefined;
+    let runId = "";
+    live.onPermission = async () => {
+      // The person types again while the command waits for approval.
+      second = s.prompt("Also check the day");
+      await eventually(
+        () => dbEvents(home, runId).find((e) => e.type === "intervention.received"),
+        "the message in the run's log",
+      );
+      return allow();
+    };
+    const first = s.prompt("Run the tests");
+    const updates: SessionUpdate[] = [];
+    const stops: string[] = [];
+    while (stops.length < 2) {
+      const next = await s.nextUpdate();
+      if (next.kind === "stop") stops.push(next.stopReason);
+      else {
+        updates.push(next.update);
+        runId ||= runIdOf(updates) ?? "";
+      }
+    }
+    await first;
+    await second;
+    assert.deepEqual(stops, ["end_turn", "end_turn"], live.stderr());
+    assert.deepEqual(server.failures, []);
+    const log = dbEvents(home, runId);
+    const received = log.find((e) => e.type === "intervention.received");
+    assert.equal(received?.data.by, "acp");
+    assert.ok(log.some((e) => e.type === "intervention.delivered"));
+    // The editor's own message is not echoed back to it.
+    assert.ok(!updates.some((u) => u.sessionUpdate === "user_message_chunk"));
+  });
+
   it("cancel mid-run ends the turn cancelled; a follow-up reopens the same run; /apply writes it to the checkout", async () => {
     server = await startFakeModelServer({
       scenario: [
@@ -464,4 +509,3 @@ describe("entourage acp: bad input and the end of the connection", () => {
     }
   });
 });
-
