@@ -508,4 +508,41 @@ describe("entourage acp: bad input and the end of the connection", () => {
       removeDir(repo);
     }
   });
+
+  it("the editor going away mid-run leaves the run paused and resumable", async () => {
+    const home = tempDir("acp-home");
+    const repo = makeSampleRepo();
+    const server = await startFakeModelServer({
+      scenario: [{ name: "test", toolCalls: [{ name: "run_command", arguments: { command: "npm test" } }] }],
+    });
+    const editor = startEditor(home, server, ["--mode", "single", "--approval", "ask-risky"]);
+    try {
+      await editor.connection.agent.request(methods.agent.initialize, {
+        protocolVersion: 1,
+        clientCapabilities: {},
+      });
+      const session = await editor.connection.agent.buildSession(repo).start();
+      const asked = Promise.withResolvers<void>();
+      // The editor is closed while the command waits for approval: it never answers.
+      editor.onPermission = () => {
+        asked.resolve();
+        return new Promise(() => {});
+      };
+      session.prompt("Run the tests").catch(() => {});
+      await asked.promise;
+      // The editor quits: its end of the agent's stdin closes.
+      editor.child.stdin.end();
+      assert.equal(await editor.exited, 0, editor.stderr());
+      const runs = await runCli(["runs", "--json"], { env: cliEnv(home) });
+      const [run] = JSON.parse(runs.stdout) as { runId: string; status: string }[];
+      assert.equal(run?.status, "paused");
+      const last = dbEvents(home, run.runId).findLast((e) => e.type === "run.status");
+      assert.match(String(last?.data.reason), /entourage resume/);
+    } finally {
+      if (editor.child.exitCode === null) editor.child.kill("SIGKILL");
+      await server.close();
+      removeDir(home);
+      removeDir(repo);
+    }
+  });
 });
