@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -156,12 +156,18 @@ describe("entourage acp: an editor drives Entourage runs over the Agent Client P
     removeDir(repo);
   });
 
-  it("a pipeline run: messages, the plan, tool calls with statuses and a diff, approvals answered in the editor; the API and show see the same run live", async () => {
+  it("a pipeline run: messages, the plan, tool calls with statuses and a diff, approvals answered in the editor; the API, show and attach see the same run live", async () => {
     server = await startFakeModelServer({ scenario: join(ROOT, "demo", "pipeline.scenario.json") });
     editor = startEditor(home, server, ["--mode", "pipeline", "--approval", "ask-risky"]);
     const live = editor;
-    const seenLive: { apiStatus?: string; pending?: string[]; show?: string } = {};
+    const seenLive: {
+      apiStatus?: string;
+      pending?: string[];
+      show?: string;
+      announced?: { runId?: string; url: string }[];
+    } = {};
     const updatesSoFar: SessionUpdate[] = [];
+    let attached: ReturnType<typeof runCli> | undefined;
     live.onPermission = async (request) => {
       if (seenLive.show === undefined) {
         // While the editor is asked, the run waits, and the other clients see exactly that.
@@ -173,6 +179,13 @@ describe("entourage acp: an editor drives Entourage runs over the Agent Client P
         seenLive.apiStatus = detail.body.run.status;
         seenLive.pending = detail.body.pendingApprovals.map((p) => p.tool);
         seenLive.show = (await runCli(["show", runId], { env: cliEnv(home) })).stdout;
+        // `entourage attach` finds the run's server by itself and follows it to its end.
+        attached = runCli(["attach", runId], { env: cliEnv(home), timeoutMs: 120_000 });
+        // Announced as this process's server, which is how `entourage attach <run>` finds it.
+        seenLive.announced = readdirSync(join(home, "servers")).map(
+          (f) =>
+            JSON.parse(readFileSync(join(home, "servers", f), "utf8")) as { runId?: string; url: string },
+        );
       }
       assert.ok(request.options.some((o) => o.optionId === "allow_once"));
       return allow();
@@ -256,6 +269,10 @@ describe("entourage acp: an editor drives Entourage runs over the Agent Client P
     assert.equal(seenLive.apiStatus, "running");
     assert.deepEqual(seenLive.pending, ["plan"]);
     assert.match(seenLive.show ?? "", /Fix the failing tests in src\/date\.js/);
+    const attach = await attached!;
+    assert.equal(attach.code, 0, attach.stderr);
+    assert.match(attach.stdout, /Adding 1 to the zero-based month/);
+    assert.deepEqual(seenLive.announced, [{ ...seenLive.announced?.[0], runId, url: await live.apiUrl() }]);
     // The editor's stdout carried nothing but JSON-RPC (the SDK would have failed on a stray line).
     assert.doesNotMatch(live.stderr(), /^\s+at .+[:(]/m);
   });
