@@ -5,7 +5,7 @@
  * sends a follow-up; applies the result. The same run is watched over the HTTP API and `entourage show`.
  */
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -426,6 +426,33 @@ describe("entourage acp: approvals, cancel, follow-up and /apply", () => {
     assert.ok(log.some((e) => e.type === "intervention.delivered"));
     // The editor's own message is not echoed back to it.
     assert.ok(!updates.some((u) => u.sessionUpdate === "user_message_chunk"));
+  });
+
+  it("two prompts at once make one run: the second joins it as a message", async () => {
+    server = await startFakeModelServer({
+      scenario: [
+        testTurn,
+        { name: "finish", expectMessageContains: ["and pad the day"], ...finishTurn },
+        { name: "lesson draft", text: "none" },
+      ],
+    });
+    const s = await session();
+    // The command waits for approval until the second prompt is in the run's log, wherever it arrived
+    // (while the run was being composed or once it was driven), so the agent reads it at its next step.
+    editor!.onPermission = async () => {
+      await eventually(() => {
+        const [run] = JSON.parse(
+          execFileSync(process.execPath, [BIN, "runs", "--json"], { env: cliEnv(home) }).toString(),
+        ) as { runId: string }[];
+        return run && dbEvents(home, run.runId).find((e) => e.type === "intervention.received");
+      }, "the second prompt in the log");
+      return allow();
+    };
+    const [a, b] = await Promise.all([s.prompt("Run the tests"), s.prompt("and pad the day")]);
+    assert.deepEqual([a.stopReason, b.stopReason], ["end_turn", "end_turn"], editor!.stderr());
+    assert.deepEqual(server.failures, []);
+    const runs = JSON.parse((await runCli(["runs", "--json"], { env: cliEnv(home) })).stdout) as unknown[];
+    assert.equal(runs.length, 1);
   });
 
   it("cancel mid-run ends the turn cancelled; a follow-up reopens the same run; /apply writes it to the checkout", async () => {

@@ -72,6 +72,9 @@ export class AcpSession {
   #unsubscribe: (() => void) | undefined;
   #applies = 0;
   #prompted = false;
+  /** Set while a prompt composes the run (before it is driven). */
+  #preparing: Promise<void> | undefined;
+  #cancelRequested = false;
 
   constructor(id: string, cwd: string, host: SessionHost, client: AgentContext) {
     this.id = id;
@@ -97,18 +100,32 @@ export class AcpSession {
     }
     const command = /^\/(\S+)\s*$/.exec(text.trim())?.[1];
     if (command === "apply") return this.#apply();
+    // A prompt that arrives while the run is being composed waits for it, then joins it as a message.
+    while (this.#preparing) await this.#preparing;
     if (this.#driving) {
       // The run is live: the prompt is a message to it, delivered at the next step boundary.
-      await this.#driving.control.intervene({ message: text, by: ACP_CLIENT });
-      return this.#driving.done;
+      const { control, done } = this.#driving;
+      if (!(await this.#tell(control, done, text))) return this.prompt(text); // it ended first: a follow-up
+      return done;
     }
-    if (!this.runId) return this.#start(text);
-    return this.#continue(text);
+    const ready = Promise.withResolvers<void>();
+    this.#preparing = ready.promise;
+    const done = () => {
+      this.#preparing = undefined;
+      ready.resolve();
+    };
+    try {
+      return await (this.runId ? this.#continue(text, done) : this.#start(text, done));
+    } finally {
+      done();
+      this.#cancelRequested = false; // a cancel of a run that never started is spent
+    }
   }
 
   /** `session/cancel`: the run's turn stops and ends `cancelled`; a later prompt reopens it. */
   cancel(): void {
-    this.#driving?.control.cancel(ACP_CLIENT, "cancelled in the editor");
+    if (this.#driving) this.#driving.control.cancel(ACP_CLIENT, "cancelled in the editor");
+    else if (this.#preparing) this.#cancelRequested = true; // the run is cancelled as soon as it is driven
   }
 
   /** Stops following the run (the connection closed). */
@@ -116,7 +133,8 @@ export class AcpSession {
     this.#unsubscribe?.();
   }
 
-  async #start(task: string): Promise<StopReason> {
+  /** `ready`: called once the run is composed, just before it is driven. */
+  async #start(task: string, ready: () => void): Promise<StopReason> {
     const prepared = await prepareRun({ ...this.#host.runOptions, task, repo: this.cwd });
     const lease = await logNewRun(this.#host.store, prepared, "entourage acp");
     const parts = await partsOf(prepared, lease).catch(async (error: unknown) => {
@@ -136,11 +154,12 @@ export class AcpSession {
     });
     this.#follow(runId);
     this.#host.log(`session ${this.id}: run ${runId} started in ${this.cwd}`);
+    ready();
     return this.#drive(runId, parts);
   }
 
   /** A prompt for a run this process does not drive now: reopened when finished, else resumed with it. */
-  async #continue(text: string): Promise<StopReason> {
+  async #continue(text: string, ready: () => void): Promise<StopReason> {
     const runId = this.runId!;
     const { store, runOptions } = this.#host;
     const finished = isTerminal(foldRun(runId, await store.read(runId)).status);
@@ -156,6 +175,7 @@ export class AcpSession {
       "entourage acp",
     );
     this.#host.log(`session ${this.id}: run ${runId} ${finished ? "reopened" : "resumed"}`);
+    ready();
     return this.#drive(runId, parts, finished ? undefined : text);
   }
 
@@ -182,13 +202,26 @@ export class AcpSession {
         this.#driving = undefined;
       });
     this.#driving = { control, done };
-    if (message) {
-      await control.attached;
-      await control.intervene({ message, by: ACP_CLIENT });
+    if (this.#cancelRequested) {
+      this.#cancelRequested = false;
+      control.cancel(ACP_CLIENT, "cancelled in the editor");
     }
+    if (message) await this.#tell(control, done, message);
     const reason = await done;
     await this.#caughtUp(); // every update of the turn reaches the editor before its response
     return reason;
+  }
+
+  /** A message to the driven run once its engine is attached; false when the drive ended before that. */
+  async #tell(control: RunControl, done: Promise<StopReason>, message: string): Promise<boolean> {
+    const ended = done.then(
+      () => "ended" as const,
+      () => "ended" as const,
+    );
+    if ((await Promise.race([control.attached.then(() => "attached" as const), ended])) === "ended")
+      return false;
+    await control.intervene({ message, by: ACP_CLIENT });
+    return true;
   }
 
   /** The editor's answer to an approval, raced against every other client's (RunControl keeps the first). */
