@@ -111,6 +111,13 @@ export async function driveRun(
     );
   }
   const emitter = new RunEmitter(ctx.store, runId);
+  // Everything written from here on is part of the history the phases see, a person's message sent the
+  // moment the control attaches included (it would otherwise reach no agent).
+  const written: EntourageEvent[] = [];
+  let collecting = true;
+  emitter.onWrite((event) => {
+    if (collecting) written.push(event);
+  });
   ctx.control?.attach(emitter);
   // Stopped by the process (SIGINT: resumable) or by a person's cancel (final).
   const signal = ctx.control ? AbortSignal.any([ctx.signal, ctx.control.signal]) : ctx.signal;
@@ -148,9 +155,10 @@ export async function driveRun(
         modelFor: ctx.modelFor,
       },
       // After a rewind the run continues from the state it had at the chosen event.
-      effectiveEvents(events),
+      effectiveEvents([...events, ...written]),
       (name) => agents.get(name),
     );
+    collecting = false; // the phase runner follows the writes from now on
     if (created.setup) {
       const setup = await setupOnce(ctx, emitter, phases.events, signal, created.setup);
       if (setup.exitCode !== 0 || setup.timedOut) {

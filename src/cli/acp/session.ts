@@ -95,8 +95,10 @@ export class AcpSession {
   /** Handles one `session/prompt`; resolves when the turn ends (the run finished, or was cancelled). */
   async prompt(text: string): Promise<StopReason> {
     if (!this.#prompted) {
+      // Not awaited: nothing may come between a prompt's arrival and its claim on the session (#preparing);
+      // notifications still go out in the order they are sent.
       this.#prompted = true;
-      await this.offerCommands();
+      void this.offerCommands();
     }
     const command = /^\/(\S+)\s*$/.exec(text.trim())?.[1];
     if (command === "apply") return this.#apply();
