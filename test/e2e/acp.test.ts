@@ -187,8 +187,8 @@ describe("entourage acp: an editor drives Entourage runs over the Agent Client P
             JSON.parse(readFileSync(join(home, "servers", f), "utf8")) as { runId?: string; url: string },
         );
       }
-      assert.ok(request.options.some((o) => o.optionId === "allow_once"));
-      return allow();
+      // The plan once; `npm test` always (the rule is saved and binds the later testers).
+      return allow(request.options.some((o) => o.kind === "allow_always") ? "allow_always" : "allow_once");
     };
     const init = await live.connection.agent.request(methods.agent.initialize, {
       protocolVersion: 1,
@@ -241,13 +241,19 @@ describe("entourage acp: an editor drives Entourage runs over the Agent Client P
     // Approvals: the plan and each `npm test` were asked in the editor and answered there.
     assert.deepEqual(
       live.asked.map((a) => a.request.toolCall.title),
-      ["Approve the plan", "Run `npm test`", "Run `npm test`", "Run `npm test`"],
+      ["Approve the plan", "Run `npm test`"],
     );
     const commandCall = live.asked[1]!.request;
     assert.deepEqual(
-      commandCall.options.map((o) => o.kind),
-      ["allow_once", "allow_always", "reject_once"],
+      commandCall.options.map((o) => [o.kind, o.name]),
+      [
+        ["allow_once", "Allow"],
+        ["allow_always", 'Always allow run_command "npm test" → allow'],
+        ["reject_once", "Reject"],
+      ],
     );
+    const config = JSON.parse(readFileSync(join(repo, ".entourage", "config.json"), "utf8"));
+    assert.deepEqual(config.approvalRules, [{ tool: "run_command", match: "npm test", action: "allow" }]);
     // The tool call the editor was asked about was shown before the question.
     assert.ok(
       updates.some(
@@ -260,9 +266,12 @@ describe("entourage acp: an editor drives Entourage runs over the Agent Client P
       [
         ["approve", "acp"],
         ["approve", "acp"],
-        ["approve", "acp"],
-        ["approve", "acp"],
       ],
+    );
+    assert.equal(
+      log.filter((e) => e.type === "tool.call.ended" && e.data.name === "run_command").length,
+      3,
+      "the three test runs happened, two of them unasked",
     );
 
     // Seen at the same time over the API and by `entourage show`.
