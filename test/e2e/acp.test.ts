@@ -5,132 +5,24 @@
  * sends a follow-up; applies the result. The same run is watched over the HTTP API and `entourage show`.
  */
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Readable, Writable } from "node:stream";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import {
-  type ActiveSession,
-  type ClientConnection,
-  client,
-  methods,
-  ndJsonStream,
-  type RequestPermissionRequest,
-  type RequestPermissionResponse,
-  type SessionUpdate,
-} from "@agentclientprotocol/sdk";
+import { methods, type SessionUpdate } from "@agentclientprotocol/sdk";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import { api, eventually } from "../helpers/api.ts";
+import { BIN, cliEnv, makeSampleRepo, ROOT, removeDir, runCli, tempDir } from "../helpers/cli.ts";
 import {
-  BIN,
-  cliEnv,
-  fakeModelFlags,
-  makeSampleRepo,
-  ROOT,
-  removeDir,
-  runCli,
-  tempDir,
-} from "../helpers/cli.ts";
+  allow,
+  type Editor,
+  messageText,
+  promptTurn,
+  runIdOf,
+  startEditor,
+  statusesOf,
+} from "./acp-editor.ts";
 import { dbEvents, editTurn, FIXED_LINE, finishTurn, readTurn } from "./support.ts";
-
-type PermissionHandler = (
-  request: RequestPermissionRequest,
-  signal: AbortSignal,
-) => Promise<RequestPermissionResponse>;
-
-interface Editor {
-  child: ChildProcessWithoutNullStreams;
-  connection: ClientConnection;
-  stderr: () => string;
-  /** The acp process's API URL, from its stderr. */
-  apiUrl: () => Promise<string>;
-  /** Every permission request the editor received, with whether the agent withdrew it. */
-  asked: { request: RequestPermissionRequest; withdrawn: boolean }[];
-  onPermission: PermissionHandler;
-  exited: Promise<number | null>;
-}
-
-const allow = (optionId = "allow_once"): RequestPermissionResponse => ({
-  outcome: { outcome: "selected", optionId },
-});
-
-/** Spawns `entourage acp` with the fake model and connects the SDK's client to its stdio. */
-function startEditor(home: string, server: FakeModelServer, flags: string[]): Editor {
-  const child = spawn(
-    process.execPath,
-    [BIN, "acp", ...fakeModelFlags(server), "--sandbox", "subprocess", ...flags],
-    { env: cliEnv(home, { ENTOURAGE_PORT: "0" }), stdio: "pipe" },
-  );
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-  const editor: Editor = {
-    child,
-    stderr: () => stderr,
-    apiUrl: () =>
-      eventually(() => /entourage acp: api (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1], "the API URL"),
-    asked: [],
-    onPermission: async () => allow(),
-    exited,
-    connection: undefined as unknown as ClientConnection,
-  };
-  const app = client({ name: "test-editor" }).onRequest(
-    methods.client.session.requestPermission,
-    async ({ params, signal }) => {
-      const entry = { request: params, withdrawn: false };
-      editor.asked.push(entry);
-      signal.addEventListener("abort", () => {
-        entry.withdrawn = true;
-      });
-      return editor.onPermission(params, signal);
-    },
-  );
-  editor.connection = app.connect(
-    ndJsonStream(
-      Writable.toWeb(child.stdin) as WritableStream<Uint8Array>,
-      Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>,
-    ),
-  );
-  return editor;
-}
-
-/** Sends a prompt and collects the session's updates until the turn stops. */
-async function promptTurn(
-  session: ActiveSession,
-  text: string,
-): Promise<{ stopReason: string; updates: SessionUpdate[] }> {
-  const response = session.prompt(text);
-  const updates: SessionUpdate[] = [];
-  for (;;) {
-    const next = await session.nextUpdate();
-    if (next.kind === "stop") {
-      await response;
-      return { stopReason: next.stopReason, updates };
-    }
-    updates.push(next.update);
-  }
-}
-
-const messageText = (updates: SessionUpdate[]) =>
-  updates
-    .map((u) =>
-      u.sessionUpdate === "agent_message_chunk" && u.content.type === "text" ? u.content.text : "",
-    )
-    .join("");
-
-/** The statuses a tool call went through, in order (the tool_call's, then each update's). */
-function statusesOf(updates: SessionUpdate[], toolCallId: string): string[] {
-  return updates.flatMap((u) =>
-    (u.sessionUpdate === "tool_call" || u.sessionUpdate === "tool_call_update") &&
-    u.toolCallId === toolCallId &&
-    u.status
-      ? [u.status]
-      : [],
-  );
-}
-
-const runIdOf = (updates: SessionUpdate[]) => /Run (run_\w+)/.exec(messageText(updates))?.[1];
 
 describe("entourage acp: an editor drives Entourage runs over the Agent Client Protocol", () => {
   let home: string;
