@@ -156,6 +156,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     );
 
   program
+    .command("export")
+    .description(
+      "send a run's trace to an OpenTelemetry receiver (OTLP/HTTP, GenAI conventions), derived from its event log: the same trace ids every time",
+    )
+    .argument("<run-id>")
+    .option("--otlp", "as OpenTelemetry traces (OTLP/HTTP JSON)")
+    .option(
+      "--endpoint <url>",
+      "the receiver's base URL, e.g. http://localhost:4318 (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
+    .option("--json", "print the OTLP JSON on stdout instead of sending it")
+    .action(async (runId: string, opts) =>
+      setExit(await (await import("./commands/export.ts")).exportCommand(runId, opts)),
+    );
+
+  program
     .command("diff")
     .description("print the change a run made (unified diff)")
     .argument("<run-id>")

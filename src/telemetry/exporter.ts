@@ -56,6 +56,16 @@ export function otlpConfig(env: Env, options: { endpoint?: string } = {}): OtlpC
   };
 }
 
+/**
+ * The settings for exporting every run as it ends: none when no endpoint is set, or when tracing is turned
+ * off the standard way (`OTEL_SDK_DISABLED=true`, `OTEL_TRACES_EXPORTER=none`).
+ */
+export function runEndOtlpConfig(env: Env): OtlpConfig | undefined {
+  if (nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === "true") return undefined;
+  if (nonEmpty(env.OTEL_TRACES_EXPORTER)?.toLowerCase() === "none") return undefined;
+  return otlpConfig(env);
+}
+
 /** `service.name` (`OTEL_SERVICE_NAME`, default `entourage`) and `OTEL_RESOURCE_ATTRIBUTES`. */
 export function traceResource(env: Env): TraceResource {
   const attributes = parseHeaders(env.OTEL_RESOURCE_ATTRIBUTES, "OTEL_RESOURCE_ATTRIBUTES");
