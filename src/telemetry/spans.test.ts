@@ -183,3 +183,31 @@ describe("runSpans on a recorded run whose model went down", () => {
     );
   });
 });
+
+describe("runSpans on a recorded dynamic run (parallel delegations)", () => {
+  const events = fixture("dynamic-run");
+  const spans = runSpans(events);
+
+  it("each delegated agent is a child of the delegate call that started it, with its own calls", () => {
+    const delegates = spans.filter((s) => s.name === "execute_tool delegate");
+    assert.deepEqual(
+      delegates.map((d) => childrenOf(spans, d).map((a) => a.attributes["entourage.agent.phase"])),
+      delegates.map((d) => {
+        const callId = d.attributes["gen_ai.tool.call.id"];
+        return events
+          .filter((e) => e.type === "agent.started" && e.data.phase?.startsWith(`delegate:${callId}:`))
+          .map((e) => (e.type === "agent.started" ? e.data.phase : undefined));
+      }),
+    );
+    assert.deepEqual(
+      delegates.map((d) => childrenOf(spans, d).length),
+      [2, 1, 2],
+    );
+    for (const agent of delegates.flatMap((d) => childrenOf(spans, d))) {
+      const agentId = agent.attributes["gen_ai.agent.id"];
+      const steps = events.filter((e) => e.type === "llm.response" && e.agentId === agentId).length;
+      assert.ok(steps > 0);
+      assert.equal(named(childrenOf(spans, agent), "chat ").length, steps, `${agent.name} ${agentId}`);
+    }
+  });
+});
