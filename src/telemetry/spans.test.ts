@@ -211,3 +211,27 @@ describe("runSpans on a recorded dynamic run (parallel delegations)", () => {
     }
   });
 });
+
+describe("runSpans on a recorded run that asked before each command (--ask run_command --yes)", () => {
+  const events = fixture("approval-run");
+  const spans = runSpans(events);
+
+  it("each approval is a pair of span events on the tool call it was about", () => {
+    const asked = events.filter((e) => e.type === "approval.requested");
+    assert.equal(asked.length, 2);
+    for (const request of asked) {
+      if (request.type !== "approval.requested") continue;
+      const tool = spans.find((s) => s.attributes["gen_ai.tool.call.id"] === request.data.callId)!;
+      assert.equal(tool.name, "execute_tool run_command");
+      assert.deepEqual(
+        tool.events.map((e) => [e.name, e.attributes["entourage.approval.decision"]]),
+        [
+          ["approval.requested", undefined],
+          ["approval.resolved", "approve"],
+          ["tool.call.started", undefined],
+        ],
+      );
+      assert.equal(tool.events[1]?.attributes["entourage.approval.by"], "--yes");
+    }
+  });
+});
