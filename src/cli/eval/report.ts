@@ -62,7 +62,7 @@ const MARK: Record<TaskVerdict, string> = {
   skipped: "not run",
 };
 
-const HEADER = ["TASK", "RESOLVED", "F2P", "P2P", "RUN", "STEPS", "TOKENS IN/OUT", "COST", "WALL"];
+const HEADER = ["TASK", "RESOLVED", "F2P", "P2P", "STEPS", "TOKENS IN/OUT", "COST", "WALL", "RUN"];
 
 /** The table: one row per task, a total row, and a line per task that did not get a verdict. */
 export function formatTable(report: EvalReport): string {
@@ -72,11 +72,11 @@ export function formatTable(report: EvalReport): string {
     MARK[t.verdict],
     count(t.failToPass),
     count(t.passToPass),
-    t.runStatus ?? "-",
     String(t.steps),
     `${formatTokens(t.inputTokens)}/${formatTokens(t.outputTokens)}`,
     t.runId ? formatCost(t.costUsd, t.costKnown) : "-",
     t.runMs === undefined ? "-" : formatDuration(t.runMs),
+    t.runId ? `${t.runId} (${t.runStatus ?? "stopped"})` : "-",
   ]);
   const x = report.totals;
   const sumOf = (pick: (t: TaskResult) => { passed: number; total: number } | undefined) => {
@@ -88,11 +88,11 @@ export function formatTable(report: EvalReport): string {
     `${x.resolved}/${x.tasks} (${Math.round(x.resolvedRate * 100)}%)`,
     sumOf((t) => t.failToPass),
     sumOf((t) => t.passToPass),
-    "",
     String(x.steps),
     `${formatTokens(x.inputTokens)}/${formatTokens(x.outputTokens)}`,
     formatCost(x.costUsd, x.costKnown),
     formatDuration(x.wallMs),
+    "",
   ];
   const all = [HEADER, ...rows, total];
   const widths = HEADER.map((_, i) => Math.max(...all.map((r) => [...r[i]!].length)));
@@ -110,10 +110,7 @@ export function formatTable(report: EvalReport): string {
     line(total),
     ...(notes.length > 0 ? ["", ...notes] : []),
     "",
-    `runs: entourage show <run> (${report.tasks
-      .map((t) => t.runId)
-      .filter(Boolean)
-      .join(", ") || "none"})`,
+    "RESOLVED is the judge's verdict; RUN is the task's run and how it ended by its own account (entourage show <run>).",
     `results: ${report.dir}/results.json`,
     "",
   ].join("\n");
