@@ -157,7 +157,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "--test-command <template>",
       "test command for tasks without test_command: {tests} is replaced by the test ids (shell-quoted), {tests_regex} by one pattern ^(a|b)$",
     )
-    .option("--setup <cmd>", "for tasks without setup_command: run in the sandbox before the agents and before judging")
+    .option(
+      "--setup <cmd>",
+      "for tasks without setup_command: run in the sandbox before the agents and before judging",
+    )
     .option("--setup-network", "give the setup command network access")
     .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)
     .option("--max-tokens <n>", "token budget for each run", parsePositiveInt)

@@ -34,9 +34,13 @@ async function git(args: string[], options: { cwd?: string; input?: string } = {
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === "ENOENT") throw new UserError("git_not_found", "git is not installed or not on PATH.");
-    throw new SystemError("git_failed", `git ${args.slice(0, 2).join(" ")} failed: ${(e.stderr ?? e.message).trim()}`, {
-      cause: error,
-    });
+    throw new SystemError(
+      "git_failed",
+      `git ${args.slice(0, 2).join(" ")} failed: ${(e.stderr ?? e.message).trim()}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -54,9 +58,13 @@ export async function checkoutTask(task: EvalTask, dir: string): Promise<string>
     return (await git(["rev-parse", "HEAD"], { cwd: dir })).trim();
   }
   await git(["clone", "-q", "--no-checkout", "--", task.repo.url, dir]).catch((error: unknown) => {
-    throw new SystemError("clone_failed", `${task.where}: cannot clone ${task.repo.kind === "git" ? task.repo.url : ""}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SystemError(
+      "clone_failed",
+      `${task.where}: cannot clone ${task.repo.kind === "git" ? task.repo.url : ""}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   });
   const base = await resolveCommit(dir, task.baseCommit ?? "HEAD", task);
   await git(["checkout", "-q", "--detach", base], { cwd: dir });

@@ -74,9 +74,7 @@ export interface TaskResult {
   startedAt: number;
 }
 
-export interface EvalProgress {
-  (line: string): void;
-}
+export type EvalProgress = (line: string) => void;
 
 export interface EvalOptions {
   evalId: string;
@@ -223,7 +221,8 @@ async function runTask(task: EvalTask, index: number, options: EvalOptions): Pro
     costKnown: state.costKnown,
     runMs: (state.finishedAt ?? state.updatedAt) - state.createdAt,
   };
-  if (state.status === "paused") throw new AbortedError(`run ${prepared.runId} was stopped; entourage resume ${prepared.runId}`);
+  if (state.status === "paused")
+    throw new AbortedError(`run ${prepared.runId} was stopped; entourage resume ${prepared.runId}`);
   const judgement = await judgeRun(
     judgeTask,
     { runId: prepared.runId, workspaceDir: prepared.workspace.dir },
@@ -269,7 +268,10 @@ async function discard(prepared: PreparedRun): Promise<void> {
 
 /** An instance id as a folder name (SWE-bench's are like `astropy__astropy-12907`). */
 function safeName(id: string): string {
-  return id.replace(/[^\w.-]/g, "_").replace(/^\.+/, "_").slice(0, 120);
+  return id
+    .replace(/[^\w.-]/g, "_")
+    .replace(/^\.+/, "_")
+    .slice(0, 120);
 }
 
 /** Creates the eval's folder. */

@@ -68,7 +68,9 @@ export async function checkBaseline(
 ): Promise<TestGroup> {
   await freshCheckout(source, base, dir);
   if (task.testPatch) await applyPatchOrThrow(task, dir, base);
-  return withSandbox(task, dir, env, (sandbox) => runGroup(sandbox, task.testCommand, task.failToPass, env.signal));
+  return withSandbox(task, dir, env, (sandbox) =>
+    runGroup(sandbox, task.testCommand, task.failToPass, env.signal),
+  );
 }
 
 /** Applies the change of the run whose workspace is `workspaceDir` to a fresh checkout and tests it. */
@@ -179,7 +181,9 @@ export async function runGroup(
   const tests =
     ids.length === 1
       ? [outcome(ids[0]!, together)]
-      : await sequential(ids, async (id) => outcome(id, await run(sandbox, expandTestCommand(template, [id]), signal)));
+      : await sequential(ids, async (id) =>
+          outcome(id, await run(sandbox, expandTestCommand(template, [id]), signal)),
+        );
   const passed = tests.filter((t) => t.passed).length;
   return {
     passed,

@@ -115,7 +115,9 @@ export async function readTaskFile(file: string, defaults: { testCommand?: strin
     }
     const earlier = seen.get(t.instance_id);
     if (earlier !== undefined) {
-      problems.push(`${where}: instance_id: "${t.instance_id}" is already the id of the task on line ${earlier}`);
+      problems.push(
+        `${where}: instance_id: "${t.instance_id}" is already the id of the task on line ${earlier}`,
+      );
       continue;
     }
     seen.set(t.instance_id, entry.line);
@@ -152,7 +154,10 @@ export async function readTaskFile(file: string, defaults: { testCommand?: strin
   if (problems.length === 0 && tasks.length === 0)
     problems.push(`${name}: no tasks (one JSON object per line, or a JSON array of them)`);
   if (problems.length > 0)
-    throw new UserError("task_file_invalid", `The task file ${file} has problems:\n  ${problems.join("\n  ")}`);
+    throw new UserError(
+      "task_file_invalid",
+      `The task file ${file} has problems:\n  ${problems.join("\n  ")}`,
+    );
   return { file: path.resolve(file), tasks, warnings };
 }
 
@@ -163,7 +168,7 @@ function templateProblems(template: string, where: string): string[] {
 
 function issueText(issue: z.core.$ZodIssue): string {
   // zod says "Invalid input: expected array, received string"; the field name already says which input.
-  return issue.message.replace(/^Invalid input: /, "");
+  return issue.message.replace(/^Invalid (input|option): /, "");
 }
 
 /**

@@ -9,7 +9,8 @@
  * The command runs with `sh -c` in the sandbox, at the repository's top level; exit 0 means the tests passed.
  */
 
-const PLACEHOLDER = /\{(tests(?:_[a-z]+)?)\}/g;
+/** `{tests}`, `{tests_regex}` and near misses like `{test}` (reported); a shell's `${test}` is left alone. */
+const PLACEHOLDER = /(?<!\$)\{(tests?(?:_[a-z]+)?)\}/g;
 const KNOWN = new Set(["tests", "tests_regex"]);
 
 /** Why `template` is not a usable test command, or undefined when it is. */
