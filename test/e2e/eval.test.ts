@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { type FakeModelServer, startFakeModelServer } from "../fake-llm/server.ts";
 import { type CliResult, cliEnv, ROOT, removeDir, runCli, tempDir } from "../helpers/cli.ts";
-import { assertNoCrash, dbEvents, describeResult } from "./support.ts";
+import { assertNoCrash, dbEvents, dbRunIds, describeResult } from "./support.ts";
 
 /**
  * `entourage eval` end to end, on the built CLI: the shipped task set (demo/eval: Python with pytest, Go,
@@ -155,7 +155,7 @@ describe("entourage eval", () => {
     ]);
     assert.equal(claimed.passToPass?.allPassed, true);
     const finished = dbEvents(home, claimed.runId!).find((e) => e.type === "agent.finished");
-    assert.equal((finished?.data.report as { status: string }).status, "done");
+    assert.equal((finished!.data.report as { status: string }).status, "done");
     // A fix of the failing test that breaks a passing one.
     const broke = tasks.get("py-text-title")!;
     assert.deepEqual([broke.failToPass?.passed, broke.passToPass?.passed], [1, 0]);
@@ -249,6 +249,7 @@ describe("entourage eval", () => {
       [
         swe("calc__calc-1", ["tests/test_calc.py::test_add"]),
         swe("calc__calc-2", ["tests/test_calc.py::test_sub"]),
+        swe("calc__calc-3", ["tests/test_calc.py::test_add"]).replace(base, "0".repeat(40)),
         JSON.stringify({
           instance_id: "slug",
           repo: join(ROOT, "demo", "eval", "repos", "js-slug"),
@@ -280,8 +281,11 @@ describe("entourage eval", () => {
     assert.equal(invalid.verdict, "invalid");
     assert.match(invalid.reason, /tests\/test_calc\.py::test_sub already passes before any change/);
     assert.equal(invalid.runId, undefined, "no run is started for a task that cannot fail");
+    const lost = tasks.get("calc__calc-3")!;
+    assert.equal(lost.verdict, "error");
+    assert.match(lost.reason, /swe\.jsonl:3: base_commit 0{40} is not a commit of .*calc/);
     assert.equal(tasks.get("slug")?.verdict, "resolved");
-    assert.deepEqual(swReport.totals, { ...swReport.totals, tasks: 3, resolved: 2, errors: 1 });
+    assert.deepEqual(swReport.totals, { ...swReport.totals, tasks: 4, resolved: 2, errors: 2 });
     assert.equal(server.requests.length - before, 4, "two runs of two model turns each");
     // One at a time: each run finished before the next was created.
     assert.equal(mostAtOnce(home, [fixed.runId!, tasks.get("slug")!.runId!]), 1);
@@ -329,6 +333,12 @@ describe("entourage eval", () => {
     const zero = await runCli(["eval", SHIPPED, ...flags, "--concurrency", "0"], { env: cliEnv(home) });
     assert.equal(zero.code, 2);
     assert.match(zero.stderr, /Expected a positive integer, got "0"/);
-    assert.ok(existsSync(join(home, "entourage.db")));
+    // A refusal every task would meet (no model configured) stops the eval before any run starts.
+    const runsBefore = dbRunIds(home).length;
+    const noModel = await runCli(["eval", SHIPPED, "--sandbox", "subprocess"], { env: cliEnv(home) });
+    assertNoCrash(noModel);
+    assert.equal(noModel.code, 2, describeResult(noModel));
+    assert.match(noModel.stderr, /No model is configured/);
+    assert.equal(dbRunIds(home).length, runsBefore);
   });
 });
