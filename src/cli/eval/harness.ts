@@ -10,6 +10,7 @@ import {
   AbortedError,
   EntourageError,
   errorMessage,
+  foldRun,
   newId,
   type OrchestrationMode,
   type RunState,
@@ -137,12 +138,11 @@ function empty(instanceId: string, startedAt: number): Omit<TaskResult, "verdict
 }
 
 function failed(task: EvalTask, error: unknown): TaskResult {
-  const code = EntourageError.isInstance(error) ? ` (${error.code})` : "";
-  const runId = (error as { runId?: unknown } | undefined)?.runId;
+  const aborted = AbortedError.isInstance(error);
+  const code = EntourageError.isInstance(error) && error.name !== "AbortedError" ? ` (${error.code})` : "";
   return {
     ...empty(task.instanceId, Date.now()),
-    ...(typeof runId === "string" ? { runId } : {}),
-    verdict: AbortedError.isInstance(error) ? "interrupted" : "error",
+    verdict: aborted ? "interrupted" : "error",
     reason: `${errorMessage(error)}${code}`,
   };
 }
@@ -208,11 +208,55 @@ async function runTask(task: EvalTask, index: number, options: EvalOptions): Pro
   }
   prepared.created.eval = { id: options.evalId, instanceId: task.instanceId };
   say(`run ${prepared.runId} started (${facts.mode}, ${facts.model}, sandbox ${facts.sandbox})`);
-  const state = await drive(options.store, prepared, options.signal).catch((error: unknown) => {
-    throw Object.assign(error as object, { runId: prepared.runId });
-  });
-  const usage = {
-    runId: prepared.runId,
+  let state: RunState | undefined;
+  try {
+    state = await drive(options.store, prepared, options.signal);
+    if (state.status === "paused")
+      throw new AbortedError(`stopped; continue the run with: entourage resume ${prepared.runId}`);
+    const judgement = await judgeRun(
+      judgeTask,
+      { runId: prepared.runId, workspaceDir: prepared.workspace.dir },
+      repo,
+      base,
+      path.join(dir, "judge"),
+      { ...env, journals: path.join(evalDir(options.evalId), "applies") },
+    );
+    await rm(path.join(dir, "judge"), { recursive: true, force: true });
+    const verdict = judgement.resolved ? "resolved" : "unresolved";
+    say(
+      `${verdict} ${judgement.resolved ? "✓" : "✗"} (FAIL_TO_PASS ${judgement.failToPass.passed}/${judgement.failToPass.total}, PASS_TO_PASS ${judgement.passToPass.passed}/${judgement.passToPass.total}; the run ${state.status})`,
+    );
+    return {
+      ...facts,
+      ...usageOf(state),
+      verdict,
+      reason: judgement.reason,
+      baseline,
+      failToPass: judgement.failToPass,
+      passToPass: judgement.passToPass,
+      changedFiles: judgement.changedFiles,
+      wallMs: Date.now() - started,
+    };
+  } catch (error) {
+    // What the run used up to where it stopped, from its log.
+    state ??= foldRun(prepared.runId, await options.store.read(prepared.runId));
+    say(`${AbortedError.isInstance(error) ? "stopped" : "error"}: ${errorMessage(error)}`);
+    const result = {
+      ...facts,
+      ...usageOf(state),
+      ...failed(task, error),
+      baseline,
+      wallMs: Date.now() - started,
+    };
+    if (state.status === "paused") result.reason += `; the run is paused: entourage resume ${state.runId}`;
+    return result;
+  }
+}
+
+/** The run's own account: how it ended, its steps, tokens, cost and time. */
+function usageOf(state: RunState) {
+  return {
+    runId: state.runId,
     runStatus: state.status,
     steps: state.steps,
     inputTokens: state.usage.inputTokens,
@@ -220,32 +264,6 @@ async function runTask(task: EvalTask, index: number, options: EvalOptions): Pro
     costUsd: state.costUsd,
     costKnown: state.costKnown,
     runMs: (state.finishedAt ?? state.updatedAt) - state.createdAt,
-  };
-  if (state.status === "paused")
-    throw new AbortedError(`run ${prepared.runId} was stopped; entourage resume ${prepared.runId}`);
-  const judgement = await judgeRun(
-    judgeTask,
-    { runId: prepared.runId, workspaceDir: prepared.workspace.dir },
-    repo,
-    base,
-    path.join(dir, "judge"),
-    { ...env, journals: path.join(evalDir(options.evalId), "applies") },
-  );
-  await rm(path.join(dir, "judge"), { recursive: true, force: true });
-  const verdict = judgement.resolved ? "resolved" : "unresolved";
-  say(
-    `${verdict} ${judgement.resolved ? "✓" : "✗"} (FAIL_TO_PASS ${judgement.failToPass.passed}/${judgement.failToPass.total}, PASS_TO_PASS ${judgement.passToPass.passed}/${judgement.passToPass.total}; the run ${state.status})`,
-  );
-  return {
-    ...facts,
-    ...usage,
-    verdict,
-    reason: judgement.reason,
-    baseline,
-    failToPass: judgement.failToPass,
-    passToPass: judgement.passToPass,
-    changedFiles: judgement.changedFiles,
-    wallMs: Date.now() - started,
   };
 }
 

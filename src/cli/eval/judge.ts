@@ -4,7 +4,7 @@
  * there, in a sandbox of the run's backend. Resolved only when every FAIL_TO_PASS test passes and every
  * PASS_TO_PASS test still does. What the model reported, and how its own run ended, count for nothing here.
  */
-import { SystemError } from "../../core/index.ts";
+import { AbortedError, SystemError } from "../../core/index.ts";
 import type { ExecResult, Sandbox } from "../../sandbox/index.ts";
 import { Workspace } from "../../workspace/index.ts";
 import { applyTestPatch, freshCheckout } from "./checkout.ts";
@@ -209,7 +209,7 @@ function outcome(id: string, result: ExecResult): TestOutcome {
 
 async function run(sandbox: Sandbox, command: string, signal: AbortSignal): Promise<ExecResult> {
   const result = await sandbox.exec(["sh", "-c", command], { signal });
-  signal.throwIfAborted();
+  if (signal.aborted) throw new AbortedError("stopped while the tests ran", { cause: signal.reason });
   return result;
 }
 
