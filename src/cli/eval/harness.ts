@@ -114,7 +114,7 @@ export async function runTasks(options: EvalOptions): Promise<TaskResult[]> {
       const index = next++;
       const task = options.tasks[index]!;
       results[index] = await runTask(task, index, options).catch((error: unknown) => {
-        if (UserError.isInstance(error)) stop ??= error;
+        if (refusals.has(error as object)) stop ??= error;
         return failed(task, error);
       });
     }
@@ -123,6 +123,9 @@ export async function runTasks(options: EvalOptions): Promise<TaskResult[]> {
   if (stop !== undefined) throw stop;
   return results;
 }
+
+/** Refusals of `prepareRun` that are the user's to fix (no model, no sandbox): every task would meet them. */
+const refusals = new WeakSet<object>();
 
 function empty(instanceId: string, startedAt: number): Omit<TaskResult, "verdict" | "reason"> {
   return {
@@ -171,6 +174,9 @@ async function runTask(task: EvalTask, index: number, options: EvalOptions): Pro
     // Nobody is at the terminal of an eval, and a benchmark's repositories are not the user's own code.
     yes: true,
     withoutRepoSettings: true,
+  }).catch((error: unknown) => {
+    if (UserError.isInstance(error)) refusals.add(error);
+    throw error;
   });
   const judgeTask = { ...task, setupCommand: task.setupCommand ?? options.flags.setup };
   const env: JudgeEnvironment = {
