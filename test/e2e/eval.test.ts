@@ -294,6 +294,46 @@ describe("entourage eval", () => {
     assert.notEqual(git(repo, "rev-parse", "HEAD"), base);
   });
 
+  it("runs a task in its own mode: the pipeline's five agents on the demo repository", async () => {
+    const file = join(work, "pipeline.jsonl");
+    writeFileSync(
+      file,
+      `${JSON.stringify({
+        instance_id: "dates",
+        repo: join(ROOT, "demo", "sample-repo"),
+        problem_statement: "Fix the failing tests in src/date.js",
+        FAIL_TO_PASS: ["formatISODate pads month and day", "formatISODate handles December"],
+        PASS_TO_PASS: ["addDays crosses a month boundary"],
+        test_command: "node --test --test-name-pattern={tests_regex}",
+        mode: "pipeline",
+      })}\n`,
+    );
+    const pipeline = await startFakeModelServer({ scenario: join(ROOT, "demo", "pipeline.scenario.json") });
+    try {
+      const noMode = flags.filter((f, i) => f !== "--mode" && flags[i - 1] !== "--mode");
+      const url = noMode.indexOf(server.baseUrl);
+      noMode[url] = pipeline.baseUrl;
+      const result = await runCli(["eval", file, ...noMode, "--json"], {
+        env: cliEnv(home),
+        timeoutMs: 120_000,
+      });
+      assert.equal(result.code, 0, describeResult(result));
+      const [task] = (JSON.parse(result.stdout) as Report).tasks;
+      assert.equal(task?.mode, "pipeline");
+      assert.equal(task?.verdict, "resolved", task?.reason);
+      assert.deepEqual([task?.failToPass?.passed, task?.failToPass?.total], [2, 2]);
+      const agents = dbEvents(home, task!.runId!)
+        .filter((e) => e.type === "agent.started")
+        .map((e) => e.data.name);
+      for (const role of ["pipeline", "analyzer", "implementer", "tester", "refactorer"])
+        assert.ok(agents.includes(role), `${role} ran: ${agents.join(", ")}`);
+      assert.deepEqual(pipeline.failures, []);
+      assert.equal(pipeline.remainingTurns(), 0);
+    } finally {
+      await pipeline.close();
+    }
+  });
+
   it("refuses a task file with mistakes, naming each line, and starts nothing", async () => {
     const file = join(work, "bad.jsonl");
     writeFileSync(
