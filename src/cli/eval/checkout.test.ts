@@ -51,7 +51,10 @@ describe("applyTestPatch", () => {
   it("says why when the patch does not apply", async () => {
     const judge = path.join(dir, "judge-2");
     await freshCheckout(repo, base, judge);
-    await assert.rejects(applyTestPatch(judge, base, "not a patch"), /git apply --numstat failed: error: No valid patches/);
+    await assert.rejects(
+      applyTestPatch(judge, base, "not a patch"),
+      /git apply --numstat failed: error: No valid patches/,
+    );
   });
 
   it("lists the paths of `git apply --numstat -z`, renames as both names", () => {
