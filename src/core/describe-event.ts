@@ -164,6 +164,7 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
       `model ${modelLabel(d.model)}`,
       `sandbox ${sandboxLabel(d.sandbox)}`,
       d.forkedFrom && `forked from ${d.forkedFrom.runId} at event ${d.forkedFrom.seq}`,
+      d.eval && `eval ${d.eval.id}, task ${d.eval.instanceId}`,
     ];
     const leftOut = d.leftOut?.length
       ? note("warn", `left out of the workspace: ${d.leftOutCount ?? d.leftOut.length} path(s)`, {

@@ -69,6 +69,9 @@ describe("shell completion", () => {
     assert.ok(complete("entourage", "run", "--sa").includes("--sandbox"));
     assert.deepEqual(complete("entourage", "completion", "z"), ["zsh"]);
     assert.ok(complete("entourage", "show", "").includes(runId()), "offers the runs in the store");
+    assert.deepEqual(complete("entourage", "ev"), ["eval"]);
+    assert.deepEqual(complete("entourage", "eval", "--mode", "d"), ["dynamic"]);
+    assert.ok(complete("entourage", "eval", "--con").includes("--concurrency"));
   });
 
   it("fish: the same, through fish's own completion", { skip: shellMissing("fish") }, () => {

@@ -96,6 +96,8 @@ export const runCreated = defineEvent(
     /** Pipeline mode: agents run as extra phases, by stage (`pipeline.after` in the config). */
     pipeline: z.object({ after: z.partialRecord(pipelineStageSchema, z.array(z.string())) }).optional(),
     forkedFrom: z.object({ runId: z.string(), seq: z.number().int() }).optional(),
+    /** Started by `entourage eval`: the eval's id (its results in ENTOURAGE_HOME/evals/) and the task's id. */
+    eval: z.object({ id: z.string(), instanceId: z.string() }).optional(),
     /**
      * Paths of the checkout the workspace copy left out, and why (nested repositories, submodules, special
      * files, paths below a symlinked directory): at most 100, with `leftOutCount` the full number.
