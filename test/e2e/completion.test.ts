@@ -61,11 +61,16 @@ describe("shell completion", () => {
         .trim()
         .split("\n");
     assert.deepEqual(complete("entourage", "ru"), ["run", "runs"]);
+    assert.deepEqual(complete("entourage", "ac"), ["acp"]);
+    assert.ok(complete("entourage", "acp", "--appr").includes("--approval"), "acp takes the run flags");
     assert.deepEqual(complete("entourage", "memory", "re"), ["review"]);
     assert.deepEqual(complete("entourage", "run", "--approval", "ask"), ["ask-risky", "ask-all"]);
     assert.ok(complete("entourage", "run", "--sa").includes("--sandbox"));
     assert.deepEqual(complete("entourage", "completion", "z"), ["zsh"]);
     assert.ok(complete("entourage", "show", "").includes(runId()), "offers the runs in the store");
+    assert.deepEqual(complete("entourage", "ev"), ["eval"]);
+    assert.deepEqual(complete("entourage", "eval", "--mode", "d"), ["dynamic"]);
+    assert.ok(complete("entourage", "eval", "--con").includes("--concurrency"));
   });
 
   it("fish: the same, through fish's own completion", { skip: shellMissing("fish") }, () => {
@@ -76,6 +81,7 @@ describe("shell completion", () => {
         .split("\n")
         .map((l) => l.split("\t")[0]);
     assert.deepEqual(complete("entourage ru"), ["run", "runs"]);
+    assert.deepEqual(complete("entourage ac"), ["acp"]);
     assert.deepEqual(complete("entourage run --approval ask").sort(), ["ask-all", "ask-risky"]);
     assert.ok(complete("entourage show ").includes(runId()));
   });

@@ -166,6 +166,7 @@ export class TerminalRenderer {
       this.line(
         `${s.dim("image")} ${d.sandbox.image}${d.sandbox.imageReason ? s.dim(` (${d.sandbox.imageReason})`) : ""}`,
       );
+    if (d.eval) this.line(`${s.dim("eval")} ${d.eval.id} ${s.dim("· task")} ${d.eval.instanceId}`);
     this.line(`${s.dim("task")} ${d.task}`);
     this.line(
       `${s.dim("repo")} ${d.repo} ${s.dim(`(untouched until you apply; work happens in ${d.workspace})`)}`,
