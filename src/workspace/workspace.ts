@@ -20,6 +20,7 @@ import {
   writeTextAt,
 } from "./files.ts";
 import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import { TreeIndex } from "./tree-index.ts";
 import {
   ensureEmptyDir,
   HOME_DIR,
@@ -121,6 +122,10 @@ export class Workspace {
   readonly #clock: Clock;
   #queue: Promise<unknown> = Promise.resolve();
   #owner: { uid: number; gid: number } | undefined;
+  /** The files as walked just before the latest snapshot (git's view of them): see `snapshot`. */
+  #tree: TreeIndex | undefined;
+  /** What git ignores in the work tree, not walked by the tree index; undefined: ask git again. */
+  #ignored: string[] | undefined;
 
   private constructor(meta: WorkspaceMeta, clock: Clock) {
     this.dir = meta.dir;
@@ -217,6 +222,15 @@ export class Workspace {
    */
   snapshot(label: string): Promise<Snapshot | null> {
     return this.#exclusive(async () => {
+      // The stat walk comes before git reads the files: whatever changes after it differs next time.
+      this.#ignored ??= splitNul(
+        (await this.#git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]))
+          .stdout,
+      );
+      const walked = await TreeIndex.build(this.dir, this.#ignored);
+      // Nothing changed since the last snapshot: no git process at all.
+      if (this.#tree?.matches(walked)) return null;
+      this.#tree = walked;
       await this.#git(["add", "-A"]);
       const commit = await this.#git(
         [
@@ -232,7 +246,11 @@ export class Workspace {
         { okExitCodes: [0, 1] },
       );
       if (commit.exitCode === 1) {
-        if (/nothing (added )?to commit/.test(commit.stdout.toString())) return null;
+        if (/nothing (added )?to commit/.test(commit.stdout.toString())) {
+          // The walk saw a difference git does not: maybe new ignored files; list them again next time.
+          this.#ignored = undefined;
+          return null;
+        }
         throw new SystemError(
           "snapshot_failed",
           `Could not snapshot the workspace ${this.dir}: ${commit.stderr}`,
@@ -242,7 +260,10 @@ export class Workspace {
       const [ref = "", ...files] = splitNul(
         (await this.#git(["log", "-1", "--format=%H", "--name-only", "--no-renames", "-z", "HEAD"])).stdout,
       );
-      return { ref, label, filesChanged: files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "") };
+      const filesChanged = files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "");
+      if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
+        this.#ignored = undefined;
+      return { ref, label, filesChanged };
     });
   }
 
@@ -419,6 +440,8 @@ export class Workspace {
     }
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
+    this.#tree = undefined;
+    this.#ignored = undefined;
   }
 
   // ── confined file access (host side, for tools) ─────────────────────────────────────────────────
@@ -550,6 +573,9 @@ export class Workspace {
    * sandbox's uid when it is lent (never following links).
    */
   async #afterGitWrote(): Promise<void> {
+    // Git rewrote files (and chmod stamps every ctime): the next snapshot asks git.
+    this.#tree = undefined;
+    this.#ignored = undefined;
     await keepPrivate(this.dir);
     if (this.#owner)
       await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
