@@ -48,7 +48,7 @@ import {
 import { foldRunSummary } from "../run-summary.ts";
 import { assignSeqs, type StampedEvent, stampEvents } from "../stamp-events.ts";
 import { migrateSqliteSchema } from "./sqlite-schema.ts";
-import { prepareStatements } from "./sqlite-statements.ts";
+import { prepareStatements, writeRunRow } from "./sqlite-statements.ts";
 import { WalSync } from "./sqlite-wal-sync.ts";
 
 /** An append waiting for its group commit round. */
@@ -215,26 +215,25 @@ class SqliteEventStore implements EventStore {
   }
 
   async #round(batch: PendingAppend[]): Promise<void> {
-    const outcomes: ({ firstPos: number } | { error: unknown })[] = [];
+    let outcomes: ({ firstPos: number } | { error: unknown })[];
+    let statementFailed = false;
     try {
-      this.#transact(batch[0]!.runId, () => {
-        for (const pending of batch) {
-          this.#db.exec("SAVEPOINT entourage_append");
-          try {
-            outcomes.push({ firstPos: this.#write(pending) });
-            this.#db.exec("RELEASE entourage_append");
-          } catch (error) {
-            this.#db.exec("ROLLBACK TO entourage_append");
-            this.#db.exec("RELEASE entourage_append");
-            outcomes.push({
-              error: EntourageError.isInstance(error) ? error : this.#writeError(pending.runId, error),
-            });
-          }
+      outcomes = this.#transact(batch[0]!.runId, () => {
+        try {
+          return this.#writeRound(batch);
+        } catch (error) {
+          statementFailed = true;
+          throw error;
         }
       });
       if (this.#synchronous === "full" && batch.some((p) => p.durable)) await this.#syncWal();
     } catch (error) {
-      // Nothing was committed (BEGIN or COMMIT failed), or it is not known to be on disk.
+      // A statement failed and the round was rolled back: only one append can be at fault, so each goes
+      // again alone and the others still land. Otherwise (BEGIN, COMMIT, the flush) none is known written.
+      if (statementFailed && batch.length > 1) {
+        for (const pending of batch) await this.#round([pending]);
+        return;
+      }
       for (const pending of batch) pending.reject(error);
       return;
     }
@@ -262,72 +261,61 @@ class SqliteEventStore implements EventStore {
     }
   }
 
-  /** One append inside the round's transaction: next seq under the write lock, events, run row. */
-  #write({ runId, stamped, leaseToken }: PendingAppend): number {
+  /**
+   * The round's writes, under the write lock: per run, the next seq, its lease and its list row are read
+   * once; each append's events are inserted (an append whose lease is lost writes nothing and is refused
+   * alone); then each run's row is written once.
+   */
+  #writeRound(batch: readonly PendingAppend[]): ({ firstPos: number } | { error: unknown })[] {
     const sql = this.#sql;
-    if (leaseToken !== undefined && this.#leaseRow(runId)?.token !== leaseToken) {
-      throw leaseLostError(runId, this.#leaseRow(runId));
-    }
-    const next = (sql.nextSeq.get(runId) as { next: number }).next;
-    assignSeqs(stamped, next);
-    let firstPos = 0;
-    for (let i = 0; i < stamped.length; i++) {
-      const { event, dataJson } = stamped[i] as StampedEvent;
-      const result = sql.insertEvent.run(
+    const runs = new Map<
+      string,
+      { next: number; before?: RunSummary; summary?: RunSummary; lease?: RunLease | null }
+    >();
+    const outcomes: ({ firstPos: number } | { error: unknown })[] = [];
+    for (const { runId, stamped, leaseToken } of batch) {
+      let run = runs.get(runId);
+      if (!run) {
+        const row = sql.getRun.get(runId) as RunRow | undefined;
+        const before = row && rowToSummary(row);
+        run = { next: (sql.nextSeq.get(runId) as { next: number }).next, before, summary: before };
+        runs.set(runId, run);
+      }
+      if (leaseToken !== undefined) {
+        run.lease ??= this.#leaseRow(runId) ?? null;
+        if (run.lease?.token !== leaseToken) {
+          outcomes.push({ error: leaseLostError(runId, run.lease ?? undefined) });
+          continue;
+        }
+      }
+      assignSeqs(stamped, run.next);
+      run.next += stamped.length;
+      let firstPos = 0;
+      for (let i = 0; i < stamped.length; i++) {
+        const { event, dataJson } = stamped[i] as StampedEvent;
+        const result = sql.insertEvent.run(
+          runId,
+          event.seq,
+          event.id,
+          event.time,
+          event.type,
+          event.agentId ?? null,
+          event.parentId ?? null,
+          event.v,
+          dataJson,
+        );
+        if (i === 0) firstPos = Number(result.lastInsertRowid);
+      }
+      run.summary = foldRunSummary(
+        run.summary,
         runId,
-        event.seq,
-        event.id,
-        event.time,
-        event.type,
-        event.agentId ?? null,
-        event.parentId ?? null,
-        event.v,
-        dataJson,
+        stamped.map((s) => s.event),
       );
-      if (i === 0) firstPos = Number(result.lastInsertRowid);
+      outcomes.push({ firstPos });
     }
-    const previous = sql.getRun.get(runId) as RunRow | undefined;
-    const before = previous && rowToSummary(previous);
-    const summary = foldRunSummary(
-      before,
-      runId,
-      stamped.map((s) => s.event),
-    );
-    if (
-      before &&
-      before.status === summary.status &&
-      before.task === summary.task &&
-      before.repo === summary.repo &&
-      before.createdAt === summary.createdAt
-    ) {
-      // Most appends: only the counters move, and no index of `runs` is touched (two pages fewer to write).
-      sql.updateRunTotals.run(
-        summary.updatedAt,
-        summary.events,
-        summary.inputTokens,
-        summary.outputTokens,
-        summary.costUsd,
-        summary.costKnown ? 1 : 0,
-        summary.verification ?? null,
-        runId,
-      );
-      return firstPos;
-    }
-    sql.upsertRun.run(
-      summary.runId,
-      summary.task,
-      summary.repo,
-      summary.status,
-      summary.createdAt,
-      summary.updatedAt,
-      summary.events,
-      summary.inputTokens,
-      summary.outputTokens,
-      summary.costUsd,
-      summary.costKnown ? 1 : 0,
-      summary.verification ?? null,
-    );
-    return firstPos;
+    for (const { before, summary } of runs.values())
+      if (summary && summary !== before) writeRunRow(sql, before, summary);
+    return outcomes;
   }
 
   #leaseRow(runId: string): RunLease | undefined {
