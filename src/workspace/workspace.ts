@@ -20,6 +20,7 @@ import {
   writeTextAt,
 } from "./files.ts";
 import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
 import { TreeIndex } from "./tree-index.ts";
 import {
   ensureEmptyDir,
@@ -58,6 +59,8 @@ export interface OpenWorkspaceOptions {
 export interface CloneOptions {
   /** The clone's shadow git directory. Default: `shadow.git` beside `dir`. */
   gitDir?: string;
+  /** Borrow this workspace's objects instead of copying them (see `CloneShadowOptions.shareObjects`). */
+  shareObjects?: boolean;
 }
 
 export interface MergeOptions {
@@ -353,6 +356,7 @@ export class Workspace {
         workTree: cloneDir,
         home: path.join(cloneGitDir, HOME_DIR),
         time: this.#clock(),
+        shareObjects: options.shareObjects,
       });
       await keepPrivate(cloneDir);
       const exclude = await readFile(path.join(this.gitDir, "info", "exclude")).catch(() => undefined);
@@ -400,6 +404,8 @@ export class Workspace {
       });
       const theirs = await other.#resolveRef(options.theirs ?? "HEAD");
       const label = options.label ?? `merge from ${other.dir}`;
+      // Their new objects by file copy (what a copy that borrows ours holds); a fetch gets anything else.
+      await copyMissingObjects(other.gitDir, this.gitDir);
       const outcome = await mergeInto({
         git: (args, opts) => this.#git(args, opts),
         readBlobs: (ids) => this.#readBlobs(ids),
@@ -409,7 +415,7 @@ export class Workspace {
         label,
         scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
       });
-      if (outcome.commit) await this.#afterGitWrote();
+      if (outcome.commit) await this.#afterGitWrote(outcome.commit.filesChanged);
       const { merged, conflicts, commit } = outcome;
       return {
         merged,
@@ -569,14 +575,15 @@ export class Workspace {
   }
 
   /**
-   * After git wrote files into the work tree (restore, merge): private again, and handed back to the
-   * sandbox's uid when it is lent (never following links).
+   * After git wrote files into the work tree (restore, merge): private again — only the `written` paths
+   * when known — and handed back to the sandbox's uid when it is lent (never following links).
    */
-  async #afterGitWrote(): Promise<void> {
-    // Git rewrote files (and chmod stamps every ctime): the next snapshot asks git.
+  async #afterGitWrote(written?: readonly string[]): Promise<void> {
+    // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git.
     this.#tree = undefined;
     this.#ignored = undefined;
-    await keepPrivate(this.dir);
+    if (written) await keepPathsPrivate(this.dir, written);
+    else await keepPrivate(this.dir);
     if (this.#owner)
       await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
   }
