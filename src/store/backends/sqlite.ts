@@ -226,10 +226,9 @@ class SqliteEventStore implements EventStore {
           throw error;
         }
       });
-      if (this.#synchronous === "full" && batch.some((p) => p.durable)) await this.#syncWal();
     } catch (error) {
       // A statement failed and the round was rolled back: only one append can be at fault, so each goes
-      // again alone and the others still land. Otherwise (BEGIN, COMMIT, the flush) none is known written.
+      // again alone and the others still land. Otherwise (BEGIN, COMMIT) none was written.
       if (statementFailed && batch.length > 1) {
         for (const pending of batch) await this.#round([pending]);
         return;
@@ -237,15 +236,27 @@ class SqliteEventStore implements EventStore {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    for (const [i, pending] of batch.entries()) {
+    // Listeners (live views) get the events at commit, as other processes' readers do; the appends
+    // resolve after the flush. Anything acting on a delivered event first appends its own intent, and
+    // that intent's flush covers these frames too: the WAL is one file, written in commit order.
+    const appended = batch.map((pending, i) => {
       const outcome = outcomes[i]!;
-      if ("error" in outcome) {
-        pending.reject(outcome.error);
-        continue;
-      }
-      const appended = pending.stamped.map((s) => s.event);
-      this.#deliverOwn(outcome.firstPos, appended);
-      pending.resolve(appended);
+      if ("error" in outcome) return undefined;
+      const events = pending.stamped.map((s) => s.event);
+      this.#deliverOwn(outcome.firstPos, events);
+      return events;
+    });
+    try {
+      if (this.#synchronous === "full" && batch.some((p) => p.durable)) await this.#syncWal();
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const [i, pending] of batch.entries()) {
+      const events = appended[i];
+      const outcome = outcomes[i]!;
+      if (events) pending.resolve(events);
+      else if ("error" in outcome) pending.reject(outcome.error);
     }
   }
 
