@@ -109,14 +109,19 @@ export async function openSqliteEventStore(
   }
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
   let db: DatabaseSync | undefined;
+  let flushWal = false;
   try {
     db = new DatabaseSync(file, { timeout: busyTimeoutMs });
-    db.exec("PRAGMA journal_mode = WAL");
+    const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
     db.exec("PRAGMA synchronous = FULL");
     migrateSqliteSchema(db, file);
-    // Commits no longer fsync inside COMMIT: `WalSync` flushes the WAL after it, off the event loop, and
-    // an append resolves only after that flush (with `synchronous: "full"`, the default).
-    db.exec("PRAGMA synchronous = NORMAL");
+    // In WAL mode, commits no longer fsync inside COMMIT: `WalSync` flushes the WAL after it, off the
+    // event loop, and an append resolves only after that flush (with `synchronous: "full"`, the default).
+    // Where WAL is refused (some network filesystems), COMMIT keeps syncing by itself.
+    if (mode.toLowerCase() === "wal") {
+      db.exec("PRAGMA synchronous = NORMAL");
+      flushWal = options.synchronous !== "normal";
+    } else if (options.synchronous === "normal") db.exec("PRAGMA synchronous = NORMAL");
   } catch (cause) {
     try {
       db?.close();
@@ -129,7 +134,7 @@ export async function openSqliteEventStore(
       { cause },
     );
   }
-  return new SqliteEventStore(db, file, busyTimeoutMs, options);
+  return new SqliteEventStore(db, file, busyTimeoutMs, flushWal, options);
 }
 
 class SqliteEventStore implements EventStore {
@@ -148,13 +153,20 @@ class SqliteEventStore implements EventStore {
   /** `PRAGMA data_version` when last checked: it changes when another connection commits. */
   #dataVersion = -1;
   #timer: ReturnType<typeof setInterval> | undefined;
-  readonly #synchronous: SqliteSynchronous;
+  /** Appends wait for `WalSync` (WAL mode, `synchronous: "full"`). */
+  readonly #flushWal: boolean;
   readonly #wal: WalSync;
   /** Appends waiting for the next group commit round, and the round being written. */
   #pending: PendingAppend[] = [];
   #flushing: Promise<void> | undefined;
 
-  constructor(db: DatabaseSync, file: string, busyTimeoutMs: number, options: SqliteEventStoreOptions) {
+  constructor(
+    db: DatabaseSync,
+    file: string,
+    busyTimeoutMs: number,
+    flushWal: boolean,
+    options: SqliteEventStoreOptions,
+  ) {
     this.#db = db;
     this.#file = file;
     this.#busyTimeoutMs = busyTimeoutMs;
@@ -164,7 +176,7 @@ class SqliteEventStore implements EventStore {
     this.#onError = options.onError;
     this.#listeners = new ListenerSet(options.onError);
     this.#sql = prepareStatements(db);
-    this.#synchronous = options.synchronous ?? "full";
+    this.#flushWal = flushWal;
     this.#wal = new WalSync(file);
   }
 
@@ -193,7 +205,7 @@ class SqliteEventStore implements EventStore {
   async sync(): Promise<void> {
     this.#checkOpen();
     while (this.#flushing) await this.#flushing;
-    if (this.#synchronous === "full") await this.#syncWal();
+    if (this.#flushWal) await this.#syncWal();
   }
 
   /**
@@ -247,7 +259,7 @@ class SqliteEventStore implements EventStore {
       return events;
     });
     try {
-      if (this.#synchronous === "full" && batch.some((p) => p.durable)) await this.#syncWal();
+      if (this.#flushWal && batch.some((p) => p.durable)) await this.#syncWal();
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       return;
@@ -397,7 +409,7 @@ class SqliteEventStore implements EventStore {
   /** A lease write: its own transaction, on disk before it returns (rare: not worth a round). */
   #durably<T>(runId: string, body: () => T): T {
     const result = this.#transact(runId, body);
-    if (this.#synchronous === "full") {
+    if (this.#flushWal) {
       try {
         this.#wal.syncNow();
       } catch (cause) {
