@@ -69,14 +69,17 @@ export async function mergeInto(options: MergeIntoOptions): Promise<MergeOutcome
   const { git, base, theirs } = options;
   await git(["add", "-A"]);
   const ours = (await git(["write-tree"])).stdout.toString().trim();
-  const known = await git(["cat-file", "-e", `${theirs}^{commit}`], { okExitCodes: [0, 1, 128] });
-  if (known.exitCode !== 0) await git(fetchFromShadowArgs(options.theirGitDir, [theirs]));
-  const [head = "", baseTree, theirTree] = (
-    await git(["rev-parse", "HEAD", `${base}^{tree}`, `${theirs}^{tree}`])
-  ).stdout
-    .toString()
-    .trim()
-    .split("\n");
+  const treesOf = (okExitCodes: number[]) =>
+    git(["rev-parse", "HEAD", "HEAD^{tree}", `${base}^{tree}`, `${theirs}^{tree}`], {
+      okExitCodes,
+    });
+  let trees = await treesOf([0, 128]);
+  if (trees.exitCode !== 0) {
+    // Their commit is not here yet (a copy with objects of its own): fetch it. Still missing: git's error.
+    await git(fetchFromShadowArgs(options.theirGitDir, [theirs]));
+    trees = await treesOf([0]);
+  }
+  const [head = "", headTree, baseTree, theirTree] = trees.stdout.toString().trim().split("\n");
 
   let merged: string;
   let paths: string[];
@@ -105,8 +108,12 @@ export async function mergeInto(options: MergeIntoOptions): Promise<MergeOutcome
     .toString()
     .trim();
   await git(["update-ref", "-m", options.label, "HEAD", commit, head]);
-  const changed = await git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", head, commit]);
-  return { merged: paths, conflicts, commit: { ref: commit, filesChanged: splitNul(changed.stdout) } };
+  // Their tree taken onto a clean HEAD (the usual first merge): the commit changes exactly those paths.
+  const filesChanged =
+    headTree === ours && merged === theirTree
+      ? paths
+      : splitNul((await git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", head, commit])).stdout);
+  return { merged: paths, conflicts, commit: { ref: commit, filesChanged } };
 }
 
 /** `tree` with `entries` applied, built in a scratch index so the real one is untouched. */
