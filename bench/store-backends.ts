@@ -165,9 +165,13 @@ export async function storeBackendsBench(table: Table): Promise<void> {
   try {
     const file = join(dir, "bench.db");
     results.push(
-      await rows("SQLite (WAL, synchronous=FULL; tail polls every 50 ms)", () => openSqliteEventStore(file), {
-        file,
-      }),
+      await rows(
+        "SQLite (WAL, flushed before an append resolves; tail polls every 50 ms)",
+        () => openSqliteEventStore(file),
+        {
+          file,
+        },
+      ),
     );
     try {
       cluster = await startPostgresCluster();

@@ -8,10 +8,17 @@ type DeltaEvent = Extract<
 
 /** How long streamed text may sit in memory before it is written; bounds the live views' latency. */
 const DELTA_FLUSH_MS = 25;
+/**
+ * How long a `post`ed event may wait for the next `emit` to be written with it: one append (one
+ * transaction, one fsync) per agent step instead of three, while the live views lag by at most this.
+ */
+const POST_FLUSH_MS = 10;
 
 /**
- * Writes a run's events to the store with group commit: events emitted in the same tick share one
- * transaction, and `emit` resolves once its event is durable — the engine awaits that before it acts.
+ * Writes a run's events to the store with group commit: events emitted in the same tick (or while the
+ * previous write is in flight) share one append, and `emit` resolves once its event is durable — the
+ * engine awaits that before it acts. `post`ed events and deltas are appended without waiting for the
+ * disk (`durable: false`): they are durable with the next `emit`, written after them, or at `flush`.
  * Streaming deltas (model text, command output) are coalesced per stream for up to 25 ms so a fast
  * stream does not cost one transaction per token; they are always written before the next other event,
  * so the order of the log is the order things happened.
@@ -19,9 +26,16 @@ const DELTA_FLUSH_MS = 25;
 export class RunEmitter {
   readonly runId: string;
   private readonly store: EventStore;
-  private queue: { event: NewEvent; resolve: (e: EntourageEvent) => void; reject: (e: unknown) => void }[] =
-    [];
+  private queue: {
+    event: NewEvent;
+    durable: boolean;
+    resolve: (e: EntourageEvent) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  /** Something was appended with `durable: false` since the last durable append. */
+  private unsynced = false;
   private scheduled = false;
+  private postTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private delta: DeltaEvent | undefined;
   private deltaTimer: NodeJS.Timeout | undefined;
@@ -38,7 +52,7 @@ export class RunEmitter {
   emit(event: NewEvent): Promise<EntourageEvent> {
     if (this.failure) return Promise.reject(this.failure);
     this.materializeDelta();
-    return this.enqueue(event);
+    return this.enqueue(event, true);
   }
 
   /**
@@ -46,7 +60,9 @@ export class RunEmitter {
    * later event that is awaited; a write failure surfaces at the next `emit` or `flush`.
    */
   post(event: NewEvent): void {
-    this.emit(event).catch(() => {});
+    if (this.failure) return;
+    this.materializeDelta();
+    this.enqueue(event, false).catch(() => {});
   }
 
   /** Streams a delta; merged with the previous one when it continues the same stream. Never awaited. */
@@ -60,6 +76,7 @@ export class RunEmitter {
     this.delta = structuredClone(event);
     this.deltaTimer = setTimeout(() => {
       this.materializeDelta();
+      this.schedule();
     }, DELTA_FLUSH_MS);
   }
 
@@ -71,8 +88,13 @@ export class RunEmitter {
   /** Resolves when everything emitted so far is durable; rejects if a write failed. */
   async flush(): Promise<void> {
     this.materializeDelta();
+    this.schedule();
     await this.last;
     if (this.failure) throw this.failure;
+    if (this.unsynced) {
+      this.unsynced = false;
+      await this.store.sync();
+    }
   }
 
   private materializeDelta(): void {
@@ -80,33 +102,43 @@ export class RunEmitter {
     this.deltaTimer = undefined;
     const open = this.delta;
     this.delta = undefined;
-    if (open) this.enqueue(open).catch(() => {}); // a failure surfaces at the next emit/flush
+    if (open) this.enqueue(open, false).catch(() => {}); // a failure surfaces at the next emit/flush
   }
 
-  private enqueue(event: NewEvent): Promise<EntourageEvent> {
+  private enqueue(event: NewEvent, durable: boolean): Promise<EntourageEvent> {
     const promise = new Promise<EntourageEvent>((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
+      this.queue.push({ event, durable, resolve, reject });
     });
     this.last = promise.catch(() => {});
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => {
-        this.scheduled = false;
-        this.writing = this.writing.then(() => this.write());
-      });
-    }
+    if (durable) this.schedule();
+    else this.postTimer ??= setTimeout(() => this.schedule(), POST_FLUSH_MS);
     return promise;
+  }
+
+  /** Writes what is queued (and whatever joins it in this tick) after the write in flight. */
+  private schedule(): void {
+    if (this.postTimer) clearTimeout(this.postTimer);
+    this.postTimer = undefined;
+    if (this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.writing = this.writing.then(() => this.write());
+    });
   }
 
   private async write(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
+    const durable = batch.some((b) => b.durable);
     try {
       const stored = await this.store.append(
         this.runId,
         batch.map((b) => b.event),
+        durable ? {} : { durable: false },
       );
+      this.unsynced = !durable;
       for (const event of stored) for (const listener of this.writeListeners) listener(event);
       batch.forEach((b, i) => {
         b.resolve(stored[i]!);

@@ -36,7 +36,9 @@ export function statusesOf(status: ListRunsOptions["status"]): readonly RunStatu
 
 /**
  * The durable, append-only log of every run. `append` resolves only once the events are durable, so the
- * engine can act on them. `seq` is assigned by the store: gap-free per run, starting at 0.
+ * engine can act on them (unless asked for `durable: false`). `seq` is assigned by the store: gap-free per
+ * run, starting at 0. Concurrent appends may share one transaction and one fsync (group commit); each
+ * still succeeds or fails on its own.
  */
 export interface EventStore {
   /**
@@ -52,6 +54,8 @@ export interface EventStore {
    */
   subscribe(runId: string | "*", listener: (event: EntourageEvent) => void): () => void;
   listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
+  /** Resolves once every append that resolved before the call is durable (`durable: false` ones included). */
+  sync(): Promise<void>;
   /** Next seq the run would get (= number of events); 0 for an unknown run. */
   nextSeq(runId: string): Promise<number>;
   /**
@@ -71,4 +75,11 @@ export interface EventStore {
 export interface AppendOptions {
   /** Write only while this lease holds the run. */
   leaseToken?: string;
+  /**
+   * `false`: resolve once committed — readable, and surviving a crash of this process — without waiting
+   * for the disk; the events become durable with the next durable append (the log is written in order)
+   * or `sync()`. For events nothing acts on. Default true. A backend whose every commit is durable
+   * ignores it.
+   */
+  durable?: boolean;
 }

@@ -70,6 +70,7 @@ function fencedStore(store: EventStore, leased: string, token: string): EventSto
     read: (runId, options) => store.read(runId, options),
     subscribe: (runId, listener) => store.subscribe(runId, listener),
     listRuns: (options) => store.listRuns(options),
+    sync: () => store.sync(),
     nextSeq: (runId) => store.nextSeq(runId),
     acquireLease: (runId, holder, ttlMs) => store.acquireLease(runId, holder, ttlMs),
     renewLease: (lease) => store.renewLease(lease),

@@ -1,3 +1,5 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
 import { UserError } from "../core/index.ts";
 import { isWithin } from "./confine.ts";
 import { fetchFromShadowArgs, initShadowGit, runGit, type ShadowGitEnvOptions } from "./git.ts";
@@ -10,6 +12,12 @@ export interface CloneShadowOptions extends ShadowGitEnvOptions {
   /** The baseline commit and the ref that names it. */
   baseRef: string;
   baselineRef: string;
+  /**
+   * Borrow the source's objects (git alternates) instead of fetching a copy: no pack is made, so the
+   * clone is ready in a few milliseconds, but it needs the source's shadow git to stay where it is.
+   * For the short-lived copies of parallel agents, which are merged back into that same source.
+   */
+  shareObjects?: boolean;
 }
 
 /**
@@ -20,9 +28,16 @@ export interface CloneShadowOptions extends ShadowGitEnvOptions {
 export async function cloneShadow(options: CloneShadowOptions): Promise<void> {
   const env = await initShadowGit(options);
   const cwd = options.workTree;
-  const refspecs = [`+${options.commit}:refs/heads/main`, `+${options.baseRef}:${options.baselineRef}`];
-  // HEAD names the still unborn main branch, which fetch updates only when told it may.
-  await runGit(fetchFromShadowArgs(options.fromGitDir, refspecs, ["--update-head-ok"]), { env, cwd });
+  if (options.shareObjects) {
+    const alternates = path.join(options.gitDir, "objects", "info", "alternates");
+    await writeFile(alternates, `${path.join(options.fromGitDir, "objects")}\n`, { mode: 0o600 });
+    const refs = `update refs/heads/main ${options.commit}\nupdate ${options.baselineRef} ${options.baseRef}\n`;
+    await runGit(["update-ref", "--stdin"], { env, cwd, input: refs });
+  } else {
+    const refspecs = [`+${options.commit}:refs/heads/main`, `+${options.baseRef}:${options.baselineRef}`];
+    // HEAD names the still unborn main branch, which fetch updates only when told it may.
+    await runGit(fetchFromShadowArgs(options.fromGitDir, refspecs, ["--update-head-ok"]), { env, cwd });
+  }
   await runGit(["reset", "-q", "--hard", "HEAD"], { env, cwd });
 }
 

@@ -69,25 +69,51 @@ export async function mergeInto(options: MergeIntoOptions): Promise<MergeOutcome
   const { git, base, theirs } = options;
   await git(["add", "-A"]);
   const ours = (await git(["write-tree"])).stdout.toString().trim();
-  const head = (await git(["rev-parse", "HEAD"])).stdout.toString().trim();
-  const known = await git(["cat-file", "-e", `${theirs}^{commit}`], { okExitCodes: [0, 1, 128] });
-  if (known.exitCode !== 0) await git(fetchFromShadowArgs(options.theirGitDir, [theirs]));
+  const treesOf = (okExitCodes: number[]) =>
+    git(["rev-parse", "HEAD", "HEAD^{tree}", `${base}^{tree}`, `${theirs}^{tree}`], {
+      okExitCodes,
+    });
+  let trees = await treesOf([0, 128]);
+  if (trees.exitCode !== 0) {
+    // Their commit is not here yet (a copy with objects of its own): fetch it. Still missing: git's error.
+    await git(fetchFromShadowArgs(options.theirGitDir, [theirs]));
+    trees = await treesOf([0]);
+  }
+  const [head = "", headTree, baseTree, theirTree] = trees.stdout.toString().trim().split("\n");
 
-  const plan = await planMerge({ git, readBlobs: options.readBlobs, base, ours, theirs });
-  if (plan.entries.length === 0) return { merged: [], conflicts: plan.conflicts };
-
-  const merged = await treeWith(git, options.scratchIndex, ours, plan.entries);
+  let merged: string;
+  let paths: string[];
+  let conflicts: MergeConflict[] = [];
+  if (ours === baseTree && theirTree === ours) return { merged: [], conflicts: [] };
+  const taken =
+    ours === baseTree
+      ? parseRawNumstat(
+          splitNul((await git(["diff-tree", "-r", "-z", "--raw", "--no-renames", ours, theirTree!])).stdout),
+        ).raw
+      : undefined;
+  if (taken && !taken.some((c) => c.oldMode === GITLINK || c.newMode === GITLINK)) {
+    // Nothing changed here since the base (the first copy merged back): their tree is the merge, as
+    // planMerge would have built it path by path (only nested repositories need its conflict).
+    merged = theirTree as string;
+    paths = taken.map((c) => c.path).sort();
+  } else {
+    const plan = await planMerge({ git, readBlobs: options.readBlobs, base, ours, theirs });
+    if (plan.entries.length === 0) return { merged: [], conflicts: plan.conflicts };
+    merged = await treeWith(git, options.scratchIndex, ours, plan.entries);
+    paths = plan.merged;
+    conflicts = plan.conflicts;
+  }
   await git(["read-tree", "-m", "-u", ours, merged]);
   const commit = (await git(["commit-tree", merged, "-p", head, "-p", theirs, "-m", options.label])).stdout
     .toString()
     .trim();
   await git(["update-ref", "-m", options.label, "HEAD", commit, head]);
-  const changed = await git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", head, commit]);
-  return {
-    merged: plan.merged,
-    conflicts: plan.conflicts,
-    commit: { ref: commit, filesChanged: splitNul(changed.stdout) },
-  };
+  // Their tree taken onto a clean HEAD (the usual first merge): the commit changes exactly those paths.
+  const filesChanged =
+    headTree === ours && merged === theirTree
+      ? paths
+      : splitNul((await git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", head, commit])).stdout);
+  return { merged: paths, conflicts, commit: { ref: commit, filesChanged } };
 }
 
 /** `tree` with `entries` applied, built in a scratch index so the real one is untouched. */

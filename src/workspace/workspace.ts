@@ -20,6 +20,8 @@ import {
   writeTextAt,
 } from "./files.ts";
 import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
+import { TreeIndex } from "./tree-index.ts";
 import {
   ensureEmptyDir,
   HOME_DIR,
@@ -57,6 +59,8 @@ export interface OpenWorkspaceOptions {
 export interface CloneOptions {
   /** The clone's shadow git directory. Default: `shadow.git` beside `dir`. */
   gitDir?: string;
+  /** Borrow this workspace's objects instead of copying them (see `CloneShadowOptions.shareObjects`). */
+  shareObjects?: boolean;
 }
 
 export interface MergeOptions {
@@ -121,6 +125,10 @@ export class Workspace {
   readonly #clock: Clock;
   #queue: Promise<unknown> = Promise.resolve();
   #owner: { uid: number; gid: number } | undefined;
+  /** The files as walked just before the latest snapshot (git's view of them): see `snapshot`. */
+  #tree: TreeIndex | undefined;
+  /** What git ignores in the work tree, not walked by the tree index; undefined: ask git again. */
+  #ignored: string[] | undefined;
 
   private constructor(meta: WorkspaceMeta, clock: Clock) {
     this.dir = meta.dir;
@@ -217,6 +225,15 @@ export class Workspace {
    */
   snapshot(label: string): Promise<Snapshot | null> {
     return this.#exclusive(async () => {
+      // The stat walk comes before git reads the files: whatever changes after it differs next time.
+      this.#ignored ??= splitNul(
+        (await this.#git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]))
+          .stdout,
+      );
+      const walked = await TreeIndex.build(this.dir, this.#ignored);
+      // Nothing changed since the last snapshot: no git process at all.
+      if (this.#tree?.matches(walked)) return null;
+      this.#tree = walked;
       await this.#git(["add", "-A"]);
       const commit = await this.#git(
         [
@@ -232,7 +249,11 @@ export class Workspace {
         { okExitCodes: [0, 1] },
       );
       if (commit.exitCode === 1) {
-        if (/nothing (added )?to commit/.test(commit.stdout.toString())) return null;
+        if (/nothing (added )?to commit/.test(commit.stdout.toString())) {
+          // The walk saw a difference git does not: maybe new ignored files; list them again next time.
+          this.#ignored = undefined;
+          return null;
+        }
         throw new SystemError(
           "snapshot_failed",
           `Could not snapshot the workspace ${this.dir}: ${commit.stderr}`,
@@ -242,7 +263,10 @@ export class Workspace {
       const [ref = "", ...files] = splitNul(
         (await this.#git(["log", "-1", "--format=%H", "--name-only", "--no-renames", "-z", "HEAD"])).stdout,
       );
-      return { ref, label, filesChanged: files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "") };
+      const filesChanged = files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "");
+      if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
+        this.#ignored = undefined;
+      return { ref, label, filesChanged };
     });
   }
 
@@ -332,6 +356,7 @@ export class Workspace {
         workTree: cloneDir,
         home: path.join(cloneGitDir, HOME_DIR),
         time: this.#clock(),
+        shareObjects: options.shareObjects,
       });
       await keepPrivate(cloneDir);
       const exclude = await readFile(path.join(this.gitDir, "info", "exclude")).catch(() => undefined);
@@ -379,6 +404,8 @@ export class Workspace {
       });
       const theirs = await other.#resolveRef(options.theirs ?? "HEAD");
       const label = options.label ?? `merge from ${other.dir}`;
+      // Their new objects by file copy (what a copy that borrows ours holds); a fetch gets anything else.
+      await copyMissingObjects(other.gitDir, this.gitDir);
       const outcome = await mergeInto({
         git: (args, opts) => this.#git(args, opts),
         readBlobs: (ids) => this.#readBlobs(ids),
@@ -388,7 +415,7 @@ export class Workspace {
         label,
         scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
       });
-      if (outcome.commit) await this.#afterGitWrote();
+      if (outcome.commit) await this.#afterGitWrote(outcome.commit.filesChanged);
       const { merged, conflicts, commit } = outcome;
       return {
         merged,
@@ -419,6 +446,8 @@ export class Workspace {
     }
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
+    this.#tree = undefined;
+    this.#ignored = undefined;
   }
 
   // ── confined file access (host side, for tools) ─────────────────────────────────────────────────
@@ -546,11 +575,15 @@ export class Workspace {
   }
 
   /**
-   * After git wrote files into the work tree (restore, merge): private again, and handed back to the
-   * sandbox's uid when it is lent (never following links).
+   * After git wrote files into the work tree (restore, merge): private again — only the `written` paths
+   * when known — and handed back to the sandbox's uid when it is lent (never following links).
    */
-  async #afterGitWrote(): Promise<void> {
-    await keepPrivate(this.dir);
+  async #afterGitWrote(written?: readonly string[]): Promise<void> {
+    // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git.
+    this.#tree = undefined;
+    this.#ignored = undefined;
+    if (written) await keepPathsPrivate(this.dir, written);
+    else await keepPrivate(this.dir);
     if (this.#owner)
       await execFileAsync("chown", ["-R", "-P", `${this.#owner.uid}:${this.#owner.gid}`, "--", this.dir]);
   }

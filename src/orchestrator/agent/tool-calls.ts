@@ -201,7 +201,7 @@ export async function handleToolCalls(
       };
       continue;
     }
-    const result = await runTool(deps, prepared.tool, input, agentId, call.id);
+    const result = await runTool(deps, prepared.tool, input, agentId, call.id, prepared.risk);
     await end(result.output, result.isError ?? false, {
       durationMs: (result.metadata?.durationMs as number | undefined) ?? 0,
       exitCode: result.metadata?.exitCode as number | undefined,
@@ -234,9 +234,14 @@ async function runTool(
   input: unknown,
   agentId: string,
   callId: string,
+  risk: Risk,
 ): Promise<ToolResult> {
   const { emitter } = deps;
-  await emitter.emit({ type: "tool.call.started", agentId, data: { callId, name: tool.name } });
+  const started$ = { type: "tool.call.started", agentId, data: { callId, name: tool.name } } as const;
+  // The intent is durable before an act with effects outside the log. A read has none, and a read cut
+  // off is simply run again on resume, so it does not wait for the disk.
+  if (risk === "read") emitter.post(started$);
+  else await emitter.emit(started$);
   const started = deps.clock();
   try {
     const result = await executeTool(tool, input, {

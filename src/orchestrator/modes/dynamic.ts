@@ -144,7 +144,9 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
         input.tasks.map(async (t, i) => {
           const dir = join(options.agentsDir, `${callId}-${i}`, "workspace");
           const existing = await Workspace.open(dir).catch(() => undefined);
-          const workspace = existing ?? (await phases.deps.workspace.cloneAt(base, dir));
+          // Borrowing the run's objects: a copy is merged back into the workspace it came from.
+          const workspace =
+            existing ?? (await phases.deps.workspace.cloneAt(base, dir, { shareObjects: true }));
           const sandbox = await options.sandboxFor(workspace.dir);
           workspace.lendTo(sandbox.runAs);
           return { t, i, workspace, sandbox };

@@ -80,6 +80,10 @@ export function createMemoryEventStore(options: MemoryEventStoreOptions = {}): E
       return listeners.add(runId, listener, position);
     },
 
+    async sync() {
+      open();
+    },
+
     async listRuns(listOptions: ListRunsOptions = {}) {
       open();
       const limit = checkLimit(listOptions.limit);

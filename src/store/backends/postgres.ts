@@ -381,6 +381,12 @@ class PostgresEventStore implements EventStore {
     return this.#listeners.add(runId, listener, this.#tail.cursor);
   }
 
+  /** Every commit is durable when it returns (`synchronous_commit` is the server's: on by default). */
+  async sync(): Promise<void> {
+    this.#checkOpen();
+    while (this.#flushing) await this.#flushing;
+  }
+
   async listRuns(options: ListRunsOptions = {}): Promise<RunSummary[]> {
     this.#checkOpen();
     const limit = checkLimit(options.limit);

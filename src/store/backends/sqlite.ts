@@ -48,15 +48,27 @@ import {
 import { foldRunSummary } from "../run-summary.ts";
 import { assignSeqs, type StampedEvent, stampEvents } from "../stamp-events.ts";
 import { migrateSqliteSchema } from "./sqlite-schema.ts";
+import { prepareStatements, writeRunRow } from "./sqlite-statements.ts";
+import { WalSync } from "./sqlite-wal-sync.ts";
+
+/** An append waiting for its group commit round. */
+interface PendingAppend {
+  runId: string;
+  stamped: StampedEvent[];
+  leaseToken: string | undefined;
+  /** Resolve only once on disk (the default); otherwise once committed. */
+  durable: boolean;
+  resolve: (events: EntourageEvent[]) => void;
+  reject: (error: unknown) => void;
+}
 
 export { defaultDatabasePath } from "../location.ts";
 export { SQLITE_SCHEMA_VERSION } from "./sqlite-schema.ts";
 
 /**
- * `full` (default): every commit is fsynced, so an appended event survives a power cut, which is what
- * "durable before the engine acts on it" means. `normal`: in WAL mode a crash of the process loses
- * nothing, but a power cut or kernel panic may lose the last commits; several times faster for
- * single-event appends.
+ * `full` (default): an append resolves only once its commit is on disk (the WAL fsynced), so an appended
+ * event survives a power cut, which is what "durable before the engine acts on it" means. `normal`: in WAL
+ * mode a crash of the process loses nothing, but a power cut or kernel panic may lose the last commits.
  */
 export type SqliteSynchronous = "full" | "normal";
 
@@ -97,11 +109,19 @@ export async function openSqliteEventStore(
   }
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
   let db: DatabaseSync | undefined;
+  let flushWal = false;
   try {
     db = new DatabaseSync(file, { timeout: busyTimeoutMs });
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+    db.exec("PRAGMA synchronous = FULL");
     migrateSqliteSchema(db, file);
+    // In WAL mode, commits no longer fsync inside COMMIT: `WalSync` flushes the WAL after it, off the
+    // event loop, and an append resolves only after that flush (with `synchronous: "full"`, the default).
+    // Where WAL is refused (some network filesystems), COMMIT keeps syncing by itself.
+    if (mode.toLowerCase() === "wal") {
+      db.exec("PRAGMA synchronous = NORMAL");
+      flushWal = options.synchronous !== "normal";
+    } else if (options.synchronous === "normal") db.exec("PRAGMA synchronous = NORMAL");
   } catch (cause) {
     try {
       db?.close();
@@ -114,7 +134,7 @@ export async function openSqliteEventStore(
       { cause },
     );
   }
-  return new SqliteEventStore(db, file, busyTimeoutMs, options);
+  return new SqliteEventStore(db, file, busyTimeoutMs, flushWal, options);
 }
 
 class SqliteEventStore implements EventStore {
@@ -133,8 +153,20 @@ class SqliteEventStore implements EventStore {
   /** `PRAGMA data_version` when last checked: it changes when another connection commits. */
   #dataVersion = -1;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Appends wait for `WalSync` (WAL mode, `synchronous: "full"`). */
+  readonly #flushWal: boolean;
+  readonly #wal: WalSync;
+  /** Appends waiting for the next group commit round, and the round being written. */
+  #pending: PendingAppend[] = [];
+  #flushing: Promise<void> | undefined;
 
-  constructor(db: DatabaseSync, file: string, busyTimeoutMs: number, options: SqliteEventStoreOptions) {
+  constructor(
+    db: DatabaseSync,
+    file: string,
+    busyTimeoutMs: number,
+    flushWal: boolean,
+    options: SqliteEventStoreOptions,
+  ) {
     this.#db = db;
     this.#file = file;
     this.#busyTimeoutMs = busyTimeoutMs;
@@ -144,32 +176,143 @@ class SqliteEventStore implements EventStore {
     this.#onError = options.onError;
     this.#listeners = new ListenerSet(options.onError);
     this.#sql = prepareStatements(db);
+    this.#flushWal = flushWal;
+    this.#wal = new WalSync(file);
   }
 
-  async append(
-    runId: string,
-    events: readonly NewEvent[],
-    options: AppendOptions = {},
-  ): Promise<EntourageEvent[]> {
+  append(runId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<EntourageEvent[]> {
+    try {
+      this.#checkOpen();
+      checkRunId(runId);
+      if (events.length === 0) return Promise.resolve([]);
+      const stamped = stampEvents(runId, events, { clock: this.#clock, ids: this.#ids });
+      return new Promise((resolve, reject) => {
+        this.#pending.push({
+          runId,
+          stamped,
+          leaseToken: options.leaseToken,
+          durable: options.durable !== false,
+          resolve,
+          reject,
+        });
+        this.#scheduleFlush();
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async sync(): Promise<void> {
     this.#checkOpen();
-    checkRunId(runId);
-    if (events.length === 0) return [];
-    const stamped = stampEvents(runId, events, { clock: this.#clock, ids: this.#ids });
-    const firstPos = this.#write(runId, stamped, options.leaseToken);
-    const appended = stamped.map((s) => s.event);
-    this.#deliverOwn(firstPos, appended);
-    return appended;
+    while (this.#flushing) await this.#flushing;
+    if (this.#flushWal) await this.#syncWal();
   }
 
-  /** One transaction: next seq computed under the write lock, events inserted, run row updated. */
-  #write(runId: string, stamped: readonly StampedEvent[], leaseToken: string | undefined): number {
-    const sql = this.#sql;
-    return this.#transact(runId, () => {
-      if (leaseToken !== undefined && this.#leaseRow(runId)?.token !== leaseToken) {
-        throw leaseLostError(runId, this.#leaseRow(runId));
+  /**
+   * Group commit: appends made while a round is being written or flushed queue up, and the next round
+   * writes all of them in one transaction (each append under its own savepoint, so a lost lease rejects
+   * only that append) and, when one of them must be durable, one fsync of the WAL off the event loop.
+   * Every append of a round resolves after that fsync, in order, after its events reached the listeners.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushing) return;
+    this.#flushing = (async () => {
+      // Appends made in the same tick as the first join its round.
+      await Promise.resolve();
+      while (this.#pending.length > 0) await this.#round(this.#pending.splice(0));
+    })().finally(() => {
+      this.#flushing = undefined;
+      if (this.#pending.length > 0) this.#scheduleFlush();
+    });
+  }
+
+  async #round(batch: PendingAppend[]): Promise<void> {
+    let outcomes: ({ firstPos: number } | { error: unknown })[];
+    let statementFailed = false;
+    try {
+      outcomes = this.#transact(batch[0]!.runId, () => {
+        try {
+          return this.#writeRound(batch);
+        } catch (error) {
+          statementFailed = true;
+          throw error;
+        }
+      });
+    } catch (error) {
+      // A statement failed and the round was rolled back: only one append can be at fault, so each goes
+      // again alone and the others still land. Otherwise (BEGIN, COMMIT) none was written.
+      if (statementFailed && batch.length > 1) {
+        for (const pending of batch) await this.#round([pending]);
+        return;
       }
-      const next = (sql.nextSeq.get(runId) as { next: number }).next;
-      assignSeqs(stamped, next);
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    // Listeners (live views) get the events at commit, as other processes' readers do; the appends
+    // resolve after the flush. Anything acting on a delivered event first appends its own intent, and
+    // that intent's flush covers these frames too: the WAL is one file, written in commit order.
+    const appended = batch.map((pending, i) => {
+      const outcome = outcomes[i]!;
+      if ("error" in outcome) return undefined;
+      const events = pending.stamped.map((s) => s.event);
+      this.#deliverOwn(outcome.firstPos, events);
+      return events;
+    });
+    try {
+      if (this.#flushWal && batch.some((p) => p.durable)) await this.#syncWal();
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const [i, pending] of batch.entries()) {
+      const events = appended[i];
+      const outcome = outcomes[i]!;
+      if (events) pending.resolve(events);
+      else if ("error" in outcome) pending.reject(outcome.error);
+    }
+  }
+
+  async #syncWal(): Promise<void> {
+    try {
+      await this.#wal.sync();
+    } catch (cause) {
+      throw new SystemError(
+        "store_write_failed",
+        `Could not flush the event store ${this.#file} to disk: ${errorMessage(cause)}. The events may not survive a power cut.`,
+        { cause },
+      );
+    }
+  }
+
+  /**
+   * The round's writes, under the write lock: per run, the next seq, its lease and its list row are read
+   * once; each append's events are inserted (an append whose lease is lost writes nothing and is refused
+   * alone); then each run's row is written once.
+   */
+  #writeRound(batch: readonly PendingAppend[]): ({ firstPos: number } | { error: unknown })[] {
+    const sql = this.#sql;
+    const runs = new Map<
+      string,
+      { next: number; before?: RunSummary; summary?: RunSummary; lease?: RunLease | null }
+    >();
+    const outcomes: ({ firstPos: number } | { error: unknown })[] = [];
+    for (const { runId, stamped, leaseToken } of batch) {
+      let run = runs.get(runId);
+      if (!run) {
+        const row = sql.getRun.get(runId) as RunRow | undefined;
+        const before = row && rowToSummary(row);
+        run = { next: (sql.nextSeq.get(runId) as { next: number }).next, before, summary: before };
+        runs.set(runId, run);
+      }
+      if (leaseToken !== undefined) {
+        run.lease ??= this.#leaseRow(runId) ?? null;
+        if (run.lease?.token !== leaseToken) {
+          outcomes.push({ error: leaseLostError(runId, run.lease ?? undefined) });
+          continue;
+        }
+      }
+      assignSeqs(stamped, run.next);
+      run.next += stamped.length;
       let firstPos = 0;
       for (let i = 0; i < stamped.length; i++) {
         const { event, dataJson } = stamped[i] as StampedEvent;
@@ -186,28 +329,16 @@ class SqliteEventStore implements EventStore {
         );
         if (i === 0) firstPos = Number(result.lastInsertRowid);
       }
-      const previous = sql.getRun.get(runId) as RunRow | undefined;
-      const summary = foldRunSummary(
-        previous && rowToSummary(previous),
+      run.summary = foldRunSummary(
+        run.summary,
         runId,
         stamped.map((s) => s.event),
       );
-      sql.upsertRun.run(
-        summary.runId,
-        summary.task,
-        summary.repo,
-        summary.status,
-        summary.createdAt,
-        summary.updatedAt,
-        summary.events,
-        summary.inputTokens,
-        summary.outputTokens,
-        summary.costUsd,
-        summary.costKnown ? 1 : 0,
-        summary.verification ?? null,
-      );
-      return firstPos;
-    });
+      outcomes.push({ firstPos });
+    }
+    for (const { before, summary } of runs.values())
+      if (summary && summary !== before) writeRunRow(sql, before, summary);
+    return outcomes;
   }
 
   #leaseRow(runId: string): RunLease | undefined {
@@ -225,6 +356,7 @@ class SqliteEventStore implements EventStore {
     try {
       const result = body();
       this.#db.exec("COMMIT");
+      this.#wal.committed();
       return result;
     } catch (cause) {
       if (this.#db.isTransaction) {
@@ -240,7 +372,7 @@ class SqliteEventStore implements EventStore {
   async acquireLease(runId: string, holder: LeaseHolder, ttlMs: number): Promise<LeaseAttempt> {
     this.#checkOpen();
     checkRunId(runId);
-    return this.#transact(runId, () => {
+    return this.#durably(runId, () => {
       const attempt = decideAcquire(runId, this.#leaseRow(runId), holder, ttlMs, this.#clock());
       if (attempt.ok) {
         const { lease } = attempt;
@@ -261,7 +393,7 @@ class SqliteEventStore implements EventStore {
 
   async renewLease(lease: RunLease): Promise<RunLease> {
     this.#checkOpen();
-    return this.#transact(lease.runId, () => {
+    return this.#durably(lease.runId, () => {
       const now = this.#clock();
       const changed = this.#sql.renewLease.run(now, lease.runId, lease.token).changes;
       if (Number(changed) === 0) throw leaseLostError(lease.runId, this.#leaseRow(lease.runId));
@@ -271,7 +403,20 @@ class SqliteEventStore implements EventStore {
 
   async releaseLease(lease: RunLease): Promise<void> {
     this.#checkOpen();
-    this.#transact(lease.runId, () => this.#sql.deleteLease.run(lease.runId, lease.token));
+    this.#durably(lease.runId, () => this.#sql.deleteLease.run(lease.runId, lease.token));
+  }
+
+  /** A lease write: its own transaction, on disk before it returns (rare: not worth a round). */
+  #durably<T>(runId: string, body: () => T): T {
+    const result = this.#transact(runId, body);
+    if (this.#flushWal) {
+      try {
+        this.#wal.syncNow();
+      } catch (cause) {
+        throw this.#writeError(runId, cause);
+      }
+    }
+    return result;
   }
 
   async readLease(runId: string): Promise<RunLease | undefined> {
@@ -344,7 +489,10 @@ class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Accepted appends still land.
+    while (this.#flushing) await this.#flushing;
     this.#stopPolling();
+    this.#wal.close();
     this.#db.close();
   }
 
@@ -369,9 +517,14 @@ class SqliteEventStore implements EventStore {
   #deliverOwn(firstPos: number, events: readonly EntourageEvent[]): void {
     if (this.#listeners.size === 0) return;
     if (this.#cursor < firstPos - 1) this.#catchUp(firstPos);
+    // The poller may have delivered them already: it can run while the round waits for the disk.
+    const fresh = events
+      .map((event, i) => ({ event, pos: firstPos + i }))
+      .filter((item) => item.pos > this.#cursor);
+    if (fresh.length === 0) return;
     // Move the cursor before publishing: a listener that appends re-enters here and must not re-read us.
     this.#cursor = Math.max(this.#cursor, firstPos + events.length - 1);
-    this.#listeners.publish(events.map((event, i) => ({ event, pos: firstPos + i })));
+    this.#listeners.publish(fresh);
   }
 
   readonly #poll = (): void => {
@@ -426,49 +579,4 @@ class SqliteEventStore implements EventStore {
     );
     (this.#onError ?? reportListenerError)(wrapped);
   }
-}
-
-const eventColumns = "run_id, seq, id, time, type, agent_id, parent_id, v, data";
-const runColumns =
-  "run_id, task, repo, status, created_at, updated_at, events, input_tokens, output_tokens, cost_usd, cost_known, verification";
-const leaseColumns = "run_id, token, pid, host, label, acquired_at, heartbeat_at, ttl_ms";
-/** A run row with its lease's columns (NULL when nobody holds one). */
-const listedColumns = `${runColumns
-  .split(", ")
-  .map((c) => `r.${c}`)
-  .join(", ")}, l.token, l.pid, l.host, l.label, l.acquired_at, l.heartbeat_at, l.ttl_ms`;
-
-function prepareStatements(db: DatabaseSync) {
-  return {
-    nextSeq: db.prepare("SELECT coalesce(max(seq) + 1, 0) AS next FROM events WHERE run_id = ?"),
-    insertEvent: db.prepare(`INSERT INTO events (${eventColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    getRun: db.prepare(`SELECT ${runColumns} FROM runs WHERE run_id = ?`),
-    upsertRun: db.prepare(
-      `INSERT INTO runs (${runColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id) DO UPDATE SET task = excluded.task, repo = excluded.repo, status = excluded.status,
-         created_at = excluded.created_at, updated_at = excluded.updated_at, events = excluded.events,
-         input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-         cost_usd = excluded.cost_usd, cost_known = excluded.cost_known, verification = excluded.verification`,
-    ),
-    readEvents: db.prepare(
-      `SELECT ${eventColumns} FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
-    ),
-    eventsAfter: db.prepare(
-      `SELECT pos, ${eventColumns} FROM events WHERE pos > ? AND pos < ? ORDER BY pos LIMIT ?`,
-    ),
-    maxPos: db.prepare("SELECT coalesce(max(pos), 0) AS pos FROM events"),
-    dataVersion: db.prepare("PRAGMA data_version"),
-    listRuns: db.prepare(
-      `SELECT ${listedColumns} FROM runs r LEFT JOIN leases l USING (run_id)
-       ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?`,
-    ),
-    listRunsByStatus: db.prepare(
-      `SELECT ${listedColumns} FROM runs r LEFT JOIN leases l USING (run_id)
-       WHERE r.status IN (SELECT value FROM json_each(?)) ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?`,
-    ),
-    getLease: db.prepare(`SELECT ${leaseColumns} FROM leases WHERE run_id = ?`),
-    putLease: db.prepare(`INSERT OR REPLACE INTO leases (${leaseColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-    renewLease: db.prepare("UPDATE leases SET heartbeat_at = ? WHERE run_id = ? AND token = ?"),
-    deleteLease: db.prepare("DELETE FROM leases WHERE run_id = ? AND token = ?"),
-  };
 }

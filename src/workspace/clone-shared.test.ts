@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { readFile, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { createWorkspaceFixture, type WorkspaceFixture } from "../../test/support/workspace.ts";
+import { Workspace } from "./index.ts";
+
+/** Copies of parallel agents borrow the run's objects; what they wrote must end up in the run's own git. */
+describe("cloneAt with shareObjects, merged back", () => {
+  let fx: WorkspaceFixture;
+  let base: string;
+  beforeEach(async () => {
+    fx = await createWorkspaceFixture({ files: { "a.txt": "a\n", "b.txt": "b\n", "src/c.txt": "c\n" } });
+    await fx.workspace.writeText("a.txt", "a, before the copies\n");
+    base = (await fx.workspace.snapshot("before the copies"))!.ref;
+  });
+  afterEach(() => fx.cleanup());
+
+  it("starts each copy at the snapshot and merges both back, first and second, into files and history", async () => {
+    const left = await fx.workspace.cloneAt(base, path.join(fx.base, "left", "ws"), { shareObjects: true });
+    const right = await fx.workspace.cloneAt(base, path.join(fx.base, "right", "ws"), { shareObjects: true });
+    assert.equal(await readFile(path.join(left.dir, "a.txt"), "utf8"), "a, before the copies\n");
+    assert.equal(await left.head(), base);
+    await left.writeText("src/new/left.txt", "from the left\n");
+    await left.writeText("b.txt", "b from the left\n");
+    await left.snapshot("left");
+    await right.writeText("src/c.txt", "c from the right\n");
+    await right.snapshot("right");
+
+    const first = await fx.workspace.mergeFrom(left, { base });
+    assert.deepEqual(first.merged, ["b.txt", "src/new/left.txt"]);
+    const second = await fx.workspace.mergeFrom(right, { base });
+    assert.deepEqual(second.merged, ["src/c.txt"]);
+    assert.deepEqual(second.conflicts, []);
+    // Git made src/new for the merge: private, like everything the workspace holds.
+    assert.equal((await stat(path.join(fx.workspace.dir, "src", "new"))).mode & 0o077, 0);
+    assert.equal((await stat(path.join(fx.workspace.dir, "src", "new", "left.txt"))).mode & 0o077, 0);
+
+    // The copies go away; the run's history still has every object (diff reads the blobs).
+    await rm(path.join(fx.base, "left"), { recursive: true, force: true });
+    await rm(path.join(fx.base, "right"), { recursive: true, force: true });
+    const reopened = await Workspace.open(fx.workspace.dir);
+    const diff = await reopened.diff({ to: "HEAD" });
+    for (const text of ["+from the left", "+b from the left", "+c from the right"])
+      assert.ok(diff.includes(text), text);
+    await reopened.restore(base);
+    await reopened.restore(second.snapshot!.ref);
+    assert.equal(await readFile(path.join(fx.workspace.dir, "src", "c.txt"), "utf8"), "c from the right\n");
+  });
+});

@@ -1,0 +1,81 @@
+import { lstat, readdir } from "node:fs/promises";
+import { decodePath } from "./path-bytes.ts";
+
+/**
+ * A file whose ctime is this close to the walk (or after it) may be written again within the same
+ * timestamp tick without its stat changing (git's "racily clean" problem); then the index cannot vouch
+ * for it. Kernel ticks are at most 10 ms (HZ=100); newer kernels give fine-grained ctimes.
+ */
+const RACY_MARGIN_NS = 20_000_000n;
+const SLASH = Buffer.from("/");
+
+/**
+ * The stat of every file and symlink of a workspace (not following links), as of one walk: what lets a
+ * step that changed nothing skip its snapshot without starting git. Compared on mode, size, inode,
+ * mtime and ctime — ctime catches writes that restore an old mtime (`cp -p`, `tar x`, `touch -d`), and
+ * chmod, which the kernel stamps too. Ignored paths (dependency folders, build output: what git skips)
+ * are not walked; a new ignored file shows up as a difference, which only costs a git run that finds
+ * nothing. Paths are keys decoded like git's (`decodePath`), so names that are not UTF-8 count too.
+ */
+export class TreeIndex {
+  readonly #entries: Map<string, string>;
+  /** Some entry was changed too close to the walk to be trusted (see RACY_MARGIN_NS). */
+  readonly racy: boolean;
+
+  private constructor(entries: Map<string, string>, racy: boolean) {
+    this.#entries = entries;
+    this.racy = racy;
+  }
+
+  /**
+   * Walks `dir`, skipping what `git ls-files --others --ignored --exclude-standard --directory` listed
+   * (`ignored`): its files, and its directories that git collapsed (listed with nothing below them),
+   * which are excluded as a whole — nothing inside can be re-included. A directory listed along with
+   * some of its contents (`build/*` with `!build/keep.txt`) is walked.
+   */
+  static async build(dir: string, ignored: readonly string[]): Promise<TreeIndex> {
+    const skip = new Set<string>();
+    const sorted = [...ignored].sort();
+    for (const [i, rel] of sorted.entries()) {
+      if (!rel.endsWith("/")) skip.add(rel);
+      else if (!sorted[i + 1]?.startsWith(rel)) skip.add(rel.slice(0, -1));
+    }
+    const startNs = BigInt(Date.now()) * 1_000_000n;
+    const entries = new Map<string, string>();
+    let racy = false;
+    const walk = async (abs: Buffer, rel: string): Promise<void> => {
+      const names = await readdir(abs, { encoding: "buffer" });
+      await Promise.all(
+        names.map(async (name) => {
+          const childRel = rel === "" ? decodePath(name) : `${rel}/${decodePath(name)}`;
+          if (skip.has(childRel)) return;
+          const childAbs = Buffer.concat([abs, SLASH, name]);
+          const info = await lstat(childAbs, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === "ENOENT") return undefined; // gone while walking: a change
+            throw error;
+          });
+          if (!info) {
+            racy = true;
+            return;
+          }
+          if (info.isDirectory()) {
+            entries.set(`${childRel}/`, "dir");
+            await walk(childAbs, childRel);
+            return;
+          }
+          if (info.ctimeNs >= startNs - RACY_MARGIN_NS) racy = true;
+          entries.set(childRel, `${info.mode}:${info.size}:${info.ino}:${info.mtimeNs}:${info.ctimeNs}`);
+        }),
+      );
+    };
+    await walk(Buffer.from(dir), "");
+    return new TreeIndex(entries, racy);
+  }
+
+  /** True when `other` (a later walk) saw exactly the same files with the same stats, and neither is racy. */
+  matches(other: TreeIndex): boolean {
+    if (this.racy || other.racy || this.#entries.size !== other.#entries.size) return false;
+    for (const [rel, signature] of this.#entries) if (other.#entries.get(rel) !== signature) return false;
+    return true;
+  }
+}
