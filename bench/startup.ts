@@ -5,7 +5,7 @@
  *
  * - the task in the default mode (pipeline: a question goes to the Analyzer) and with `--mode single`
  *   (run_command `cat README.md` through the default sandbox), the run's API server on as by default;
- * - start → first model request (when the fake server receives it);
+ * - start → first model request (when the fake server receives it), and the answer (the last request) → exit;
  * - peak RSS (the largest single process, from wait4: python3 runs each command);
  * - `entourage runs`, `show`, `--help`;
  * - the baselines: `node -e 0`, and Codex CLI when ENTOURAGE_BENCH_CODEX names its binary
@@ -60,6 +60,8 @@ interface Sample {
   firstRequestMs?: number;
   /** The first request's body, in bytes. */
   firstRequestBytes?: number;
+  /** The last model request (the answer) → the process's end. */
+  lastRequestToExitMs?: number;
 }
 
 interface Contender {
@@ -107,6 +109,7 @@ function timed(contender: Contender, scratch: string): Promise<Sample> {
             ? {
                 firstRequestMs: requests[0].time - r.startMs,
                 firstRequestBytes: JSON.stringify(requests[0].body).length,
+                lastRequestToExitMs: r.startMs + r.wallMs - requests.at(-1)!.time,
               }
             : {}),
         });
@@ -244,6 +247,9 @@ export async function startupBench(table: Table): Promise<void> {
           ? ms(median(c.samples.map((s) => s.firstRequestMs ?? Number.NaN)))
           : "",
         ...(codex ? { "× Codex": c.server ? ratio(pairedRatio(c, codex, first)) : "" } : {}),
+        "answer → exit": c.server
+          ? ms(median(c.samples.map((s) => s.lastRequestToExitMs ?? Number.NaN)))
+          : "",
         "peak RSS": `${median(c.samples.map((s) => s.rssMiB)).toFixed(0)} MiB`,
         "first request": c.server
           ? `${(median(c.samples.map((s) => s.firstRequestBytes ?? Number.NaN)) / 1024).toFixed(1)} KiB`

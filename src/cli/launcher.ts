@@ -173,22 +173,21 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
     { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
     { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
   );
-  // The SDK and the provider load while the sandbox probe and the workspace copy wait on their processes.
-  model.warmUp?.();
   const runId = newId("run");
   const dirs = runDir(runId);
   // The sandbox probe (bwrap, docker) and the workspace copy (git) both wait on other processes: at once.
   // An image (flag, API or config) with no backend named means the docker sandbox.
-  const [sandboxChoice, workspace] = await bothOrCleanUp(
-    chooseSandbox(
-      config.sandbox ?? (config.image !== undefined ? "docker" : undefined),
-      config.network,
-      false,
-      request.queued,
-    ),
-    Workspace.create({ repo, dir: dirs.workspace }),
-    dirs.root,
+  const choosing = chooseSandbox(
+    config.sandbox ?? (config.image !== undefined ? "docker" : undefined),
+    config.network,
+    false,
+    request.queued,
   );
+  const copying = Workspace.create({ repo, dir: dirs.workspace });
+  // Loading the SDK and the provider holds this thread (import() reads and compiles synchronously): begun
+  // once the probe's and the copy's first processes run, it overlaps them instead of preceding them.
+  setImmediate(() => model.warmUp?.());
+  const [sandboxChoice, workspace] = await bothOrCleanUp(choosing, copying, dirs.root);
   if (request.image && sandboxChoice.name !== "docker") {
     await rm(dirs.root, { recursive: true, force: true });
     throw new UserError(
