@@ -83,7 +83,8 @@ type Probed = { probe: BackendProbe; host?: Host };
  * This process's probes, keyed by what a probe depends on (the options, PATH, the uid). A run asks three times
  * (the default choice, the chosen backend, its sandbox) and a server once per run: one probe (bwrap --version,
  * a cgroup, a smoke test: ≈ 40 ms) answers them all. Only a host that works is remembered: one that does not
- * is probed again, so installing bubblewrap under a running server is seen at its next run.
+ * is probed again, so installing bubblewrap under a running server is seen at its next run. Sessions that dead
+ * processes left behind are swept at that one probe (a server sweeps when it starts, a CLI run at each run).
  */
 const probes = new Map<string, Promise<Probed>>();
 
