@@ -1,6 +1,6 @@
 /**
  * Start-up and the two-turn task, for `npm run bench` (or alone: `node bench/startup.ts`): the built CLI as a
- * user runs it, a fresh process each time, against the fake model server (in this process, real HTTP). The
+ * user runs it (bin/entourage), a fresh process each time, against the fake model server (in this process, real HTTP). The
  * task: one tool call (read README.md), then an answer. Figures, each a whole process:
  *
  * - the task in the default mode (pipeline: a question goes to the Analyzer) and with `--mode single`
@@ -25,7 +25,8 @@ type Row = Record<string, string>;
 type Table = (title: string, rows: Row[]) => void;
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const BIN = join(ROOT, "bin", "entourage.js");
+/** The command users run: the launcher (bin/entourage) that finds the Node 24 and starts bin/entourage.js. */
+const BIN = join(ROOT, "bin", "entourage");
 const TASK = "What does README.md say?";
 const ROUNDS = Number(process.env.ENTOURAGE_BENCH_ROUNDS) || 7;
 
@@ -199,7 +200,7 @@ export async function startupBench(table: Table): Promise<void> {
     ];
     const node = (label: string, args: string[], extra: Partial<Contender> = {}): Contender => ({
       label,
-      argv: [process.execPath, ...args],
+      argv: args[0] === BIN ? args : [process.execPath, ...args],
       env,
       cwd: repo,
       samples: [],
@@ -223,7 +224,7 @@ export async function startupBench(table: Table): Promise<void> {
     // One warm-up round (page cache, the home's database), then the counted ones, every command in turn.
     for (const c of contenders) await timed(c, scratch);
     // `show` needs a run: the warm-up made some.
-    const runId = execFileSync(process.execPath, [BIN, "runs", "--json", "--limit", "1"], { env, cwd: repo })
+    const runId = execFileSync(BIN, ["runs", "--json", "--limit", "1"], { env, cwd: repo })
       .toString()
       .match(/run_[a-z0-9]+/)?.[0];
     if (!runId) throw new Error("start-up bench: no run to show after the warm-up");
