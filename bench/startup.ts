@@ -16,9 +16,9 @@
  * ratios are taken round by round and their median printed. Printed, never asserted.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type FakeModelServer, startFakeModelServer } from "../test/fake-llm/index.ts";
 
 type Row = Record<string, string>;
@@ -265,6 +265,11 @@ export async function startupBench(table: Table): Promise<void> {
     await Promise.all(servers.map((s) => s.close()));
     rmSync(scratch, { recursive: true, force: true });
     rmSync(codexHome, { recursive: true, force: true });
+    try {
+      rmdirSync(dirname(codexHome)); // ~/.cache/entourage-bench, when no other bench uses it
+    } catch {
+      // not empty, or never made
+    }
   }
 }
 
