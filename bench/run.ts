@@ -12,6 +12,7 @@ import { firstTestRunBench } from "./first-test-run.ts";
 import { orchestrationBench } from "./orchestration.ts";
 import { sandboxBench } from "./sandbox.ts";
 import { serverBench } from "./server.ts";
+import { startupBench } from "./startup.ts";
 import { storeBackendsBench } from "./store-backends.ts";
 import { printTable as table } from "./table.ts";
 import { workersBench } from "./workers.ts";
@@ -67,6 +68,7 @@ async function main() {
       },
       { command: "entourage --help", median: fmtMs(help), ratio: `${(help / baseline).toFixed(2)}×` },
     ]);
+    await startupBench(table);
 
     await orchestrationBench(table);
     await sandboxBench(table);

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // The CLI's JavaScript entry, started by bin/entourage (the launcher that finds a Node 24) or run directly with a
 // Node 24. `--version` is answered without loading anything else, so it starts as fast as node itself.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import module from "node:module";
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
@@ -15,6 +18,37 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
     );
     process.exit(2);
   }
+  enableCompileCache();
   const { main } = await import("../dist/cli/main.js");
   process.exitCode = await main(process.argv);
+}
+
+/**
+ * V8's compile cache for the modules a command loads (Entourage's and its dependencies'): a run's start
+ * spends about a sixth less CPU loading them. It lives in the user's cache folder ($XDG_CACHE_HOME, else
+ * ~/.cache: entourage/compile-cache), never in a shared temporary folder, where another user could plant
+ * code; everything in it is the user's alone (0700/0600). NODE_COMPILE_CACHE (another folder) and
+ * NODE_DISABLE_COMPILE_CACHE=1 (none) are Node's own switches and win. A cache that cannot be written is
+ * no error: the command runs without it.
+ */
+function enableCompileCache() {
+  const env = process.env;
+  if (env.NODE_DISABLE_COMPILE_CACHE || env.NODE_COMPILE_CACHE || !module.enableCompileCache) return;
+  const base =
+    env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
+  const umask = process.umask(0o077);
+  try {
+    const dir = join(base, "entourage", "compile-cache");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (module.enableCompileCache(dir).status === module.constants.compileCacheStatus.FAILED) return;
+  } catch {
+    return;
+  } finally {
+    process.umask(umask);
+  }
+  // Node writes what it compiled when the process ends; written here, under a private umask, instead.
+  process.on("exit", () => {
+    process.umask(0o077);
+    module.flushCompileCache();
+  });
 }

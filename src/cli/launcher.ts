@@ -4,6 +4,7 @@
  * resume-run.ts, driving one drive.ts; the terminal parts (live view, prompts, exit codes) stay in the commands.
  */
 import { existsSync, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
   type Config,
@@ -172,14 +173,23 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
     { provider: config.provider, model: config.model, baseUrl: config.baseUrl },
     { idleTimeoutMs: config.modelIdleTimeoutSeconds * 1000, maxRetries: config.maxRetries },
   );
+  const runId = newId("run");
+  const dirs = runDir(runId);
+  // The sandbox probe (bwrap, docker) and the workspace copy (git) both wait on other processes: at once.
   // An image (flag, API or config) with no backend named means the docker sandbox.
-  const sandboxChoice = await chooseSandbox(
+  const choosing = chooseSandbox(
     config.sandbox ?? (config.image !== undefined ? "docker" : undefined),
     config.network,
     false,
     request.queued,
   );
+  const copying = Workspace.create({ repo, dir: dirs.workspace });
+  // Loading the SDK and the provider holds this thread (import() reads and compiles synchronously): begun
+  // once the probe's and the copy's first processes run, it overlaps them instead of preceding them.
+  setImmediate(() => model.warmUp?.());
+  const [sandboxChoice, workspace] = await bothOrCleanUp(choosing, copying, dirs.root);
   if (request.image && sandboxChoice.name !== "docker") {
+    await rm(dirs.root, { recursive: true, force: true });
     throw new UserError(
       "image_needs_docker",
       `--image chooses the docker sandbox's image, but this run uses the ${sandboxChoice.name} sandbox: drop --image, or pass --sandbox docker.`,
@@ -187,9 +197,6 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
   }
   // The docker backend runs an image: the one asked for, else the repository's language image when built.
   const image = sandboxChoice.name === "docker" ? await chooseDockerImage(config.image, repo) : undefined;
-  const runId = newId("run");
-  const dirs = runDir(runId);
-  const workspace = await Workspace.create({ repo, dir: dirs.workspace });
   // A setup command (npm ci, pip install) makes the dependency folders itself, writable, in the workspace.
   const mountConfig = config.setupCommand ? { ...config, dependencyDirs: [] } : config;
   const mounts = await detectMounts(workspace.repo, mountConfig, config.network);
@@ -259,6 +266,21 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       diskBytes: config.workspaceQuotaMb * 1024 * 1024,
     },
   };
+}
+
+/**
+ * The sandbox choice and the workspace copy, made at once. The choice's error comes first, as when they were
+ * made one after the other; a workspace copied for a run that cannot start is removed with its run folder.
+ */
+async function bothOrCleanUp<S, W>(
+  choosing: Promise<S>,
+  copying: Promise<W>,
+  runRoot: string,
+): Promise<[S, W]> {
+  const [chosen, copied] = await Promise.allSettled([choosing, copying]);
+  if (chosen.status === "fulfilled" && copied.status === "fulfilled") return [chosen.value, copied.value];
+  await rm(runRoot, { recursive: true, force: true });
+  throw chosen.status === "rejected" ? chosen.reason : (copied as PromiseRejectedResult).reason;
 }
 
 /** What the workspace copy left out of the checkout, for run.created (nothing is dropped silently). */

@@ -87,4 +87,10 @@ export interface Model {
   /** True for the scripted model: never a real LLM, and every view must say so. */
   readonly scripted: boolean;
   stream(request: ModelRequest): AsyncIterable<ModelPart>;
+  /**
+   * Starts loading what the first request needs (the SDK, the provider's package) without waiting for it, so
+   * that the loading overlaps the slow parts of a run's start (the sandbox probe, the workspace copy), which
+   * wait on other processes. Optional; a failure is left for `stream` to report.
+   */
+  warmUp?(): void;
 }

@@ -47,6 +47,7 @@ export function createApp(deps: AppDeps): App {
     token: deps.token,
     host: deps.options.host,
     requireToken: deps.options.requireToken,
+    loginCodes: deps.options.loginCodes,
   });
   const app: App = Object.assign(api, {
     loginUrl: dashboard.loginUrl,

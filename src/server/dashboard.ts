@@ -8,6 +8,7 @@ import { clientAddress, type LoginLimiter, tooManyFailures } from "./login-limit
 import { isLoopback } from "./security.ts";
 import {
   LoginCodes,
+  loginUrl,
   mintSession,
   readCookie,
   sessionCookie,
@@ -37,6 +38,8 @@ export interface DashboardOptions {
   now?: () => number;
   /** Counts wrong pasted tokens and unknown login codes per client address (shared with the API's). */
   limiter?: LoginLimiter;
+  /** The one-time sign-in codes (default: its own); a server loaded on its first request was given them. */
+  loginCodes?: LoginCodes;
 }
 
 export interface Dashboard {
@@ -94,7 +97,7 @@ export function isPageNavigation(c: Context): boolean {
 export function createDashboard(options: DashboardOptions): Dashboard {
   const dir = options.dir ?? DEFAULT_DIR;
   const now = options.now ?? Date.now;
-  const codes = new LoginCodes({ now });
+  const codes = options.loginCodes ?? new LoginCodes({ now });
   const readsNeedSession = !isLoopback(options.host) || options.requireToken === true;
 
   const hasSession = (c: Context) => {
@@ -124,7 +127,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   };
 
   return {
-    loginUrl: (baseUrl) => `${baseUrl.replace(/\/$/, "")}/?login=${codes.mint()}`,
+    loginUrl: (baseUrl) => loginUrl(baseUrl, codes),
     hasSession,
     isPublic(c) {
       const path = c.req.path;

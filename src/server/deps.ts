@@ -3,6 +3,7 @@ import type { RunControl } from "../orchestrator/index.ts";
 import type { EventStore } from "../store/index.ts";
 import type { LoginLimitOptions } from "./login-limit.ts";
 import type { CreateRunInput, ResumeInput } from "./schemas.ts";
+import type { LoginCodes } from "./session.ts";
 
 /** Starts runs in the server's process: the same composition the CLI's `run` does. */
 export interface Launcher {
@@ -42,5 +43,7 @@ export interface AppDeps {
     loginLimit?: Omit<LoginLimitOptions, "now">;
     /** Where unexpected errors go (default: stderr). */
     log?: (error: unknown) => void;
+    /** The dashboard's one-time sign-in codes, when URLs carrying them were printed before the app was made. */
+    loginCodes?: LoginCodes;
   };
 }

@@ -1,7 +1,6 @@
-import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
-import { SystemError } from "../core/index.ts";
+import { errorMessage, SystemError } from "../core/index.ts";
 import type { App } from "./app.ts";
 
 export interface Listening {
@@ -16,13 +15,39 @@ export interface Listening {
 /**
  * Serves `app` on host:port. With `fallbackToFreePort`, a port in use is not an error: the server takes
  * a free one instead (a second CLI run on the same machine gets its own), and `url` says which.
+ *
+ * `app` may be a function that makes it: the server then listens at once and loads the app on its first
+ * request (a CLI run's own server, which nobody may ever ask: the routes, their schemas and Hono stay
+ * unloaded until someone does). Requests that arrive meanwhile wait for it.
  */
 export async function listen(
-  app: App,
+  app: App | (() => Promise<App>),
   options: { host: string; port: number; fallbackToFreePort?: boolean },
 ): Promise<Listening> {
-  // The adapter's Request/Response subclass Node's own (hono's bodyLimit needs them for chunked bodies).
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  let loaded: App | undefined;
+  let handle: RequestListener | undefined;
+  let loading: Promise<RequestListener> | undefined;
+  const load = () => {
+    loading ??= (async () => {
+      const [{ getRequestListener }, made] = await Promise.all([
+        import("@hono/node-server"),
+        typeof app === "function" ? app() : app,
+      ]);
+      loaded = made;
+      // The adapter's Request/Response subclass Node's own (hono's bodyLimit needs them for chunked bodies).
+      handle = getRequestListener(made.fetch);
+      return handle;
+    })();
+    return loading;
+  };
+  if (typeof app !== "function") await load();
+  const server = createServer((req, res) => {
+    if (handle) return void handle(req, res);
+    load().then(
+      (ready) => ready(req, res),
+      (error: unknown) => unavailable(res, error),
+    );
+  });
   const bind = (port: number) =>
     new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
@@ -62,7 +87,8 @@ export async function listen(
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Open streams first send what the log holds, then end; idle connections go; the rest is cut.
-      await app.closeStreams();
+      await loading?.catch(() => {});
+      await loaded?.closeStreams();
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 500)))]);
@@ -71,4 +97,16 @@ export async function listen(
       await closed;
     },
   };
+}
+
+/** The app could not be loaded: every request gets a 500 that says why (and the log has it). */
+function unavailable(res: ServerResponse<IncomingMessage>, error: unknown): void {
+  process.stderr.write(`entourage server: the API could not be loaded: ${errorMessage(error)}\n`);
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(500, { "content-type": "application/json" });
+  res.end(
+    JSON.stringify({
+      error: { code: "server_unavailable", message: `The API could not be loaded: ${errorMessage(error)}` },
+    }),
+  );
 }

@@ -95,3 +95,8 @@ export class LoginCodes {
     return expiresAt > this.#now();
   }
 }
+
+/** The dashboard's sign-in URL for the server at `baseUrl` (e.g. http://127.0.0.1:4317), with a fresh code. */
+export function loginUrl(baseUrl: string, codes: LoginCodes): string {
+  return `${baseUrl.replace(/\/$/, "")}/?login=${codes.mint()}`;
+}

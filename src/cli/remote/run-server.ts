@@ -9,25 +9,36 @@ export const RUN_SERVER_PORT = 4317;
 
 /**
  * The HTTP API for the one run this CLI process drives, on 127.0.0.1: watch it (SSE), answer its
- * approvals, steer it. Loaded lazily so a run with --no-server never loads the server.
+ * approvals, steer it. It listens at once, but the API itself (Hono, the routes, their schemas) is loaded on
+ * the first request: most runs are never asked, and a run with --no-server loads none of it.
  */
 export async function startRunServer(
   store: EventStore,
   runId: string,
   control: RunControl,
 ): Promise<{ url: string; dashboardUrl: string; close: () => Promise<void> }> {
-  const { createApp, listen, loadOrCreateToken } = await import("../../server/index.ts");
+  // Only the light half of the server here: the port, the token, the sign-in codes (node:http, node:crypto).
+  const [{ listen }, { LoginCodes, loginUrl }, { loadOrCreateToken }] = await Promise.all([
+    import("../../server/listen.ts"),
+    import("../../server/session.ts"),
+    import("../../server/token.ts"),
+  ]);
   const host = "127.0.0.1";
-  const app = createApp({
-    store,
-    runs: new Map([[runId, control]]),
-    clock: systemClock,
-    ids: newId,
-    token: loadOrCreateToken(home()),
-    workspaceDir: (id) => runDir(id).workspace,
-    applyJournals: applyJournals(),
-    options: { host },
-  });
+  const token = loadOrCreateToken(home());
+  const loginCodes = new LoginCodes();
+  const app = async () => {
+    const { createApp } = await import("../../server/index.ts");
+    return createApp({
+      store,
+      runs: new Map([[runId, control]]),
+      clock: systemClock,
+      ids: newId,
+      token,
+      workspaceDir: (id) => runDir(id).workspace,
+      applyJournals: applyJournals(),
+      options: { host, loginCodes },
+    });
+  };
   const port = Number(process.env.ENTOURAGE_PORT) || RUN_SERVER_PORT;
   const listening = await listen(app, { host, port, fallbackToFreePort: true });
   const unannounce = announceServer(home(), {
@@ -40,7 +51,7 @@ export async function startRunServer(
   return {
     url: listening.url,
     // The dashboard link carries a one-time login code (exchanged for an httpOnly cookie).
-    dashboardUrl: app.loginUrl(listening.url),
+    dashboardUrl: loginUrl(listening.url, loginCodes),
     close: async () => {
       unannounce();
       await listening.close();

@@ -62,6 +62,12 @@ export class AiSdkModel implements Model {
     };
   }
 
+  warmUp(): void {
+    loadSdk().catch(() => {});
+    this.#languageModel ??= this.#options.languageModel();
+    this.#languageModel.catch(() => {});
+  }
+
   async *stream(request: ModelRequest): AsyncGenerator<ModelPart> {
     const { signal } = request;
     throwIfAborted(signal);

@@ -13,6 +13,9 @@ describe("routeRequest", () => {
     "Please summarize the README",
     "Why does the date test fail?",
     "show me the entry point",
+    "Read README.md and tell me what it says",
+    "Look at src/date.js",
+    "Inspect the retry policy",
   ];
   const change = [
     "Refactor the authentication module to use JWT tokens",
@@ -24,6 +27,8 @@ describe("routeRequest", () => {
     "The login page crashes on empty passwords",
     "I want you to migrate the tests to vitest",
     "Let's add caching to the HTTP client",
+    "Read the failing test and fix it",
+    "Look at the login page and make it faster",
   ];
   for (const task of answer) {
     it(`answers: ${task}`, () => assert.equal(routeRequest(task).route, "answer", routeRequest(task).reason));

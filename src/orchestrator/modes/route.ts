@@ -22,7 +22,7 @@ const READ_STARTS = new Set(
   (
     "what where which who whom whose why how when is are does do did can could should would will was were has have " +
     "list explain describe show find locate summarize summarise tell give count review analyze analyse compare " +
-    "outline overview print display identify search trace walk"
+    "outline overview print display identify search trace walk read look inspect examine view"
   ).split(" "),
 );
 

@@ -77,12 +77,39 @@ import { prepareEtcDir } from "./system-entries.ts";
 
 export type { BwrapBackendOptions };
 
-/** Creates the bwrap backend. Probing is done once and cached. */
+type Probed = { probe: BackendProbe; host?: Host };
+
+/**
+ * This process's probes, keyed by what a probe depends on (the options, PATH, the uid). A run asks three times
+ * (the default choice, the chosen backend, its sandbox) and a server once per run: one probe (bwrap --version,
+ * a cgroup, a smoke test: ≈ 40 ms) answers them all. Only a host that works is remembered: one that does not
+ * is probed again, so installing bubblewrap under a running server is seen at its next run. Sessions that dead
+ * processes left behind are swept at that one probe (a server sweeps when it starts, a CLI run at each run).
+ */
+const probes = new Map<string, Promise<Probed>>();
+
+function probeCached(options: BwrapBackendOptions, policy: "enforce" | "best-effort"): Promise<Probed> {
+  const key = JSON.stringify([options, policy, process.env.PATH ?? "", process.getuid?.()]);
+  let probed = probes.get(key);
+  if (!probed) {
+    probed = probeHost(options, policy);
+    probes.set(key, probed);
+    probed.then(
+      (result) => {
+        if (!result.probe.available) probes.delete(key);
+      },
+      () => probes.delete(key),
+    );
+  }
+  return probed;
+}
+
+/** Creates the bwrap backend. Probing is done once per process and cached (`probeCached`). */
 export function createBwrapBackend(options: BwrapBackendOptions = {}): SandboxBackend {
   const policy = options.limits ?? "enforce";
-  let probed: Promise<{ probe: BackendProbe; host?: Host }> | undefined;
+  let probed: Promise<Probed> | undefined;
   const probeOnce = () => {
-    probed ??= probeHost(options, policy);
+    probed ??= probeCached(options, policy);
     return probed;
   };
 
