@@ -71,3 +71,24 @@ export function checkCloneLayout(
     );
   }
 }
+
+/** A new workspace and its shadow git must be outside the user's checkout, and the shadow git outside the copy. */
+export function checkCreateLayout(repo: string, dir: string, gitDir: string): void {
+  for (const [what, place] of [
+    ["workspace", dir],
+    ["shadow git", gitDir],
+  ] as const) {
+    if (isWithin(repo, place) || isWithin(place, repo)) {
+      throw new UserError(
+        "workspace_inside_repo",
+        `The ${what} directory ${place} overlaps your checkout ${repo}; Entourage never writes into your checkout. Choose a run directory outside it.`,
+      );
+    }
+  }
+  if (isWithin(dir, gitDir)) {
+    throw new UserError(
+      "workspace_layout",
+      `The shadow git ${gitDir} must not be inside the workspace ${dir}.`,
+    );
+  }
+}

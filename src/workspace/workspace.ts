@@ -3,10 +3,10 @@ import { mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
-import { type ApplyOptions, type ApplyPlan, applyPlan } from "./apply.ts";
+import { type ApplyOptions, type ApplyPlan, applyPlan, applyTargetOf } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
 import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
-import { checkCloneLayout, cloneShadow } from "./clone.ts";
+import { checkCloneLayout, checkCreateLayout, cloneShadow } from "./clone.ts";
 import { type ConfinedPath, confine, isWithin } from "./confine.ts";
 import { copyProject, findRepoRoot, type SkippedPath } from "./copy-repo.ts";
 import {
@@ -24,6 +24,7 @@ import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
 import { TreeIndex } from "./tree-index.ts";
 import {
   ensureEmptyDir,
+  excludeLines,
   HOME_DIR,
   keepPrivate,
   metaPathOf,
@@ -35,7 +36,8 @@ import {
 export type { WorkspaceMeta };
 
 import { globWithin } from "./glob.ts";
-import { type MergeConflict, mergeInto } from "./merge.ts";
+import { type MergeConflict, type MergeOutcome, mergeInto } from "./merge.ts";
+import { mergeBatch } from "./merge-batch.ts";
 
 export interface CreateWorkspaceOptions {
   /** The user's checkout (any directory inside a git work tree; its top level is used). */
@@ -145,23 +147,7 @@ export class Workspace {
     const repo = await realpath(await findRepoRoot(options.repo));
     const dirGiven = path.resolve(options.dir);
     const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-    for (const [what, place] of [
-      ["workspace", dirGiven],
-      ["shadow git", gitDirGiven],
-    ] as const) {
-      if (isWithin(repo, place) || isWithin(place, repo)) {
-        throw new UserError(
-          "workspace_inside_repo",
-          `The ${what} directory ${place} overlaps your checkout ${repo}; Entourage never writes into your checkout. Choose a run directory outside it.`,
-        );
-      }
-    }
-    if (isWithin(dirGiven, gitDirGiven)) {
-      throw new UserError(
-        "workspace_layout",
-        `The shadow git ${gitDirGiven} must not be inside the workspace ${dirGiven}.`,
-      );
-    }
+    checkCreateLayout(repo, dirGiven, gitDirGiven);
     let createdDir = false;
     let createdGitDir = false;
     try {
@@ -309,18 +295,7 @@ export class Workspace {
   /** What `applyTo` writes into `target` (its real path): baseline → `ref`, and where to read the blobs. */
   async planApply(target: string, options: { ref?: string } = {}): Promise<ApplyPlan & { headRef: string }> {
     const headRef = await this.#resolveRef(options.ref ?? "HEAD");
-    const targetReal = await realpath(target).catch(() => {
-      throw new UserError(
-        "apply_target_missing",
-        `${target} does not exist; pass the path of your checkout.`,
-      );
-    });
-    if (isWithin(this.dir, targetReal) || isWithin(targetReal, this.dir)) {
-      throw new UserError(
-        "apply_target_invalid",
-        `${target} is the run's own workspace; pass the path of your checkout.`,
-      );
-    }
+    const targetReal = await applyTargetOf(target, this.dir);
     const raw = await this.#git(["diff-tree", "-r", "-z", "--raw", "--no-renames", this.baseRef, headRef]);
     const { raw: changes } = parseRawNumstat(splitNul(raw.stdout));
     return { target: targetReal, changes, headRef, readBlobs: (ids) => this.#readBlobs(ids) };
@@ -388,40 +363,77 @@ export class Workspace {
    * outcome is recorded as a snapshot whose parents are both histories; `other` is only read.
    */
   mergeFrom(other: Workspace, options: MergeOptions): Promise<MergeResult> {
-    if (other.gitDir === this.gitDir) {
+    const { base, theirs, label } = options;
+    return this.mergeEach([{ workspace: other, theirs, label }], { base }).then(([result]) => result!);
+  }
+
+  /**
+   * `mergeFrom` of each of `others` in turn (one snapshot each, in order), all from the same `base` —
+   * the copies of one parallel delegation. When our files are still the base's and no two copies
+   * touched the same paths, all are taken in one go with a handful of git processes (`mergeBatch`).
+   */
+  mergeEach(
+    others: readonly ({ workspace: Workspace } & Omit<MergeOptions, "base">)[],
+    options: { base: string },
+  ): Promise<MergeResult[]> {
+    if (others.some((o) => o.workspace.gitDir === this.gitDir)) {
       return Promise.reject(
         new UserError("merge_self", `Cannot merge the workspace ${this.dir} into itself.`),
       );
     }
     return this.#exclusive(async () => {
       const base = await this.#resolveRef(options.base);
-      await other.#resolveRef(base).catch((error: unknown) => {
-        throw new UserError(
-          "merge_base_unknown",
-          `The merge base ${options.base} is not a snapshot of ${other.dir}; pass the ref it was cloned at.`,
-          { cause: error },
-        );
-      });
-      const theirs = await other.#resolveRef(options.theirs ?? "HEAD");
-      const label = options.label ?? `merge from ${other.dir}`;
-      // Their new objects by file copy (what a copy that borrows ours holds); a fetch gets anything else.
-      await copyMissingObjects(other.gitDir, this.gitDir);
-      const outcome = await mergeInto({
-        git: (args, opts) => this.#git(args, opts),
-        readBlobs: (ids) => this.#readBlobs(ids),
-        base,
-        theirs,
-        theirGitDir: other.gitDir,
-        label,
-        scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
-      });
-      if (outcome.commit) await this.#afterGitWrote(outcome.commit.filesChanged);
-      const { merged, conflicts, commit } = outcome;
-      return {
-        merged,
-        conflicts,
-        snapshot: commit ? { ref: commit.ref, label, filesChanged: commit.filesChanged } : null,
+      const sides = await Promise.all(
+        others.map(async ({ workspace: other, theirs: given, label }) => {
+          await other.#resolveRef(base).catch((error: unknown) => {
+            throw new UserError(
+              "merge_base_unknown",
+              `The merge base ${options.base} is not a snapshot of ${other.dir}; pass the ref it was cloned at.`,
+              { cause: error },
+            );
+          });
+          const theirs = await other.#resolveRef(given ?? "HEAD");
+          // Their new objects by file copy (what a copy that borrows ours holds); a fetch gets anything else.
+          await copyMissingObjects(other.gitDir, this.gitDir);
+          return { other, theirs, label: label ?? `merge from ${other.dir}` };
+        }),
+      );
+      const results: MergeResult[] = [];
+      const record = (outcome: MergeOutcome, label: string) => {
+        const { merged, conflicts, commit } = outcome;
+        const snapshot = commit ? { ref: commit.ref, label, filesChanged: commit.filesChanged } : null;
+        results.push({ merged, conflicts, snapshot });
       };
+      const walked = this.#tree && this.#ignored && (await TreeIndex.build(this.dir, this.#ignored));
+      const batch =
+        sides.length > 1
+          ? await mergeBatch({
+              git: (args, opts) => this.#git(args, opts),
+              base,
+              sides,
+              clean: walked ? this.#tree!.matches(walked) : false,
+              time: this.#clock(),
+            })
+          : undefined;
+      try {
+        if (batch) for (const [i, outcome] of batch.entries()) record(outcome, sides[i]!.label);
+        for (const { other, theirs, label } of batch ? [] : sides) {
+          const outcome = await mergeInto({
+            git: (args, opts) => this.#git(args, opts),
+            readBlobs: (ids) => this.#readBlobs(ids),
+            base,
+            theirs,
+            theirGitDir: other.gitDir,
+            label,
+            scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
+          });
+          record(outcome, label);
+        }
+      } finally {
+        const written = results.flatMap((r) => r.snapshot?.filesChanged ?? []);
+        if (results.some((r) => r.snapshot)) await this.#afterGitWrote([...new Set(written)]);
+      }
+      return results;
     });
   }
 
@@ -434,16 +446,7 @@ export class Workspace {
   async excludeFromSnapshots(paths: readonly string[]): Promise<void> {
     const file = path.join(this.gitDir, "info", "exclude");
     const current = await readFile(file, "utf8").catch(() => "");
-    const lines = new Set(current.split("\n").filter((l) => l !== ""));
-    for (const rel of paths) {
-      if (rel === "" || path.isAbsolute(rel) || rel.split("/").includes("..") || /[\n*?[\\!#]/.test(rel)) {
-        throw new UserError(
-          "exclude_path_invalid",
-          `${JSON.stringify(rel)} cannot be excluded from snapshots: give a plain workspace-relative path.`,
-        );
-      }
-      lines.add(`/${rel}`);
-    }
+    const lines = excludeLines(current, paths);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
     this.#tree = undefined;

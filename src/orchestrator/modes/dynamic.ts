@@ -165,20 +165,23 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
       }
       const mergedAlready = (agentId: string) =>
         phases.events.some((e) => e.type === "workspace.merged" && e.data.fromAgentId === agentId);
-      // Each copy's last snapshot at once (separate shadow gits); the merges into this one go in order.
+      // Each copy's last snapshot at once (separate shadow gits).
       await Promise.all(
         copies.map((c, k) =>
           mergedAlready(outcomes[k]!.agentId) ? undefined : c.workspace.snapshot(`final (${c.t.agent})`),
         ),
       );
+      // Merged back in order; copies that touched separate files are all taken in one go.
+      const pending = copies.filter((_, k) => !mergedAlready(outcomes[k]!.agentId));
+      const merges = await phases.deps.workspace.mergeEach(
+        pending.map((c) => ({ workspace: c.workspace, label: `merge ${c.t.agent}` })),
+        { base },
+      );
       for (const [k, c] of copies.entries()) {
         const outcome = outcomes[k]!;
         results.push(describe(phases, c.t.agent, outcome, options));
-        if (mergedAlready(outcome.agentId)) continue;
-        const merge = await phases.deps.workspace.mergeFrom(c.workspace, {
-          base,
-          label: `merge ${c.t.agent}`,
-        });
+        if (!pending.includes(c)) continue;
+        const merge = merges[pending.indexOf(c)]!;
         await phases.emit({
           type: "workspace.merged",
           agentId: plannerId(),
