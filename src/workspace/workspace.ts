@@ -6,7 +6,7 @@ import { type Clock, SystemError, systemClock, UserError } from "../core/index.t
 import { type ApplyOptions, type ApplyPlan, applyPlan, applyTargetOf } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
 import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
-import { checkCloneLayout, checkCreateLayout, cloneShadow } from "./clone.ts";
+import { checkCreateLayout, makeClone } from "./clone.ts";
 import { type ConfinedPath, confine, isWithin } from "./confine.ts";
 import { copyProject, findRepoRoot, type SkippedPath } from "./copy-repo.ts";
 import {
@@ -131,6 +131,8 @@ export class Workspace {
   #tree: TreeIndex | undefined;
   /** What git ignores in the work tree, not walked by the tree index; undefined: ask git again. */
   #ignored: string[] | undefined;
+  /** Commits this shadow git is known to hold (objects are never pruned: gc is off), resolved without git. */
+  readonly #known = new Set<string>();
 
   private constructor(meta: WorkspaceMeta, clock: Clock) {
     this.dir = meta.dir;
@@ -212,6 +214,7 @@ export class Workspace {
   snapshot(label: string): Promise<Snapshot | null> {
     return this.#exclusive(async () => {
       // The stat walk comes before git reads the files: whatever changes after it differs next time.
+      const listedNow = this.#ignored === undefined;
       this.#ignored ??= splitNul(
         (await this.#git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]))
           .stdout,
@@ -236,8 +239,9 @@ export class Workspace {
       );
       if (commit.exitCode === 1) {
         if (/nothing (added )?to commit/.test(commit.stdout.toString())) {
-          // The walk saw a difference git does not: maybe new ignored files; list them again next time.
-          this.#ignored = undefined;
+          // The walk saw a difference git does not: maybe new ignored files; list them again next time
+          // (unless listed just now: then the difference is only that there was no earlier walk).
+          if (!listedNow) this.#ignored = undefined;
           return null;
         }
         throw new SystemError(
@@ -311,48 +315,20 @@ export class Workspace {
    */
   async cloneAt(ref: string, dir: string, options: CloneOptions = {}): Promise<Workspace> {
     const commit = await this.#exclusive(() => this.#resolveRef(ref));
-    const dirGiven = path.resolve(dir);
-    const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-    checkCloneLayout(this, dirGiven, gitDirGiven);
-    let createdDir = false;
-    let createdGitDir = false;
-    try {
-      createdDir = await ensureEmptyDir(dirGiven);
-      createdGitDir = await ensureEmptyDir(gitDirGiven);
-      const cloneDir = await realpath(dirGiven);
-      const cloneGitDir = await realpath(gitDirGiven);
-      checkCloneLayout(this, cloneDir, cloneGitDir); // again, with symlinks in the paths resolved
-      await cloneShadow({
-        fromGitDir: this.gitDir,
-        commit,
-        baseRef: this.baseRef,
-        baselineRef: BASELINE_REF,
-        gitDir: cloneGitDir,
-        workTree: cloneDir,
-        home: path.join(cloneGitDir, HOME_DIR),
-        time: this.#clock(),
-        shareObjects: options.shareObjects,
-      });
-      await keepPrivate(cloneDir);
-      const exclude = await readFile(path.join(this.gitDir, "info", "exclude")).catch(() => undefined);
-      if (exclude) await writeFile(path.join(cloneGitDir, "info", "exclude"), exclude, { mode: 0o600 });
-      const meta: WorkspaceMeta = {
-        version: 1,
-        repo: this.repo,
-        dir: cloneDir,
-        gitDir: cloneGitDir,
-        baseRef: this.baseRef,
-        createdAt: this.#clock(),
-        skipped: [...this.skipped],
-        clonedFrom: { dir: this.dir, ref: commit },
-      };
-      await writeMeta(meta);
-      return new Workspace(meta, this.#clock);
-    } catch (error) {
-      if (createdDir) await rm(dirGiven, { recursive: true, force: true });
-      if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
-      throw error;
-    }
+    const meta = await makeClone({
+      source: this,
+      commit,
+      dir,
+      gitDir: options.gitDir,
+      baselineRef: BASELINE_REF,
+      time: this.#clock(),
+      shareObjects: options.shareObjects,
+    });
+    const clone = new Workspace(meta, this.#clock);
+    clone.#known.add(commit);
+    // The same ignore rules (same files at the commit, same info/exclude): what git ignores here.
+    clone.#ignored = this.#ignored && [...this.#ignored];
+    return clone;
   }
 
   /**
@@ -543,6 +519,7 @@ export class Workspace {
   }
 
   async #resolveRef(ref: string): Promise<string> {
+    if (this.#known.has(ref)) return ref;
     const result = REF_PATTERN.test(ref)
       ? await this.#git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], {
           okExitCodes: [0, 1, 128],
@@ -555,6 +532,7 @@ export class Workspace {
         `${JSON.stringify(ref)} is not a snapshot of the workspace ${this.dir}. Use a ref from a checkpoint.created event, or HEAD.`,
       );
     }
+    this.#known.add(commit);
     return commit;
   }
 
@@ -582,9 +560,13 @@ export class Workspace {
    * when known — and handed back to the sandbox's uid when it is lent (never following links).
    */
   async #afterGitWrote(written?: readonly string[]): Promise<void> {
-    // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git.
+    // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git. What git ignores is
+    // unchanged unless a .gitignore was written or a written path is inside what it ignored.
     this.#tree = undefined;
-    this.#ignored = undefined;
+    const ignored = this.#ignored ?? [];
+    const inIgnored = (p: string) => ignored.some((e) => (e.endsWith("/") ? p.startsWith(e) : p === e));
+    if (!written || written.some((p) => p === ".gitignore" || p.endsWith("/.gitignore") || inIgnored(p)))
+      this.#ignored = undefined;
     if (written) await keepPathsPrivate(this.dir, written);
     else await keepPrivate(this.dir);
     if (this.#owner)
