@@ -380,14 +380,15 @@ export class Workspace {
         const snapshot = commit ? { ref: commit.ref, label, filesChanged: commit.filesChanged } : null;
         results.push({ merged, conflicts, snapshot });
       };
-      const walked = this.#tree && this.#ignored && (await TreeIndex.build(this.dir, this.#ignored));
+      const tree = sides.length > 1 ? this.#tree : undefined;
+      const walked = tree && this.#ignored && (await TreeIndex.build(this.dir, this.#ignored));
       const batch =
         sides.length > 1
           ? await mergeBatch({
               git: (args, opts) => this.#git(args, opts),
               base,
               sides,
-              clean: walked ? this.#tree!.matches(walked) : false,
+              clean: walked ? tree!.matches(walked) : false,
               time: this.#clock(),
             })
           : undefined;
