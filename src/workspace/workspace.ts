@@ -221,7 +221,10 @@ export class Workspace {
       );
       const walked = await TreeIndex.build(this.dir, this.#ignored);
       // Nothing changed since the last snapshot: no git process at all.
-      if (this.#tree?.matches(walked)) return null;
+      if (await this.#tree?.matches(walked)) {
+        this.#tree = walked; // as trustworthy, and maybe less racy
+        return null;
+      }
       this.#tree = walked;
       await this.#git(["add", "-A"]);
       const commit = await this.#git(
@@ -249,11 +252,14 @@ export class Workspace {
           `Could not snapshot the workspace ${this.dir}: ${commit.stderr}`,
         );
       }
-      // "<sha>\0\n<path>\0<path>\0…"
-      const [ref = "", ...files] = splitNul(
-        (await this.#git(["log", "-1", "--format=%H", "--name-only", "--no-renames", "-z", "HEAD"])).stdout,
+      // "<sha>\0\n:<modes> <ids> <status>\0<path>\0…": the paths, and the blobs that vouch for racy files.
+      const [ref = "", ...tokens] = splitNul(
+        (await this.#git(["log", "-1", "--format=%H", "--raw", "--no-abbrev", "--no-renames", "-z", "HEAD"]))
+          .stdout,
       );
-      const filesChanged = files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "");
+      const { raw } = parseRawNumstat(tokens.map((t) => t.replace(/^\n/, "")).filter((t) => t !== ""));
+      walked.vouch(raw);
+      const filesChanged = raw.map((c) => c.path);
       if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
         this.#ignored = undefined;
       return { ref, label, filesChanged };
@@ -388,7 +394,7 @@ export class Workspace {
               git: (args, opts) => this.#git(args, opts),
               base,
               sides,
-              clean: walked ? tree!.matches(walked) : false,
+              clean: walked ? await tree!.matches(walked) : false,
               time: this.#clock(),
             })
           : undefined;
