@@ -220,6 +220,7 @@ export class Workspace {
           .stdout,
       );
       const walked = await TreeIndex.build(this.dir, this.#ignored);
+      const earlier = this.#tree;
       // Nothing changed since the last snapshot: no git process at all.
       if (await this.#tree?.matches(walked)) {
         this.#tree = walked; // as trustworthy, and maybe less racy
@@ -243,8 +244,8 @@ export class Workspace {
       if (commit.exitCode === 1) {
         if (/nothing (added )?to commit/.test(commit.stdout.toString())) {
           // The walk saw a difference git does not: maybe new ignored files; list them again next time
-          // (unless listed just now: then the difference is only that there was no earlier walk).
-          if (!listedNow) this.#ignored = undefined;
+          // (unless listed just now, or there was no earlier walk to differ from).
+          if (!listedNow && earlier) this.#ignored = undefined;
           return null;
         }
         throw new SystemError(
