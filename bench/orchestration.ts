@@ -131,7 +131,10 @@ export function dynamicModel(parallel: boolean): Model {
   };
 }
 
-/** Where a parallel delegation's time goes, from event times: copies made, commands, last agent done → last merge recorded. */
+/**
+ * Where a parallel delegation's time goes, from event times: copies made, commands, and from the last
+ * agent done to the last merge recorded.
+ */
 function parallelPhases(events: readonly EntourageEvent[]): Row {
   const times = (pick: (e: EntourageEvent) => boolean) => events.filter(pick).map((e) => e.time);
   const delegated = times((e) => e.type === "tool.call.started" && e.data.name === "delegate")[0] ?? 0;
