@@ -87,3 +87,18 @@ export async function ensureEmptyDir(dir: string): Promise<boolean> {
   }
   return false;
 }
+
+/** The lines of `info/exclude` (`current`) with `paths` added, anchored; a clear error for a path that is not plain. */
+export function excludeLines(current: string, paths: readonly string[]): Set<string> {
+  const lines = new Set(current.split("\n").filter((l) => l !== ""));
+  for (const rel of paths) {
+    if (rel === "" || path.isAbsolute(rel) || rel.split("/").includes("..") || /[\n*?[\\!#]/.test(rel)) {
+      throw new UserError(
+        "exclude_path_invalid",
+        `${JSON.stringify(rel)} cannot be excluded from snapshots: give a plain workspace-relative path.`,
+      );
+    }
+    lines.add(`/${rel}`);
+  }
+  return lines;
+}
