@@ -179,14 +179,15 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
     false,
     request.queued,
   );
-  if (request.image && sandboxChoice.name !== "docker") {
+  const imaged = sandboxChoice.name === "docker" || sandboxChoice.name === "gvisor";
+  if (request.image && !imaged) {
     throw new UserError(
       "image_needs_docker",
-      `--image chooses the docker sandbox's image, but this run uses the ${sandboxChoice.name} sandbox: drop --image, or pass --sandbox docker.`,
+      `--image chooses the docker (or gvisor) sandbox's image, but this run uses the ${sandboxChoice.name} sandbox: drop --image, or pass --sandbox docker.`,
     );
   }
   // The docker backend runs an image: the one asked for, else the repository's language image when built.
-  const image = sandboxChoice.name === "docker" ? await chooseDockerImage(config.image, repo) : undefined;
+  const image = imaged ? await chooseDockerImage(config.image, repo) : undefined;
   const runId = newId("run");
   const dirs = runDir(runId);
   const workspace = await Workspace.create({ repo, dir: dirs.workspace });

@@ -5,7 +5,7 @@ import { setStoreFlag } from "./store-choice.ts";
 import { EXIT, reportError } from "./terminal/exit.ts";
 
 const SANDBOX_HELP =
-  "sandbox backend: bwrap (Linux namespaces, default where it works), docker, or subprocess (NO isolation: commands run as you, on your machine; for development only)";
+  "sandbox backend: bwrap (Linux namespaces, default where it works), docker, gvisor (docker on gVisor's runsc runtime: its own kernel in user space), or subprocess (NO isolation: commands run as you, on your machine; for development only)";
 
 function approvalOption(help = "when to ask before a tool call runs"): Option {
   return new Option("--approval <mode>", help).choices(APPROVAL_MODES);

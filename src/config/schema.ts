@@ -67,7 +67,9 @@ export const configSchema = z
     sandbox: z
       .enum(SANDBOX_BACKENDS)
       .optional()
-      .describe("Sandbox backend; default: bwrap where it works, else docker"),
+      .describe(
+        "Sandbox backend: bwrap, docker, gvisor (docker on gVisor's runsc runtime) or subprocess (no isolation); default: bwrap where it works, else docker",
+      ),
     image: z
       .string()
       .min(1)

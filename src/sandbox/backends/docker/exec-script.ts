@@ -42,9 +42,36 @@ const KEEPER = [
   "while :; do sleep infinity & wait; done",
 ].join("\n");
 
-/** The container's Cmd: the keeper. */
-export function keeperCommand(): string[] {
-  return ["/bin/sh", "-c", KEEPER, "entourage-keeper"];
+/**
+ * The keeper that also enforces the CPU-time limit, for runtimes that do not (gVisor 2022 keeps RLIMIT_CPU but
+ * never signals at it: a busy loop under `ulimit -t 1` ran its 4 s). Once a second it reads every process's
+ * user + system time from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s) and SIGKILLs any
+ * process over the limit, as RLIMIT_CPU's hard limit would: per process, only builtins but the `sleep`.
+ */
+function cpuWatchingKeeper(cpuSeconds: number): string {
+  const ticks = Math.max(1, Math.ceil(cpuSeconds)) * 100;
+  return [
+    KEEPER.split("\n")[0],
+    "while :; do",
+    "  sleep 1 & wait",
+    "  for d in /proc/[0-9]*; do",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+    '    p=${d#/proc/}; [ "$p" != 1 ] || continue',
+    '    read -r l < "$d/stat" 2>/dev/null || continue',
+    // After the command name (in parentheses, it may hold spaces): state is $1, utime $12, stime $13.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+    "    set -- ${l##*) }",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+    `    [ $((\${12:-0} + \${13:-0})) -le ${ticks} ] || kill -9 "$p" 2>/dev/null`,
+    "  done",
+    "done",
+  ].join("\n");
+}
+
+/** The container's Cmd: the keeper; with `cpuSeconds`, one that also enforces it (`cpuWatchingKeeper`). */
+export function keeperCommand(cpuSeconds?: number): string[] {
+  const script = cpuSeconds === undefined ? KEEPER : cpuWatchingKeeper(cpuSeconds);
+  return ["/bin/sh", "-c", script, "entourage-keeper"];
 }
 
 /** Where the wrapper records a command's process group (the container's /tmp, a tmpfs). */
