@@ -51,6 +51,8 @@ type SandboxOptions = {
   image?: string;
   /** The run's disk quota (workspaceQuotaMb), enforced by every backend. */
   diskBytes?: number;
+  /** The run's process cap (maxProcesses). */
+  pids?: number;
 };
 type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
 
@@ -68,6 +70,9 @@ export interface RunRequest {
   baseUrl?: string;
   testCommand?: string;
   maxSteps?: number;
+  /** --workspace-quota (MB) and --max-processes. */
+  workspaceQuotaMb?: number;
+  maxProcesses?: number;
   maxTokens?: number;
   maxCostUsd?: number;
   /** Approval rules after the config files' (flags: --allow/--ask/--deny). */
@@ -158,6 +163,8 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       mode: request.mode,
       testCommand: request.testCommand,
       maxSteps: request.maxSteps,
+      workspaceQuotaMb: request.workspaceQuotaMb,
+      maxProcesses: request.maxProcesses,
       maxTokens: request.maxTokens,
       maxCostUsd: request.maxCostUsd,
       approvalRules: request.rules?.length ? request.rules : undefined,
@@ -258,6 +265,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       mounts,
       image: image?.image,
       diskBytes: config.workspaceQuotaMb * 1024 * 1024,
+      pids: config.maxProcesses,
     },
   };
 }

@@ -54,6 +54,16 @@ function runOptions(cmd: Command): Command {
     .option("--setup <cmd>", "run once in the sandbox before the agents, e.g. 'npm ci' (setupCommand)")
     .option("--setup-network", "give the setup command network access (only it; setupNetwork)")
     .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)
+    .option(
+      "--workspace-quota <mb>",
+      "disk the run's commands may fill, in MB (workspaceQuotaMb, default 2048)",
+      parsePositiveInt,
+    )
+    .option(
+      "--max-processes <n>",
+      "processes the run's sandbox may hold at once (maxProcesses, default 512)",
+      parsePositiveInt,
+    )
     .option("--max-tokens <n>", "token budget for the whole run", parsePositiveInt)
     .option("--max-cost <usd>", "cost budget in USD for the whole run", parsePositiveNumber)
     .option(

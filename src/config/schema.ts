@@ -139,6 +139,15 @@ export const configSchema = z
       .describe(
         "Disk a run's commands may fill, in MB: the workspace plus the sandbox's HOME. A command that goes over is stopped and the agent told; no single file may grow past it (RLIMIT_FSIZE)",
       ),
+    maxProcesses: z
+      .number()
+      .int()
+      .min(16)
+      .max(65536)
+      .default(512)
+      .describe(
+        "Processes and threads a run's sandbox may hold at once (bwrap and docker: a pids cgroup; gvisor: RLIMIT_NPROC inside gVisor; subprocess: not enforced). A fork past it fails and the agent is told",
+      ),
     modelIdleTimeoutSeconds: z
       .number()
       .positive()
