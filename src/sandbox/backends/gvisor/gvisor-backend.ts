@@ -104,6 +104,8 @@ export function createGvisorBackend(options: GvisorBackendOptions = {}): Sandbox
         "path" in shim
           ? `gVisor 2022 rejects coreutils' AT_NO_AUTOMOUNT; a shim drops it (${shim.path}, preloaded)`
           : `fail in this sandbox: gVisor 2022 rejects coreutils' AT_NO_AUTOMOUNT and the shim is missing: ${shim.reason}`;
+      details.limits =
+        "pids: RLIMIT_NPROC inside gVisor (the host's pids cgroup holds its kernel's threads); cpuSeconds: the keeper (gVisor never signals at RLIMIT_CPU); memory: the host cgroup holds gVisor's kernel too, so going over kills the sandbox, which is started again and the command told";
       details.exec = `a container on ${runtime} ran in ${Math.round(performance.now() - started)} ms (kernel ${check.kernel})`;
       return { available: true, details };
     },
