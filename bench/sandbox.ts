@@ -156,7 +156,10 @@ export async function sandboxBench(table: Table): Promise<void> {
             const container = (sandbox as unknown as { containerId: string }).containerId;
             const raw = (await connectDocker()).getContainer(container);
             const api = await sample(EXEC_RUNS, () => rawDockerExec(raw));
-            row(`${name === "gvisor" ? "runsc" : "docker"} Engine API exec 'true' (raw, same container)`, api);
+            row(
+              `${name === "gvisor" ? "runsc" : "docker"} Engine API exec 'true' (raw, same container)`,
+              api,
+            );
             latency[latency.length - 2]!["p50 ratio"] +=
               ` = ${(measured.stats.p50 / api.stats.p50).toFixed(2)}× raw API`;
           }

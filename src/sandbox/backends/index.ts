@@ -7,15 +7,15 @@ import { UserError } from "../../core/index.ts";
 import type { SandboxBackend, SandboxBackendName } from "../sandbox.ts";
 import { type BwrapBackendOptions, createBwrapBackend } from "./bwrap/bwrap-backend.ts";
 import { createDockerBackend, type DockerBackendOptions } from "./docker/docker-backend.ts";
-import { createGvisorBackend, type GvisorBackendOptions } from "./gvisor/gvisor-backend.ts";
+import { createGvisorBackend, type GvisorBackendOptions } from "./docker/gvisor-backend.ts";
 import { createSubprocessBackend, type SubprocessBackendOptions } from "./subprocess/subprocess-backend.ts";
 
 export type { BwrapBackendOptions } from "./bwrap/bwrap-backend.ts";
 export { createBwrapBackend } from "./bwrap/bwrap-backend.ts";
 export type { DockerBackendOptions } from "./docker/docker-backend.ts";
 export { createDockerBackend } from "./docker/docker-backend.ts";
-export type { GvisorBackendOptions } from "./gvisor/gvisor-backend.ts";
-export { createGvisorBackend, GVISOR_RUNTIME } from "./gvisor/gvisor-backend.ts";
+export type { GvisorBackendOptions } from "./docker/gvisor-backend.ts";
+export { createGvisorBackend, GVISOR_RUNTIME } from "./docker/gvisor-backend.ts";
 export type { SubprocessBackendOptions } from "./subprocess/subprocess-backend.ts";
 export { createSubprocessBackend } from "./subprocess/subprocess-backend.ts";
 

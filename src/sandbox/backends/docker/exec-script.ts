@@ -61,7 +61,6 @@ function cpuWatchingKeeper(cpuSeconds: number): string {
     // After the command name (in parentheses, it may hold spaces): state is $1, utime $12, stime $13.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     "    set -- ${l##*) }",
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     `    [ $((\${12:-0} + \${13:-0})) -le ${ticks} ] || kill -9 "$p" 2>/dev/null`,
     "  done",
     "done",

@@ -19,8 +19,8 @@ import {
   LABEL_OWNER_HOST,
   LABEL_OWNER_PID,
   LABEL_SANDBOX,
-} from "../docker/client.ts";
-import { createDockerBackend, type DockerBackendOptions } from "../docker/docker-backend.ts";
+} from "./client.ts";
+import { createDockerBackend, type DockerBackendOptions } from "./docker-backend.ts";
 import { STATX_SHIM_TARGET, statxShim } from "./statx-compat.ts";
 
 export const GVISOR_RUNTIME = "runsc";
