@@ -146,7 +146,7 @@ export const configSchema = z
       .max(65536)
       .default(512)
       .describe(
-        "Processes and threads a run's sandbox may hold at once (bwrap and docker: a pids cgroup; gvisor: RLIMIT_NPROC inside gVisor; subprocess: not enforced). A fork past it fails and the agent is told",
+        "Processes and threads a run's sandbox may hold at once (bwrap and docker: a pids cgroup; gvisor: RLIMIT_NPROC inside gVisor; subprocess: a pids cgroup where one can be made, else not enforced). A fork past it fails and the agent is told",
       ),
     modelIdleTimeoutSeconds: z
       .number()
