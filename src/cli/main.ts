@@ -35,7 +35,8 @@ function modelOptions(cmd: Command, existing = false): Command {
     );
 }
 
-function runOptions(cmd: Command): Command {
+/** How a run is made and governed: `run` and `acp` (which applies them to every session's run). */
+function runEngineOptions(cmd: Command): Command {
   return modelOptions(cmd)
     .addOption(sandboxOption())
     .addOption(imageOption())
@@ -83,7 +84,11 @@ function runOptions(cmd: Command): Command {
     .option(
       "--without-repo-settings",
       "run without the repository's settings that need trust (plugins, MCP servers, sandbox, endpoint…) instead of asking or refusing",
-    )
+    );
+}
+
+function runOptions(cmd: Command): Command {
+  return runEngineOptions(cmd)
     .option("--json", "print the run's events as JSONL on stdout instead of the live view")
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live");
 }
@@ -147,6 +152,50 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--no-server", "do not serve the HTTP API (127.0.0.1) while the run is live")
     .action(async (opts) => setExit(await (await import("./commands/demo.ts")).demoCommand(opts)));
 
+  runEngineOptions(
+    program
+      .command("acp")
+      .description(
+        "serve the Agent Client Protocol on stdin/stdout for editors (Zed…): each session is a run on its directory, watched and steered from the editor, attach and the dashboard at once",
+      ),
+  )
+    .option("--no-server", "do not serve the HTTP API (127.0.0.1) for the sessions' runs")
+    .action(async (opts) => setExit(await (await import("./commands/acp.ts")).acpCommand(opts)));
+
+  modelOptions(
+    program
+      .command("eval")
+      .description(
+        "run a set of tasks (SWE-bench-shaped JSONL: repo, base_commit, problem_statement, FAIL_TO_PASS, PASS_TO_PASS) and judge each run by its tests: resolved rate, cost, tokens, time",
+      )
+      .argument("<tasks>", "the task file: JSONL, or a JSON array (see README: Evaluating)"),
+  )
+    .option("--concurrency <n>", "tasks run at once", parsePositiveInt, 2)
+    .addOption(
+      new Option("--mode <mode>", "orchestration mode of every run (over a task's own mode)").choices(
+        ORCHESTRATION_MODES,
+      ),
+    )
+    .addOption(sandboxOption())
+    .addOption(imageOption())
+    .option(
+      "--test-command <template>",
+      "test command for tasks without test_command: {tests} is replaced by the test ids (shell-quoted), {tests_regex} by one pattern ^(a|b)$",
+    )
+    .option(
+      "--setup <cmd>",
+      "for tasks without setup_command: run in the sandbox before the agents and before judging",
+    )
+    .option("--setup-network", "give the setup command network access")
+    .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)
+    .option("--max-tokens <n>", "token budget for each run", parsePositiveInt)
+    .option("--max-cost <usd>", "cost budget in USD for each run", parsePositiveNumber)
+    .option("--json", "print the results as JSON instead of the table")
+    .option("--out <file>", "also write the results as JSON to this file")
+    .action(async (file: string, opts) =>
+      setExit(await (await import("./commands/eval.ts")).evalCommand(file, opts)),
+    );
+
   program
     .command("runs")
     .description("list runs: id, status, task, duration, tokens, cost")
@@ -163,6 +212,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--full", "show every line of command output")
     .action(async (runId: string, opts) =>
       setExit(await (await import("./commands/show.ts")).showCommand(runId, opts)),
+    );
+
+  program
+    .command("export")
+    .description(
+      "send a run's trace to an OpenTelemetry receiver (OTLP/HTTP, GenAI conventions), derived from its event log: the same trace ids every time",
+    )
+    .argument("<run-id>")
+    .option("--otlp", "as OpenTelemetry traces (OTLP/HTTP JSON)")
+    .option(
+      "--endpoint <url>",
+      "the receiver's base URL, e.g. http://localhost:4318 (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
+    .option("--json", "print the OTLP JSON on stdout instead of sending it")
+    .action(async (runId: string, opts) =>
+      setExit(await (await import("./commands/export.ts")).exportCommand(runId, opts)),
     );
 
   program

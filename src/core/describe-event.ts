@@ -164,6 +164,7 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
       `model ${modelLabel(d.model)}`,
       `sandbox ${sandboxLabel(d.sandbox)}`,
       d.forkedFrom && `forked from ${d.forkedFrom.runId} at event ${d.forkedFrom.seq}`,
+      d.eval && `eval ${d.eval.id}, task ${d.eval.instanceId}`,
     ];
     const leftOut = d.leftOut?.length
       ? note("warn", `left out of the workspace: ${d.leftOutCount ?? d.leftOut.length} path(s)`, {
@@ -224,6 +225,8 @@ const DESCRIBERS: { [T in EventType]: Describer<T> } = {
       : note("warn", `request ${d.requestId} refused: ${d.error?.message ?? "unknown reason"}`, {
           mark: "!",
         }),
+  "run.reopened": ({ data: d }) =>
+    note("info", `reopened by ${d.by} with a follow-up request`, { mark: "↺", lines: [d.request] }),
   "run.forked": ({ data: d }) =>
     note("info", `forked at event ${d.atSeq} into ${d.newRunId}`, {
       mark: "⑂",

@@ -28,6 +28,7 @@ import type { Approver } from "./control/approval.ts";
 import type { RunControl } from "./control/run-control.ts";
 import { RunEmitter } from "./emitter.ts";
 import { runDynamic } from "./modes/dynamic.ts";
+import { currentFollowUp, runFollowUp } from "./modes/follow-up.ts";
 import { PhaseRunner } from "./modes/phases.ts";
 import { runPipeline } from "./modes/pipeline.ts";
 import { runSetup, verifyChange } from "./modes/verify.ts";
@@ -110,6 +111,13 @@ export async function driveRun(
     );
   }
   const emitter = new RunEmitter(ctx.store, runId);
+  // Everything written from here on is part of the history the phases see, a person's message sent the
+  // moment the control attaches included (it would otherwise reach no agent).
+  const written: EntourageEvent[] = [];
+  let collecting = true;
+  emitter.onWrite((event) => {
+    if (collecting) written.push(event);
+  });
   ctx.control?.attach(emitter);
   // Stopped by the process (SIGINT: resumable) or by a person's cancel (final).
   const signal = ctx.control ? AbortSignal.any([ctx.signal, ctx.control.signal]) : ctx.signal;
@@ -147,9 +155,10 @@ export async function driveRun(
         modelFor: ctx.modelFor,
       },
       // After a rewind the run continues from the state it had at the chosen event.
-      effectiveEvents(events),
+      effectiveEvents([...events, ...written]),
       (name) => agents.get(name),
     );
+    collecting = false; // the phase runner follows the writes from now on
     if (created.setup) {
       const setup = await setupOnce(ctx, emitter, phases.events, signal, created.setup);
       if (setup.exitCode !== 0 || setup.timedOut) {
@@ -169,7 +178,15 @@ export async function driveRun(
       await checkpoint({ workspace: ctx.workspace, emitter }, undefined, "setup");
     }
     let outcome: { report: AgentReport };
-    if (created.mode === "pipeline" || created.mode === "dynamic") {
+    // A finished run reopened with a follow-up request (run.reopened): one follow-up phase, whatever the mode.
+    const followUp = currentFollowUp(phases.events);
+    if (followUp) {
+      outcome = await runFollowUp(phases, {
+        task: before.task,
+        followUp,
+        agent: options.agent ?? agents.require("general"),
+      });
+    } else if (created.mode === "pipeline" || created.mode === "dynamic") {
       const name = created.mode === "pipeline" ? "pipeline" : "dynamic";
       // The orchestrator is the root of the agent tree; its node is created once and found again on resume.
       let root = phases.events.find((e) => e.type === "agent.started" && e.data.phase === "orchestrator");

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BIN, cliEnv, removeDir, runCli, tempDir } from "../helpers/cli.ts";
+import { BIN, cliEnv, ROOT, removeDir, runCli, tempDir } from "../helpers/cli.ts";
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
@@ -24,11 +24,10 @@ describe("shell completion", () => {
   const scripts: Record<string, string> = {};
   let env: Record<string, string>;
   before(async () => {
-    // `entourage` on PATH, as after a global install, for the run ids the scripts ask it for.
+    // `entourage` on PATH, as after a global install (a link to the launcher), for the run ids the scripts ask it for.
     const bin = join(home, "bin");
     mkdirSync(bin);
-    writeFileSync(join(bin, "entourage"), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
-    chmodSync(join(bin, "entourage"), 0o755);
+    symlinkSync(join(ROOT, "bin", "entourage"), join(bin, "entourage"));
     env = cliEnv(home, { PATH: `${bin}:${process.env.PATH}` });
     // One run in the store: its id is what `show <Tab>` must offer.
     execFileSync(process.execPath, [BIN, "demo", "--json", "--no-server"], { env, stdio: "ignore" });
@@ -62,11 +61,16 @@ describe("shell completion", () => {
         .trim()
         .split("\n");
     assert.deepEqual(complete("entourage", "ru"), ["run", "runs"]);
+    assert.deepEqual(complete("entourage", "ac"), ["acp"]);
+    assert.ok(complete("entourage", "acp", "--appr").includes("--approval"), "acp takes the run flags");
     assert.deepEqual(complete("entourage", "memory", "re"), ["review"]);
     assert.deepEqual(complete("entourage", "run", "--approval", "ask"), ["ask-risky", "ask-all"]);
     assert.ok(complete("entourage", "run", "--sa").includes("--sandbox"));
     assert.deepEqual(complete("entourage", "completion", "z"), ["zsh"]);
     assert.ok(complete("entourage", "show", "").includes(runId()), "offers the runs in the store");
+    assert.deepEqual(complete("entourage", "ev"), ["eval"]);
+    assert.deepEqual(complete("entourage", "eval", "--mode", "d"), ["dynamic"]);
+    assert.ok(complete("entourage", "eval", "--con").includes("--concurrency"));
   });
 
   it("fish: the same, through fish's own completion", { skip: shellMissing("fish") }, () => {
@@ -77,6 +81,7 @@ describe("shell completion", () => {
         .split("\n")
         .map((l) => l.split("\t")[0]);
     assert.deepEqual(complete("entourage ru"), ["run", "runs"]);
+    assert.deepEqual(complete("entourage ac"), ["acp"]);
     assert.deepEqual(complete("entourage run --approval ask").sort(), ["ask-all", "ask-risky"]);
     assert.ok(complete("entourage show ").includes(runId()));
   });

@@ -73,7 +73,8 @@ describe("entourage demo on a terminal: the guided tour", {
     assert.match(out, /✔ succeeded/);
     // Two stops, not one per test run: the later `npm test` runs were allowed by the tour's rule.
     assert.equal(out.split("? allow run_command npm test").length - 1, 1, out);
-    assert.match(out, /See the change: npx entourage diff run_\w+/);
+    // Not run through npx here (the environment has no npm_command): the hints name the plain command.
+    assert.match(out, /\nSee the change: entourage diff run_\w+/);
   });
 });
 
@@ -86,6 +87,21 @@ describe("entourage demo without a terminal", () => {
       assert.match(run.stdout, /plan approved by auto/);
       assert.doesNotMatch(run.stdout, /guided tour|approval needed/);
       assert.match(run.stdout, /✔ succeeded/);
+      assert.match(run.stdout, /next: entourage diff run_\w+ {2}· {2}entourage apply run_\w+/);
+      assert.match(run.stdout, /\nSee the change: entourage diff run_\w+/);
+    } finally {
+      removeDir(home);
+    }
+  });
+
+  it("through npx (npm exec), the hints say `npx entourage`", async () => {
+    const home = tempDir("home");
+    try {
+      const run = await runCli(["demo", "--no-server"], { env: cliEnv(home, { npm_command: "exec" }) });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /next: npx entourage diff run_\w+ {2}· {2}npx entourage apply run_\w+/);
+      assert.match(run.stdout, /See the change: npx entourage diff run_\w+/);
+      assert.match(run.stdout, /With a real model: npx entourage run/);
     } finally {
       removeDir(home);
     }

@@ -2,7 +2,7 @@
 /**
  * Runs the fake model server as its own process, for end-to-end tests of the built CLI:
  *
- *   node test/fake-llm/main.ts --scenario FILE [--port N] [--record FILE]
+ *   node test/fake-llm/main.ts --scenario FILE [--port N] [--record FILE] [--per-conversation]
  *
  * Prints `listening http://127.0.0.1:PORT` on stdout once ready; with --record, appends each request as
  * one JSON line. Stops on SIGINT/SIGTERM; scenario failures (expectation mismatches, exhaustion) are
@@ -17,11 +17,12 @@ const { values } = parseArgs({
     scenario: { type: "string" },
     port: { type: "string", default: "0" },
     record: { type: "string" },
+    "per-conversation": { type: "boolean", default: false },
   },
 });
 
 if (!values.scenario) {
-  process.stderr.write("usage: main.ts --scenario FILE [--port N] [--record FILE]\n");
+  process.stderr.write("usage: main.ts --scenario FILE [--port N] [--record FILE] [--per-conversation]\n");
   process.exit(2);
 }
 
@@ -31,6 +32,7 @@ if (record) writeFileSync(record, "");
 const server = await startFakeModelServer({
   scenario: values.scenario,
   port: Number(values.port),
+  perConversation: values["per-conversation"],
   onRequest: record
     ? (r) =>
         appendFileSync(

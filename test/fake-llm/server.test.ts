@@ -244,6 +244,37 @@ describe("expectations, exhaustion and recording", () => {
     assert.equal(server.remainingTurns(), 1);
   });
 
+  test("per conversation, turns with `match` make one script per conversation, whatever the order", async () => {
+    const server = await startFakeModelServer({
+      perConversation: true,
+      scenario: [
+        { match: "task A", text: "A first" },
+        { match: "task B", text: "B first" },
+        { match: "task A", text: "A second" },
+        { match: "task B", text: "B second" },
+        { text: "shared last" },
+      ],
+    });
+    servers.push(server);
+    const answer = async (messages: unknown[]) => {
+      const res = await post(`${server.baseUrl}/chat/completions`, { messages });
+      return (await res.json()).choices[0].message.content as string;
+    };
+    const a = { role: "user", content: "do task A" };
+    const b = { role: "user", content: "do task B" };
+    const said = (content: string) => ({ role: "assistant", content });
+    assert.equal(await answer([b]), "B first");
+    assert.equal(await answer([a]), "A first");
+    assert.equal(await answer([b, said("B first")]), "B second");
+    assert.equal(await answer([a, said("A first")]), "A second");
+    assert.equal(await answer([a, said("A first"), said("A second")]), "shared last");
+    assert.equal(await answer([b, said("B first"), said("B second")]), "shared last");
+    const exhausted = await post(`${server.baseUrl}/chat/completions`, {
+      messages: [b, said("B first"), said("B second"), said("shared last")],
+    });
+    assert.equal(exhausted.status, 500);
+  });
+
   test("a scenario with a misspelt key is rejected with the field's path", () => {
     assert.throws(
       () => parseScenario([{ text: "a", stallAfterChunk: 2 }]),

@@ -93,6 +93,8 @@ export interface FakeModelServerOptions {
    * Serve every conversation the scenario from its start: a request gets the turn numbered by how many
    * answers of the model its messages already hold. Many runs can then share one server, in any order, and
    * a resumed run (which sends its conversation again) gets the turn it is at — as a real model would.
+   * Turns with `match` belong only to conversations whose requests contain that text, so one scenario
+   * can hold a script per task (`entourage eval` runs several at once).
    */
   perConversation?: boolean;
 }
@@ -135,11 +137,12 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
   let next = 0;
   const used = new Set<number>();
   const pickTurn = (body: unknown, api: WireApi): number | undefined => {
-    if (options.perConversation) {
-      const index = answersSoFar(api, body);
-      return index < turns.length ? index : undefined;
-    }
     const text = JSON.stringify(body);
+    if (options.perConversation) {
+      // The conversation's script: the turns whose `match` its request contains, and those without one.
+      const script = turns.flatMap((t, i) => (t.match === undefined || text.includes(t.match) ? [i] : []));
+      return script[answersSoFar(api, body)];
+    }
     for (let i = next; i < turns.length; i++) {
       if (used.has(i)) continue;
       const match = turns[i]!.match;

@@ -378,6 +378,7 @@ export const SAMPLES: { [T in EventType]: Sample<T>[] } = {
     },
   ],
   "run.forked": [{ data: { newRunId: "run_def", atSeq: 12, guidance: "try the other fix" } }],
+  "run.reopened": [{ data: { request: "Also handle leap years", by: "acp" } }],
   "run.finished": [
     { data: { status: "succeeded", summary: "Fixed the parser.\nAll 12 tests pass." }, time: 14_200 },
   ],

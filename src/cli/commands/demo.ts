@@ -7,6 +7,7 @@ import { chooseSandbox, detectMounts, home, type MountConfig, mountsRef, runDir 
 import { createScriptedDemoModel } from "../demo-model.ts";
 import { demoTour, TOUR_PACE } from "../demo-tour.ts";
 import { reportError } from "../terminal/exit.ts";
+import { selfCommand } from "../terminal/render.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 import { startRun } from "./run.ts";
 
@@ -104,8 +105,9 @@ export async function demoCommand(flags: {
       guide: tour ? demoTour(makeStyle(colorEnabled(process.stdout))) : undefined,
     });
     if (!flags.json) {
+      const self = selfCommand();
       process.stdout.write(
-        `\nThe sample repo is ${repo} — untouched so far.\nSee the change: npx entourage diff ${runId}\nApply it:      npx entourage apply ${runId}\nWith a real model: npx entourage run "<task>" --repo <your repo>\n`,
+        `\nThe sample repo is ${repo} — untouched so far.\nSee the change: ${self} diff ${runId}\nApply it:      ${self} apply ${runId}\nWith a real model: ${self} run "<task>" --repo <your repo>\n`,
       );
     }
     return code;

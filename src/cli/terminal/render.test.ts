@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sampleLog } from "../../../test/support/event-samples.ts";
 import { describeEvent, type EntourageEvent, EventContext, type NewEvent } from "../../core/index.ts";
-import { describeArgs, TerminalRenderer } from "./render.ts";
+import { describeArgs, nextSteps, selfCommand, TerminalRenderer } from "./render.ts";
 import { makeStyle } from "./style.ts";
 
 const RUN = "run_abc";
@@ -537,5 +537,21 @@ describe("describeArgs", () => {
     const long = describeArgs("run_command", { command: "x".repeat(200) });
     assert.equal(long.length, 118);
     assert.ok(long.endsWith("…"));
+  });
+});
+
+describe("the command the hints tell the person to type", () => {
+  it("is `npx entourage` through npm exec and `entourage` otherwise (a global install, npm test)", () => {
+    assert.equal(selfCommand({ npm_command: "exec" }), "npx entourage");
+    assert.equal(selfCommand({}), "entourage");
+    assert.equal(selfCommand({ npm_command: "test" }), "entourage");
+    assert.equal(
+      nextSteps("run_abc", "succeeded", 1, selfCommand({ npm_command: "exec" })),
+      "next: npx entourage diff run_abc  ·  npx entourage apply run_abc",
+    );
+    assert.equal(
+      nextSteps("run_abc", "failed", 0, "entourage"),
+      'next: entourage show run_abc (why)  ·  entourage fork run_abc "<guidance>" (try again)',
+    );
   });
 });

@@ -166,6 +166,7 @@ export class TerminalRenderer {
       this.line(
         `${s.dim("image")} ${d.sandbox.image}${d.sandbox.imageReason ? s.dim(` (${d.sandbox.imageReason})`) : ""}`,
       );
+    if (d.eval) this.line(`${s.dim("eval")} ${d.eval.id} ${s.dim("· task")} ${d.eval.instanceId}`);
     this.line(`${s.dim("task")} ${d.task}`);
     this.line(
       `${s.dim("repo")} ${d.repo} ${s.dim(`(untouched until you apply; work happens in ${d.workspace})`)}`,
@@ -289,18 +290,32 @@ export class TerminalRenderer {
 }
 
 /**
+ * How the person typed the command, for the hints that tell them what to type next: `npx entourage` when it runs
+ * through npm exec (`npx entourage …` in a checkout or a project that has it as a dependency), else `entourage`
+ * (a global install, a link on PATH).
+ */
+export function selfCommand(env: NodeJS.ProcessEnv = process.env): string {
+  return env.npm_command === "exec" ? "npx entourage" : "entourage";
+}
+
+/**
  * The hint after a run's outcome, fitted to it: review and apply a change that succeeded; nothing to apply
  * when nothing changed; for a run that did not succeed, the log that says why, a fork to try again with
  * guidance (a finished run cannot be resumed), and the change so far if there is one.
  */
-export function nextSteps(runId: string, outcome: string, changedFiles: number | undefined): string {
+export function nextSteps(
+  runId: string,
+  outcome: string,
+  changedFiles: number | undefined,
+  self: string = selfCommand(),
+): string {
   const changed = changedFiles !== undefined && changedFiles > 0;
   if (outcome === "succeeded")
     return changed
-      ? `next: entourage diff ${runId}  ·  entourage apply ${runId}`
-      : `nothing changed, nothing to apply  ·  the whole log: entourage show ${runId}`;
-  const parts = [`entourage show ${runId} (why)`, `entourage fork ${runId} "<guidance>" (try again)`];
-  if (changed) parts.push(`entourage diff ${runId} (the change so far)`);
+      ? `next: ${self} diff ${runId}  ·  ${self} apply ${runId}`
+      : `nothing changed, nothing to apply  ·  the whole log: ${self} show ${runId}`;
+  const parts = [`${self} show ${runId} (why)`, `${self} fork ${runId} "<guidance>" (try again)`];
+  if (changed) parts.push(`${self} diff ${runId} (the change so far)`);
   return `next: ${parts.join("  ·  ")}`;
 }
 

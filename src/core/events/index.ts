@@ -30,6 +30,7 @@ export const eventSchemas = [
   run.runAttached,
   run.runRouted,
   run.modelChanged,
+  run.runReopened,
   extension.extensionLoaded,
   extension.extensionFailed,
   plan.planProposed,

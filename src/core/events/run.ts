@@ -96,6 +96,8 @@ export const runCreated = defineEvent(
     /** Pipeline mode: agents run as extra phases, by stage (`pipeline.after` in the config). */
     pipeline: z.object({ after: z.partialRecord(pipelineStageSchema, z.array(z.string())) }).optional(),
     forkedFrom: z.object({ runId: z.string(), seq: z.number().int() }).optional(),
+    /** Started by `entourage eval`: the eval's id (its results in ENTOURAGE_HOME/evals/) and the task's id. */
+    eval: z.object({ id: z.string(), instanceId: z.string() }).optional(),
     /**
      * Paths of the checkout the workspace copy left out, and why (nested repositories, submodules, special
      * files, paths below a symlinked directory): at most 100, with `leftOutCount` the full number.
@@ -147,3 +149,11 @@ export const modelChanged = defineEvent(
   "model.changed",
   z.object({ from: modelRefSchema, to: modelRefSchema, by: z.string(), reason: z.string() }),
 );
+
+/**
+ * A finished run (succeeded, failed, cancelled) takes a follow-up request in the same conversation (an editor's
+ * next prompt over ACP): the same run, workspace and log go on. It is followed by `run.status` paused; driving
+ * the run then runs one follow-up phase (the general agent, told the earlier task and outcome) and ends it again
+ * with `diff.ready`, verification and `run.finished`.
+ */
+export const runReopened = defineEvent("run.reopened", z.object({ request: z.string(), by: z.string() }));

@@ -11,6 +11,8 @@ import {
 export interface ApprovalRequest {
   approvalId: string;
   agentId: string;
+  /** The tool call this approval gates (absent for checkpoints such as the plan). */
+  callId?: string;
   tool: string;
   args: unknown;
   risk: Risk;

@@ -11,6 +11,7 @@ import {
   effectiveEvents,
   foldRun,
   type IdGenerator,
+  isTerminal,
   type NewEvent,
   type RunState,
   UserError,
@@ -88,6 +89,41 @@ export async function rewindRun(
     });
     await emitter.flush();
     return { ref: target.ref, label: target.label };
+  } finally {
+    await lease.release();
+  }
+}
+
+/**
+ * Reopens a finished run (succeeded, failed or cancelled) with a follow-up request: logs `run.reopened` and
+ * leaves the run paused, ready to be driven again (like a resume), which runs the follow-up phase
+ * (modes/follow-up.ts) and ends the run once more. Refused while the run is not finished or another process
+ * holds it.
+ */
+export async function reopenRun(
+  store: EventStore,
+  runId: string,
+  followUp: { request: string; by: string },
+): Promise<void> {
+  await readRun(store, runId);
+  if (followUp.request.trim() === "")
+    throw new UserError("empty_task", "The follow-up request is empty: say what to do next.");
+  const lease = await holdLease(store, runId, "entourage reopen", "reopened");
+  try {
+    const state = foldRun(runId, await store.read(runId));
+    if (!isTerminal(state.status)) {
+      throw new UserError(
+        "run_active",
+        `Run ${runId} is ${state.status}, not finished: send the request to it as a message instead.`,
+      );
+    }
+    await lease.store.append(runId, [
+      { type: "run.reopened", data: { request: followUp.request, by: followUp.by } },
+      {
+        type: "run.status",
+        data: { status: "paused", reason: `reopened by ${followUp.by} with a follow-up request` },
+      },
+    ]);
   } finally {
     await lease.release();
   }

@@ -1,0 +1,59 @@
+import { newId, systemClock } from "../../core/index.ts";
+import type { RunControl } from "../../orchestrator/index.ts";
+import type { EventStore } from "../../store/index.ts";
+import { applyJournals, home, runDir } from "../compose.ts";
+import { RUN_SERVER_PORT } from "../remote/run-server.ts";
+import { announceServer } from "../remote/server-discovery.ts";
+
+/**
+ * The HTTP API of an `entourage acp` process on 127.0.0.1, for every run its sessions drive (`runs`, the map
+ * the sessions fill): `entourage attach`, the dashboard and API clients watch and steer them while the editor
+ * does. Each run is announced as this server's, so `attach <run>` finds it.
+ */
+export async function startAcpServer(
+  store: EventStore,
+  runs: Map<string, RunControl>,
+): Promise<{
+  url: string;
+  dashboardUrl: string;
+  announce: (runId: string) => () => void;
+  close: () => Promise<void>;
+}> {
+  const { createApp, listen, loadOrCreateToken } = await import("../../server/index.ts");
+  const host = "127.0.0.1";
+  const app = createApp({
+    store,
+    runs,
+    clock: systemClock,
+    ids: newId,
+    token: loadOrCreateToken(home()),
+    workspaceDir: (id) => runDir(id).workspace,
+    applyJournals: applyJournals(),
+    options: { host },
+  });
+  const port = Number(process.env.ENTOURAGE_PORT) || RUN_SERVER_PORT;
+  const listening = await listen(app, { host, port, fallbackToFreePort: true });
+  const announced = new Set<() => void>();
+  return {
+    url: listening.url,
+    dashboardUrl: app.loginUrl(listening.url),
+    announce: (runId) => {
+      const undo = announceServer(home(), {
+        url: listening.url,
+        pid: process.pid,
+        kind: "run",
+        runId,
+        startedAt: Date.now(),
+      });
+      announced.add(undo);
+      return () => {
+        announced.delete(undo);
+        undo();
+      };
+    },
+    close: async () => {
+      for (const undo of announced) undo();
+      await listening.close();
+    },
+  };
+}
