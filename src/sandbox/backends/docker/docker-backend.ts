@@ -82,7 +82,7 @@ import { addedGroups, type Identity, identity } from "./identity.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
 import { KILL_GRACE_MS, killInContainer } from "./kill.ts";
-import { reviveIfDead } from "./revive.ts";
+import { reviveIfDead, whenStopped } from "./revive.ts";
 import {
   strandedNote,
   WorkspaceSync,
@@ -274,7 +274,7 @@ class DockerSandbox implements Sandbox {
     this.#returnWorkspace = init.returnWorkspace;
     this.#sync = init.sync;
     this.#preload = init.preload;
-    this.#died = this.#watch();
+    this.#died = whenStopped(this.#container);
     // On a remote engine the host workspace keeps its owner: only the container's copy is the sandbox uid's.
     if (init.user.lend && !init.sync) this.runAs = { uid: init.user.uid, gid: init.user.gid };
   }
@@ -476,15 +476,22 @@ class DockerSandbox implements Sandbox {
     const run = async (): Promise<ExecResult> => {
       let stream: Duplex | undefined;
       try {
-        const exec = await this.#container.exec({
-          Cmd: wrapCommand(id, argv, this.spec.limits.cpuSeconds, this.spec.limits.diskBytes),
-          Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
-          User: this.#user,
-          WorkingDir: cwd,
-          AttachStdin: hasStdin,
-          AttachStdout: true,
-          AttachStderr: true,
-          Tty: false,
+        const create = () =>
+          this.#container.exec({
+            Cmd: wrapCommand(id, argv, this.spec.limits.cpuSeconds, this.spec.limits.diskBytes),
+            Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+            User: this.#user,
+            WorkingDir: cwd,
+            AttachStdin: hasStdin,
+            AttachStdout: true,
+            AttachStderr: true,
+            Tty: false,
+          });
+        // A container that died before this command (after the last one ended) is started again first: the
+        // command then runs, with the note in its output.
+        const exec = await create().catch(async (error: unknown) => {
+          if (await this.#revived(output).catch(() => false)) return create();
+          throw error;
         });
         stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
         const socket = stream;
@@ -550,16 +557,9 @@ class DockerSandbox implements Sandbox {
     if (this.#destroyed) return false;
     const note = await reviveIfDead(this.#container, { ...this.spec.limits, runtime: this.spec.runtime });
     if (note === undefined) return false;
-    this.#died = this.#watch();
+    this.#died = whenStopped(this.#container);
     output.push("stderr", note);
     return true;
-  }
-
-  #watch(): Promise<void> {
-    return this.#container.wait({ condition: "not-running" }).then(
-      () => {},
-      () => new Promise<void>(() => {}),
-    );
   }
 
   /** Kills command `id`'s processes (all of them when it is the only command). */

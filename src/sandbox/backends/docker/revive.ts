@@ -43,3 +43,11 @@ export async function reviveIfDead(
       : ` ${why}`;
   return `\n[entourage: the sandbox${whose}; it was killed with every process in it and started again: the workspace is as the command left it, /tmp and HOME are empty]\n`;
 }
+
+/** Settles when the container stops (never, when the engine cannot say). */
+export function whenStopped(container: Docker.Container): Promise<void> {
+  return container.wait({ condition: "not-running" }).then(
+    () => {},
+    () => new Promise<void>(() => {}),
+  );
+}
