@@ -15,8 +15,8 @@ describe("containerLimits", () => {
     const limits = containerLimits({ pids: 24 }, "runsc");
     assert.deepEqual(limits.Ulimits, [{ Name: "nproc", Soft: 24, Hard: 24 }]);
     assert.equal(limits.PidsLimit, gvisorHostTasks(24));
-    // Measured: 37 host tasks idle, about 8 more per process inside.
-    assert.ok(gvisorHostTasks(24) > 37 + 8 * 24);
+    // Measured: a peak of 597 host tasks for 32 processes in a fork-retry loop; the backstop leaves twice that.
+    assert.ok(gvisorHostTasks(32) >= 2 * 597);
   });
 
   it("no limits: no fields", () => {
