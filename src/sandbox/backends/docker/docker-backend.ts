@@ -129,7 +129,6 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
     (options.workspace ?? workspaceTransferFromEnv() ?? (isRemoteEngine(docker) ? "copy" : "mount")) ===
     "copy";
   let pruned: Promise<void> | undefined;
-
   const name = options.name ?? "docker";
   return {
     name,
@@ -247,8 +246,8 @@ class DockerSandbox implements Sandbox {
   /** Set for a remote engine: the workspace travels to the container and back around each command. */
   readonly #sync: WorkspaceSync | undefined;
   readonly #preload: string | undefined;
-  /** Settles when the container stops (re-armed when it is started again). */
-  #died: Promise<void>;
+  #died: Promise<void>; // settles when the container stops (re-armed on a restart; destroy aborts it)
+  readonly #watching = new AbortController();
   #execCount = 0;
   #destroyed: Promise<void> | undefined;
 
@@ -274,7 +273,7 @@ class DockerSandbox implements Sandbox {
     this.#returnWorkspace = init.returnWorkspace;
     this.#sync = init.sync;
     this.#preload = init.preload;
-    this.#died = whenStopped(this.#container);
+    this.#died = whenStopped(this.#container, this.#watching.signal);
     // On a remote engine the host workspace keeps its owner: only the container's copy is the sandbox uid's.
     if (init.user.lend && !init.sync) this.runAs = { uid: init.user.uid, gid: init.user.gid };
   }
@@ -557,7 +556,7 @@ class DockerSandbox implements Sandbox {
     if (this.#destroyed) return false;
     const note = await reviveIfDead(this.#container, { ...this.spec.limits, runtime: this.spec.runtime });
     if (note === undefined) return false;
-    this.#died = whenStopped(this.#container);
+    this.#died = whenStopped(this.#container, this.#watching.signal);
     output.push("stderr", note);
     return true;
   }
@@ -580,6 +579,7 @@ class DockerSandbox implements Sandbox {
         Promise.allSettled(running.map((r) => r.done)),
         new Promise((resolve) => setTimeout(resolve, KILL_GRACE_MS + 1000).unref()),
       ]);
+      this.#watching.abort();
       try {
         await this.#container.remove({ force: true, v: true });
       } catch (error) {

@@ -44,9 +44,17 @@ export async function reviveIfDead(
   return `\n[entourage: the sandbox${whose}; it was killed with every process in it and started again: the workspace is as the command left it, /tmp and HOME are empty]\n`;
 }
 
-/** Settles when the container stops (never, when the engine cannot say). */
-export function whenStopped(container: Docker.Container): Promise<void> {
-  return container.wait({ condition: "not-running" }).then(
+/**
+ * Settles when the container stops (never, when the engine cannot say or `signal` aborts the request: the
+ * sandbox's destroy does, so no request to the engine outlives it).
+ */
+export function whenStopped(container: Docker.Container, signal: AbortSignal): Promise<void> {
+  // dockerode takes an abort signal here; its types do not say so.
+  const wait = container.wait as unknown as (opts: {
+    condition: string;
+    abortSignal: AbortSignal;
+  }) => Promise<unknown>;
+  return wait.call(container, { condition: "not-running", abortSignal: signal }).then(
     () => {},
     () => new Promise<void>(() => {}),
   );
