@@ -82,7 +82,7 @@ import { addedGroups, type Identity, identity } from "./identity.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
 import { KILL_GRACE_MS, killInContainer } from "./kill.ts";
-import { reviveIfDead, whenStopped } from "./revive.ts";
+import { reviveIfDead, sleep, whenStopped } from "./revive.ts";
 import {
   strandedNote,
   WorkspaceSync,
@@ -224,7 +224,6 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
     },
   };
 }
-
 interface Running {
   id: string;
   kill: (reason: "abort") => void;
@@ -467,6 +466,7 @@ class DockerSandbox implements Sandbox {
       kill();
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    const killedBy137 = () => result({ exitCode: 137, timedOut: false, killed: true });
     const killedResult = () =>
       timedOut
         ? result({ exitCode: 124, timedOut: true, killed: false })
@@ -514,14 +514,12 @@ class DockerSandbox implements Sandbox {
           return killedResult();
         }
         const code = exitCode ?? 137;
-        if (code === 137 && (await this.#revived(output)))
-          return result({ exitCode: 137, timedOut: false, killed: true });
+        if ((code === 137 || code === 128) && (await this.#revived(output, true))) return killedBy137();
         return result({ exitCode: code, timedOut: false, killed: code === 137 });
       } catch (error) {
         stream?.destroy();
         if (timedOut || aborted || this.#destroyed) return killedResult();
-        if (await this.#revived(output).catch(() => false))
-          return result({ exitCode: 137, timedOut: false, killed: true });
+        if (await this.#revived(output).catch(() => false)) return killedBy137();
         throw new SystemError("sandbox_exec", `docker exec failed: ${errorMessage(error)}`, { cause: error });
       }
     };
@@ -551,9 +549,11 @@ class DockerSandbox implements Sandbox {
     }
   }
 
-  /** The container died under the command (gVisor's kernel OOM-killed): started again, the note in `output`. */
-  async #revived(output: OutputBuffer): Promise<boolean> {
+  /** The container died under the command (gVisor's kernel OOM-killed): started again, the note in `output`.
+   * `settle`: runsc's exec ends (128, "urpc … EOF") a moment before the engine sees the container stop. */
+  async #revived(output: OutputBuffer, settle = false): Promise<boolean> {
     if (this.#destroyed) return false;
+    if (settle && isGvisor(this.spec.runtime)) await Promise.race([this.#died, sleep(1000)]);
     const note = await reviveIfDead(this.#container, { ...this.spec.limits, runtime: this.spec.runtime });
     if (note === undefined) return false;
     this.#died = whenStopped(this.#container, this.#watching.signal);

@@ -59,3 +59,7 @@ export function whenStopped(container: Docker.Container, signal: AbortSignal): P
     () => new Promise<void>(() => {}),
   );
 }
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
