@@ -1,7 +1,7 @@
 /**
  * Sandbox benchmark for `npm run bench`: per-command latency of every backend next to a bare
  * `spawn('sh', ['-c', 'true'])` measured in the same run (and, for docker, next to the Engine API's own
- * exec round trip in the same container), plus sandbox create/destroy times. A backend that is not
+ * exec round trip in the same container; gvisor likewise, on runsc), plus sandbox create/destroy times. A backend that is not
  * available gets a row saying why; then the docker backend on a remote engine beside the local one
  * (sandbox-remote.ts). Timings are printed, never asserted.
  */
@@ -16,6 +16,7 @@ import { connectDocker } from "../src/sandbox/backends/docker/client.ts";
 import {
   createBwrapBackend,
   createDockerBackend,
+  createGvisorBackend,
   createSubprocessBackend,
 } from "../src/sandbox/backends/index.ts";
 import { DEFAULT_LIMITS, type Sandbox, type SandboxBackend, type SandboxSpec } from "../src/sandbox/index.ts";
@@ -26,7 +27,7 @@ type Table = (title: string, rows: Row[]) => void;
 
 const EXEC_RUNS = 100;
 const WARMUP = 10;
-const CREATE_RUNS = { subprocess: 30, bwrap: 30, docker: 10 } as const;
+const CREATE_RUNS = { subprocess: 30, bwrap: 30, docker: 10, gvisor: 10 } as const;
 const GAP_MS = 100;
 const GAP_RUNS = 30;
 
@@ -116,6 +117,7 @@ export async function sandboxBench(table: Table): Promise<void> {
       ["subprocess", createSubprocessBackend()],
       ["bwrap", createBwrapBackend(), "DEFAULT_LIMITS: cgroups, RLIMIT_CPU, setpriv"],
       ["docker", createDockerBackend()],
+      ["gvisor", createGvisorBackend(), "docker on runsc, ptrace platform"],
     ];
     for (const [name, backend, note] of backends) {
       const probe = await backend.probe();
@@ -150,11 +152,14 @@ export async function sandboxBench(table: Table): Promise<void> {
               await plain.destroy();
             }
           }
-          if (name === "docker") {
+          if (name === "docker" || name === "gvisor") {
             const container = (sandbox as unknown as { containerId: string }).containerId;
             const raw = (await connectDocker()).getContainer(container);
             const api = await sample(EXEC_RUNS, () => rawDockerExec(raw));
-            row("docker Engine API exec 'true' (raw, same container)", api);
+            row(
+              `${name === "gvisor" ? "runsc" : "docker"} Engine API exec 'true' (raw, same container)`,
+              api,
+            );
             latency[latency.length - 2]!["p50 ratio"] +=
               ` = ${(measured.stats.p50 / api.stats.p50).toFixed(2)}× raw API`;
           }
@@ -195,7 +200,7 @@ export async function sandboxBench(table: Table): Promise<void> {
     });
     table(
       `Sandbox exec latency (\`true\`; ${EXEC_RUNS} runs after ${WARMUP} warm-up, each next to a bare spawn; ` +
-        "targets: bwrap p50 ≤ 3× bare, docker ≤ 1.5× the raw Engine API exec)",
+        "targets: bwrap p50 ≤ 3× bare, docker and gvisor ≤ 1.5× the raw Engine API exec)",
       latency,
     );
     table("Sandbox create / destroy (p50, DEFAULT_LIMITS)", lifecycle);

@@ -176,6 +176,8 @@ export async function createSandbox(
     image?: string;
     /** The run's disk quota (`workspaceQuotaMb`); none: no quota. */
     diskBytes?: number;
+    /** The run's process cap (`maxProcesses`); none: DEFAULT_LIMITS'. */
+    pids?: number;
   },
 ): Promise<Sandbox> {
   const { createBackend } = await import("../sandbox/backends/index.ts");
@@ -186,6 +188,7 @@ export async function createSandbox(
       ...DEFAULT_LIMITS,
       timeoutMs: options.timeoutMs,
       ...(options.diskBytes !== undefined ? { diskBytes: options.diskBytes } : {}),
+      ...(options.pids !== undefined ? { pids: options.pids } : {}),
     },
     env: options.env,
     dependencies: options.mounts?.dependencies,

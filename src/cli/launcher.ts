@@ -52,6 +52,8 @@ type SandboxOptions = {
   image?: string;
   /** The run's disk quota (workspaceQuotaMb), enforced by every backend. */
   diskBytes?: number;
+  /** The run's process cap (maxProcesses). */
+  pids?: number;
 };
 type ApprovalConfig = Pick<Config, "approvalRules" | "approvalTimeoutSeconds" | "approvalTimeoutDecision">;
 
@@ -69,6 +71,9 @@ export interface RunRequest {
   baseUrl?: string;
   testCommand?: string;
   maxSteps?: number;
+  /** --workspace-quota (MB) and --max-processes. */
+  workspaceQuotaMb?: number;
+  maxProcesses?: number;
   maxTokens?: number;
   maxCostUsd?: number;
   /** Approval rules after the config files' (flags: --allow/--ask/--deny). */
@@ -159,6 +164,8 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       mode: request.mode,
       testCommand: request.testCommand,
       maxSteps: request.maxSteps,
+      workspaceQuotaMb: request.workspaceQuotaMb,
+      maxProcesses: request.maxProcesses,
       maxTokens: request.maxTokens,
       maxCostUsd: request.maxCostUsd,
       approvalRules: request.rules?.length ? request.rules : undefined,
@@ -188,15 +195,16 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
   // once the probe's and the copy's first processes run, it overlaps them instead of preceding them.
   setImmediate(() => model.warmUp?.());
   const [sandboxChoice, workspace] = await bothOrCleanUp(choosing, copying, dirs.root);
-  if (request.image && sandboxChoice.name !== "docker") {
+  const imaged = sandboxChoice.name === "docker" || sandboxChoice.name === "gvisor";
+  if (request.image && !imaged) {
     await rm(dirs.root, { recursive: true, force: true });
     throw new UserError(
       "image_needs_docker",
-      `--image chooses the docker sandbox's image, but this run uses the ${sandboxChoice.name} sandbox: drop --image, or pass --sandbox docker.`,
+      `--image chooses the docker (or gvisor) sandbox's image, but this run uses the ${sandboxChoice.name} sandbox: drop --image, or pass --sandbox docker.`,
     );
   }
   // The docker backend runs an image: the one asked for, else the repository's language image when built.
-  const image = sandboxChoice.name === "docker" ? await chooseDockerImage(config.image, repo) : undefined;
+  const image = imaged ? await chooseDockerImage(config.image, repo) : undefined;
   // A setup command (npm ci, pip install) makes the dependency folders itself, writable, in the workspace.
   const mountConfig = config.setupCommand ? { ...config, dependencyDirs: [] } : config;
   const mounts = await detectMounts(workspace.repo, mountConfig, config.network);
@@ -264,6 +272,7 @@ export async function prepareRun(request: RunRequest): Promise<PreparedRun> {
       mounts,
       image: image?.image,
       diskBytes: config.workspaceQuotaMb * 1024 * 1024,
+      pids: config.maxProcesses,
     },
   };
 }

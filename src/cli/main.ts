@@ -5,7 +5,7 @@ import { setStoreFlag } from "./store-choice.ts";
 import { EXIT, reportError } from "./terminal/exit.ts";
 
 const SANDBOX_HELP =
-  "sandbox backend: bwrap (Linux namespaces, default where it works), docker, or subprocess (NO isolation: commands run as you, on your machine; for development only)";
+  "sandbox backend: bwrap (Linux namespaces, default where it works), docker, gvisor (docker on gVisor's runsc runtime: its own kernel in user space), or subprocess (NO isolation: commands run as you, on your machine; for development only)";
 
 function approvalOption(help = "when to ask before a tool call runs"): Option {
   return new Option("--approval <mode>", help).choices(APPROVAL_MODES);
@@ -55,6 +55,16 @@ function runEngineOptions(cmd: Command): Command {
     .option("--setup <cmd>", "run once in the sandbox before the agents, e.g. 'npm ci' (setupCommand)")
     .option("--setup-network", "give the setup command network access (only it; setupNetwork)")
     .option("--max-steps <n>", "model steps per agent before it is stopped", parsePositiveInt)
+    .option(
+      "--workspace-quota <mb>",
+      "disk the run's commands may fill, in MB (workspaceQuotaMb, default 2048)",
+      parsePositiveInt,
+    )
+    .option(
+      "--max-processes <n>",
+      "processes the run's sandbox may hold at once (maxProcesses, default 512)",
+      parsePositiveInt,
+    )
     .option("--max-tokens <n>", "token budget for the whole run", parsePositiveInt)
     .option("--max-cost <usd>", "cost budget in USD for the whole run", parsePositiveNumber)
     .option(

@@ -110,6 +110,7 @@ async function resumeHolding(
     mounts,
     image: d.sandbox.image,
     diskBytes: config.workspaceQuotaMb * 1024 * 1024,
+    pids: config.maxProcesses,
   };
   const backend = d.sandbox.backend as SandboxBackendName;
   const sandbox = await createSandbox(backend, d.workspace, sandboxOptions);

@@ -57,6 +57,7 @@ describe("loadConfig", () => {
       maxSteps: 50,
       commandTimeoutSeconds: 300,
       workspaceQuotaMb: 2048,
+      maxProcesses: 512,
       modelIdleTimeoutSeconds: 60,
       maxRetries: 5,
       network: "off",

@@ -23,7 +23,10 @@ const ENV_FIELDS: Record<string, keyof Config> = {
   ENTOURAGE_MODE: "mode",
   ENTOURAGE_MAX_COST_USD: "maxCostUsd",
   ENTOURAGE_WORKSPACE_QUOTA_MB: "workspaceQuotaMb",
+  ENTOURAGE_MAX_PROCESSES: "maxProcesses",
 };
+
+const NUMERIC_FIELDS = new Set<keyof Config>(["maxSteps", "maxCostUsd", "workspaceQuotaMb", "maxProcesses"]);
 
 function readLayer(path: string): Record<string, unknown> {
   if (!existsSync(path)) return {};
@@ -74,8 +77,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const [name, field] of Object.entries(ENV_FIELDS)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    layer[field] =
-      field === "maxSteps" || field === "maxCostUsd" || field === "workspaceQuotaMb" ? Number(raw) : raw;
+    layer[field] = NUMERIC_FIELDS.has(field) ? Number(raw) : raw;
   }
   return layer;
 }
@@ -129,6 +131,9 @@ function userSettings(...layers: Partial<Config>[]): UserSettings {
     workspaceQuotaMb:
       layers.findLast((l) => l.workspaceQuotaMb !== undefined)?.workspaceQuotaMb ??
       configSchema.shape.workspaceQuotaMb.parse(undefined),
+    maxProcesses:
+      layers.findLast((l) => l.maxProcesses !== undefined)?.maxProcesses ??
+      configSchema.shape.maxProcesses.parse(undefined),
   };
 }
 

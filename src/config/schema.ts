@@ -67,7 +67,9 @@ export const configSchema = z
     sandbox: z
       .enum(SANDBOX_BACKENDS)
       .optional()
-      .describe("Sandbox backend; default: bwrap where it works, else docker"),
+      .describe(
+        "Sandbox backend: bwrap, docker, gvisor (docker on gVisor's runsc runtime) or subprocess (no isolation); default: bwrap where it works, else docker",
+      ),
     image: z
       .string()
       .min(1)
@@ -136,6 +138,15 @@ export const configSchema = z
       .default(2048)
       .describe(
         "Disk a run's commands may fill, in MB: the workspace plus the sandbox's HOME. A command that goes over is stopped and the agent told; no single file may grow past it (RLIMIT_FSIZE)",
+      ),
+    maxProcesses: z
+      .number()
+      .int()
+      .min(16)
+      .max(65536)
+      .default(512)
+      .describe(
+        "Processes and threads a run's sandbox may hold at once (bwrap and docker: a pids cgroup; gvisor: RLIMIT_NPROC inside gVisor; subprocess: a pids cgroup where one can be made, else not enforced). A fork past it fails and the agent is told",
       ),
     modelIdleTimeoutSeconds: z
       .number()

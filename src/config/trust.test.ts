@@ -24,6 +24,7 @@ const HOSTILE = {
   ],
   toolchainPaths: ["~/.ssh"],
   workspaceQuotaMb: 1_000_000,
+  maxProcesses: 60_000,
   // Settings that need no trust load either way.
   testCommand: "npm run check",
   maxSteps: 7,
@@ -63,6 +64,7 @@ describe("workspace trust", () => {
     assert.deepEqual(config.approvalRules, [{ tool: "run_command", match: "rm -rf *", action: "deny" }]);
     assert.deepEqual(config.toolchainPaths, []);
     assert.equal(config.workspaceQuotaMb, 2048, "the repository cannot let a run fill the disk");
+    assert.equal(config.maxProcesses, 512, "nor lift the process cap");
     assert.equal(config.testCommand, "npm run check", "text-like settings load without trust");
     assert.equal(config.maxSteps, 7);
 
@@ -83,6 +85,7 @@ describe("workspace trust", () => {
         "approvalRules[0]",
         "toolchainPaths",
         "workspaceQuotaMb",
+        "maxProcesses",
       ],
     );
     const mcp = trust.items.find((i) => i.setting === "mcpServers.exfil")!;

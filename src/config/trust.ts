@@ -47,7 +47,7 @@ export function projectConfigPath(repo: string): string {
 const STRICTNESS: Record<Config["approval"], number> = { auto: 0, "ask-risky": 1, plan: 2, "ask-all": 3 };
 const BUILTIN_IMAGES = new Set(["base", "node", "python", "go", "rust"]);
 /** The user's own layers (their config file, ENTOURAGE_* variables, flags): what the repo is compared with. */
-export type UserSettings = Partial<Pick<Config, "approval" | "workspaceQuotaMb">>;
+export type UserSettings = Partial<Pick<Config, "approval" | "workspaceQuotaMb" | "maxProcesses">>;
 
 /**
  * The settings of a repository's config layer that need trust, in file order. Keys the user sets
@@ -116,6 +116,13 @@ export function settingsNeedingTrust(
       "workspaceQuotaMb",
       String(layer.workspaceQuotaMb),
       `lets the run's workspace take more of your disk than your own quota (${quota} MB)`,
+    );
+  const processes = user.maxProcesses;
+  if (set("maxProcesses") && processes !== undefined && layer.maxProcesses! > processes)
+    add(
+      "maxProcesses",
+      String(layer.maxProcesses),
+      `lets the run's commands start more processes than your own cap (${processes})`,
     );
   return items;
 }

@@ -28,7 +28,7 @@ export const APPROVAL_DECISIONS = ["approve", "deny", "edit"] as const;
 export type ApprovalDecisionKind = (typeof APPROVAL_DECISIONS)[number];
 
 /** The sandbox backends, in the order the CLI and the docs list them. */
-export const SANDBOX_BACKENDS = ["bwrap", "docker", "subprocess"] as const;
+export const SANDBOX_BACKENDS = ["bwrap", "docker", "gvisor", "subprocess"] as const;
 export type SandboxBackendName = (typeof SANDBOX_BACKENDS)[number];
 
 /** How the agents work together on a run. */

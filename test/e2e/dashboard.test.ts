@@ -94,6 +94,11 @@ describe("dashboard in a browser", { skip, timeout: 300_000 }, () => {
       await page.getByLabel("Repository").fill(s.repo);
       await page.getByLabel("Mode").selectOption("single");
       await page.getByLabel("Approval").selectOption("auto");
+      const sandboxes = await page.getByLabel("Sandbox").locator("option").allTextContents();
+      assert.ok(
+        sandboxes.includes("gVisor (docker + runsc)"),
+        `the form offers gVisor: ${sandboxes.join(", ")}`,
+      );
       await page.getByLabel("Sandbox").selectOption("subprocess");
       await page.getByRole("button", { name: "Start run" }).click();
       await page.waitForURL(/\/runs\/run_\w+$/);

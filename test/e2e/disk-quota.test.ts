@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
-import { createBwrapBackend } from "../../src/sandbox/backends/index.ts";
+import { createBackend } from "../../src/sandbox/backends/index.ts";
 import { startFakeModelServer } from "../fake-llm/server.ts";
 import { cliEnv, makeSampleRepo, removeDir, runCli, tempDir } from "../helpers/cli.ts";
 import { missingDependency } from "../support/sandbox/sandbox.conformance-support.ts";
@@ -44,20 +44,20 @@ function scenario() {
   ];
 }
 
-/** bwrap works on this machine; otherwise the test is skipped (failed under ENTOURAGE_CI=1). */
-async function bwrapWorksHere(t: TestContext): Promise<boolean> {
-  const probe = await createBwrapBackend().probe();
+/** The backend works on this machine; otherwise the test is skipped (failed under ENTOURAGE_CI=1). */
+async function worksHere(t: TestContext, name: "bwrap" | "docker" | "gvisor"): Promise<boolean> {
+  const probe = await createBackend(name).probe();
   if (probe.available) return true;
-  missingDependency(t, `bwrap unavailable: ${probe.reason}`);
+  missingDependency(t, `${name} unavailable: ${probe.reason}`);
   return false;
 }
 
 const ended = (events: DbEvent[]) => events.filter((e) => e.type === "tool.call.ended");
 
-for (const sandbox of ["subprocess", "bwrap"] as const) {
+for (const sandbox of ["subprocess", "bwrap", "docker", "gvisor"] as const) {
   describe(`the disk quota (${sandbox})`, () => {
     it("stops `dd` and a many-files loop at the quota, tells the model and the views, and lets cleaning up run", async (t) => {
-      if (sandbox === "bwrap" && !(await bwrapWorksHere(t))) return;
+      if (sandbox !== "subprocess" && !(await worksHere(t, sandbox))) return;
       const home = tempDir("quota-home");
       const repo = makeSampleRepo();
       const server = await startFakeModelServer({ scenario: scenario() });

@@ -20,10 +20,12 @@ const escapes: ContainmentProbe[] = [
   "host-processes",
   "host-tcp",
   "dns",
-  "fork-bomb",
   "memory-bomb",
   "dependency-write", // linked, not mounted: commands write through the link into the user's folder
 ];
+// The process cap holds where this process may create a pids cgroup (root here, or a delegated cgroup).
+const pids = (await createSubprocessBackend().probe()).details?.pids ?? "";
+if (!pids.startsWith("enforced")) escapes.push("fork-bomb");
 if (existsSync("/var/run/docker.sock") || existsSync("/run/docker.sock")) escapes.push("docker-socket");
 if (root) escapes.push("remount-root", "root-or-caps");
 if (!findExecutable("prlimit")) escapes.push("cpu-time");

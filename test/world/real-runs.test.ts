@@ -109,8 +109,11 @@ async function assertFixedAndApplied(run: WorldRun): Promise<void> {
   assert.equal(tests.exitCode, 0, `after apply the repository's own tests pass:\n${tests.output}`);
 }
 
-/** The sandboxes each language case runs in: bwrap on the user's toolchain, docker on the language image. */
-const SANDBOXES = ["bwrap", "docker"] as const;
+/**
+ * The sandboxes each language case runs in: bwrap on the user's toolchain, docker and gvisor (docker on
+ * gVisor's runsc) on the language image.
+ */
+const SANDBOXES = ["bwrap", "docker", "gvisor"] as const;
 
 const CASES: { kind: WorldRepoKind; persona: Persona; what: string; only?: string }[] = [
   { kind: "mocha", persona: { planInText: true, forgetFinish: true }, what: "plan in text, no finish" },
@@ -136,7 +139,7 @@ for (const sandbox of SANDBOXES) {
         // Debian bookworm's nodejs (the node image) is 18; mocha 12 and vitest 4 need Node >= 20, so JS
         // repositories run in the base image, whose Node is current (chosen explicitly, as a user would).
         const js = c.kind === "mocha" || c.kind === "vitest";
-        const extra = sandbox === "docker" && js ? ["--image", "base"] : [];
+        const extra = sandbox !== "bwrap" && js ? ["--image", "base"] : [];
         const run = await worldRun(c.kind, { persona: c.persona, sandbox, extra });
         await assertFixedAndApplied(run);
         const fallbacks = ofType(run, "protocol.fallback").map((e) => e.data.kind);

@@ -79,7 +79,9 @@ async function repoReport(repoDir: string, available: readonly SandboxBackendNam
     const report: SandboxReport = { backend, available: true, tools: {} };
     try {
       const image =
-        backend === "docker" ? await chooseDockerImage(config.image, root).catch(() => undefined) : undefined;
+        backend === "docker" || backend === "gvisor"
+          ? await chooseDockerImage(config.image, root).catch(() => undefined)
+          : undefined;
       if (image) report.image = `${image.image} (${image.reason})`;
       const sandbox = await createSandbox(backend, scratch, {
         network: "off",

@@ -35,6 +35,8 @@ export interface RunFlags {
   setup?: string;
   setupNetwork?: boolean;
   maxSteps?: number;
+  workspaceQuota?: number;
+  maxProcesses?: number;
   maxTokens?: number;
   maxCost?: number;
   allow?: string[];
@@ -65,6 +67,8 @@ export async function runCommand(task: string, flags: RunFlags): Promise<number>
       setupCommand: flags.setup,
       setupNetwork: flags.setupNetwork ? "on" : undefined,
       maxSteps: flags.maxSteps,
+      workspaceQuotaMb: flags.workspaceQuota,
+      maxProcesses: flags.maxProcesses,
       maxTokens: flags.maxTokens,
       maxCostUsd: flags.maxCost,
       rules: flagRules(flags),

@@ -7,18 +7,22 @@ import { UserError } from "../../core/index.ts";
 import type { SandboxBackend, SandboxBackendName } from "../sandbox.ts";
 import { type BwrapBackendOptions, createBwrapBackend } from "./bwrap/bwrap-backend.ts";
 import { createDockerBackend, type DockerBackendOptions } from "./docker/docker-backend.ts";
+import { createGvisorBackend, type GvisorBackendOptions } from "./docker/gvisor-backend.ts";
 import { createSubprocessBackend, type SubprocessBackendOptions } from "./subprocess/subprocess-backend.ts";
 
 export type { BwrapBackendOptions } from "./bwrap/bwrap-backend.ts";
 export { createBwrapBackend } from "./bwrap/bwrap-backend.ts";
 export type { DockerBackendOptions } from "./docker/docker-backend.ts";
 export { createDockerBackend } from "./docker/docker-backend.ts";
+export type { GvisorBackendOptions } from "./docker/gvisor-backend.ts";
+export { createGvisorBackend, GVISOR_RUNTIME } from "./docker/gvisor-backend.ts";
 export type { SubprocessBackendOptions } from "./subprocess/subprocess-backend.ts";
 export { createSubprocessBackend } from "./subprocess/subprocess-backend.ts";
 
 export interface BackendOptions {
   bwrap?: BwrapBackendOptions;
   docker?: DockerBackendOptions;
+  gvisor?: GvisorBackendOptions;
   subprocess?: SubprocessBackendOptions;
 }
 
@@ -27,6 +31,7 @@ export const backends: Partial<Record<SandboxBackendName, (options?: BackendOpti
   subprocess: (options) => createSubprocessBackend(options?.subprocess),
   bwrap: (options) => createBwrapBackend(options?.bwrap),
   docker: (options) => createDockerBackend(options?.docker),
+  gvisor: (options) => createGvisorBackend(options?.gvisor),
 };
 
 /** The backend called `name`; a UserError naming the ones that exist when there is none. */

@@ -25,6 +25,13 @@ export function commandRisk(command: string): Risk {
   return "execute";
 }
 
+/**
+ * What a failed fork prints (EAGAIN at the process cap): bash, dash, Python, Node, Go and Rust's words for it.
+ * Every backend's cap makes fork fail rather than kill, so the command's own output is where it shows.
+ */
+const FORK_FAILED =
+  /fork: (retry: )?Resource temporarily unavailable|Cannot fork|can't fork|BlockingIOError: \[Errno 11\]|spawn EAGAIN|fork\/exec .*resource temporarily unavailable|failed to spawn thread|Resource temporarily unavailable \(os error 11\)/i;
+
 export const runCommandTool = defineTool({
   name: "run_command",
   description: readFileSync(new URL("./run-command.md", import.meta.url), "utf8").trim(),
@@ -74,12 +81,17 @@ export const runCommandTool = defineTool({
         : result.killed
           ? `was killed (exit ${result.exitCode}; out of memory or a process limit)`
           : `exit code ${result.exitCode}`;
+    const pids = ctx.sandbox.spec.limits.pids;
+    const forkFailed = pids !== undefined && FORK_FAILED.test(result.output);
+    const processNote = forkFailed
+      ? `\n[a fork failed: the sandbox allows at most ${pids} processes and threads at once (maxProcesses); end background processes you started, or run fewer in parallel (e.g. -j2, --maxWorkers=2)]`
+      : "";
     const dropped = result.outputTruncated
       ? "\n[the sandbox dropped part of the output: it exceeded the output cap]"
       : "";
     const body = result.output.length > 0 ? result.output : "(no output)";
     return {
-      output: `$ ${input.command}\n${status} · ${result.durationMs} ms\n${body}${dropped}`,
+      output: `$ ${input.command}\n${status} · ${result.durationMs} ms\n${body}${dropped}${processNote}`,
       isError: result.exitCode !== 0 || quota !== undefined,
       metadata: {
         exitCode: result.exitCode,
@@ -87,6 +99,7 @@ export const runCommandTool = defineTool({
         killed: result.killed,
         durationMs: result.durationMs,
         ...(quota ? { diskQuota: quota } : {}),
+        ...(forkFailed ? { processLimit: pids } : {}),
       },
       changed: "unknown",
     };

@@ -211,9 +211,12 @@ export function runSandboxConformance(
         sh(
           `sleep ${marker} & (${beat("bg.beat")}) & setsid sh -c '${beat("setsid.beat")}' & ` +
             // double fork: the subshell exits at once, its child is re-parented (to init or a subreaper)
-            `(sh -c '${beat("double.beat")}' &) ; (setsid sh -c 'sleep ${marker}' &) ; sleep ${marker}`,
+            `(sh -c '${beat("double.beat")}' &) ; (setsid sh -c 'sleep ${marker}' &) ; ` +
+            // Every child has started before the timeout fires (gVisor under load needs more than 600 ms).
+            "while [ ! -e bg.beat ] || [ ! -e setsid.beat ] || [ ! -e double.beat ]; do sleep 0.05; done; " +
+            `sleep ${marker}`,
         ),
-        { timeoutMs: 600 },
+        { timeoutMs: 2000 },
       );
       assert.equal(result.exitCode, 124);
       assert.equal(result.timedOut, true);

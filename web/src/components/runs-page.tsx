@@ -30,6 +30,7 @@ const APPROVAL_LABELS = {
 const SANDBOX_LABELS = {
   bwrap: "bwrap (namespaces)",
   docker: "docker",
+  gvisor: "gVisor (docker + runsc)",
   subprocess: "subprocess — no isolation",
 } satisfies Choice<"sandbox">;
 

@@ -44,6 +44,8 @@ import type {
 } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
 import { toolchainEnv } from "../../toolchain.ts";
+import { createCgroupSession, destroyCgroupSession, readOomKills } from "../shared/cgroup.ts";
+import { type CgroupLimits, type CgroupSessionPlan, neededControllers } from "../shared/cgroup-plan.ts";
 import {
   checkDependencies,
   checkToolchainDirs,
@@ -70,8 +72,6 @@ import {
   makeProfile,
   probeHost,
 } from "./bwrap-host.ts";
-import { createCgroupSession, destroyCgroupSession, readOomKills } from "./cgroup.ts";
-import { type CgroupLimits, type CgroupSessionPlan, neededControllers } from "./cgroup-plan.ts";
 import { sessionName, stateDirPrefix, trackSession } from "./stale-sessions.ts";
 import { prepareEtcDir } from "./system-entries.ts";
 

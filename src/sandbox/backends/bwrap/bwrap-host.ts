@@ -12,6 +12,18 @@ import path from "node:path";
 import { errorMessage } from "../../../core/index.ts";
 import type { BackendProbe } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
+import {
+  createCgroupSession,
+  destroyCgroupSession,
+  detectCgroupLayout,
+  prepareCgroupBase,
+} from "../shared/cgroup.ts";
+import {
+  type CgroupController,
+  type CgroupLayout,
+  describeLayout,
+  missingControllers,
+} from "../shared/cgroup-plan.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { runProcess } from "../shared/run-process.ts";
 import { isWithin } from "../shared/workspace-path.ts";
@@ -22,18 +34,6 @@ import {
   type SandboxIdentity,
   type SystemEntry,
 } from "./bwrap-args.ts";
-import {
-  createCgroupSession,
-  destroyCgroupSession,
-  detectCgroupLayout,
-  prepareCgroupBase,
-} from "./cgroup.ts";
-import {
-  type CgroupController,
-  type CgroupLayout,
-  describeLayout,
-  missingControllers,
-} from "./cgroup-plan.ts";
 import { sweepStaleSessions } from "./stale-sessions.ts";
 import { detectSystemEntries, prepareEtcDir } from "./system-entries.ts";
 

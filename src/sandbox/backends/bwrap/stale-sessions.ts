@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { CgroupLayout } from "./cgroup-plan.ts";
+import type { CgroupLayout } from "../shared/cgroup-plan.ts";
 
 /**
  * Sessions a process did not destroy (it crashed, or forgot): every session's cgroup leaf and state dir

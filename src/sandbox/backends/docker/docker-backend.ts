@@ -67,6 +67,8 @@ import {
   LABEL_WORKSPACE,
   pingDocker,
 } from "./client.ts";
+import { containerLimits, isGvisor } from "./container-limits.ts";
+import { containerMounts } from "./container-mounts.ts";
 import { demuxOutput } from "./demux.ts";
 import {
   assertReadableBy,
@@ -76,9 +78,11 @@ import {
 } from "./dependency-mounts.ts";
 import { buildHint, checkRuntime, exitCodeOf, ownContainerId, pruneStaleSandboxes } from "./engine-checks.ts";
 import { EXEC_MARKER_VAR, keeperCommand, wrapCommand } from "./exec-script.ts";
+import { addedGroups, type Identity, identity } from "./identity.ts";
 import { IMAGE_SANDBOX_USER, inspectImage } from "./image.ts";
 import { IMAGE_LANGUAGES, IMAGE_RECIPES, resolveImageName } from "./image-recipes.ts";
 import { KILL_GRACE_MS, killInContainer } from "./kill.ts";
+import { reviveIfDead, sleep, whenStopped } from "./revive.ts";
 import {
   strandedNote,
   WorkspaceSync,
@@ -105,6 +109,12 @@ export interface DockerBackendOptions {
    * host's engine through a mounted socket needs `copy`: the engine cannot see the container's paths.
    */
   workspace?: WorkspaceTransfer;
+  /** OCI runtime of every sandbox whose spec names none (`runsc` for gVisor). Default: the engine's (runc). */
+  runtime?: string;
+  /** The name sandboxes report (`gvisor` when the runtime is runsc). Default `docker`. */
+  name?: "docker" | "gvisor";
+  /** A host shared object bound read-only at `target` and preloaded into every command (`LD_PRELOAD`); local engines only. */
+  preload?: { source: string; target: string };
 }
 
 /** Creates the docker backend. */
@@ -119,9 +129,9 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
     (options.workspace ?? workspaceTransferFromEnv() ?? (isRemoteEngine(docker) ? "copy" : "mount")) ===
     "copy";
   let pruned: Promise<void> | undefined;
-
+  const name = options.name ?? "docker";
   return {
-    name: "docker",
+    name,
     isolated: true,
     async probe(): Promise<BackendProbe> {
       const docker = await connect();
@@ -197,47 +207,23 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Sandbox
       }
       // A recipe name (`python`, `go`, …) means that recipe's image.
       const image = spec.image ? resolveImageName(spec.image) : defaultImage;
-      if (spec.runtime) await checkRuntime(docker, spec.runtime);
+      const runtime = spec.runtime ?? options.runtime;
+      if (runtime) await checkRuntime(docker, runtime);
       return DockerSandbox.create(
         docker,
-        spec,
+        runtime === spec.runtime ? spec : { ...spec, runtime },
+        name,
         paths,
         image,
         user,
         options.cpus,
         dependencies,
         copies(docker),
+        copies(docker) ? undefined : options.preload,
       );
     },
   };
 }
-
-interface Identity {
-  uid: number;
-  gid: number;
-  /** Entourage runs as root: the workspace is chowned to uid:gid for the session. */
-  lend: boolean;
-}
-
-/**
- * The groups commands get on top of their own: the dependency folders' groups when the commands run as the
- * sandbox uid (so group-readable files stay readable), root's never.
- */
-function addedGroups(user: Identity, mounts: readonly PlannedMount[]): number[] {
-  if (!user.lend) return [];
-  return [...new Set(mounts.map((m) => m.gid))].filter((gid) => gid !== 0 && gid !== user.gid);
-}
-
-function identity(options: DockerBackendOptions): Identity {
-  const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
-  if (uid !== 0) return { uid, gid, lend: false };
-  const user = options.sandboxUser ?? IMAGE_SANDBOX_USER;
-  if (user.uid === 0)
-    throw new UserError("sandbox_user", "The docker sandbox user must not be root (uid 0).");
-  return { uid: user.uid, gid: user.gid, lend: true };
-}
-
 interface Running {
   id: string;
   kill: (reason: "abort") => void;
@@ -245,7 +231,7 @@ interface Running {
 }
 
 class DockerSandbox implements Sandbox {
-  readonly backend = "docker" as const;
+  readonly backend: "docker" | "gvisor";
   readonly isolated = true;
   readonly spec: SandboxSpec;
   readonly runAs?: { uid: number; gid: number };
@@ -258,10 +244,14 @@ class DockerSandbox implements Sandbox {
   readonly #running = new Set<Running>();
   /** Set for a remote engine: the workspace travels to the container and back around each command. */
   readonly #sync: WorkspaceSync | undefined;
+  readonly #preload: string | undefined;
+  #died: Promise<void>; // settles when the container stops (re-armed on a restart; destroy aborts it)
+  readonly #watching = new AbortController();
   #execCount = 0;
   #destroyed: Promise<void> | undefined;
 
   private constructor(init: {
+    name: "docker" | "gvisor";
     docker: Docker;
     container: Docker.Container;
     spec: SandboxSpec;
@@ -270,7 +260,9 @@ class DockerSandbox implements Sandbox {
     session: string;
     returnWorkspace: (() => void) | undefined;
     sync: WorkspaceSync | undefined;
+    preload: string | undefined;
   }) {
+    this.backend = init.name;
     this.#docker = init.docker;
     this.#container = init.container;
     this.spec = init.spec;
@@ -279,6 +271,8 @@ class DockerSandbox implements Sandbox {
     this.#session = init.session;
     this.#returnWorkspace = init.returnWorkspace;
     this.#sync = init.sync;
+    this.#preload = init.preload;
+    this.#died = whenStopped(this.#container, this.#watching.signal);
     // On a remote engine the host workspace keeps its owner: only the container's copy is the sandbox uid's.
     if (init.user.lend && !init.sync) this.runAs = { uid: init.user.uid, gid: init.user.gid };
   }
@@ -291,6 +285,7 @@ class DockerSandbox implements Sandbox {
   static async create(
     docker: Docker,
     spec: SandboxSpec,
+    name: "docker" | "gvisor",
     paths: WorkspacePaths,
     image: string,
     user: Identity,
@@ -298,6 +293,7 @@ class DockerSandbox implements Sandbox {
     dependencies: readonly PlannedMount[],
     /** The workspace travels through the archive endpoints (a remote engine, or ENTOURAGE_DOCKER_WORKSPACE=copy). */
     copied: boolean,
+    preload: DockerBackendOptions["preload"],
   ): Promise<DockerSandbox> {
     const session = randomBytes(6).toString("hex");
     let returnWorkspace: (() => void) | undefined;
@@ -311,13 +307,13 @@ class DockerSandbox implements Sandbox {
       const groups = addedGroups(user, dependencies);
       // The keeper is pid 1, as the commands' uid: their `kill -9 -1` spares it (a container's init cannot
       // be SIGKILLed from inside), and it ends a fork bomb that left no slot for a kill exec (exec-script.ts).
-      const { memoryBytes, pids } = spec.limits;
       const tmpfs = "rw,exec,nosuid,nodev";
       const sized = spec.limits.diskBytes !== undefined ? `,size=${Math.floor(spec.limits.diskBytes)}` : "";
       container = await docker.createContainer({
         name: `entourage-sandbox-${session}`,
         Image: image,
-        Cmd: keeperCommand(),
+        // gVisor does not signal at RLIMIT_CPU: its keeper enforces cpuSeconds (exec-script.ts).
+        Cmd: keeperCommand(isGvisor(spec.runtime) ? spec.limits.cpuSeconds : undefined),
         User: `${user.uid}:${user.gid}`,
         // Not the workspace (each exec sets its own directory).
         WorkingDir: "/",
@@ -336,10 +332,8 @@ class DockerSandbox implements Sandbox {
           NetworkMode: "none",
           // The keeper is init (it reaps orphans): no tini in front of it to take the signal.
           Init: false,
-          ...(memoryBytes !== undefined
-            ? { Memory: Math.floor(memoryBytes), MemorySwap: Math.floor(memoryBytes) }
-            : {}),
-          ...(pids !== undefined ? { PidsLimit: Math.floor(pids) } : {}),
+          // runc: memory and pids cgroups; runsc: the pids cap is RLIMIT_NPROC inside gVisor (container-limits.ts).
+          ...containerLimits(spec.limits, spec.runtime),
           ...(cpus !== undefined ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
           CapDrop: ["ALL"],
           SecurityOpt: ["no-new-privileges"],
@@ -349,25 +343,7 @@ class DockerSandbox implements Sandbox {
             "/tmp": `${tmpfs},mode=1777${sized}`,
             [HOME_INSIDE]: `${tmpfs},mode=0700,uid=${user.uid},gid=${user.gid}${sized}`,
           },
-          Mounts: copied
-            ? // An anonymous volume (removed with the container) that the archive endpoints can write.
-              [{ Type: "volume" as const, Source: "", Target: paths.path }]
-            : [
-                {
-                  Type: "bind",
-                  Source: paths.real,
-                  Target: paths.path,
-                  ReadOnly: false,
-                  BindOptions: { Propagation: "rprivate" },
-                },
-                ...dependencies.map((mount) => ({
-                  Type: "bind" as const,
-                  Source: mount.source,
-                  Target: mount.target,
-                  ReadOnly: true,
-                  BindOptions: { Propagation: "rprivate" as const },
-                })),
-              ],
+          Mounts: containerMounts(paths, dependencies, copied, preload),
           ...(groups.length > 0 ? { GroupAdd: groups.map(String) } : {}),
           LogConfig: { Type: "none", Config: {} },
           ...(spec.runtime ? { Runtime: spec.runtime } : {}),
@@ -393,6 +369,7 @@ class DockerSandbox implements Sandbox {
         returnWorkspace?.();
       };
       return new DockerSandbox({
+        name,
         docker,
         container,
         spec,
@@ -401,6 +378,7 @@ class DockerSandbox implements Sandbox {
         session,
         returnWorkspace: release,
         sync,
+        preload: preload?.target,
       });
     } catch (error) {
       if (container) await container.remove({ force: true }).catch(() => {});
@@ -462,6 +440,7 @@ class DockerSandbox implements Sandbox {
     const id = `${this.#session}.${++this.#execCount}`;
     const env = sandboxEnv(HOME_INSIDE, this.spec.env, options.env);
     env[EXEC_MARKER_VAR] = id;
+    if (this.#preload) env.LD_PRELOAD = this.#preload;
     const hasStdin = options.stdin !== undefined && options.stdin !== "";
 
     let timedOut = false;
@@ -487,6 +466,7 @@ class DockerSandbox implements Sandbox {
       kill();
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    const killedBy137 = () => result({ exitCode: 137, timedOut: false, killed: true });
     const killedResult = () =>
       timedOut
         ? result({ exitCode: 124, timedOut: true, killed: false })
@@ -495,21 +475,30 @@ class DockerSandbox implements Sandbox {
     const run = async (): Promise<ExecResult> => {
       let stream: Duplex | undefined;
       try {
-        const exec = await this.#container.exec({
-          Cmd: wrapCommand(id, argv, this.spec.limits.cpuSeconds, this.spec.limits.diskBytes),
-          Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
-          User: this.#user,
-          WorkingDir: cwd,
-          AttachStdin: hasStdin,
-          AttachStdout: true,
-          AttachStderr: true,
-          Tty: false,
+        const create = () =>
+          this.#container.exec({
+            Cmd: wrapCommand(id, argv, this.spec.limits.cpuSeconds, this.spec.limits.diskBytes),
+            Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+            User: this.#user,
+            WorkingDir: cwd,
+            AttachStdin: hasStdin,
+            AttachStdout: true,
+            AttachStderr: true,
+            Tty: false,
+          });
+        // A container that died before this command (after the last one ended) is started again first: the
+        // command then runs, with the note in its output.
+        const exec = await create().catch(async (error: unknown) => {
+          if (await this.#revived(output).catch(() => false)) return create();
+          throw error;
         });
         stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
         const socket = stream;
         const flush = demuxOutput(this.#docker.modem, socket, (name, text) => output.push(name, text));
         await new Promise<void>((resolve) => {
           streamDone = resolve;
+          // gVisor's kernel OOM-killed: the exec's stream may stay open; the container's end ends the wait.
+          void this.#died.then(() => resolve());
           socket.on("end", resolve);
           socket.on("close", resolve);
           socket.on("error", () => resolve());
@@ -519,13 +508,18 @@ class DockerSandbox implements Sandbox {
         });
         flush();
         socket.destroy();
-        const exitCode = await exitCodeOf(exec);
-        if (timedOut || aborted) return killedResult();
+        const exitCode = await exitCodeOf(exec).catch(() => undefined);
+        if (timedOut || aborted) {
+          await this.#revived(output).catch(() => false);
+          return killedResult();
+        }
         const code = exitCode ?? 137;
+        if ((code === 137 || code === 128) && (await this.#revived(output, true))) return killedBy137();
         return result({ exitCode: code, timedOut: false, killed: code === 137 });
       } catch (error) {
         stream?.destroy();
         if (timedOut || aborted || this.#destroyed) return killedResult();
+        if (await this.#revived(output).catch(() => false)) return killedBy137();
         throw new SystemError("sandbox_exec", `docker exec failed: ${errorMessage(error)}`, { cause: error });
       }
     };
@@ -555,6 +549,18 @@ class DockerSandbox implements Sandbox {
     }
   }
 
+  /** The container died under the command (gVisor's kernel OOM-killed): started again, the note in `output`.
+   * `settle`: runsc's exec ends (128, "urpc … EOF") a moment before the engine sees the container stop. */
+  async #revived(output: OutputBuffer, settle = false): Promise<boolean> {
+    if (this.#destroyed) return false;
+    if (settle && isGvisor(this.spec.runtime)) await Promise.race([this.#died, sleep(1000)]);
+    const note = await reviveIfDead(this.#container, { ...this.spec.limits, runtime: this.spec.runtime });
+    if (note === undefined) return false;
+    this.#died = whenStopped(this.#container, this.#watching.signal);
+    output.push("stderr", note);
+    return true;
+  }
+
   /** Kills command `id`'s processes (all of them when it is the only command). */
   #kill(id: string): Promise<void> {
     return killInContainer(id, {
@@ -573,6 +579,7 @@ class DockerSandbox implements Sandbox {
         Promise.allSettled(running.map((r) => r.done)),
         new Promise((resolve) => setTimeout(resolve, KILL_GRACE_MS + 1000).unref()),
       ]);
+      this.#watching.abort();
       try {
         await this.#container.remove({ force: true, v: true });
       } catch (error) {

@@ -42,9 +42,44 @@ const KEEPER = [
   "while :; do sleep infinity & wait; done",
 ].join("\n");
 
-/** The container's Cmd: the keeper. */
-export function keeperCommand(): string[] {
-  return ["/bin/sh", "-c", KEEPER, "entourage-keeper"];
+/**
+ * The keeper that also enforces the CPU-time limit, for runtimes that do not (gVisor 2022 keeps RLIMIT_CPU but
+ * never signals at it: a busy loop under `ulimit -t 1` ran its 4 s). Once a second it reads every process's
+ * user + system time from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s) and SIGKILLs any
+ * process over the limit, as RLIMIT_CPU's hard limit would (per process).
+ *
+ * It must never fork: under gVisor the process cap is RLIMIT_NPROC of the commands' uid, which is the keeper's
+ * too, and a shell whose `&` cannot fork exits (dash: "Cannot fork", status 2) — the container's init, so the
+ * whole sandbox (seen: a command's 80 background sleeps against a cap of 32). So it is bash, which waits
+ * without a process: `read -t 1` on a FIFO it holds open for reading and writing (made once, at start, when
+ * nothing else runs), which never has data nor an end. Everything in the loop is a builtin; SIGCHLD reaps
+ * the orphans it adopts.
+ */
+function cpuWatchingKeeper(cpuSeconds: number): string {
+  const ticks = Math.max(1, Math.ceil(cpuSeconds)) * 100;
+  const tick = "/tmp/.entourage-keeper-tick";
+  return [
+    KEEPER.split("\n")[0],
+    `mkfifo -m 600 ${tick} && exec 3<> ${tick} || exit 1`,
+    "while :; do",
+    "  read -r -t 1 -u 3 _",
+    "  for d in /proc/[0-9]*; do",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+    '    p=${d#/proc/}; [ "$p" != 1 ] || continue',
+    '    read -r l < "$d/stat" 2>/dev/null || continue',
+    // After the command name (in parentheses, it may hold spaces): state is $1, utime $12, stime $13.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+    "    set -- ${l##*) }",
+    `    [ $((\${12:-0} + \${13:-0})) -le ${ticks} ] || kill -9 "$p" 2>/dev/null`,
+    "  done",
+    "done",
+  ].join("\n");
+}
+
+/** The container's Cmd: the keeper; with `cpuSeconds`, one that also enforces it (`cpuWatchingKeeper`, bash). */
+export function keeperCommand(cpuSeconds?: number): string[] {
+  if (cpuSeconds === undefined) return ["/bin/sh", "-c", KEEPER, "entourage-keeper"];
+  return ["/bin/bash", "-c", cpuWatchingKeeper(cpuSeconds), "entourage-keeper"];
 }
 
 /** Where the wrapper records a command's process group (the container's /tmp, a tmpfs). */

@@ -21,7 +21,8 @@
  * - `cpuSeconds` through `prlimit --cpu` (RLIMIT_CPU, per process) and the disk quota through `prlimit
  *   --fsize` (no file past it) when util-linux's prlimit exists; the quota's supervisor
  *   (`shared/disk-quota.ts`) measures the workspace and the private HOME while a command runs.
- *   `memoryBytes` and `pids` are NOT enforced: there is no cgroup.
+ *   `pids` through a pids cgroup per session when this process may create one (`process-cap.ts`: root or a
+ *   delegated cgroup), else not enforced (the probe says why); `memoryBytes` is NOT enforced.
  */
 
 import { randomBytes } from "node:crypto";
@@ -29,6 +30,7 @@ import { lstatSync, mkdirSync, readlinkSync, rmdirSync, rmSync, symlinkSync, unl
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { errorMessage } from "../../../core/index.ts";
 import type {
   BackendProbe,
   ExecOptions,
@@ -50,6 +52,13 @@ import { assertCanExec } from "../shared/exec-guard.ts";
 import { findExecutable } from "../shared/find-executable.ts";
 import { runProcess } from "../shared/run-process.ts";
 import { checkWorkspace, resolveCwd, type WorkspacePaths } from "../shared/workspace-path.ts";
+import {
+  createProcessCap,
+  joinScript,
+  type ProcessCap,
+  processCapSupport,
+  releaseProcessCap,
+} from "./process-cap.ts";
 import { EXEC_MARKER_VAR, killProcessGroup, killProcessTree } from "./process-sweep.ts";
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -88,7 +97,11 @@ export function createSubprocessBackend(options: SubprocessBackendOptions = {}):
             ? `enforced with ${prlimit} --cpu`
             : "not enforced (util-linux prlimit not found)",
           memoryBytes: "not enforced",
-          pids: "not enforced",
+          pids: await processCapSupport().then((support) =>
+            support.ok
+              ? `enforced with a pids cgroup per session (${support.layout})`
+              : `not enforced (${support.reason})`,
+          ),
         },
       };
     },
@@ -99,7 +112,14 @@ export function createSubprocessBackend(options: SubprocessBackendOptions = {}):
       const home = await mkdtemp(path.join(tmpdir(), "entourage-home-"));
       trackHome(home);
       const links = linkDependencies(paths.real, dependencies);
-      return new SubprocessSandbox(spec, paths, home, spec.toolchain?.path ?? hostPath, prlimit, links);
+      const session = randomBytes(6).toString("hex");
+      const cap = await createProcessCap(session, spec.limits.pids).catch((error: unknown) => ({
+        reason: errorMessage(error),
+      }));
+      return new SubprocessSandbox(spec, paths, home, spec.toolchain?.path ?? hostPath, prlimit, links, {
+        session,
+        cap,
+      });
     },
   };
 }
@@ -113,7 +133,8 @@ class SubprocessSandbox implements Sandbox {
   readonly #hostPath: string;
   readonly #prlimit: string | undefined;
   readonly #links: DependencyLink[];
-  readonly #session = randomBytes(6).toString("hex");
+  readonly #session: string;
+  readonly #cap: ProcessCap;
   readonly #running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
   #execCount = 0;
   #destroyed: Promise<void> | undefined;
@@ -126,7 +147,10 @@ class SubprocessSandbox implements Sandbox {
     hostPath: string,
     prlimit: string | undefined,
     links: DependencyLink[],
+    limits: { session: string; cap: ProcessCap },
   ) {
+    this.#session = limits.session;
+    this.#cap = limits.cap;
     this.spec = spec;
     this.#links = links;
     this.#paths = paths;
@@ -161,7 +185,9 @@ class SubprocessSandbox implements Sandbox {
       ...(diskBytes !== undefined ? [`--fsize=${Math.floor(diskBytes)}:${Math.floor(diskBytes)}`] : []),
     ];
     // What the command creates in the run's workspace and HOME (under ENTOURAGE_HOME) is the owner's alone.
-    const private_ = ["/bin/sh", "-c", 'umask 077 && exec "$@"', "entourage-sandbox", ...argv];
+    // With a process cap, the shell joins the session's pids cgroup first: all the command starts is counted.
+    const join = joinScript("plan" in this.#cap ? this.#cap.plan : undefined);
+    const private_ = ["/bin/sh", "-c", `${join}umask 077 && exec "$@"`, "entourage-sandbox", ...argv];
     const command =
       limits.length > 0 && this.#prlimit ? [this.#prlimit, ...limits, "--", ...private_] : private_;
 
@@ -207,6 +233,7 @@ class SubprocessSandbox implements Sandbox {
       await Promise.allSettled(running.map((r) => r.done));
       killProcessTree(undefined, `${EXEC_MARKER_VAR}=${this.#session}.`);
       unlinkDependencies(this.#links);
+      await releaseProcessCap(this.#cap);
       await rm(this.#home, { recursive: true, force: true });
       liveHomes.delete(this.#home);
     })();
