@@ -87,7 +87,10 @@ describe("entourage run --sandbox docker: the image", () => {
       { env: cliEnv(home) },
     );
     assert.notEqual(run.code, 0);
-    assert.match(run.stderr, /--image chooses the docker \(or gvisor\) sandbox's image.*subprocess sandbox.*--sandbox docker/);
+    assert.match(
+      run.stderr,
+      /--image chooses the docker \(or gvisor\) sandbox's image.*subprocess sandbox.*--sandbox docker/,
+    );
   });
 });
 
