@@ -145,7 +145,7 @@ describe("bad command lines exit 2 with a usage message", () => {
     {
       name: "--sandbox nope",
       args: (repo) => ["run", "Fix it", "--repo", repo, "--sandbox", "nope"],
-      expect: [/--sandbox/, /'nope' is invalid/, /bwrap, docker, subprocess/],
+      expect: [/--sandbox/, /'nope' is invalid/, /bwrap, docker, gvisor, subprocess/],
     },
     {
       name: "empty task",
