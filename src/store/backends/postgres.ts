@@ -34,8 +34,8 @@ import {
   reportListenerError,
 } from "../listeners.ts";
 import { redactDatabaseUrl } from "../location.ts";
+import { decodeEventRow } from "../event-codec.ts";
 import {
-  decodeEventRow,
   type EventRow,
   type LeaseRow,
   type RunRow,
