@@ -4,8 +4,9 @@
  * and never needs it (loading zod and the schemas is most of a short command's start; see
  * docs/architecture.md, "Start-up").
  */
-import { type EntourageEvent, EVENT_FORMAT_VERSION, parseEvent } from "../core/events/index.ts";
+
 import { UserError } from "../core/errors.ts";
+import { type EntourageEvent, EVENT_FORMAT_VERSION, parseEvent } from "../core/events/index.ts";
 import type { EventRow } from "./rows.ts";
 
 export { assignSeqs, type StampedEvent, stampEvents } from "./stamp-events.ts";

@@ -21,10 +21,24 @@ export class TreeIndex {
   readonly #entries: Map<string, string>;
   /** Some entry was changed too close to the walk to be trusted (see RACY_MARGIN_NS). */
   readonly racy: boolean;
+  /** When the walk ended (ms since the epoch). */
+  readonly #endMs: number;
 
-  private constructor(entries: Map<string, string>, racy: boolean) {
+  private constructor(entries: Map<string, string>, racy: boolean, endMs: number) {
     this.#entries = entries;
     this.racy = racy;
+    this.#endMs = endMs;
+  }
+
+  /**
+   * The same walk, no longer racy, for a caller that knows nothing wrote the tree since the walk began (a
+   * copy just made, that no tool or sandbox has yet): resolves once the racy margin has passed since the
+   * walk, after which any write gets a later ctime than every entry's, so it shows as a difference.
+   */
+  async settled(): Promise<TreeIndex> {
+    const wait = this.#endMs + Number(RACY_MARGIN_NS / 1_000_000n) - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return new TreeIndex(this.#entries, false, this.#endMs);
   }
 
   /**
@@ -69,7 +83,22 @@ export class TreeIndex {
       );
     };
     await walk(Buffer.from(dir), "");
-    return new TreeIndex(entries, racy);
+    return new TreeIndex(entries, racy, Date.now());
+  }
+
+  /**
+   * True when `other` saw the same files with the same stats but their ctimes, racy or not: what a chown
+   * of every file leaves (it stamps ctimes), and a write would not (it moves the mtime).
+   */
+  sameButCtimes(other: TreeIndex): boolean {
+    if (this.#entries.size !== other.#entries.size) return false;
+    // "mode:size:ino:mtime:ctime", or "dir"
+    const withoutCtime = (signature: string) => signature.replace(/:\d+$/, "");
+    for (const [rel, signature] of this.#entries) {
+      const theirs = other.#entries.get(rel);
+      if (theirs === undefined || withoutCtime(theirs) !== withoutCtime(signature)) return false;
+    }
+    return true;
   }
 
   /** True when `other` (a later walk) saw exactly the same files with the same stats, and neither is racy. */

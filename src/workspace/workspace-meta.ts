@@ -87,3 +87,28 @@ export async function ensureEmptyDir(dir: string): Promise<boolean> {
   }
   return false;
 }
+
+/**
+ * Adds `paths` (workspace-relative) to the shadow git's `info/exclude`, anchored; returns false when every
+ * one was there already (nothing written). A path with glob or comment characters is refused: it would
+ * exclude more than itself.
+ */
+export async function addExcludes(gitDir: string, paths: readonly string[]): Promise<boolean> {
+  const file = path.join(gitDir, "info", "exclude");
+  const current = await readFile(file, "utf8").catch(() => "");
+  const lines = new Set(current.split("\n").filter((l) => l !== ""));
+  const before = lines.size;
+  for (const rel of paths) {
+    if (rel === "" || path.isAbsolute(rel) || rel.split("/").includes("..") || /[\n*?[\\!#]/.test(rel)) {
+      throw new UserError(
+        "exclude_path_invalid",
+        `${JSON.stringify(rel)} cannot be excluded from snapshots: give a plain workspace-relative path.`,
+      );
+    }
+    lines.add(`/${rel}`);
+  }
+  if (lines.size === before) return false;
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
+  return true;
+}

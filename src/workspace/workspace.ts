@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { readFile, realpath, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
 import { type ApplyOptions, type ApplyPlan, applyPlan } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
-import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
+import type { ChangeSummary, DiffRange } from "./changes.ts";
+import { parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
 import { checkCloneLayout, cloneShadow } from "./clone.ts";
 import { type ConfinedPath, confine, isWithin } from "./confine.ts";
 import { copyProject, findRepoRoot, type SkippedPath } from "./copy-repo.ts";
@@ -19,10 +20,11 @@ import {
   type WriteResult,
   writeTextAt,
 } from "./files.ts";
-import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import { type GitResult, initShadowGit, readHeadFile, runGit, shadowGitEnv, splitNul } from "./git.ts";
 import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
 import { TreeIndex } from "./tree-index.ts";
 import {
+  addExcludes,
   ensureEmptyDir,
   HOME_DIR,
   keepPrivate,
@@ -32,9 +34,11 @@ import {
   writeMeta,
 } from "./workspace-meta.ts";
 
+export type { DiffRange } from "./changes.ts";
+export type { ListOptions } from "./glob.ts";
 export type { WorkspaceMeta };
 
-import { globWithin } from "./glob.ts";
+import { type ListOptions, listProjectFiles } from "./glob.ts";
 import { type MergeConflict, mergeInto } from "./merge.ts";
 
 export interface CreateWorkspaceOptions {
@@ -88,19 +92,6 @@ export interface Snapshot {
   filesChanged: string[];
 }
 
-/** Two points to compare. `from` defaults to the baseline; `to` to the current files on disk. */
-export interface DiffRange {
-  from?: string;
-  to?: string;
-}
-
-export interface ListOptions {
-  /** Glob; without a `/` it matches file names at any depth (`*.ts`), with one the path from `path`. */
-  pattern?: string;
-  /** Directory to list, relative to the root. */
-  path?: string;
-}
-
 const BASELINE_REF = "refs/entourage/baseline";
 const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;
 
@@ -127,6 +118,10 @@ export class Workspace {
   #owner: { uid: number; gid: number } | undefined;
   /** The files as walked just before the latest snapshot (git's view of them): see `snapshot`. */
   #tree: TreeIndex | undefined;
+  /** The snapshot whose files `#tree` walked; undefined when unknown. */
+  #treeRef: string | undefined;
+  /** Fresh from `create`: nothing but Entourage's own code has touched the copy since (see `lendTo`). */
+  #pristine = false;
   /** What git ignores in the work tree, not walked by the tree index; undefined: ask git again. */
   #ignored: string[] | undefined;
 
@@ -177,6 +172,8 @@ export class Workspace {
         );
       }
       const { copied, skipped } = await copyProject(repo, dir);
+      // Walked before git reads it; nothing else writes it until we return: see `snapshot`, `#compare`.
+      const walked = TreeIndex.build(dir, []);
 
       const env = await initShadowGit({
         gitDir,
@@ -184,13 +181,22 @@ export class Workspace {
         home: path.join(gitDir, HOME_DIR),
         time: clock(),
       });
-      await commitBaseline({ dir, paths: copied, env, time: clock(), message: "baseline" });
-      const baseRef = (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
-      await runGit(["update-ref", BASELINE_REF, baseRef], { env, cwd: dir });
+      const tree = await walked;
+      const time = clock();
+      await commitBaseline({ dir, paths: copied, env, time, message: "baseline", alsoRef: BASELINE_REF });
+      const baseRef =
+        (await readHeadFile(gitDir)) ??
+        (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
 
       const meta: WorkspaceMeta = { version: 1, repo, dir, gitDir, baseRef, createdAt: clock(), skipped };
       await writeMeta(meta);
-      return new Workspace(meta, clock);
+      const workspace = new Workspace(meta, clock);
+      workspace.#tree = await tree.settled();
+      workspace.#treeRef = baseRef;
+      // Every file of the copy is committed: git lists nothing as untracked, hence nothing as ignored.
+      workspace.#ignored = [];
+      workspace.#pristine = true;
+      return workspace;
     } catch (error) {
       if (createdDir) await rm(dirGiven, { recursive: true, force: true });
       if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
@@ -214,9 +220,11 @@ export class Workspace {
 
   // ── history ──────────────────────────────────────────────────────────────────────────────────────
 
-  /** The latest snapshot (HEAD of the shadow git). */
+  /** The latest snapshot (HEAD of the shadow git), read from its files when they suffice. */
   async head(): Promise<string> {
-    return (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim();
+    return (
+      (await readHeadFile(this.gitDir)) ?? (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim()
+    );
   }
 
   /**
@@ -226,14 +234,18 @@ export class Workspace {
   snapshot(label: string): Promise<Snapshot | null> {
     return this.#exclusive(async () => {
       // The stat walk comes before git reads the files: whatever changes after it differs next time.
+      const listed = this.#ignored === undefined;
       this.#ignored ??= splitNul(
         (await this.#git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]))
           .stdout,
       );
       const walked = await TreeIndex.build(this.dir, this.#ignored);
+      this.#pristine = false;
       // Nothing changed since the last snapshot: no git process at all.
       if (this.#tree?.matches(walked)) return null;
+      const headBefore = this.#treeRef;
       this.#tree = walked;
+      this.#treeRef = undefined;
       await this.#git(["add", "-A"]);
       const commit = await this.#git(
         [
@@ -250,8 +262,10 @@ export class Workspace {
       );
       if (commit.exitCode === 1) {
         if (/nothing (added )?to commit/.test(commit.stdout.toString())) {
-          // The walk saw a difference git does not: maybe new ignored files; list them again next time.
-          this.#ignored = undefined;
+          // The walk saw a difference git does not: maybe new ignored files; list them again next time
+          // (unless just listed: then the next walk, with the same list, matches this one).
+          if (!listed) this.#ignored = undefined;
+          this.#treeRef = headBefore;
           return null;
         }
         throw new SystemError(
@@ -266,6 +280,7 @@ export class Workspace {
       const filesChanged = files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "");
       if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
         this.#ignored = undefined;
+      this.#treeRef = ref;
       return { ref, label, filesChanged };
     });
   }
@@ -432,20 +447,8 @@ export class Workspace {
    * it holds for `Workspace.open` and is copied by `cloneAt`.
    */
   async excludeFromSnapshots(paths: readonly string[]): Promise<void> {
-    const file = path.join(this.gitDir, "info", "exclude");
-    const current = await readFile(file, "utf8").catch(() => "");
-    const lines = new Set(current.split("\n").filter((l) => l !== ""));
-    for (const rel of paths) {
-      if (rel === "" || path.isAbsolute(rel) || rel.split("/").includes("..") || /[\n*?[\\!#]/.test(rel)) {
-        throw new UserError(
-          "exclude_path_invalid",
-          `${JSON.stringify(rel)} cannot be excluded from snapshots: give a plain workspace-relative path.`,
-        );
-      }
-      lines.add(`/${rel}`);
-    }
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
+    // Nothing new excluded (no dependency folder mounted): git's view is as it was.
+    if (!(await addExcludes(this.gitDir, paths))) return;
     this.#tree = undefined;
     this.#ignored = undefined;
   }
@@ -476,9 +479,19 @@ export class Workspace {
   /**
    * While a sandbox runs commands as another uid (see `Sandbox.runAs`), files the tools create are given
    * to that uid so the agent's commands can modify them. `undefined` stops it (after the sandbox is gone).
+   * A copy fresh from `create` is lent before any tool runs: the sandbox's chown stamped every ctime, so
+   * it is walked again, and the walk kept if only ctimes differ (then unchanged steps still need no git).
    */
-  lendTo(owner: { uid: number; gid: number } | undefined): void {
+  lendTo(owner: { uid: number; gid: number } | undefined): Promise<void> {
     this.#owner = owner;
+    if (!owner || !this.#pristine) return Promise.resolve();
+    this.#pristine = false;
+    return this.#exclusive(async () => {
+      const before = this.#tree;
+      if (!before || !this.#ignored || this.#treeRef !== this.baseRef) return;
+      const walked = await TreeIndex.build(this.dir, this.#ignored);
+      this.#tree = before.sameButCtimes(walked) ? await walked.settled() : undefined;
+    });
   }
 
   async writeText(relPath: string, content: string | Buffer): Promise<WriteResult> {
@@ -495,41 +508,28 @@ export class Workspace {
    * optionally below `path` and matching `pattern`.
    */
   async list(options: ListOptions = {}): Promise<string[]> {
-    const base = confine(this.dir, options.path ?? "");
-    const [listed, deleted] = await Promise.all([
-      this.#git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"]),
-      this.#git(["ls-files", "-z", "--deleted"]),
-    ]);
-    const gone = new Set(splitNul(deleted.stdout));
-    const prefix = base.rel === "" ? "" : `${base.rel}/`;
-    let files = [...new Set(splitNul(listed.stdout))].filter(
-      (f) => !gone.has(f) && !f.endsWith("/") && (prefix === "" || f.startsWith(prefix) || f === base.rel),
+    return listProjectFiles(confine(this.dir, options.path ?? ""), options.pattern, (args) =>
+      this.#git(args),
     );
-    if (options.pattern !== undefined && options.pattern !== "") {
-      const matched = await this.#glob(options.pattern, base);
-      files = files.filter((f) => matched.has(f));
-    }
-    return files.sort();
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────────
 
-  async #glob(pattern: string, base: ConfinedPath): Promise<Set<string>> {
-    // Ignored directories (node_modules, build output) are not walked at all.
-    const ignored = await this.#git([
-      "ls-files",
-      "-z",
-      "--others",
-      "--ignored",
-      "--exclude-standard",
-      "--directory",
-    ]);
-    return globWithin(base, pattern, splitNul(ignored.stdout));
-  }
-
-  /** Compares two points; `to` omitted means the files on disk, staged first so new files count. */
+  /**
+   * Compares two points; `to` omitted means the files on disk, staged first so new files count. Files
+   * walked as the baseline recorded them, and the same now, differ in nothing: known without git.
+   */
   #compare<T>(range: DiffRange, flags: string[], parse: (result: GitResult) => T): Promise<T> {
     return this.#exclusive(async () => {
+      if (
+        range.to === undefined &&
+        (range.from ?? this.baseRef) === this.baseRef &&
+        this.#treeRef === this.baseRef
+      ) {
+        const walked = this.#ignored && (await TreeIndex.build(this.dir, this.#ignored));
+        if (walked && this.#tree?.matches(walked))
+          return parse({ stdout: Buffer.alloc(0), stderr: "", exitCode: 0 });
+      }
       const from = await this.#resolveRef(range.from ?? this.baseRef);
       const base = ["diff", ...flags, "--no-renames"];
       if (range.to !== undefined)
@@ -581,7 +581,9 @@ export class Workspace {
   async #afterGitWrote(written?: readonly string[]): Promise<void> {
     // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git.
     this.#tree = undefined;
+    this.#treeRef = undefined;
     this.#ignored = undefined;
+    this.#pristine = false;
     if (written) await keepPathsPrivate(this.dir, written);
     else await keepPrivate(this.dir);
     if (this.#owner)

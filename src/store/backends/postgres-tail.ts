@@ -1,7 +1,7 @@
 import pg from "pg";
 import { type EntourageEvent, errorMessage, SystemError } from "../../core/index.ts";
-import type { ListenerSet, Positioned } from "../listeners.ts";
 import { decodeEventRow } from "../event-codec.ts";
+import type { ListenerSet, Positioned } from "../listeners.ts";
 import type { EventRow } from "../rows.ts";
 import { EVENT_COLUMNS, EVENTS_CHANNEL } from "./postgres-schema.ts";
 

@@ -29,8 +29,8 @@ import {
   type Positioned,
   reportListenerError,
 } from "../listeners.ts";
-import { type EventRow, type LeaseRow, type RunRow, rowToLease, rowToSummary } from "../rows.ts";
 import { type Codec, loadCodec, loadedCodec } from "../load-codec.ts";
+import { type EventRow, type LeaseRow, type RunRow, rowToLease, rowToSummary } from "../rows.ts";
 import { foldRunSummary } from "../run-summary.ts";
 import type { StampedEvent } from "../stamp-events.ts";
 import { migrateSqliteSchema } from "./sqlite-schema.ts";
