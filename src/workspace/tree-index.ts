@@ -8,6 +8,11 @@ import { decodePath } from "./path-bytes.ts";
  */
 const RACY_MARGIN_NS = 20_000_000n;
 const SLASH = Buffer.from("/");
+/**
+ * A walk costs ~17 µs an entry (16,700 entries: ~280 ms on a loaded 2-core machine); the git processes a
+ * diff takes, ~40 ms. Above this many entries, asking git is quicker than walking to avoid it.
+ */
+export const WALK_BEATS_GIT_ENTRIES = 2_000;
 
 /**
  * The stat of every file and symlink of a workspace (not following links), as of one walk: what lets a
@@ -21,6 +26,11 @@ export class TreeIndex {
   readonly #entries: Map<string, string>;
   /** Some entry was changed too close to the walk to be trusted (see RACY_MARGIN_NS). */
   readonly racy: boolean;
+  /** Files, symlinks and directories walked. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
   /** When the walk ended (ms since the epoch). */
   readonly #endMs: number;
 

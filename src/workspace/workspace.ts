@@ -22,7 +22,7 @@ import {
 } from "./files.ts";
 import { type GitResult, initShadowGit, readHeadFile, runGit, shadowGitEnv, splitNul } from "./git.ts";
 import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
-import { TreeIndex } from "./tree-index.ts";
+import { TreeIndex, WALK_BEATS_GIT_ENTRIES } from "./tree-index.ts";
 import {
   addExcludes,
   ensureEmptyDir,
@@ -172,8 +172,8 @@ export class Workspace {
         );
       }
       const { copied, skipped } = await copyProject(repo, dir);
-      // Walked before git reads it; nothing else writes it until we return: see `snapshot`, `#compare`.
-      const walked = TreeIndex.build(dir, []);
+      // Nothing writes the copy until we return: walked alongside git, it is what the baseline holds.
+      const walking = TreeIndex.build(dir, []).catch(() => undefined);
 
       const env = await initShadowGit({
         gitDir,
@@ -181,7 +181,6 @@ export class Workspace {
         home: path.join(gitDir, HOME_DIR),
         time: clock(),
       });
-      const tree = await walked;
       const time = clock();
       await commitBaseline({ dir, paths: copied, env, time, message: "baseline", alsoRef: BASELINE_REF });
       const baseRef =
@@ -191,11 +190,14 @@ export class Workspace {
       const meta: WorkspaceMeta = { version: 1, repo, dir, gitDir, baseRef, createdAt: clock(), skipped };
       await writeMeta(meta);
       const workspace = new Workspace(meta, clock);
-      workspace.#tree = await tree.settled();
-      workspace.#treeRef = baseRef;
-      // Every file of the copy is committed: git lists nothing as untracked, hence nothing as ignored.
-      workspace.#ignored = [];
-      workspace.#pristine = true;
+      const tree = await walking;
+      if (tree) {
+        workspace.#tree = await tree.settled();
+        workspace.#treeRef = baseRef;
+        // Every file of the copy is committed: git lists nothing as untracked, hence nothing as ignored.
+        workspace.#ignored = [];
+        workspace.#pristine = true;
+      }
       return workspace;
     } catch (error) {
       if (createdDir) await rm(dirGiven, { recursive: true, force: true });
@@ -521,13 +523,10 @@ export class Workspace {
    */
   #compare<T>(range: DiffRange, flags: string[], parse: (result: GitResult) => T): Promise<T> {
     return this.#exclusive(async () => {
-      if (
-        range.to === undefined &&
-        (range.from ?? this.baseRef) === this.baseRef &&
-        this.#treeRef === this.baseRef
-      ) {
-        const walked = this.#ignored && (await TreeIndex.build(this.dir, this.#ignored));
-        if (walked && this.#tree?.matches(walked))
+      const againstBase = range.to === undefined && (range.from ?? this.baseRef) === this.baseRef;
+      const tree = this.#treeRef === this.baseRef ? this.#tree : undefined;
+      if (againstBase && tree && this.#ignored && tree.size <= WALK_BEATS_GIT_ENTRIES) {
+        if (tree.matches(await TreeIndex.build(this.dir, this.#ignored)))
           return parse({ stdout: Buffer.alloc(0), stderr: "", exitCode: 0 });
       }
       const from = await this.#resolveRef(range.from ?? this.baseRef);
