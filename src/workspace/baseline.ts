@@ -23,14 +23,16 @@ export interface BaselineOptions {
  * which writes a single pack instead of one loose object file per file (`git add` of 1,000 files
  * spends most of its time creating files), then builds the index from it. Every listed path is
  * committed, including files the project's .gitignore matches but the user tracks anyway. Two git
- * processes: `fast-import` writes the commit, `main` and `alsoRef`; `reset` builds the index.
+ * processes: `fast-import` writes the pack, the commit, `main` and `alsoRef`; `reset` builds the index.
  */
 export async function commitBaseline(options: BaselineOptions): Promise<void> {
   const { dir, env } = options;
   const date = `${Math.floor(options.time / 1000)} +0000`;
   const ident = `${SHADOW_IDENTITY.name} <${SHADOW_IDENTITY.email}> ${date}`;
   const message = Buffer.from(options.message);
-  await runGit(["fast-import", "--quiet", "--done"], {
+  // A pack whatever the size: below fastimport.unpackLimit (100 objects) git would start `unpack-objects`
+  // to turn a small import into loose files, one process more.
+  await runGit(["-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--done"], {
     env,
     cwd: dir,
     input: async (stdin) => {

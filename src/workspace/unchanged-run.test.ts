@@ -42,11 +42,12 @@ describe("a workspace fresh from create, as a run that changes nothing ends it",
     const { workspace } = await fresh();
     const created = (await gitCalls()).slice(start);
     // The fixture's own repository and the user-side listing first; then the shadow git: init,
-    // fast-import (the commit, main and the baseline ref), reset (the index). No rev-parse, no update-ref.
+    // fast-import (one pack, the commit, main and the baseline ref), reset (the index): no rev-parse, no
+    // update-ref, no unpack-objects.
     const shadow = created.slice(created.findIndex((c) => c.includes("--shared=0600")));
     assert.deepEqual(shadow, [
       "init -q --object-format=sha1 --initial-branch=main --shared=0600",
-      "fast-import --quiet --done",
+      "-c fastimport.unpackLimit=0 fast-import --quiet --done",
       "reset -q",
     ]);
     assert.equal(
