@@ -491,8 +491,8 @@ export class Workspace {
     return this.#exclusive(async () => {
       const before = this.#tree;
       if (!before || !this.#ignored || this.#treeRef !== this.baseRef) return;
-      const walked = await TreeIndex.build(this.dir, this.#ignored);
-      this.#tree = before.sameButCtimes(walked) ? await walked.settled() : undefined;
+      const walked = await TreeIndex.build(this.dir, this.#ignored).catch(() => undefined);
+      this.#tree = walked && before.sameButCtimes(walked) ? await walked.settled() : undefined;
     });
   }
 
