@@ -131,7 +131,10 @@ export function dynamicModel(parallel: boolean): Model {
   };
 }
 
-/** Where a parallel delegation's time goes, from event times: copies made, commands, the merges back. */
+/**
+ * Where a parallel delegation's time goes, from event times: copies made, commands, and from the last
+ * agent done to the last merge recorded.
+ */
 function parallelPhases(events: readonly EntourageEvent[]): Row {
   const times = (pick: (e: EntourageEvent) => boolean) => events.filter(pick).map((e) => e.time);
   const delegated = times((e) => e.type === "tool.call.started" && e.data.name === "delegate")[0] ?? 0;
@@ -142,7 +145,7 @@ function parallelPhases(events: readonly EntourageEvent[]): Row {
   return {
     "copies made": ms(delegated, Math.min(...started)),
     "agents (commands in parallel)": ms(Math.min(...started), Math.max(...finished)),
-    "merges back (in order)": ms(Math.max(...finished), Math.max(...merged)),
+    "merges back": ms(Math.max(...finished), Math.max(...merged)),
   };
 }
 
@@ -179,7 +182,7 @@ export async function orchestrationBench(table: Table): Promise<void> {
         ratio: "1.00×",
         "copies made": "–",
         "agents (commands in parallel)": "–",
-        "merges back (in order)": "–",
+        "merges back": "–",
       },
       {
         delegation: "in parallel (own workspace copies, merged)",

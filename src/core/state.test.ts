@@ -75,6 +75,18 @@ describe("foldRun", () => {
     assert.equal(isTerminal("paused"), false);
   });
 
+  it("marks a run started by entourage eval with its eval and task, and no other run", () => {
+    const evalRun = {
+      ...created,
+      data: { ...created.data, eval: { id: "eval_1", instanceId: "py-calc-add" } },
+    };
+    assert.deepEqual(foldRun("run_1", log([evalRun as NewEvent])).eval, {
+      id: "eval_1",
+      instanceId: "py-calc-add",
+    });
+    assert.equal(foldRun("run_1", log([created])).eval, undefined);
+  });
+
   it("sums usage and cost over agents and keeps each agent's share", () => {
     const state = foldRun(
       "run_1",

@@ -46,6 +46,8 @@ export interface RunState {
   status: RunStatus;
   model: { provider: string; model: string; baseUrl?: string; scripted?: boolean };
   sandbox: { backend: string; isolated: boolean; warning?: string; image?: string };
+  /** Started by `entourage eval`: the eval's id and the task's (SWE-bench instance_id). */
+  eval?: { id: string; instanceId: string };
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;
@@ -129,6 +131,7 @@ export function reduceRun(state: RunState, event: EntourageEvent): RunState {
         sandbox: d.sandbox,
         createdAt: event.time,
       });
+      if (d.eval) state.eval = d.eval;
       break;
     }
     case "run.status":

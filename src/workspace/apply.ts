@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { readdir, readFile, readlink, unlink } from "node:fs/promises";
+import { readdir, readFile, readlink, realpath, unlink } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage, SystemError, UserError } from "../core/index.ts";
 import {
@@ -12,6 +12,7 @@ import {
 } from "./apply-journal.ts";
 import { holding, holdsNew, type Progress, rollBack, rollForward } from "./apply-steps.ts";
 import { gitBlobId, type RawChange } from "./changes.ts";
+import { isWithin } from "./confine.ts";
 import type { SkippedPath } from "./copy-repo.ts";
 import { fsPath } from "./path-bytes.ts";
 
@@ -290,4 +291,18 @@ function describe(info: Stats): string {
   if (info.isDirectory()) return "a directory";
   if (info.isFile()) return "a file";
   return "a special file";
+}
+
+/** The real path of the checkout to apply to; a clear error when it is missing or is the workspace `dir`. */
+export async function applyTargetOf(target: string, dir: string): Promise<string> {
+  const real = await realpath(target).catch(() => {
+    throw new UserError("apply_target_missing", `${target} does not exist; pass the path of your checkout.`);
+  });
+  if (isWithin(dir, real) || isWithin(real, dir)) {
+    throw new UserError(
+      "apply_target_invalid",
+      `${target} is the run's own workspace; pass the path of your checkout.`,
+    );
+  }
+  return real;
 }

@@ -1,8 +1,130 @@
-import { writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../core/index.ts";
 import { isWithin } from "./confine.ts";
-import { fetchFromShadowArgs, initShadowGit, runGit, type ShadowGitEnvOptions } from "./git.ts";
+import { fetchFromShadowArgs, initShadowGit, runGit, type ShadowGitEnvOptions, shadowGitEnv } from "./git.ts";
+import { ensureEmptyDir, HOME_DIR, keepPrivate, type WorkspaceMeta, writeMeta } from "./workspace-meta.ts";
+
+/** The workspace a clone is made from: what `makeClone` reads of it. */
+export interface CloneSource {
+  repo: string;
+  dir: string;
+  gitDir: string;
+  baseRef: string;
+  skipped: readonly WorkspaceMeta["skipped"][number][];
+}
+
+export interface MakeCloneOptions {
+  source: CloneSource;
+  /** The snapshot (a commit of the source) the clone starts at. */
+  commit: string;
+  dir: string;
+  /** Default: `shadow.git` beside `dir`. */
+  gitDir?: string;
+  baselineRef: string;
+  time: number;
+  shareObjects?: boolean;
+}
+
+/**
+ * Makes the clone's directories (new, or empty), checks they stay apart from the source and the
+ * user's checkout (again once symlinks are resolved), fills them with `cloneShadow`, keeps the files
+ * private and writes the meta last; on failure removes what it made. Returns the clone's meta.
+ */
+export async function makeClone(options: MakeCloneOptions): Promise<WorkspaceMeta> {
+  const { source, commit } = options;
+  const dirGiven = path.resolve(options.dir);
+  const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
+  checkCloneLayout(source, dirGiven, gitDirGiven);
+  let createdDir = false;
+  let createdGitDir = false;
+  try {
+    createdDir = await ensureEmptyDir(dirGiven);
+    createdGitDir = await ensureEmptyDir(gitDirGiven);
+    const dir = await realpath(dirGiven);
+    const gitDir = await realpath(gitDirGiven);
+    checkCloneLayout(source, dir, gitDir); // again, with symlinks in the paths resolved
+    const shadow = {
+      fromGitDir: source.gitDir,
+      commit,
+      baseRef: source.baseRef,
+      baselineRef: options.baselineRef,
+      gitDir,
+      workTree: dir,
+      home: path.join(gitDir, HOME_DIR),
+      time: options.time,
+    };
+    if (options.shareObjects) await cloneSharing(shadow);
+    else {
+      await cloneShadow(shadow);
+      await keepPrivate(dir);
+      const exclude = await readFile(path.join(source.gitDir, "info", "exclude")).catch(() => undefined);
+      if (exclude) await writeFile(path.join(gitDir, "info", "exclude"), exclude, { mode: 0o600 });
+    }
+    const meta: WorkspaceMeta = {
+      version: 1,
+      repo: source.repo,
+      dir,
+      gitDir,
+      baseRef: source.baseRef,
+      createdAt: options.time,
+      skipped: [...source.skipped],
+      clonedFrom: { dir: source.dir, ref: commit },
+    };
+    await writeMeta(meta);
+    return meta;
+  } catch (error) {
+    if (createdDir) await rm(dirGiven, { recursive: true, force: true });
+    if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The source's shadow-git files a clone takes as they are: its pinned settings and exclusions. */
+const SHARED_FILES = ["config", "info/attributes", "info/exclude"];
+
+/**
+ * A clone borrowing the source's objects, made with one git process: the shadow git is laid out by
+ * hand — what `git init` and `initShadowGit` make, with the source's own config, attributes and
+ * exclusions (a shadow git made the same way), the alternates file and the two refs as loose files —
+ * and `reset --hard` writes the files under umask 077, so they are private without a `chmod -R`.
+ */
+async function cloneSharing(options: Omit<CloneShadowOptions, "shareObjects">): Promise<void> {
+  const { gitDir, fromGitDir } = options;
+  const dirs = [
+    "objects/info",
+    "objects/pack",
+    "refs/heads",
+    "refs/tags",
+    path.dirname(options.baselineRef),
+    HOME_DIR,
+  ];
+  for (const dir of dirs) await mkdir(path.join(gitDir, dir), { recursive: true, mode: 0o700 });
+  await Promise.all([
+    ...SHARED_FILES.map(async (file) => {
+      await copyFile(path.join(fromGitDir, file), path.join(gitDir, file)).catch(
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== "ENOENT" || file === "config") throw error;
+        },
+      );
+      await chmod(path.join(gitDir, file), 0o600).catch(() => {});
+    }),
+    writeFile(path.join(gitDir, "HEAD"), "ref: refs/heads/main\n", { mode: 0o600 }),
+    writeFile(path.join(gitDir, "COMMIT_EDITMSG"), "", { mode: 0o600 }),
+    writeFile(path.join(gitDir, "refs", "heads", "main"), `${options.commit}\n`, { mode: 0o600 }),
+    writeFile(path.join(gitDir, options.baselineRef), `${options.baseRef}\n`, { mode: 0o600 }),
+    writeFile(path.join(gitDir, "objects", "info", "alternates"), `${path.join(fromGitDir, "objects")}\n`, {
+      mode: 0o600,
+    }),
+  ]);
+  await runGit(["reset", "-q", "--hard", "HEAD"], {
+    env: shadowGitEnv(options),
+    cwd: options.workTree,
+    umask: 0o077,
+  });
+  const dir = await stat(options.workTree);
+  if ((dir.mode & 0o077) !== 0) await chmod(options.workTree, dir.mode & 0o7700);
+}
 
 export interface CloneShadowOptions extends ShadowGitEnvOptions {
   /** The shadow git to copy from; only read. */
@@ -65,6 +187,27 @@ export function checkCloneLayout(
     }
   }
   if (isWithin(dir, gitDir) || isWithin(gitDir, dir)) {
+    throw new UserError(
+      "workspace_layout",
+      `The shadow git ${gitDir} must not be inside the workspace ${dir}.`,
+    );
+  }
+}
+
+/** A new workspace and its shadow git must be outside the user's checkout, and the shadow git outside the copy. */
+export function checkCreateLayout(repo: string, dir: string, gitDir: string): void {
+  for (const [what, place] of [
+    ["workspace", dir],
+    ["shadow git", gitDir],
+  ] as const) {
+    if (isWithin(repo, place) || isWithin(place, repo)) {
+      throw new UserError(
+        "workspace_inside_repo",
+        `The ${what} directory ${place} overlaps your checkout ${repo}; Entourage never writes into your checkout. Choose a run directory outside it.`,
+      );
+    }
+  }
+  if (isWithin(dir, gitDir)) {
     throw new UserError(
       "workspace_layout",
       `The shadow git ${gitDir} must not be inside the workspace ${dir}.`,

@@ -19,6 +19,8 @@ export interface GitOptions {
   input?: string | Buffer | ((stdin: Writable) => Promise<void>);
   /** Exit codes that are answers rather than failures (e.g. 1 for `diff --quiet`). Default: [0]. */
   okExitCodes?: number[];
+  /** Runs git under this umask (through `sh`): files it writes into the work tree get no more bits. */
+  umask?: number;
 }
 
 /** Diffs and blob batches can be large; a run that changes more than this is not a normal coding task. */
@@ -28,9 +30,16 @@ const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 export function runGit(args: string[], options: GitOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     let inputError: unknown;
+    const [file, argv] =
+      options.umask === undefined
+        ? ["git", args]
+        : [
+            "sh",
+            ["-c", `umask ${options.umask.toString(8).padStart(3, "0")} && exec git "$@"`, "git", ...args],
+          ];
     const child = execFile(
-      "git",
-      args,
+      file,
+      argv,
       { env: options.env, cwd: options.cwd, encoding: "buffer", maxBuffer: MAX_OUTPUT_BYTES },
       (error, stdout, stderr) => {
         const stderrText = stderr.toString("utf8").trim();

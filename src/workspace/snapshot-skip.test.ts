@@ -72,6 +72,25 @@ describe("Workspace.snapshot without git for an unchanged tree", () => {
     assert.deepEqual(snap?.filesChanged, ["b.txt"]);
   });
 
+  it("trusts a file written just before its checkpoint by its bytes: the next quiet step starts no git", async () => {
+    await settle();
+    await fx.workspace.snapshot("settle");
+    const file = path.join(fx.workspace.dir, "b.txt");
+    await writeFile(file, "written by a command\n");
+    // The checkpoint right after the write: its walk cannot vouch for b.txt by stat (racy).
+    assert.deepEqual((await fx.workspace.snapshot("command"))?.filesChanged, ["b.txt"]);
+    await settle();
+    const before_ = (await gitCalls()).length;
+    assert.equal(await fx.workspace.snapshot("read-only step"), null);
+    assert.deepEqual((await gitCalls()).slice(before_), [], "the bytes match the committed blob: no git");
+    // Written again, same size, right after a checkpoint: snapshotted.
+    await writeFile(file, "WRITTEN BY A COMMAND\n");
+    assert.deepEqual((await fx.workspace.snapshot("again"))?.filesChanged, ["b.txt"]);
+    await writeFile(file, "written by a command\n");
+    assert.deepEqual((await fx.workspace.snapshot("and back"))?.filesChanged, ["b.txt"]);
+    assert.equal(await readFile(file, "utf8"), "written by a command\n");
+  });
+
   it("snapshots a file the project re-includes inside a folder it otherwise ignores", async () => {
     await settle();
     await fx.workspace.snapshot("settle");

@@ -1,5 +1,6 @@
-import { lstat, readdir } from "node:fs/promises";
-import { decodePath } from "./path-bytes.ts";
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
+import { gitBlobId } from "./changes.ts";
+import { decodePath, fsPath } from "./path-bytes.ts";
 
 /**
  * A file whose ctime is this close to the walk (or after it) may be written again within the same
@@ -23,21 +24,48 @@ export const WALK_BEATS_GIT_ENTRIES = 2_000;
  * nothing. Paths are keys decoded like git's (`decodePath`), so names that are not UTF-8 count too.
  */
 export class TreeIndex {
+  readonly #dir: string;
   readonly #entries: Map<string, string>;
-  /** Some entry was changed too close to the walk to be trusted (see RACY_MARGIN_NS). */
-  readonly racy: boolean;
+  /** Files changed too close to the walk for their stat to be trusted (see RACY_MARGIN_NS). */
+  readonly #racy: ReadonlySet<string>;
+  /** Something vanished while walking. */
+  readonly #vanished: boolean;
+  /** For racy files: the mode and blob id the snapshot after this walk committed (`vouch`). */
+  readonly #vouched = new Map<string, string>();
+  /** When the walk ended (ms since the epoch). */
+  readonly #endMs: number;
+
+  private constructor(
+    dir: string,
+    entries: Map<string, string>,
+    racy: Set<string>,
+    vanished: boolean,
+    endMs: number,
+  ) {
+    this.#dir = dir;
+    this.#entries = entries;
+    this.#racy = racy;
+    this.#vanished = vanished;
+    this.#endMs = endMs;
+  }
+
+  /** Some entry was changed too close to the walk to be trusted by its stat alone. */
+  get racy(): boolean {
+    return this.#vanished || this.#racy.size > 0;
+  }
+
   /** Files, symlinks and directories walked. */
   get size(): number {
     return this.#entries.size;
   }
 
-  /** When the walk ended (ms since the epoch). */
-  readonly #endMs: number;
-
-  private constructor(entries: Map<string, string>, racy: boolean, endMs: number) {
-    this.#entries = entries;
-    this.racy = racy;
-    this.#endMs = endMs;
+  /**
+   * Records what the snapshot taken after this walk committed for the paths it changed (git mode and
+   * blob id): a racy file whose bytes still hash to that can be trusted by a later, quiet walk.
+   */
+  vouch(changes: readonly { path: string; newMode: string; newBlob: string }[]): void {
+    for (const c of changes)
+      if (this.#racy.has(c.path)) this.#vouched.set(c.path, `${c.newMode} ${c.newBlob}`);
   }
 
   /**
@@ -48,7 +76,7 @@ export class TreeIndex {
   async settled(): Promise<TreeIndex> {
     const wait = this.#endMs + Number(RACY_MARGIN_NS / 1_000_000n) - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return new TreeIndex(this.#entries, false, this.#endMs);
+    return new TreeIndex(this.#dir, this.#entries, new Set(), this.#vanished, this.#endMs);
   }
 
   /**
@@ -66,7 +94,8 @@ export class TreeIndex {
     }
     const startNs = BigInt(Date.now()) * 1_000_000n;
     const entries = new Map<string, string>();
-    let racy = false;
+    const racy = new Set<string>();
+    let vanished = false;
     const walk = async (abs: Buffer, rel: string): Promise<void> => {
       const names = await readdir(abs, { encoding: "buffer" });
       await Promise.all(
@@ -79,7 +108,7 @@ export class TreeIndex {
             throw error;
           });
           if (!info) {
-            racy = true;
+            vanished = true;
             return;
           }
           if (info.isDirectory()) {
@@ -87,13 +116,13 @@ export class TreeIndex {
             await walk(childAbs, childRel);
             return;
           }
-          if (info.ctimeNs >= startNs - RACY_MARGIN_NS) racy = true;
+          if (info.ctimeNs >= startNs - RACY_MARGIN_NS) racy.add(childRel);
           entries.set(childRel, `${info.mode}:${info.size}:${info.ino}:${info.mtimeNs}:${info.ctimeNs}`);
         }),
       );
     };
     await walk(Buffer.from(dir), "");
-    return new TreeIndex(entries, racy, Date.now());
+    return new TreeIndex(dir, entries, racy, vanished, Date.now());
   }
 
   /**
@@ -101,7 +130,7 @@ export class TreeIndex {
    * of every file leaves (it stamps ctimes), and a write would not (it moves the mtime).
    */
   sameButCtimes(other: TreeIndex): boolean {
-    if (this.#entries.size !== other.#entries.size) return false;
+    if (this.#vanished || other.#vanished || this.#entries.size !== other.#entries.size) return false;
     // "mode:size:ino:mtime:ctime", or "dir"
     const withoutCtime = (signature: string) => signature.replace(/:\d+$/, "");
     for (const [rel, signature] of this.#entries) {
@@ -111,10 +140,32 @@ export class TreeIndex {
     return true;
   }
 
-  /** True when `other` (a later walk) saw exactly the same files with the same stats, and neither is racy. */
-  matches(other: TreeIndex): boolean {
-    if (this.racy || other.racy || this.#entries.size !== other.#entries.size) return false;
+  /**
+   * True when `other` (a later walk, itself not racy) saw exactly the same files with the same stats,
+   * and every file that was racy here still holds the bytes and mode the snapshot vouched for — what
+   * git does for its racily clean entries: look at the content.
+   */
+  async matches(other: TreeIndex): Promise<boolean> {
+    if (this.#vanished || other.racy || this.#entries.size !== other.#entries.size) return false;
     for (const [rel, signature] of this.#entries) if (other.#entries.get(rel) !== signature) return false;
+    for (const rel of this.#racy) {
+      const vouched = this.#vouched.get(rel);
+      if (vouched === undefined || (await gitEntryOf(this.#dir, rel, this.#entries.get(rel)!)) !== vouched)
+        return false;
+    }
     return true;
+  }
+}
+
+/** The git mode and blob id of the file at `rel` (stat signature `mode:…`), as `add` would record them. */
+async function gitEntryOf(dir: string, rel: string, signature: string): Promise<string | undefined> {
+  const mode = Number(signature.split(":")[0]);
+  const file = fsPath(dir, rel);
+  try {
+    if ((mode & 0o170000) === 0o120000)
+      return `120000 ${gitBlobId(await readlink(file, { encoding: "buffer" }))}`;
+    return `${mode & 0o100 ? "100755" : "100644"} ${gitBlobId(await readFile(file))}`;
+  } catch {
+    return undefined; // gone or unreadable since the walk: not the same
   }
 }

@@ -88,16 +88,9 @@ export async function ensureEmptyDir(dir: string): Promise<boolean> {
   return false;
 }
 
-/**
- * Adds `paths` (workspace-relative) to the shadow git's `info/exclude`, anchored; returns false when every
- * one was there already (nothing written). A path with glob or comment characters is refused: it would
- * exclude more than itself.
- */
-export async function addExcludes(gitDir: string, paths: readonly string[]): Promise<boolean> {
-  const file = path.join(gitDir, "info", "exclude");
-  const current = await readFile(file, "utf8").catch(() => "");
+/** The lines of `info/exclude` (`current`) with `paths` added, anchored; a clear error for a path that is not plain. */
+export function excludeLines(current: string, paths: readonly string[]): Set<string> {
   const lines = new Set(current.split("\n").filter((l) => l !== ""));
-  const before = lines.size;
   for (const rel of paths) {
     if (rel === "" || path.isAbsolute(rel) || rel.split("/").includes("..") || /[\n*?[\\!#]/.test(rel)) {
       throw new UserError(
@@ -107,7 +100,18 @@ export async function addExcludes(gitDir: string, paths: readonly string[]): Pro
     }
     lines.add(`/${rel}`);
   }
-  if (lines.size === before) return false;
+  return lines;
+}
+
+/**
+ * Adds `paths` (workspace-relative) to the shadow git's `info/exclude` (`excludeLines`); returns false when
+ * every one was there already, and then writes nothing.
+ */
+export async function addExcludes(gitDir: string, paths: readonly string[]): Promise<boolean> {
+  const file = path.join(gitDir, "info", "exclude");
+  const current = await readFile(file, "utf8").catch(() => "");
+  const lines = excludeLines(current, paths);
+  if (lines.size === excludeLines(current, []).size) return false;
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
   return true;

@@ -1,13 +1,13 @@
 import { execFile } from "node:child_process";
-import { readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { realpath, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
-import { type ApplyOptions, type ApplyPlan, applyPlan } from "./apply.ts";
+import { type ApplyOptions, type ApplyPlan, applyPlan, applyTargetOf } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
 import type { ChangeSummary, DiffRange } from "./changes.ts";
 import { parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
-import { checkCloneLayout, cloneShadow } from "./clone.ts";
+import { checkCreateLayout, makeClone } from "./clone.ts";
 import { type ConfinedPath, confine, isWithin } from "./confine.ts";
 import { copyProject, findRepoRoot, type SkippedPath } from "./copy-repo.ts";
 import {
@@ -39,7 +39,8 @@ export type { ListOptions } from "./glob.ts";
 export type { WorkspaceMeta };
 
 import { type ListOptions, listProjectFiles } from "./glob.ts";
-import { type MergeConflict, mergeInto } from "./merge.ts";
+import { type MergeConflict, type MergeOutcome, mergeInto } from "./merge.ts";
+import { mergeBatch } from "./merge-batch.ts";
 
 export interface CreateWorkspaceOptions {
   /** The user's checkout (any directory inside a git work tree; its top level is used). */
@@ -124,6 +125,8 @@ export class Workspace {
   #pristine = false;
   /** What git ignores in the work tree, not walked by the tree index; undefined: ask git again. */
   #ignored: string[] | undefined;
+  /** Commits this shadow git is known to hold (objects are never pruned: gc is off), resolved without git. */
+  readonly #known = new Set<string>();
 
   private constructor(meta: WorkspaceMeta, clock: Clock) {
     this.dir = meta.dir;
@@ -140,23 +143,7 @@ export class Workspace {
     const repo = await realpath(await findRepoRoot(options.repo));
     const dirGiven = path.resolve(options.dir);
     const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-    for (const [what, place] of [
-      ["workspace", dirGiven],
-      ["shadow git", gitDirGiven],
-    ] as const) {
-      if (isWithin(repo, place) || isWithin(place, repo)) {
-        throw new UserError(
-          "workspace_inside_repo",
-          `The ${what} directory ${place} overlaps your checkout ${repo}; Entourage never writes into your checkout. Choose a run directory outside it.`,
-        );
-      }
-    }
-    if (isWithin(dirGiven, gitDirGiven)) {
-      throw new UserError(
-        "workspace_layout",
-        `The shadow git ${gitDirGiven} must not be inside the workspace ${dirGiven}.`,
-      );
-    }
+    checkCreateLayout(repo, dirGiven, gitDirGiven);
     let createdDir = false;
     let createdGitDir = false;
     try {
@@ -236,16 +223,20 @@ export class Workspace {
   snapshot(label: string): Promise<Snapshot | null> {
     return this.#exclusive(async () => {
       // The stat walk comes before git reads the files: whatever changes after it differs next time.
-      const listed = this.#ignored === undefined;
+      const listedNow = this.#ignored === undefined;
       this.#ignored ??= splitNul(
         (await this.#git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]))
           .stdout,
       );
       const walked = await TreeIndex.build(this.dir, this.#ignored);
       this.#pristine = false;
-      // Nothing changed since the last snapshot: no git process at all.
-      if (this.#tree?.matches(walked)) return null;
+      const earlier = this.#tree;
       const headBefore = this.#treeRef;
+      // Nothing changed since the last snapshot: no git process at all.
+      if (await this.#tree?.matches(walked)) {
+        this.#tree = walked; // as trustworthy, and maybe less racy
+        return null;
+      }
       this.#tree = walked;
       this.#treeRef = undefined;
       await this.#git(["add", "-A"]);
@@ -265,8 +256,8 @@ export class Workspace {
       if (commit.exitCode === 1) {
         if (/nothing (added )?to commit/.test(commit.stdout.toString())) {
           // The walk saw a difference git does not: maybe new ignored files; list them again next time
-          // (unless just listed: then the next walk, with the same list, matches this one).
-          if (!listed) this.#ignored = undefined;
+          // (unless listed just now, or there was no earlier walk to differ from).
+          if (!listedNow && earlier) this.#ignored = undefined;
           this.#treeRef = headBefore;
           return null;
         }
@@ -275,11 +266,14 @@ export class Workspace {
           `Could not snapshot the workspace ${this.dir}: ${commit.stderr}`,
         );
       }
-      // "<sha>\0\n<path>\0<path>\0…"
-      const [ref = "", ...files] = splitNul(
-        (await this.#git(["log", "-1", "--format=%H", "--name-only", "--no-renames", "-z", "HEAD"])).stdout,
+      // "<sha>\0\n:<modes> <ids> <status>\0<path>\0…": the paths, and the blobs that vouch for racy files.
+      const [ref = "", ...tokens] = splitNul(
+        (await this.#git(["log", "-1", "--format=%H", "--raw", "--no-abbrev", "--no-renames", "-z", "HEAD"]))
+          .stdout,
       );
-      const filesChanged = files.map((f) => f.replace(/^\n/, "")).filter((f) => f !== "");
+      const { raw } = parseRawNumstat(tokens.map((t) => t.replace(/^\n/, "")).filter((t) => t !== ""));
+      walked.vouch(raw);
+      const filesChanged = raw.map((c) => c.path);
       if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
         this.#ignored = undefined;
       this.#treeRef = ref;
@@ -326,18 +320,7 @@ export class Workspace {
   /** What `applyTo` writes into `target` (its real path): baseline → `ref`, and where to read the blobs. */
   async planApply(target: string, options: { ref?: string } = {}): Promise<ApplyPlan & { headRef: string }> {
     const headRef = await this.#resolveRef(options.ref ?? "HEAD");
-    const targetReal = await realpath(target).catch(() => {
-      throw new UserError(
-        "apply_target_missing",
-        `${target} does not exist; pass the path of your checkout.`,
-      );
-    });
-    if (isWithin(this.dir, targetReal) || isWithin(targetReal, this.dir)) {
-      throw new UserError(
-        "apply_target_invalid",
-        `${target} is the run's own workspace; pass the path of your checkout.`,
-      );
-    }
+    const targetReal = await applyTargetOf(target, this.dir);
     const raw = await this.#git(["diff-tree", "-r", "-z", "--raw", "--no-renames", this.baseRef, headRef]);
     const { raw: changes } = parseRawNumstat(splitNul(raw.stdout));
     return { target: targetReal, changes, headRef, readBlobs: (ids) => this.#readBlobs(ids) };
@@ -353,48 +336,20 @@ export class Workspace {
    */
   async cloneAt(ref: string, dir: string, options: CloneOptions = {}): Promise<Workspace> {
     const commit = await this.#exclusive(() => this.#resolveRef(ref));
-    const dirGiven = path.resolve(dir);
-    const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-    checkCloneLayout(this, dirGiven, gitDirGiven);
-    let createdDir = false;
-    let createdGitDir = false;
-    try {
-      createdDir = await ensureEmptyDir(dirGiven);
-      createdGitDir = await ensureEmptyDir(gitDirGiven);
-      const cloneDir = await realpath(dirGiven);
-      const cloneGitDir = await realpath(gitDirGiven);
-      checkCloneLayout(this, cloneDir, cloneGitDir); // again, with symlinks in the paths resolved
-      await cloneShadow({
-        fromGitDir: this.gitDir,
-        commit,
-        baseRef: this.baseRef,
-        baselineRef: BASELINE_REF,
-        gitDir: cloneGitDir,
-        workTree: cloneDir,
-        home: path.join(cloneGitDir, HOME_DIR),
-        time: this.#clock(),
-        shareObjects: options.shareObjects,
-      });
-      await keepPrivate(cloneDir);
-      const exclude = await readFile(path.join(this.gitDir, "info", "exclude")).catch(() => undefined);
-      if (exclude) await writeFile(path.join(cloneGitDir, "info", "exclude"), exclude, { mode: 0o600 });
-      const meta: WorkspaceMeta = {
-        version: 1,
-        repo: this.repo,
-        dir: cloneDir,
-        gitDir: cloneGitDir,
-        baseRef: this.baseRef,
-        createdAt: this.#clock(),
-        skipped: [...this.skipped],
-        clonedFrom: { dir: this.dir, ref: commit },
-      };
-      await writeMeta(meta);
-      return new Workspace(meta, this.#clock);
-    } catch (error) {
-      if (createdDir) await rm(dirGiven, { recursive: true, force: true });
-      if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
-      throw error;
-    }
+    const meta = await makeClone({
+      source: this,
+      commit,
+      dir,
+      gitDir: options.gitDir,
+      baselineRef: BASELINE_REF,
+      time: this.#clock(),
+      shareObjects: options.shareObjects,
+    });
+    const clone = new Workspace(meta, this.#clock);
+    clone.#known.add(commit);
+    // The same ignore rules (same files at the commit, same info/exclude): what git ignores here.
+    clone.#ignored = this.#ignored && [...this.#ignored];
+    return clone;
   }
 
   /**
@@ -405,40 +360,78 @@ export class Workspace {
    * outcome is recorded as a snapshot whose parents are both histories; `other` is only read.
    */
   mergeFrom(other: Workspace, options: MergeOptions): Promise<MergeResult> {
-    if (other.gitDir === this.gitDir) {
+    const { base, theirs, label } = options;
+    return this.mergeEach([{ workspace: other, theirs, label }], { base }).then(([result]) => result!);
+  }
+
+  /**
+   * `mergeFrom` of each of `others` in turn (one snapshot each, in order), all from the same `base` —
+   * the copies of one parallel delegation. When our files are still the base's and no two copies
+   * touched the same paths, all are taken in one go with a handful of git processes (`mergeBatch`).
+   */
+  mergeEach(
+    others: readonly ({ workspace: Workspace } & Omit<MergeOptions, "base">)[],
+    options: { base: string },
+  ): Promise<MergeResult[]> {
+    if (others.some((o) => o.workspace.gitDir === this.gitDir)) {
       return Promise.reject(
         new UserError("merge_self", `Cannot merge the workspace ${this.dir} into itself.`),
       );
     }
     return this.#exclusive(async () => {
       const base = await this.#resolveRef(options.base);
-      await other.#resolveRef(base).catch((error: unknown) => {
-        throw new UserError(
-          "merge_base_unknown",
-          `The merge base ${options.base} is not a snapshot of ${other.dir}; pass the ref it was cloned at.`,
-          { cause: error },
-        );
-      });
-      const theirs = await other.#resolveRef(options.theirs ?? "HEAD");
-      const label = options.label ?? `merge from ${other.dir}`;
-      // Their new objects by file copy (what a copy that borrows ours holds); a fetch gets anything else.
-      await copyMissingObjects(other.gitDir, this.gitDir);
-      const outcome = await mergeInto({
-        git: (args, opts) => this.#git(args, opts),
-        readBlobs: (ids) => this.#readBlobs(ids),
-        base,
-        theirs,
-        theirGitDir: other.gitDir,
-        label,
-        scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
-      });
-      if (outcome.commit) await this.#afterGitWrote(outcome.commit.filesChanged);
-      const { merged, conflicts, commit } = outcome;
-      return {
-        merged,
-        conflicts,
-        snapshot: commit ? { ref: commit.ref, label, filesChanged: commit.filesChanged } : null,
+      const sides = await Promise.all(
+        others.map(async ({ workspace: other, theirs: given, label }) => {
+          await other.#resolveRef(base).catch((error: unknown) => {
+            throw new UserError(
+              "merge_base_unknown",
+              `The merge base ${options.base} is not a snapshot of ${other.dir}; pass the ref it was cloned at.`,
+              { cause: error },
+            );
+          });
+          const theirs = await other.#resolveRef(given ?? "HEAD");
+          // Their new objects by file copy (what a copy that borrows ours holds); a fetch gets anything else.
+          await copyMissingObjects(other.gitDir, this.gitDir);
+          return { other, theirs, label: label ?? `merge from ${other.dir}` };
+        }),
+      );
+      const results: MergeResult[] = [];
+      const record = (outcome: MergeOutcome, label: string) => {
+        const { merged, conflicts, commit } = outcome;
+        const snapshot = commit ? { ref: commit.ref, label, filesChanged: commit.filesChanged } : null;
+        results.push({ merged, conflicts, snapshot });
       };
+      const tree = sides.length > 1 ? this.#tree : undefined;
+      const walked = tree && this.#ignored && (await TreeIndex.build(this.dir, this.#ignored));
+      const batch =
+        sides.length > 1
+          ? await mergeBatch({
+              git: (args, opts) => this.#git(args, opts),
+              base,
+              sides,
+              clean: walked ? await tree!.matches(walked) : false,
+              time: this.#clock(),
+            })
+          : undefined;
+      try {
+        if (batch) for (const [i, outcome] of batch.entries()) record(outcome, sides[i]!.label);
+        for (const { other, theirs, label } of batch ? [] : sides) {
+          const outcome = await mergeInto({
+            git: (args, opts) => this.#git(args, opts),
+            readBlobs: (ids) => this.#readBlobs(ids),
+            base,
+            theirs,
+            theirGitDir: other.gitDir,
+            label,
+            scratchIndex: path.join(this.gitDir, "entourage", "merge-index"),
+          });
+          record(outcome, label);
+        }
+      } finally {
+        const written = results.flatMap((r) => r.snapshot?.filesChanged ?? []);
+        if (results.some((r) => r.snapshot)) await this.#afterGitWrote([...new Set(written)]);
+      }
+      return results;
     });
   }
 
@@ -526,7 +519,7 @@ export class Workspace {
       const againstBase = range.to === undefined && (range.from ?? this.baseRef) === this.baseRef;
       const tree = this.#treeRef === this.baseRef ? this.#tree : undefined;
       if (againstBase && tree && this.#ignored && tree.size <= WALK_BEATS_GIT_ENTRIES) {
-        if (tree.matches(await TreeIndex.build(this.dir, this.#ignored)))
+        if (await tree.matches(await TreeIndex.build(this.dir, this.#ignored)))
           return parse({ stdout: Buffer.alloc(0), stderr: "", exitCode: 0 });
       }
       const from = await this.#resolveRef(range.from ?? this.baseRef);
@@ -539,6 +532,7 @@ export class Workspace {
   }
 
   async #resolveRef(ref: string): Promise<string> {
+    if (this.#known.has(ref)) return ref;
     const result = REF_PATTERN.test(ref)
       ? await this.#git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], {
           okExitCodes: [0, 1, 128],
@@ -551,6 +545,7 @@ export class Workspace {
         `${JSON.stringify(ref)} is not a snapshot of the workspace ${this.dir}. Use a ref from a checkpoint.created event, or HEAD.`,
       );
     }
+    this.#known.add(commit);
     return commit;
   }
 
@@ -578,11 +573,15 @@ export class Workspace {
    * when known — and handed back to the sandbox's uid when it is lent (never following links).
    */
   async #afterGitWrote(written?: readonly string[]): Promise<void> {
-    // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git.
+    // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git. What git ignores is
+    // unchanged unless a .gitignore was written or a written path is inside what it ignored.
     this.#tree = undefined;
     this.#treeRef = undefined;
-    this.#ignored = undefined;
     this.#pristine = false;
+    const ignored = this.#ignored ?? [];
+    const inIgnored = (p: string) => ignored.some((e) => (e.endsWith("/") ? p.startsWith(e) : p === e));
+    if (!written || written.some((p) => p === ".gitignore" || p.endsWith("/.gitignore") || inIgnored(p)))
+      this.#ignored = undefined;
     if (written) await keepPathsPrivate(this.dir, written);
     else await keepPrivate(this.dir);
     if (this.#owner)

@@ -136,12 +136,15 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
         }
         return { output: results.join("\n\n"), changed: "unknown" };
       }
-      // Parallel: every agent gets its own copy of the workspace at the current checkpoint.
+      // Parallel: every agent that can change files gets its own copy of the workspace at the current
+      // checkpoint. One that can only read needs none: it reads the run's workspace, which nobody else
+      // writes while the copies are out.
       const base =
         (await phases.deps.workspace.snapshot(`before parallel delegation ${callId}`))?.ref ??
         (await phases.deps.workspace.head());
       const copies = await Promise.all(
         input.tasks.map(async (t, i) => {
+          if (readOnly(spec(t, i).agent, phases.deps.tools)) return { t, i };
           const dir = join(options.agentsDir, `${callId}-${i}`, "workspace");
           const existing = await Workspace.open(dir).catch(() => undefined);
           // Borrowing the run's objects: a copy is merged back into the workspace it came from.
@@ -155,30 +158,35 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
       let outcomes: PhaseResult[];
       try {
         outcomes = await Promise.all(
-          copies.map((c) => phases.run(spec(c.t, c.i), { workspace: c.workspace, sandbox: c.sandbox })),
+          copies.map((c) =>
+            phases.run(spec(c.t, c.i), c.workspace ? { workspace: c.workspace, sandbox: c.sandbox } : {}),
+          ),
         );
       } finally {
         for (const c of copies) {
-          await c.sandbox.destroy();
-          c.workspace.lendTo(undefined);
+          await c.sandbox?.destroy();
+          c.workspace?.lendTo(undefined);
         }
       }
       const mergedAlready = (agentId: string) =>
         phases.events.some((e) => e.type === "workspace.merged" && e.data.fromAgentId === agentId);
-      // Each copy's last snapshot at once (separate shadow gits); the merges into this one go in order.
+      // Each copy's last snapshot at once (separate shadow gits).
       await Promise.all(
         copies.map((c, k) =>
-          mergedAlready(outcomes[k]!.agentId) ? undefined : c.workspace.snapshot(`final (${c.t.agent})`),
+          mergedAlready(outcomes[k]!.agentId) ? undefined : c.workspace?.snapshot(`final (${c.t.agent})`),
         ),
+      );
+      // Merged back in order; copies that touched separate files are all taken in one go.
+      const pending = copies.filter((c, k) => c.workspace && !mergedAlready(outcomes[k]!.agentId));
+      const merges = await phases.deps.workspace.mergeEach(
+        pending.map((c) => ({ workspace: c.workspace!, label: `merge ${c.t.agent}` })),
+        { base },
       );
       for (const [k, c] of copies.entries()) {
         const outcome = outcomes[k]!;
         results.push(describe(phases, c.t.agent, outcome, options));
-        if (mergedAlready(outcome.agentId)) continue;
-        const merge = await phases.deps.workspace.mergeFrom(c.workspace, {
-          base,
-          label: `merge ${c.t.agent}`,
-        });
+        if (!pending.includes(c)) continue;
+        const merge = merges[pending.indexOf(c)]!;
         await phases.emit({
           type: "workspace.merged",
           agentId: plannerId(),
@@ -215,6 +223,14 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
       return { output: results.join("\n\n"), changed: "unknown" };
     },
   });
+}
+
+/**
+ * An agent that can only read: every tool it may call is a known one whose risk is always "read" (a
+ * pattern, an unknown tool or one whose risk depends on its input — a command — may change files).
+ */
+export function readOnly(agent: AgentDefinition, tools: readonly ToolDefinition[]): boolean {
+  return agent.tools.every((name) => tools.find((t) => t.name === name)?.risk === "read");
 }
 
 /** The call id of the planner's `delegate` call being executed: the last one it requested. */

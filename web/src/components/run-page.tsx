@@ -85,6 +85,15 @@ export function RunPage({ runId, tab }: { runId: string; tab: RunTab }) {
           <ModelBadge model={s.model} />
           <SandboxBadge sandbox={s.sandbox} />
           {s.mode && s.createdAt > 0 && <span className="badge">mode {s.mode}</span>}
+          {s.eval && (
+            <span
+              className="badge"
+              data-testid="eval"
+              title={`Started by entourage eval ${s.eval.id}; the verdict is in ENTOURAGE_HOME/evals/${s.eval.id}/results.json`}
+            >
+              eval task {s.eval.instanceId}
+            </span>
+          )}
           {live.detail?.driver && !isTerminal(s.status) && (
             <span
               className="badge"

@@ -1,0 +1,152 @@
+import path from "node:path";
+import { quotePath } from "./baseline.ts";
+import { parseRawNumstat, type RawChange } from "./changes.ts";
+import { SHADOW_IDENTITY, splitNul } from "./git.ts";
+import type { GitRunner, MergeOutcome } from "./merge.ts";
+import { encodePath } from "./path-bytes.ts";
+
+/** One workspace copy to take in: its latest commit (its objects already here) and the merge's label. */
+export interface BatchSide {
+  theirs: string;
+  label: string;
+}
+
+export interface MergeBatchOptions {
+  /** Runs git in the workspace being merged into, with its work tree. */
+  git: GitRunner;
+  /** The common ancestor of every side: the commit they were all cloned at. */
+  base: string;
+  sides: readonly BatchSide[];
+  /**
+   * The work tree is known to hold exactly HEAD's files (the tree index saw nothing change since the
+   * last snapshot): our side is HEAD's tree and `add -A` + `write-tree` are skipped.
+   */
+  clean: boolean;
+  /** Unix ms: the merge commits' date. */
+  time: number;
+}
+
+const GITLINK = "160000";
+const SCRATCH_REF = "refs/entourage/merging";
+
+/**
+ * Merges several copies cloned at `base` into the work tree and HEAD in one go, as `mergeInto` one
+ * after another would — one merge commit per side with both histories as parents, chained — when
+ * that is plain: our files are still the base's, and no two sides touched the same path or a path
+ * inside another's (no nested repositories either). Then no side can conflict with another and their
+ * changes are simply put together: one `diff-tree --stdin` for all sides, one `fast-import` that
+ * writes every merged tree and commit, one `read-tree -m -u` that moves index and files to the last
+ * (refusing, writing nothing, to overwrite a file the snapshots do not hold) and one `update-ref`:
+ * a handful of git processes for the whole batch instead of a dozen per side. Returns undefined,
+ * having changed nothing but the object store, when the batch is not plain: then merge one by one.
+ */
+export async function mergeBatch(options: MergeBatchOptions): Promise<MergeOutcome[] | undefined> {
+  const { git, base, sides } = options;
+  let ours: string | undefined;
+  if (!options.clean) {
+    await git(["add", "-A"]);
+    ours = (await git(["write-tree"])).stdout.toString().trim();
+  }
+  const trees = await git(
+    ["rev-parse", "HEAD", "HEAD^{tree}", `${base}^{tree}`, ...sides.map((s) => `${s.theirs}^{tree}`)],
+    { okExitCodes: [0, 128] },
+  );
+  if (trees.exitCode !== 0) return undefined; // a side's commit is not here: mergeInto fetches it
+  const [head = "", headTree = "", baseTree = "", ...theirTrees] = trees.stdout.toString().trim().split("\n");
+  ours ??= headTree;
+  if (ours !== baseTree) return undefined;
+
+  const diffs = await git(["diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames"], {
+    input: theirTrees.map((t) => `${baseTree} ${t}\n`).join(""),
+  });
+  const changes = splitStdinDiff(
+    diffs.stdout,
+    theirTrees.map((t) => `${baseTree} ${t}\n`),
+  );
+  if (!changes || !disjoint(changes)) return undefined;
+
+  const outcomes: MergeOutcome[] = sides.map(() => ({ merged: [], conflicts: [] }));
+  const taking = sides.map((_, i) => i).filter((i) => changes[i]!.length > 0);
+  if (taking.length === 0) return outcomes;
+
+  const date = `${Math.floor(options.time / 1000)} +0000`;
+  let stream = "";
+  for (const [k, i] of taking.entries()) {
+    const message = encodePath(`${sides[i]!.label}\n`).length;
+    stream += `commit ${SCRATCH_REF}\nmark :${k + 1}\n`;
+    stream += `committer ${SHADOW_IDENTITY.name} <${SHADOW_IDENTITY.email}> ${date}\n`;
+    stream += `data ${message}\n${sides[i]!.label}\n`;
+    stream += `from ${k === 0 ? head : `:${k}`}\nmerge ${sides[i]!.theirs}\n`;
+    for (const c of changes[i]!) {
+      stream +=
+        c.newMode === "000000"
+          ? `D ${quotePath(c.path)}\n`
+          : `M ${c.newMode} ${c.newBlob} ${quotePath(c.path)}\n`;
+    }
+    stream += "\n";
+  }
+  stream += `${taking.map((_, k) => `get-mark :${k + 1}\n`).join("")}done\n`;
+  // runGit writes the stream as bytes with encodePath: paths that are not UTF-8 go back as their bytes.
+  // --force: a scratch ref left by a crash is simply replaced.
+  const imported = await git(["fast-import", "--quiet", "--done", "--force"], { input: stream });
+  const commits = imported.stdout.toString().trim().split("\n");
+  const last = commits.at(-1)!;
+  try {
+    await git(["read-tree", "-m", "-u", ours, last]);
+    await git(["update-ref", "-m", "merge", "--stdin"], {
+      input: `update HEAD ${last} ${head}\ndelete ${SCRATCH_REF}\n`,
+    });
+  } catch (error) {
+    await git(["update-ref", "-d", SCRATCH_REF]).catch(() => {});
+    throw error;
+  }
+  for (const [k, i] of taking.entries()) {
+    const paths = changes[i]!.map((c) => c.path).sort();
+    outcomes[i] = { merged: paths, conflicts: [], commit: { ref: commits[k]!, filesChanged: paths } };
+  }
+  return outcomes;
+}
+
+/**
+ * The output of `diff-tree --stdin -r -z --raw` for the given pairs: each pair's header line (printed
+ * even when the trees are equal), then its records, `:<modes> <ids> <status>\0<path>\0`. Undefined
+ * when the output is not laid out so.
+ */
+function splitStdinDiff(out: Buffer, headers: readonly string[]): RawChange[][] | undefined {
+  const groups: RawChange[][] = [];
+  let at = 0;
+  for (const header of headers) {
+    const expected = Buffer.from(header);
+    if (!out.subarray(at, at + expected.length).equals(expected)) return undefined;
+    at += expected.length;
+    const start = at;
+    while (at < out.length && out[at] === 0x3a) {
+      const metaEnd = out.indexOf(0, at);
+      const pathEnd = metaEnd < 0 ? -1 : out.indexOf(0, metaEnd + 1);
+      if (pathEnd < 0) return undefined;
+      at = pathEnd + 1;
+    }
+    groups.push(parseRawNumstat(splitNul(out.subarray(start, at))).raw);
+  }
+  return at === out.length ? groups : undefined;
+}
+
+/** No path (nor a directory above it) changed by two sides, and no nested repository. */
+function disjoint(changes: readonly RawChange[][]): boolean {
+  const owner = new Map<string, number>();
+  for (const [i, side] of changes.entries()) {
+    for (const c of side) {
+      if (c.oldMode === GITLINK || c.newMode === GITLINK || owner.has(c.path)) return false;
+      owner.set(c.path, i);
+    }
+  }
+  for (const [i, side] of changes.entries()) {
+    for (const c of side) {
+      for (let d = path.posix.dirname(c.path); d !== "."; d = path.posix.dirname(d)) {
+        const other = owner.get(d);
+        if (other !== undefined && other !== i) return false;
+      }
+    }
+  }
+  return true;
+}
