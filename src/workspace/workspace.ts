@@ -486,6 +486,8 @@ export class Workspace {
       if (!before || !this.#ignored || this.#treeRef !== this.baseRef) return;
       const walked = await TreeIndex.build(this.dir, this.#ignored).catch(() => undefined);
       this.#tree = walked && before.sameButCtimes(walked) ? await walked.settled() : undefined;
+      // Git's index still holds the owners and ctimes `create` saw: refreshed, or it takes every file for changed.
+      await this.#git(["update-index", "-q", "--refresh"], { okExitCodes: [0, 1] });
     });
   }
 
