@@ -10,7 +10,9 @@
  * - `entourage runs`, `show`, `--help`;
  * - the baselines: `node -e 0`, and Codex CLI when ENTOURAGE_BENCH_CODEX names its binary
  *   (`npm i @openai/codex@0.169.0` in a scratch folder → node_modules/.bin/codex), against the same fake
- *   server (Responses API, `exec_command cat README.md`).
+ *   server (Responses API, `exec_command cat README.md`);
+ * - with ENTOURAGE_BENCH_BEFORE naming another build's launcher (a checkout of the commit before a change,
+ *   built: its bin/entourage), the same commands run by it too, "(before)", in the same rounds.
  *
  * Every round runs every command once, in turn (after one warm-up round), so all see the same machine;
  * ratios are taken round by round and their median printed. Printed, never asserted.
@@ -29,6 +31,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const BIN = join(ROOT, "bin", "entourage");
 const TASK = "What does README.md say?";
 const ROUNDS = Number(process.env.ENTOURAGE_BENCH_ROUNDS) || 7;
+/** Another build's launcher, compared round by round (`(before)` rows). */
+const BEFORE = process.env.ENTOURAGE_BENCH_BEFORE;
 
 /**
  * Runs argv with stdin from /dev/null and output to files, and prints one JSON line: when it was started
@@ -206,6 +210,14 @@ export async function startupBench(table: Table): Promise<void> {
       samples: [],
       ...extra,
     });
+    /** The same command run by the other build's launcher. */
+    const beforeOf = new Map<Contender, Contender>();
+    const before = (c: Contender): Contender[] => {
+      if (!BEFORE) return [];
+      const other = { ...c, label: `${c.label} (before)`, argv: [BEFORE, ...c.argv.slice(1)], samples: [] };
+      beforeOf.set(c, other);
+      return [other];
+    };
     const baseline = node("node -e 0", ["-e", "0"]);
     const defaultMode = node(
       "entourage: the task, default mode (pipeline → Analyzer)",
@@ -219,7 +231,14 @@ export async function startupBench(table: Table): Promise<void> {
     );
     const codex = await codexContender(codexHome, repo, home, serve);
     const commands = [node("entourage runs", [BIN, "runs"]), node("entourage --help", [BIN, "--help"])];
-    const contenders = [baseline, defaultMode, singleMode, ...(codex ? [codex] : []), ...commands];
+    const contenders = [
+      baseline,
+      defaultMode,
+      ...before(defaultMode),
+      singleMode,
+      ...(codex ? [codex] : []),
+      ...commands.flatMap((c) => [c, ...before(c)]),
+    ];
 
     // One warm-up round (page cache, the home's database), then the counted ones, every command in turn.
     for (const c of contenders) await timed(c, scratch);
@@ -229,8 +248,10 @@ export async function startupBench(table: Table): Promise<void> {
       .match(/run_[a-z0-9]+/)?.[0];
     if (!runId) throw new Error("start-up bench: no run to show after the warm-up");
     const show = node("entourage show <run>", [BIN, "show", runId]);
-    await timed(show, scratch);
-    contenders.push(show);
+    for (const c of [show, ...before(show)]) {
+      await timed(c, scratch);
+      contenders.push(c);
+    }
     for (let round = 0; round < ROUNDS; round++) {
       for (const c of contenders) c.samples.push(await timed(c, scratch));
     }
@@ -243,6 +264,9 @@ export async function startupBench(table: Table): Promise<void> {
         command: c.label,
         wall: ms(median(c.samples.map(wall))),
         "× node -e 0": ratio(pairedRatio(c, baseline, wall)),
+        ...(BEFORE
+          ? { "× before": beforeOf.has(c) ? ratio(pairedRatio(c, beforeOf.get(c), wall)) : "" }
+          : {}),
         ...(codex ? { "× Codex wall": c.server ? ratio(pairedRatio(c, codex, wall)) : "" } : {}),
         "start → first request": c.server
           ? ms(median(c.samples.map((s) => s.firstRequestMs ?? Number.NaN)))

@@ -5,8 +5,8 @@
 import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/index.ts";
+import { UserError } from "../core/errors.ts";
 import type { EventData } from "../core/index.ts";
-import { UserError } from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
 import type {
   DependencyMount,

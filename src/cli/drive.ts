@@ -67,7 +67,7 @@ async function driveHolding(
   control: RunControl,
   signal: AbortSignal,
 ): Promise<RunState> {
-  parts.workspace.lendTo(parts.sandbox.runAs);
+  await parts.workspace.lendTo(parts.sandbox.runAs);
   // People's acts sent to other processes (a server, a worker's server) reach this run through its log.
   const stopFollowing = followSteering(store, control);
   let state: RunState;
@@ -103,7 +103,7 @@ async function driveHolding(
   } finally {
     stopFollowing();
     await parts.sandbox.destroy();
-    parts.workspace.lendTo(undefined);
+    await parts.workspace.lendTo(undefined);
   }
   await proposeLessonsAfterRun(store, runId, state, parts.model, signal);
   // After the lessons, so plugins' listeners see them too; then MCP servers stop.

@@ -1,15 +1,21 @@
-import { randomBytes } from "node:crypto";
-
 /** Generates ids. Injected so tests are deterministic. */
 export type IdGenerator = (prefix: string) => string;
 
 const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
 
+/**
+ * `node:crypto`'s randomBytes, loaded when first asked for: loading node:crypto costs ~5 ms of a start,
+ * and `entourage runs` makes no id (docs/architecture.md, "Start-up").
+ */
+export function randomBytes(size: number): Buffer {
+  return process.getBuiltinModule("node:crypto").randomBytes(size);
+}
+
 // Random bytes drawn in blocks: one randomBytes call per 512 ids instead of one per id.
-let pool = randomBytes(4096);
+let pool: Buffer | undefined;
 let poolOffset = 0;
 function randomChars(n: number): string {
-  if (poolOffset + n > pool.length) {
+  if (pool === undefined || poolOffset + n > pool.length) {
     pool = randomBytes(4096);
     poolOffset = 0;
   }

@@ -16,7 +16,7 @@
  */
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
-import { UserError } from "../core/index.ts";
+import { UserError } from "../core/errors.ts";
 import type { Toolchain } from "./sandbox.ts";
 
 /** Directories every host-toolchain sandbox already has (read-only): never bound again. */

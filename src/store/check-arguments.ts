@@ -1,4 +1,4 @@
-import { EntourageError } from "../core/index.ts";
+import { EntourageError } from "../core/errors.ts";
 
 /** `"*"` is the subscribe wildcard and the empty string is nothing; neither names a run. */
 export function checkRunId(runId: string): void {

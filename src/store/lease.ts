@@ -4,9 +4,12 @@
  * on this host is gone, or it stopped heartbeating for longer than the lease's time to live — and every
  * append the driver makes carries the lease's token, so a driver that lost its lease cannot write.
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { isTerminal, processHost, type RunStatus, UserError } from "../core/index.ts";
+import { UserError } from "../core/errors.ts";
+import { processHost } from "../core/host.ts";
+import { randomBytes } from "../core/ids.ts";
+import { isTerminal } from "../core/state.ts";
+import type { RunStatus } from "../core/vocabulary.ts";
 
 /** Who drives a run. */
 export interface LeaseHolder {

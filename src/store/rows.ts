@@ -1,15 +1,10 @@
 /**
  * The stored shapes every SQL backend shares (SQLite and PostgreSQL use the same column names) and their
  * readers. Numbers may arrive as strings (PostgreSQL's bigint) and flags as 0/1 or booleans; the readers
- * normalise both, so each backend maps its rows through the same code.
+ * normalise both, so each backend maps its rows through the same code. Events are decoded in
+ * event-codec.ts, which loads the event schemas; this file does not, so listing runs never does.
  */
-import {
-  type EntourageEvent,
-  EVENT_FORMAT_VERSION,
-  parseEvent,
-  UserError,
-  type VerificationStatus,
-} from "../core/index.ts";
+import type { VerificationStatus } from "../core/index.ts";
 import type { RunSummary } from "./event-store.ts";
 import type { RunLease } from "./lease.ts";
 
@@ -24,32 +19,6 @@ export interface EventRow {
   parent_id: string | null;
   v: number;
   data: string;
-}
-
-/**
- * Turns a stored row back into a typed event, validated against the event schemas: this is the reader
- * of the persisted format, and what the per-version fixture tests exercise.
- */
-export function decodeEventRow(row: EventRow): EntourageEvent {
-  if (row.v > EVENT_FORMAT_VERSION) {
-    throw new UserError(
-      "event_format_newer",
-      `Event ${row.seq} of run ${row.run_id} has format version ${row.v}, newer than this Entourage reads ` +
-        `(${EVENT_FORMAT_VERSION}). Upgrade Entourage to read this run.`,
-    );
-  }
-  const raw: Record<string, unknown> = {
-    id: row.id,
-    runId: row.run_id,
-    seq: row.seq,
-    time: row.time,
-    v: row.v,
-    type: row.type,
-    data: JSON.parse(row.data),
-  };
-  if (row.agent_id !== null) raw.agentId = row.agent_id;
-  if (row.parent_id !== null) raw.parentId = row.parent_id;
-  return parseEvent(raw);
 }
 
 /** A run's list row (`runs` table). */

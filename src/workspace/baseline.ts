@@ -14,26 +14,31 @@ export interface BaselineOptions {
   /** Unix ms of the baseline commit. */
   time: number;
   message: string;
+  /** Another ref the stream points at the baseline commit too (no `update-ref` afterwards). */
+  alsoRef: string;
 }
 
 /**
  * Records the copied files as the first commit of the shadow git with one `git fast-import` stream,
  * which writes a single pack instead of one loose object file per file (`git add` of 1,000 files
  * spends most of its time creating files), then builds the index from it. Every listed path is
- * committed, including files the project's .gitignore matches but the user tracks anyway.
+ * committed, including files the project's .gitignore matches but the user tracks anyway. Two git
+ * processes: `fast-import` writes the pack, the commit, `main` and `alsoRef`; `reset` builds the index.
  */
 export async function commitBaseline(options: BaselineOptions): Promise<void> {
   const { dir, env } = options;
   const date = `${Math.floor(options.time / 1000)} +0000`;
   const ident = `${SHADOW_IDENTITY.name} <${SHADOW_IDENTITY.email}> ${date}`;
   const message = Buffer.from(options.message);
-  await runGit(["fast-import", "--quiet", "--done"], {
+  // A pack whatever the size: below fastimport.unpackLimit (100 objects) git would start `unpack-objects`
+  // to turn a small import into loose files, one process more.
+  await runGit(["-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--done"], {
     env,
     cwd: dir,
     input: async (stdin) => {
       await writeChunk(
         stdin,
-        `commit refs/heads/main\nauthor ${ident}\ncommitter ${ident}\ndata ${message.length}\n`,
+        `commit refs/heads/main\nmark :1\nauthor ${ident}\ncommitter ${ident}\ndata ${message.length}\n`,
       );
       await writeChunk(stdin, Buffer.concat([message, Buffer.from("\n")]));
       for (let at = 0; at < options.paths.length; at += READ_AHEAD) {
@@ -48,7 +53,7 @@ export async function commitBaseline(options: BaselineOptions): Promise<void> {
         }
       }
       // With --done, a stream cut short (a crash here) commits nothing.
-      await writeChunk(stdin, "done\n");
+      await writeChunk(stdin, `\nreset ${options.alsoRef}\nfrom :1\n\ndone\n`);
     },
   });
   // Index = the baseline tree, with stat data refreshed from the files on disk.

@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
 
+/** Two points to compare. `from` defaults to the baseline; `to` to the current files on disk. */
+export interface DiffRange {
+  from?: string;
+  to?: string;
+}
+
 export type ChangeStatus = "added" | "modified" | "deleted";
 
 /** One path of a diff in git's raw form: modes and blob ids on both sides. */

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { SystemError, UserError } from "../core/index.ts";
@@ -76,6 +76,22 @@ export function runGit(args: string[], options: GitOptions): Promise<GitResult> 
       stdin.end(typeof options.input === "string" ? encodePath(options.input) : options.input);
     }
   });
+}
+
+const COMMIT_ID = /^[0-9a-f]{40}$/;
+
+/**
+ * The commit HEAD names, read from the shadow git's files without starting git (HEAD, then the loose ref
+ * it points at: git writes both by rename, so a read never sees half of one); undefined when that is not
+ * enough (a packed ref, an unborn branch): then ask `git rev-parse`.
+ */
+export async function readHeadFile(gitDir: string): Promise<string | undefined> {
+  const head = (await readFile(path.join(gitDir, "HEAD"), "utf8").catch(() => "")).trim();
+  if (COMMIT_ID.test(head)) return head;
+  const ref = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)$/.exec(head)?.[1];
+  if (!ref || ref.includes("..")) return undefined;
+  const commit = (await readFile(path.join(gitDir, ref), "utf8").catch(() => "")).trim();
+  return COMMIT_ID.test(commit) ? commit : undefined;
 }
 
 /** Writes `chunk`, waiting for the pipe to drain when it is full. */

@@ -102,3 +102,17 @@ export function excludeLines(current: string, paths: readonly string[]): Set<str
   }
   return lines;
 }
+
+/**
+ * Adds `paths` (workspace-relative) to the shadow git's `info/exclude` (`excludeLines`); returns false when
+ * every one was there already, and then writes nothing.
+ */
+export async function addExcludes(gitDir: string, paths: readonly string[]): Promise<boolean> {
+  const file = path.join(gitDir, "info", "exclude");
+  const current = await readFile(file, "utf8").catch(() => "");
+  const lines = excludeLines(current, paths);
+  if (lines.size === excludeLines(current, []).size) return false;
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
+  return true;
+}

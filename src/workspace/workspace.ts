@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { realpath, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
 import { type ApplyOptions, type ApplyPlan, applyPlan, applyTargetOf } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
-import { type ChangeSummary, parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
+import type { ChangeSummary, DiffRange } from "./changes.ts";
+import { parseCatFileBatch, parseRawNumstat, summarize } from "./changes.ts";
 import { checkCreateLayout, makeClone } from "./clone.ts";
 import { type ConfinedPath, confine, isWithin } from "./confine.ts";
 import { copyProject, findRepoRoot, type SkippedPath } from "./copy-repo.ts";
@@ -19,12 +20,12 @@ import {
   type WriteResult,
   writeTextAt,
 } from "./files.ts";
-import { type GitResult, initShadowGit, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import { type GitResult, initShadowGit, readHeadFile, runGit, shadowGitEnv, splitNul } from "./git.ts";
 import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
-import { TreeIndex } from "./tree-index.ts";
+import { TreeIndex, WALK_BEATS_GIT_ENTRIES } from "./tree-index.ts";
 import {
+  addExcludes,
   ensureEmptyDir,
-  excludeLines,
   HOME_DIR,
   keepPrivate,
   metaPathOf,
@@ -33,9 +34,11 @@ import {
   writeMeta,
 } from "./workspace-meta.ts";
 
+export type { DiffRange } from "./changes.ts";
+export type { ListOptions } from "./glob.ts";
 export type { WorkspaceMeta };
 
-import { globWithin } from "./glob.ts";
+import { type ListOptions, listProjectFiles } from "./glob.ts";
 import { type MergeConflict, type MergeOutcome, mergeInto } from "./merge.ts";
 import { mergeBatch } from "./merge-batch.ts";
 
@@ -90,19 +93,6 @@ export interface Snapshot {
   filesChanged: string[];
 }
 
-/** Two points to compare. `from` defaults to the baseline; `to` to the current files on disk. */
-export interface DiffRange {
-  from?: string;
-  to?: string;
-}
-
-export interface ListOptions {
-  /** Glob; without a `/` it matches file names at any depth (`*.ts`), with one the path from `path`. */
-  pattern?: string;
-  /** Directory to list, relative to the root. */
-  path?: string;
-}
-
 const BASELINE_REF = "refs/entourage/baseline";
 const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;
 
@@ -129,6 +119,10 @@ export class Workspace {
   #owner: { uid: number; gid: number } | undefined;
   /** The files as walked just before the latest snapshot (git's view of them): see `snapshot`. */
   #tree: TreeIndex | undefined;
+  /** The snapshot whose files `#tree` walked; undefined when unknown. */
+  #treeRef: string | undefined;
+  /** Fresh from `create`: nothing but Entourage's own code has touched the copy since (see `lendTo`). */
+  #pristine = false;
   /** What git ignores in the work tree, not walked by the tree index; undefined: ask git again. */
   #ignored: string[] | undefined;
   /** Commits this shadow git is known to hold (objects are never pruned: gc is off), resolved without git. */
@@ -165,6 +159,8 @@ export class Workspace {
         );
       }
       const { copied, skipped } = await copyProject(repo, dir);
+      // Nothing writes the copy until we return: walked alongside git, it is what the baseline holds.
+      const walking = TreeIndex.build(dir, []).catch(() => undefined);
 
       const env = await initShadowGit({
         gitDir,
@@ -172,13 +168,24 @@ export class Workspace {
         home: path.join(gitDir, HOME_DIR),
         time: clock(),
       });
-      await commitBaseline({ dir, paths: copied, env, time: clock(), message: "baseline" });
-      const baseRef = (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
-      await runGit(["update-ref", BASELINE_REF, baseRef], { env, cwd: dir });
+      const time = clock();
+      await commitBaseline({ dir, paths: copied, env, time, message: "baseline", alsoRef: BASELINE_REF });
+      const baseRef =
+        (await readHeadFile(gitDir)) ??
+        (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
 
       const meta: WorkspaceMeta = { version: 1, repo, dir, gitDir, baseRef, createdAt: clock(), skipped };
       await writeMeta(meta);
-      return new Workspace(meta, clock);
+      const workspace = new Workspace(meta, clock);
+      const tree = await walking;
+      if (tree) {
+        workspace.#tree = await tree.settled();
+        workspace.#treeRef = baseRef;
+        // Every file of the copy is committed: git lists nothing as untracked, hence nothing as ignored.
+        workspace.#ignored = [];
+        workspace.#pristine = true;
+      }
+      return workspace;
     } catch (error) {
       if (createdDir) await rm(dirGiven, { recursive: true, force: true });
       if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
@@ -202,9 +209,11 @@ export class Workspace {
 
   // ── history ──────────────────────────────────────────────────────────────────────────────────────
 
-  /** The latest snapshot (HEAD of the shadow git). */
+  /** The latest snapshot (HEAD of the shadow git), read from its files when they suffice. */
   async head(): Promise<string> {
-    return (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim();
+    return (
+      (await readHeadFile(this.gitDir)) ?? (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim()
+    );
   }
 
   /**
@@ -220,13 +229,16 @@ export class Workspace {
           .stdout,
       );
       const walked = await TreeIndex.build(this.dir, this.#ignored);
+      this.#pristine = false;
       const earlier = this.#tree;
+      const headBefore = this.#treeRef;
       // Nothing changed since the last snapshot: no git process at all.
       if (await this.#tree?.matches(walked)) {
         this.#tree = walked; // as trustworthy, and maybe less racy
         return null;
       }
       this.#tree = walked;
+      this.#treeRef = undefined;
       await this.#git(["add", "-A"]);
       const commit = await this.#git(
         [
@@ -246,6 +258,7 @@ export class Workspace {
           // The walk saw a difference git does not: maybe new ignored files; list them again next time
           // (unless listed just now, or there was no earlier walk to differ from).
           if (!listedNow && earlier) this.#ignored = undefined;
+          this.#treeRef = headBefore;
           return null;
         }
         throw new SystemError(
@@ -263,6 +276,7 @@ export class Workspace {
       const filesChanged = raw.map((c) => c.path);
       if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
         this.#ignored = undefined;
+      this.#treeRef = ref;
       return { ref, label, filesChanged };
     });
   }
@@ -428,11 +442,8 @@ export class Workspace {
    * it holds for `Workspace.open` and is copied by `cloneAt`.
    */
   async excludeFromSnapshots(paths: readonly string[]): Promise<void> {
-    const file = path.join(this.gitDir, "info", "exclude");
-    const current = await readFile(file, "utf8").catch(() => "");
-    const lines = excludeLines(current, paths);
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(file, `${[...lines].join("\n")}\n`, { mode: 0o600 });
+    // Nothing new excluded (no dependency folder mounted): git's view is as it was.
+    if (!(await addExcludes(this.gitDir, paths))) return;
     this.#tree = undefined;
     this.#ignored = undefined;
   }
@@ -463,9 +474,21 @@ export class Workspace {
   /**
    * While a sandbox runs commands as another uid (see `Sandbox.runAs`), files the tools create are given
    * to that uid so the agent's commands can modify them. `undefined` stops it (after the sandbox is gone).
+   * A copy fresh from `create` is lent before any tool runs: the sandbox's chown stamped every ctime, so
+   * it is walked again, and the walk kept if only ctimes differ (then unchanged steps still need no git).
    */
-  lendTo(owner: { uid: number; gid: number } | undefined): void {
+  lendTo(owner: { uid: number; gid: number } | undefined): Promise<void> {
     this.#owner = owner;
+    if (!owner || !this.#pristine) return Promise.resolve();
+    this.#pristine = false;
+    return this.#exclusive(async () => {
+      const before = this.#tree;
+      if (!before || !this.#ignored || this.#treeRef !== this.baseRef) return;
+      const walked = await TreeIndex.build(this.dir, this.#ignored).catch(() => undefined);
+      this.#tree = walked && before.sameButCtimes(walked) ? await walked.settled() : undefined;
+      // Git's index still holds the owners and ctimes `create` saw: refreshed, or it takes every file for changed.
+      await this.#git(["update-index", "-q", "--refresh"], { okExitCodes: [0, 1] });
+    });
   }
 
   async writeText(relPath: string, content: string | Buffer): Promise<WriteResult> {
@@ -482,41 +505,25 @@ export class Workspace {
    * optionally below `path` and matching `pattern`.
    */
   async list(options: ListOptions = {}): Promise<string[]> {
-    const base = confine(this.dir, options.path ?? "");
-    const [listed, deleted] = await Promise.all([
-      this.#git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"]),
-      this.#git(["ls-files", "-z", "--deleted"]),
-    ]);
-    const gone = new Set(splitNul(deleted.stdout));
-    const prefix = base.rel === "" ? "" : `${base.rel}/`;
-    let files = [...new Set(splitNul(listed.stdout))].filter(
-      (f) => !gone.has(f) && !f.endsWith("/") && (prefix === "" || f.startsWith(prefix) || f === base.rel),
+    return listProjectFiles(confine(this.dir, options.path ?? ""), options.pattern, (args) =>
+      this.#git(args),
     );
-    if (options.pattern !== undefined && options.pattern !== "") {
-      const matched = await this.#glob(options.pattern, base);
-      files = files.filter((f) => matched.has(f));
-    }
-    return files.sort();
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────────
 
-  async #glob(pattern: string, base: ConfinedPath): Promise<Set<string>> {
-    // Ignored directories (node_modules, build output) are not walked at all.
-    const ignored = await this.#git([
-      "ls-files",
-      "-z",
-      "--others",
-      "--ignored",
-      "--exclude-standard",
-      "--directory",
-    ]);
-    return globWithin(base, pattern, splitNul(ignored.stdout));
-  }
-
-  /** Compares two points; `to` omitted means the files on disk, staged first so new files count. */
+  /**
+   * Compares two points; `to` omitted means the files on disk, staged first so new files count. Files
+   * walked as the baseline recorded them, and the same now, differ in nothing: known without git.
+   */
   #compare<T>(range: DiffRange, flags: string[], parse: (result: GitResult) => T): Promise<T> {
     return this.#exclusive(async () => {
+      const againstBase = range.to === undefined && (range.from ?? this.baseRef) === this.baseRef;
+      const tree = this.#treeRef === this.baseRef ? this.#tree : undefined;
+      if (againstBase && tree && this.#ignored && tree.size <= WALK_BEATS_GIT_ENTRIES) {
+        if (await tree.matches(await TreeIndex.build(this.dir, this.#ignored)))
+          return parse({ stdout: Buffer.alloc(0), stderr: "", exitCode: 0 });
+      }
       const from = await this.#resolveRef(range.from ?? this.baseRef);
       const base = ["diff", ...flags, "--no-renames"];
       if (range.to !== undefined)
@@ -571,6 +578,8 @@ export class Workspace {
     // Git rewrote files (and chmod stamps ctimes): the next snapshot asks git. What git ignores is
     // unchanged unless a .gitignore was written or a written path is inside what it ignored.
     this.#tree = undefined;
+    this.#treeRef = undefined;
+    this.#pristine = false;
     const ignored = this.#ignored ?? [];
     const inIgnored = (p: string) => ignored.some((e) => (e.endsWith("/") ? p.startsWith(e) : p === e));
     if (!written || written.some((p) => p === ".gitignore" || p.endsWith("/.gitignore") || inIgnored(p)))

@@ -1,7 +1,8 @@
 import pg from "pg";
 import { type EntourageEvent, errorMessage, SystemError } from "../../core/index.ts";
+import { decodeEventRow } from "../event-codec.ts";
 import type { ListenerSet, Positioned } from "../listeners.ts";
-import { decodeEventRow, type EventRow } from "../rows.ts";
+import type { EventRow } from "../rows.ts";
 import { EVENT_COLUMNS, EVENTS_CHANNEL } from "./postgres-schema.ts";
 
 const PAGE = 500;

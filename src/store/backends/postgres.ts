@@ -12,6 +12,7 @@ import {
   UserError,
 } from "../../core/index.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
+import { decodeEventRow } from "../event-codec.ts";
 import {
   type AppendOptions,
   type EventStore,
@@ -34,14 +35,7 @@ import {
   reportListenerError,
 } from "../listeners.ts";
 import { redactDatabaseUrl } from "../location.ts";
-import {
-  decodeEventRow,
-  type EventRow,
-  type LeaseRow,
-  type RunRow,
-  rowToLease,
-  rowToSummary,
-} from "../rows.ts";
+import { type EventRow, type LeaseRow, type RunRow, rowToLease, rowToSummary } from "../rows.ts";
 import { foldRunSummary } from "../run-summary.ts";
 import { assignSeqs, type StampedEvent, stampEvents } from "../stamp-events.ts";
 import { APPEND_SQL, EVENT_COLUMNS, migratePostgresSchema, RUN_COLUMNS } from "./postgres-schema.ts";

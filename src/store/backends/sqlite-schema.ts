@@ -1,7 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { UserError } from "../../core/index.ts";
-
-export { decodeEventRow, type EventRow } from "../rows.ts";
+import { UserError } from "../../core/errors.ts";
 
 /**
  * Version of the SQLite layout. Each entry of `migrations` moves a database up one version, inside the

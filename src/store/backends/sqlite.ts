@@ -1,18 +1,10 @@
 import { closeSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import {
-  type Clock,
-  EntourageError,
-  type EntourageEvent,
-  errorMessage,
-  type IdGenerator,
-  type NewEvent,
-  newId,
-  SystemError,
-  systemClock,
-  UserError,
-} from "../../core/index.ts";
+// Not the core barrel: it loads zod and the event schemas, which listing runs never needs (load-codec.ts).
+import { EntourageError, errorMessage, SystemError, UserError } from "../../core/errors.ts";
+import type { EntourageEvent, NewEvent } from "../../core/events/index.ts";
+import { type Clock, type IdGenerator, newId, systemClock } from "../../core/ids.ts";
 import { checkLimit, checkReadOptions, checkRunId } from "../check-arguments.ts";
 import {
   type AppendOptions,
@@ -37,16 +29,10 @@ import {
   type Positioned,
   reportListenerError,
 } from "../listeners.ts";
-import {
-  decodeEventRow,
-  type EventRow,
-  type LeaseRow,
-  type RunRow,
-  rowToLease,
-  rowToSummary,
-} from "../rows.ts";
+import { type Codec, loadCodec, loadedCodec } from "../load-codec.ts";
+import { type EventRow, type LeaseRow, type RunRow, rowToLease, rowToSummary } from "../rows.ts";
 import { foldRunSummary } from "../run-summary.ts";
-import { assignSeqs, type StampedEvent, stampEvents } from "../stamp-events.ts";
+import type { StampedEvent } from "../stamp-events.ts";
 import { migrateSqliteSchema } from "./sqlite-schema.ts";
 import { prepareStatements, writeRunRow } from "./sqlite-statements.ts";
 import { WalSync } from "./sqlite-wal-sync.ts";
@@ -159,6 +145,8 @@ class SqliteEventStore implements EventStore {
   /** Appends waiting for the next group commit round, and the round being written. */
   #pending: PendingAppend[] = [];
   #flushing: Promise<void> | undefined;
+  /** Appends made before the codec had loaded, still waiting for it: later ones queue behind them. */
+  #waitingForCodec = 0;
 
   constructor(
     db: DatabaseSync,
@@ -185,21 +173,41 @@ class SqliteEventStore implements EventStore {
       this.#checkOpen();
       checkRunId(runId);
       if (events.length === 0) return Promise.resolve([]);
-      const stamped = stampEvents(runId, events, { clock: this.#clock, ids: this.#ids });
-      return new Promise((resolve, reject) => {
-        this.#pending.push({
-          runId,
-          stamped,
-          leaseToken: options.leaseToken,
-          durable: options.durable !== false,
-          resolve,
-          reject,
-        });
-        this.#scheduleFlush();
+      const codec = loadedCodec();
+      if (codec && this.#waitingForCodec === 0) return this.#enqueue(codec, runId, events, options);
+      // The first appends wait for the schemas; every append made meanwhile queues behind them (the
+      // callbacks of one promise run in order), so appends keep the order they were made in.
+      this.#waitingForCodec++;
+      return loadCodec().then((loaded) => {
+        try {
+          return this.#enqueue(loaded, runId, events, options);
+        } finally {
+          this.#waitingForCodec--;
+        }
       });
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #enqueue(
+    loaded: Codec,
+    runId: string,
+    events: readonly NewEvent[],
+    options: AppendOptions,
+  ): Promise<EntourageEvent[]> {
+    const stamped = loaded.stampEvents(runId, events, { clock: this.#clock, ids: this.#ids });
+    return new Promise((resolve, reject) => {
+      this.#pending.push({
+        runId,
+        stamped,
+        leaseToken: options.leaseToken,
+        durable: options.durable !== false,
+        resolve,
+        reject,
+      });
+      this.#scheduleFlush();
+    });
   }
 
   async sync(): Promise<void> {
@@ -311,7 +319,7 @@ class SqliteEventStore implements EventStore {
           continue;
         }
       }
-      assignSeqs(stamped, run.next);
+      (loadedCodec() as Codec).assignSeqs(stamped, run.next);
       run.next += stamped.length;
       let firstPos = 0;
       for (let i = 0; i < stamped.length; i++) {
@@ -444,13 +452,17 @@ class SqliteEventStore implements EventStore {
   async read(runId: string, options: { fromSeq?: number; limit?: number } = {}): Promise<EntourageEvent[]> {
     this.#checkOpen();
     const { fromSeq, limit } = checkReadOptions(options);
+    // The rows as of the call; decoded once the schemas are loaded.
     const rows = this.#sql.readEvents.all(runId, fromSeq, limit ?? -1) as unknown as EventRow[];
+    const { decodeEventRow } = loadedCodec() ?? (await loadCodec());
     return rows.map(decodeEventRow);
   }
 
   subscribe(runId: string | "*", listener: EventListener): () => void {
     this.#checkOpen();
     if (runId !== "*") checkRunId(runId);
+    // Other processes' rows are decoded by the poller: the schemas load meanwhile.
+    if (!loadedCodec()) loadCodec().catch((error: unknown) => this.#reportError(error));
     const starting = this.#listeners.size === 0;
     // data_version before max(pos): a commit landing in between is then both counted and re-checked.
     if (starting) this.#dataVersion = this.#readDataVersion();
@@ -489,7 +501,8 @@ class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Accepted appends still land.
+    // Accepted appends still land: those waiting for the codec join a round as soon as it has loaded.
+    if (this.#waitingForCodec > 0) await loadCodec();
     while (this.#flushing) await this.#flushing;
     this.#stopPolling();
     this.#wal.close();
@@ -528,7 +541,7 @@ class SqliteEventStore implements EventStore {
   }
 
   readonly #poll = (): void => {
-    if (this.#closed || this.#listeners.size === 0) return;
+    if (this.#closed || this.#listeners.size === 0 || !loadedCodec()) return;
     try {
       const version = this.#readDataVersion();
       if (version === this.#dataVersion) return;
@@ -558,7 +571,7 @@ class SqliteEventStore implements EventStore {
       for (const row of rows) {
         if (!this.#listeners.wants(row.run_id)) continue;
         try {
-          items.push({ event: decodeEventRow(row), pos: row.pos });
+          items.push({ event: (loadedCodec() as Codec).decodeEventRow(row), pos: row.pos });
         } catch (error) {
           this.#reportError(error);
         }
