@@ -30,6 +30,10 @@ export interface KillTarget {
  * container instead. Never rejects (a daemon that does not answer must not hang the caller).
  */
 export async function killInContainer(id: string, target: KillTarget): Promise<void> {
+  // The kill exec's connection: destroyed when the exec does not end in time (a hijacked socket left open
+  // would keep this process alive after every sandbox is gone).
+  let stream: Duplex | undefined;
+  let gaveUp = false;
   const attempt = (async () => {
     const exec = await target.container.exec({
       Cmd: killCommand(id, target.scope),
@@ -37,18 +41,24 @@ export async function killInContainer(id: string, target: KillTarget): Promise<v
       AttachStdout: true,
       AttachStderr: true,
     });
-    const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    const started = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    stream = started;
+    if (gaveUp) started.destroy(); // started after the grace: nobody waits for it
     await new Promise<void>((resolve) => {
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", () => resolve());
-      stream.resume();
-      stream.end();
+      started.on("end", resolve);
+      started.on("close", resolve);
+      started.on("error", () => resolve());
+      started.resume();
+      started.end();
     });
-    stream.destroy();
+    started.destroy();
     return (await exitCodeOf(exec)) === 0;
   })().catch(() => false);
   const killed = await withinGrace(attempt, false);
+  if (!killed) {
+    gaveUp = true;
+    stream?.destroy();
+  }
   if (killed || target.destroyed()) return;
   // Every process of the container goes, other commands' included: it has no slot left for anything else.
   await withinGrace(
