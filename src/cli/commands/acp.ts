@@ -1,5 +1,5 @@
 import { Readable, Writable } from "node:stream";
-import type { RunFlags } from "./run.ts";
+import { type RunFlags, runOptionsOf } from "./run-flags.ts";
 
 /** The `entourage acp` flags: the run flags that apply to every session's run. */
 export type AcpFlags = Omit<RunFlags, "repo" | "json" | "server"> & {
@@ -28,14 +28,12 @@ export async function acpCommand(flags: AcpFlags): Promise<number> {
   const log = (message: string) => process.stderr.write(`entourage acp: ${message}\n`);
   const { reportError } = await import("../terminal/exit.ts");
   try {
-    const [{ ndJsonStream }, { serveAcp }, { openStore, home }, { startAcpServer }, { parseRuleFlag }] =
-      await Promise.all([
-        import("@agentclientprotocol/sdk"),
-        import("../acp/agent.ts"),
-        import("../compose.ts"),
-        import("../acp/api-server.ts"),
-        import("../../core/index.ts"),
-      ]);
+    const [{ ndJsonStream }, { serveAcp }, { openStore, home }, { startAcpServer }] = await Promise.all([
+      import("@agentclientprotocol/sdk"),
+      import("../acp/agent.ts"),
+      import("../compose.ts"),
+      import("../acp/api-server.ts"),
+    ]);
     const store = await openStore();
     const runs = new Map();
     const shutdown = new AbortController();
@@ -47,11 +45,6 @@ export async function acpCommand(flags: AcpFlags): Promise<number> {
             return undefined;
           });
     if (server) log(`api ${server.url}  ·  dashboard ${server.dashboardUrl}`);
-    const rules = [
-      ...(flags.allow ?? []).map((r) => parseRuleFlag(r, "allow")),
-      ...(flags.ask ?? []).map((r) => parseRuleFlag(r, "ask")),
-      ...(flags.deny ?? []).map((r) => parseRuleFlag(r, "deny")),
-    ];
     const output = Writable.toWeb(
       new Writable({
         write(chunk, _encoding, callback) {
@@ -69,25 +62,7 @@ export async function acpCommand(flags: AcpFlags): Promise<number> {
         shutdown: shutdown.signal,
         serverUrl: server?.url,
         log,
-        runOptions: {
-          provider: flags.provider,
-          model: flags.model,
-          baseUrl: flags.baseUrl,
-          sandbox: flags.sandbox,
-          image: flags.image,
-          approval: flags.approval,
-          mode: flags.mode,
-          testCommand: flags.testCommand,
-          verify: flags.verify === false ? false : undefined,
-          setupCommand: flags.setup,
-          setupNetwork: flags.setupNetwork ? "on" : undefined,
-          maxSteps: flags.maxSteps,
-          maxTokens: flags.maxTokens,
-          maxCostUsd: flags.maxCost,
-          rules: rules.length > 0 ? rules : undefined,
-          yes: flags.yes,
-          withoutRepoSettings: flags.withoutRepoSettings,
-        },
+        runOptions: runOptionsOf(flags),
       },
       process.env.npm_package_version ?? "0.1.0",
     );

@@ -1,12 +1,4 @@
-import type { Config } from "../../config/index.ts";
-import {
-  AbortedError,
-  type ApprovalMode,
-  errorMessage,
-  type OrchestrationMode,
-  parseRuleFlag,
-  type SandboxBackendName,
-} from "../../core/index.ts";
+import { AbortedError, errorMessage } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
 import type { EventStore } from "../../store/index.ts";
 import { openStore } from "../compose.ts";
@@ -18,62 +10,18 @@ import { abortOnSignals, attachView, exitCodeOf, liveOutput, unattendedApprover 
 import { STEER_KEYS, SteerConsole, type Steering } from "../terminal/steer-console.ts";
 import { colorEnabled, makeStyle } from "../terminal/style.ts";
 import { reviewLessonsAfterRun } from "./memory.ts";
+import { type RunFlags, runOptionsOf } from "./run-flags.ts";
 import { terminalTrustQuestion } from "./trust.ts";
 
-export interface RunFlags {
-  repo: string;
-  provider?: string;
-  model?: string;
-  baseUrl?: string;
-  sandbox?: SandboxBackendName;
-  image?: string;
-  approval?: ApprovalMode;
-  mode?: OrchestrationMode;
-  testCommand?: string;
-  /** false with --no-verify. */
-  verify?: boolean;
-  setup?: string;
-  setupNetwork?: boolean;
-  maxSteps?: number;
-  workspaceQuota?: number;
-  maxProcesses?: number;
-  maxTokens?: number;
-  maxCost?: number;
-  allow?: string[];
-  ask?: string[];
-  deny?: string[];
-  yes?: boolean;
-  withoutRepoSettings?: boolean;
-  json?: boolean;
-  /** false with --no-server: no HTTP API while the run is live. */
-  server?: boolean;
-}
+export type { RunFlags } from "./run-flags.ts";
 
 /** `entourage run`: copy the repo, run the agent live, leave the change ready to diff and apply. */
 export async function runCommand(task: string, flags: RunFlags): Promise<number> {
   try {
     const prepared = await prepareRun({
+      ...runOptionsOf(flags),
       task,
       repo: flags.repo,
-      provider: flags.provider,
-      model: flags.model,
-      baseUrl: flags.baseUrl,
-      sandbox: flags.sandbox,
-      image: flags.image,
-      approval: flags.approval,
-      mode: flags.mode,
-      testCommand: flags.testCommand,
-      verify: flags.verify === false ? false : undefined,
-      setupCommand: flags.setup,
-      setupNetwork: flags.setupNetwork ? "on" : undefined,
-      maxSteps: flags.maxSteps,
-      workspaceQuotaMb: flags.workspaceQuota,
-      maxProcesses: flags.maxProcesses,
-      maxTokens: flags.maxTokens,
-      maxCostUsd: flags.maxCost,
-      rules: flagRules(flags),
-      yes: flags.yes,
-      withoutRepoSettings: flags.withoutRepoSettings,
       askTrust: terminalTrustQuestion(flags.json),
     });
     return await startRun({ ...prepared, json: flags.json ?? false, server: flags.server });
@@ -243,14 +191,4 @@ function localSteering(control: () => RunControl | undefined): Steering {
     resume: () => get().resume("cli"),
     cancel: async () => get().cancel("cli"),
   };
-}
-
-/** Approval rules from --allow/--ask/--deny, in the order the flags were given per kind. */
-function flagRules(flags: RunFlags): Config["approvalRules"] | undefined {
-  const rules = [
-    ...(flags.allow ?? []).map((r) => parseRuleFlag(r, "allow")),
-    ...(flags.ask ?? []).map((r) => parseRuleFlag(r, "ask")),
-    ...(flags.deny ?? []).map((r) => parseRuleFlag(r, "deny")),
-  ];
-  return rules.length > 0 ? rules : undefined;
 }
