@@ -7,6 +7,7 @@ import { type EvalReport, formatTable, totalsOf } from "../eval/report.ts";
 import { readTaskFile } from "../eval/task-file.ts";
 import { EXIT, reportError } from "../terminal/exit.ts";
 import { abortOnSignals } from "../terminal/live.ts";
+import { runOptionsOf } from "./run-flags.ts";
 
 export interface EvalFlags {
   concurrency: number;
@@ -49,19 +50,8 @@ export async function evalCommand(file: string, flags: EvalFlags): Promise<numbe
       const tasks = await runTasks({
         evalId,
         tasks: taskFile.tasks,
-        flags: {
-          provider: flags.provider,
-          model: flags.model,
-          baseUrl: flags.baseUrl,
-          mode: flags.mode,
-          sandbox: flags.sandbox,
-          image: flags.image,
-          maxSteps: flags.maxSteps,
-          maxTokens: flags.maxTokens,
-          maxCostUsd: flags.maxCost,
-          setup: flags.setup,
-          setupNetwork: flags.setupNetwork,
-        },
+        // --test-command is the judge's template, not the runs' own test command.
+        run: runOptionsOf({ ...flags, testCommand: undefined }),
         concurrency: flags.concurrency,
         store,
         signal: signals.signal,

@@ -31,10 +31,11 @@ export interface RunFlags {
   server?: boolean;
 }
 
-/** What the run flags ask of a run (shared by `run` and `acp`, so a flag means the same in both). */
-export function runOptionsOf(
-  flags: Omit<RunFlags, "repo" | "json" | "server">,
-): Omit<RunRequest, "task" | "repo" | "askTrust" | "queued"> {
+/** A run request but for its task and repository: what the flags of `run`, `acp` and `eval` ask of every run. */
+export type RunOptions = Omit<RunRequest, "task" | "repo" | "askTrust" | "queued">;
+
+/** What the run flags ask of a run (shared by `run`, `acp` and `eval`, so a flag means the same in each). */
+export function runOptionsOf(flags: Omit<RunFlags, "repo" | "json" | "server">): RunOptions {
   return {
     provider: flags.provider,
     model: flags.model,

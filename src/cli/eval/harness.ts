@@ -12,12 +12,11 @@ import {
   errorMessage,
   foldRun,
   newId,
-  type OrchestrationMode,
   type RunState,
-  type SandboxBackendName,
   UserError,
 } from "../../core/index.ts";
 import type { EventStore } from "../../store/index.ts";
+import type { RunOptions } from "../commands/run-flags.ts";
 import { createSandbox, home, runDir } from "../compose.ts";
 import { createRunControl, driveParts } from "../drive.ts";
 import { logNewRun, type PreparedRun, partsOf, prepareRun } from "../launcher.ts";
@@ -25,21 +24,6 @@ import { unattendedApprover } from "../terminal/live.ts";
 import { checkoutTask } from "./checkout.ts";
 import { checkBaseline, type JudgeEnvironment, judgeRun, type TestGroup } from "./judge.ts";
 import type { EvalTask } from "./task-file.ts";
-
-/** What every task's run is started with (flags of `entourage eval`); a flag wins over the task's own mode/model. */
-export interface EvalRunFlags {
-  provider?: string;
-  model?: string;
-  baseUrl?: string;
-  mode?: OrchestrationMode;
-  sandbox?: SandboxBackendName;
-  image?: string;
-  maxSteps?: number;
-  maxTokens?: number;
-  maxCostUsd?: number;
-  setup?: string;
-  setupNetwork?: boolean;
-}
 
 /**
  * How a task came out. `resolved`/`unresolved` are the judge's verdicts; `invalid`: a FAIL_TO_PASS test
@@ -80,7 +64,8 @@ export type EvalProgress = (line: string) => void;
 export interface EvalOptions {
   evalId: string;
   tasks: EvalTask[];
-  flags: EvalRunFlags;
+  /** What every task's run is started with (the flags of `entourage eval`): they win over a task's own mode and model. */
+  run: RunOptions;
   concurrency: number;
   store: EventStore;
   signal: AbortSignal;
@@ -158,19 +143,12 @@ async function runTask(task: EvalTask, index: number, options: EvalOptions): Pro
   const repo = path.join(dir, "repo");
   const base = await checkoutTask(task, repo);
   const prepared = await prepareRun({
+    ...options.run,
     task: task.problemStatement,
     repo,
-    provider: options.flags.provider,
-    model: options.flags.model ?? task.model,
-    baseUrl: options.flags.baseUrl,
-    mode: options.flags.mode ?? task.mode,
-    sandbox: options.flags.sandbox,
-    image: options.flags.image,
-    maxSteps: options.flags.maxSteps,
-    maxTokens: options.flags.maxTokens,
-    maxCostUsd: options.flags.maxCostUsd,
-    setupCommand: task.setupCommand ?? options.flags.setup,
-    setupNetwork: options.flags.setupNetwork ? "on" : undefined,
+    model: options.run.model ?? task.model,
+    mode: options.run.mode ?? task.mode,
+    setupCommand: task.setupCommand ?? options.run.setupCommand,
     // Nobody is at the terminal of an eval, and a benchmark's repositories are not the user's own code.
     yes: true,
     withoutRepoSettings: true,
@@ -178,12 +156,13 @@ async function runTask(task: EvalTask, index: number, options: EvalOptions): Pro
     if (UserError.isInstance(error)) refusals.add(error);
     throw error;
   });
-  const judgeTask = { ...task, setupCommand: task.setupCommand ?? options.flags.setup };
+  const judgeTask = { ...task, setupCommand: task.setupCommand ?? options.run.setupCommand };
   const env: JudgeEnvironment = {
     sandboxFor: (d) => createSandbox(prepared.sandboxName, d, prepared.sandboxOptions),
-    setupSandboxFor: options.flags.setupNetwork
-      ? (d) => createSandbox(prepared.sandboxName, d, { ...prepared.sandboxOptions, network: "on" })
-      : undefined,
+    setupSandboxFor:
+      options.run.setupNetwork === "on"
+        ? (d) => createSandbox(prepared.sandboxName, d, { ...prepared.sandboxOptions, network: "on" })
+        : undefined,
     signal: options.signal,
   };
   const facts = {
