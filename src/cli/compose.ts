@@ -6,6 +6,7 @@ import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/index.ts";
 import { UserError } from "../core/errors.ts";
+import { newId, systemClock } from "../core/ids.ts";
 import type { EventData } from "../core/index.ts";
 import type { Model } from "../llm/index.ts";
 import type {
@@ -27,6 +28,18 @@ export function home(): string {
 /** Where apply journals live: one slot per checkout (src/workspace/apply-journal.ts). */
 export function applyJournals(): string {
   return join(home(), "applies");
+}
+
+/** What every HTTP API this process serves (`serve`, a live `run`, `acp`) takes from the host: ids, the clock,
+ * the token, where runs' workspaces and apply journals live. */
+export function apiHost(token: string) {
+  return {
+    clock: systemClock,
+    ids: newId,
+    token,
+    workspaceDir: (id: string) => runDir(id).workspace,
+    applyJournals: applyJournals(),
+  };
 }
 
 export function runDir(runId: string): { root: string; workspace: string } {

@@ -1,7 +1,6 @@
-import { newId, systemClock } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
 import type { EventStore } from "../../store/index.ts";
-import { applyJournals, home, runDir } from "../compose.ts";
+import { apiHost, home } from "../compose.ts";
 import { RUN_SERVER_PORT } from "../remote/run-server.ts";
 import { announceServer } from "../remote/server-discovery.ts";
 
@@ -24,11 +23,7 @@ export async function startAcpServer(
   const app = createApp({
     store,
     runs,
-    clock: systemClock,
-    ids: newId,
-    token: loadOrCreateToken(home()),
-    workspaceDir: (id) => runDir(id).workspace,
-    applyJournals: applyJournals(),
+    ...apiHost(loadOrCreateToken(home())),
     options: { host },
   });
   const port = Number(process.env.ENTOURAGE_PORT) || RUN_SERVER_PORT;

@@ -1,6 +1,5 @@
-import { newId, systemClock } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
-import { applyJournals, home, openStore, runDir } from "../compose.ts";
+import { apiHost, home, openStore } from "../compose.ts";
 import { createLauncher } from "../drive.ts";
 import { createQueueLauncher } from "../queue-drive.ts";
 import { announceServer } from "../remote/server-discovery.ts";
@@ -37,11 +36,7 @@ export async function serveCommand(opts: {
       store,
       runs,
       launcher,
-      clock: systemClock,
-      ids: newId,
-      token: loadOrCreateToken(home()),
-      workspaceDir: (id) => runDir(id).workspace,
-      applyJournals: applyJournals(),
+      ...apiHost(loadOrCreateToken(home())),
       options: {
         host: opts.host,
         version: process.env.npm_package_version,

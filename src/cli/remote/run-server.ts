@@ -1,7 +1,6 @@
-import { newId, systemClock } from "../../core/index.ts";
 import type { RunControl } from "../../orchestrator/index.ts";
 import type { EventStore } from "../../store/index.ts";
-import { applyJournals, home, runDir } from "../compose.ts";
+import { apiHost, home } from "../compose.ts";
 import { announceServer } from "./server-discovery.ts";
 
 /** Where a CLI run's own API server listens first; a busy port falls back to a free one. */
@@ -31,11 +30,7 @@ export async function startRunServer(
     return createApp({
       store,
       runs: new Map([[runId, control]]),
-      clock: systemClock,
-      ids: newId,
-      token,
-      workspaceDir: (id) => runDir(id).workspace,
-      applyJournals: applyJournals(),
+      ...apiHost(token),
       options: { host, loginCodes },
     });
   };
