@@ -1,9 +1,15 @@
-import { chmod, copyFile, mkdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../core/index.ts";
 import { isWithin } from "./confine.ts";
 import { fetchFromShadowArgs, initShadowGit, runGit, type ShadowGitEnvOptions, shadowGitEnv } from "./git.ts";
-import { ensureEmptyDir, HOME_DIR, keepPrivate, type WorkspaceMeta, writeMeta } from "./workspace-meta.ts";
+import {
+  HOME_DIR,
+  inNewWorkspaceDirs,
+  keepPrivate,
+  type WorkspaceMeta,
+  writeMeta,
+} from "./workspace-meta.ts";
 
 /** The workspace a clone is made from: what `makeClone` reads of it. */
 export interface CloneSource {
@@ -33,51 +39,43 @@ export interface MakeCloneOptions {
  */
 export async function makeClone(options: MakeCloneOptions): Promise<WorkspaceMeta> {
   const { source, commit } = options;
-  const dirGiven = path.resolve(options.dir);
-  const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-  checkCloneLayout(source, dirGiven, gitDirGiven);
-  let createdDir = false;
-  let createdGitDir = false;
-  try {
-    createdDir = await ensureEmptyDir(dirGiven);
-    createdGitDir = await ensureEmptyDir(gitDirGiven);
-    const dir = await realpath(dirGiven);
-    const gitDir = await realpath(gitDirGiven);
-    checkCloneLayout(source, dir, gitDir); // again, with symlinks in the paths resolved
-    const shadow = {
-      fromGitDir: source.gitDir,
-      commit,
-      baseRef: source.baseRef,
-      baselineRef: options.baselineRef,
-      gitDir,
-      workTree: dir,
-      home: path.join(gitDir, HOME_DIR),
-      time: options.time,
-    };
-    if (options.shareObjects) await cloneSharing(shadow);
-    else {
-      await cloneShadow(shadow);
-      await keepPrivate(dir);
-      const exclude = await readFile(path.join(source.gitDir, "info", "exclude")).catch(() => undefined);
-      if (exclude) await writeFile(path.join(gitDir, "info", "exclude"), exclude, { mode: 0o600 });
-    }
-    const meta: WorkspaceMeta = {
-      version: 1,
-      repo: source.repo,
-      dir,
-      gitDir,
-      baseRef: source.baseRef,
-      createdAt: options.time,
-      skipped: [...source.skipped],
-      clonedFrom: { dir: source.dir, ref: commit },
-    };
-    await writeMeta(meta);
-    return meta;
-  } catch (error) {
-    if (createdDir) await rm(dirGiven, { recursive: true, force: true });
-    if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
-    throw error;
-  }
+  return inNewWorkspaceDirs(
+    options.dir,
+    options.gitDir,
+    // checked as given and again with symlinks in the paths resolved
+    (dir, gitDir) => checkCloneLayout(source, dir, gitDir),
+    async (dir, gitDir) => {
+      const shadow = {
+        fromGitDir: source.gitDir,
+        commit,
+        baseRef: source.baseRef,
+        baselineRef: options.baselineRef,
+        gitDir,
+        workTree: dir,
+        home: path.join(gitDir, HOME_DIR),
+        time: options.time,
+      };
+      if (options.shareObjects) await cloneSharing(shadow);
+      else {
+        await cloneShadow(shadow);
+        await keepPrivate(dir);
+        const exclude = await readFile(path.join(source.gitDir, "info", "exclude")).catch(() => undefined);
+        if (exclude) await writeFile(path.join(gitDir, "info", "exclude"), exclude, { mode: 0o600 });
+      }
+      const meta: WorkspaceMeta = {
+        version: 1,
+        repo: source.repo,
+        dir,
+        gitDir,
+        baseRef: source.baseRef,
+        createdAt: options.time,
+        skipped: [...source.skipped],
+        clonedFrom: { dir: source.dir, ref: commit },
+      };
+      await writeMeta(meta);
+      return meta;
+    },
+  );
 }
 
 /** The source's shadow-git files a clone takes as they are: its pinned settings and exclusions. */

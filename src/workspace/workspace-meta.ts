@@ -4,7 +4,7 @@
  * private (0700/0600 whatever the umask).
  */
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { UserError } from "../core/index.ts";
@@ -66,6 +66,36 @@ export async function writeMeta(meta: WorkspaceMeta): Promise<void> {
   const metaPath = metaPathOf(meta.gitDir);
   await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
   await rename(`${metaPath}.tmp`, metaPath);
+}
+
+/**
+ * Makes a workspace's two folders (`dir`, and `gitDir`, by default `shadow.git` beside it), new or empty, and
+ * fills them: `check` runs on the paths as given and again once symlinks are resolved (`resolved`), before
+ * `fill`. On failure the folders this made are removed.
+ */
+export async function inNewWorkspaceDirs<T>(
+  dirOption: string,
+  gitDirOption: string | undefined,
+  check: (dir: string, gitDir: string, resolved: boolean) => void,
+  fill: (dir: string, gitDir: string) => Promise<T>,
+): Promise<T> {
+  const dirGiven = path.resolve(dirOption);
+  const gitDirGiven = path.resolve(gitDirOption ?? path.join(path.dirname(dirGiven), "shadow.git"));
+  check(dirGiven, gitDirGiven, false);
+  let createdDir = false;
+  let createdGitDir = false;
+  try {
+    createdDir = await ensureEmptyDir(dirGiven);
+    createdGitDir = await ensureEmptyDir(gitDirGiven);
+    const dir = await realpath(dirGiven);
+    const gitDir = await realpath(gitDirGiven);
+    check(dir, gitDir, true);
+    return await fill(dir, gitDir);
+  } catch (error) {
+    if (createdDir) await rm(dirGiven, { recursive: true, force: true });
+    if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** Makes `dir` if missing (returns true) or checks it is empty (returns false). */

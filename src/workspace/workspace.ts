@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { realpath, rm } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
@@ -25,8 +25,8 @@ import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
 import { TreeIndex, WALK_BEATS_GIT_ENTRIES } from "./tree-index.ts";
 import {
   addExcludes,
-  ensureEmptyDir,
   HOME_DIR,
+  inNewWorkspaceDirs,
   keepPrivate,
   metaPathOf,
   readMeta,
@@ -141,56 +141,50 @@ export class Workspace {
   static async create(options: CreateWorkspaceOptions): Promise<Workspace> {
     const clock = options.clock ?? systemClock;
     const repo = await realpath(await findRepoRoot(options.repo));
-    const dirGiven = path.resolve(options.dir);
-    const gitDirGiven = path.resolve(options.gitDir ?? path.join(path.dirname(dirGiven), "shadow.git"));
-    checkCreateLayout(repo, dirGiven, gitDirGiven);
-    let createdDir = false;
-    let createdGitDir = false;
-    try {
-      createdDir = await ensureEmptyDir(dirGiven);
-      createdGitDir = await ensureEmptyDir(gitDirGiven);
-      const dir = await realpath(dirGiven);
-      const gitDir = await realpath(gitDirGiven);
-      if (isWithin(repo, dir) || isWithin(repo, gitDir)) {
-        // Only reachable through a symlink in the run directory's path.
-        throw new UserError(
-          "workspace_inside_repo",
-          `The run directory ${dir} is inside your checkout ${repo}. Choose one outside it.`,
-        );
-      }
-      const { copied, skipped } = await copyProject(repo, dir);
-      // Nothing writes the copy until we return: walked alongside git, it is what the baseline holds.
-      const walking = TreeIndex.build(dir, []).catch(() => undefined);
+    return inNewWorkspaceDirs(
+      options.dir,
+      options.gitDir,
+      (dir, gitDir, resolved) => {
+        if (!resolved) return checkCreateLayout(repo, dir, gitDir);
+        if (isWithin(repo, dir) || isWithin(repo, gitDir)) {
+          // Only reachable through a symlink in the run directory's path.
+          throw new UserError(
+            "workspace_inside_repo",
+            `The run directory ${dir} is inside your checkout ${repo}. Choose one outside it.`,
+          );
+        }
+      },
+      async (dir, gitDir) => {
+        const { copied, skipped } = await copyProject(repo, dir);
+        // Nothing writes the copy until we return: walked alongside git, it is what the baseline holds.
+        const walking = TreeIndex.build(dir, []).catch(() => undefined);
 
-      const env = await initShadowGit({
-        gitDir,
-        workTree: dir,
-        home: path.join(gitDir, HOME_DIR),
-        time: clock(),
-      });
-      const time = clock();
-      await commitBaseline({ dir, paths: copied, env, time, message: "baseline", alsoRef: BASELINE_REF });
-      const baseRef =
-        (await readHeadFile(gitDir)) ??
-        (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
+        const env = await initShadowGit({
+          gitDir,
+          workTree: dir,
+          home: path.join(gitDir, HOME_DIR),
+          time: clock(),
+        });
+        const time = clock();
+        await commitBaseline({ dir, paths: copied, env, time, message: "baseline", alsoRef: BASELINE_REF });
+        const baseRef =
+          (await readHeadFile(gitDir)) ??
+          (await runGit(["rev-parse", "HEAD"], { env, cwd: dir })).stdout.toString().trim();
 
-      const meta: WorkspaceMeta = { version: 1, repo, dir, gitDir, baseRef, createdAt: clock(), skipped };
-      await writeMeta(meta);
-      const workspace = new Workspace(meta, clock);
-      const tree = await walking;
-      if (tree) {
-        workspace.#tree = await tree.settled();
-        workspace.#treeRef = baseRef;
-        // Every file of the copy is committed: git lists nothing as untracked, hence nothing as ignored.
-        workspace.#ignored = [];
-        workspace.#pristine = true;
-      }
-      return workspace;
-    } catch (error) {
-      if (createdDir) await rm(dirGiven, { recursive: true, force: true });
-      if (createdGitDir) await rm(gitDirGiven, { recursive: true, force: true });
-      throw error;
-    }
+        const meta: WorkspaceMeta = { version: 1, repo, dir, gitDir, baseRef, createdAt: clock(), skipped };
+        await writeMeta(meta);
+        const workspace = new Workspace(meta, clock);
+        const tree = await walking;
+        if (tree) {
+          workspace.#tree = await tree.settled();
+          workspace.#treeRef = baseRef;
+          // Every file of the copy is committed: git lists nothing as untracked, hence nothing as ignored.
+          workspace.#ignored = [];
+          workspace.#pristine = true;
+        }
+        return workspace;
+      },
+    );
   }
 
   /** Re-opens a workspace made by `create`, possibly in another process. */
