@@ -161,10 +161,17 @@ describe("a team deployment: serve + workers on PostgreSQL", { skip: noPostgres,
         `${error.message}\n${where}\nsurvivor:\n${survivor.output().slice(-4000)}\nserver:\n${serve.output().slice(-2000)}`,
       );
     });
+    // A run that did not succeed says why (its error and last events), beside the survivor's output.
+    const why: string[] = [];
+    for (const r of finished.filter((f) => f.status !== "succeeded")) {
+      const log = await events(r.runId);
+      const tail = log.slice(-6).map((e) => `${e.seq} ${e.type} ${JSON.stringify(e.data).slice(0, 300)}`);
+      why.push(`${r.runId} ${r.status}:\n${tail.join("\n")}`);
+    }
     assert.deepEqual(
       finished.map((r) => r.status),
       Array(10).fill("succeeded"),
-      `every run succeeded:\n${survivor.output().slice(-3000)}`,
+      `every run succeeded:\n${why.join("\n")}\n${survivor.output().slice(-3000)}`,
     );
 
     for (const runId of runIds) {
