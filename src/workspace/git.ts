@@ -170,6 +170,8 @@ export const SHADOW_GIT_CONFIG = `[core]
 \tgpgsign = false
 [gc]
 \tauto = 0
+[maintenance]
+\tauto = false
 [advice]
 \tdetachedHead = false
 \taddEmbeddedRepo = false

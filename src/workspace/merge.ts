@@ -55,8 +55,11 @@ export interface MergeIntoOptions {
 export interface MergeOutcome {
   merged: string[];
   conflicts: MergeConflict[];
-  /** The commit recording the merge, or undefined when nothing was taken. */
-  commit?: { ref: string; filesChanged: string[] };
+  /**
+   * The commit recording the merge, or undefined when nothing was taken. `written`: the mode and blob
+   * of every path it changed, when known (a batch merge has them from its diff).
+   */
+  commit?: { ref: string; filesChanged: string[]; written?: readonly RawChange[] };
 }
 
 /**

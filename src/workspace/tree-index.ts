@@ -141,20 +141,70 @@ export class TreeIndex {
   }
 
   /**
-   * True when `other` (a later walk, itself not racy) saw exactly the same files with the same stats,
-   * and every file that was racy here still holds the bytes and mode the snapshot vouched for — what
-   * git does for its racily clean entries: look at the content.
+   * True when `other` (a later walk) saw exactly the same files with the same stats, and every file that
+   * was racy here still holds the bytes and mode the snapshot vouched for — what git does for its racily
+   * clean entries: look at the content. A file still racy in `other` (the same ctime, so racy here too)
+   * is trusted only so, and `other` keeps the vouch: its bytes were read after `other`'s walk, so a later
+   * quiet walk may compare against `other` as against this one.
    */
   async matches(other: TreeIndex): Promise<boolean> {
-    if (this.#vanished || other.racy || this.#entries.size !== other.#entries.size) return false;
+    if (this.#vanished || other.#vanished || this.#entries.size !== other.#entries.size) return false;
     for (const [rel, signature] of this.#entries) if (other.#entries.get(rel) !== signature) return false;
+    for (const rel of other.#racy) if (!this.#vouched.has(rel)) return false;
     for (const rel of this.#racy) {
       const vouched = this.#vouched.get(rel);
       if (vouched === undefined || (await gitEntryOf(this.#dir, rel, this.#entries.get(rel)!)) !== vouched)
         return false;
     }
+    for (const rel of other.#racy) other.#vouched.set(rel, this.#vouched.get(rel)!);
     return true;
   }
+
+  /**
+   * True when this walk, taken right after git wrote `written` into the files `before` walked (a merge
+   * moving them from one commit to the next), shows exactly that: every other file with the stat `before`
+   * saw (still vouched for where racy), every written file holding the mode and blob git wrote (read
+   * now, after this walk), every deleted one gone. Then this walk stands for the new commit's files as if
+   * it had been taken before a snapshot of them, and the written files racy in it are vouched for.
+   * Directories are not compared: they hold no content, and git makes and removes them as it writes.
+   */
+  async holdsWritten(before: TreeIndex, written: readonly WrittenEntry[]): Promise<boolean> {
+    if (this.#vanished || before.#vanished) return false;
+    const wrote = new Map(written.map((c) => [c.path, c]));
+    for (const [rel, signature] of before.#entries) {
+      if (signature === "dir" || wrote.has(rel)) continue;
+      if (this.#entries.get(rel) !== signature) return false;
+      if (this.#racy.has(rel) && !before.#vouched.has(rel)) return false;
+    }
+    for (const [rel, signature] of this.#entries) {
+      if (signature === "dir" || wrote.has(rel)) continue;
+      if (!before.#entries.has(rel)) return false; // a file neither side knew: someone else wrote it
+    }
+    const vouches = new Map<string, string>();
+    for (const c of written) {
+      const signature = this.#entries.get(c.path);
+      if (c.newMode === "000000") {
+        if (signature !== undefined) return false;
+        continue;
+      }
+      const entry = `${c.newMode} ${c.newBlob}`;
+      if (signature === undefined || signature === "dir") return false;
+      if ((await gitEntryOf(this.#dir, c.path, signature)) !== entry) return false;
+      vouches.set(c.path, entry);
+    }
+    for (const rel of this.#racy) {
+      const vouched = vouches.get(rel) ?? before.#vouched.get(rel);
+      if (vouched !== undefined) this.#vouched.set(rel, vouched);
+    }
+    return true;
+  }
+}
+
+/** A path git wrote into the work tree: the mode and blob it holds now, mode `000000` when deleted. */
+export interface WrittenEntry {
+  path: string;
+  newMode: string;
+  newBlob: string;
 }
 
 /** The git mode and blob id of the file at `rel` (stat signature `mode:…`), as `add` would record them. */

@@ -135,6 +135,7 @@ export class Workspace {
     this.baseRef = meta.baseRef;
     this.skipped = meta.skipped;
     this.#clock = clock;
+    this.#known.add(meta.baseRef);
   }
 
   /** Copies the project at `repo` into `dir` and records the baseline snapshot. Never writes into `repo`. */
@@ -205,9 +206,10 @@ export class Workspace {
 
   /** The latest snapshot (HEAD of the shadow git), read from its files when they suffice. */
   async head(): Promise<string> {
-    return (
-      (await readHeadFile(this.gitDir)) ?? (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim()
-    );
+    const head =
+      (await readHeadFile(this.gitDir)) ?? (await this.#git(["rev-parse", "HEAD"])).stdout.toString().trim();
+    this.#known.add(head);
+    return head;
   }
 
   /**
@@ -271,6 +273,7 @@ export class Workspace {
       if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
         this.#ignored = undefined;
       this.#treeRef = ref;
+      this.#known.add(ref);
       return { ref, label, filesChanged };
     });
   }
@@ -425,6 +428,17 @@ export class Workspace {
         const written = results.flatMap((r) => r.snapshot?.filesChanged ?? []);
         if (results.some((r) => r.snapshot)) await this.#afterGitWrote([...new Set(written)]);
       }
+      // A batch knows what it wrote: walked again and checked against that, the files are known to be
+      // the last merge commit's, so the checkpoints and the diff that follow need no `add -A`.
+      const last = batch?.findLast((o) => o.commit)?.commit;
+      if (last && walked && this.#ignored) {
+        const after = await TreeIndex.build(this.dir, this.#ignored);
+        if (await after.holdsWritten(walked, batch!.flatMap((o) => o.commit?.written ?? []))) {
+          this.#tree = after;
+          this.#treeRef = last.ref;
+          this.#known.add(last.ref);
+        }
+      }
       return results;
     });
   }
@@ -512,16 +526,18 @@ export class Workspace {
    */
   #compare<T>(range: DiffRange, flags: string[], parse: (result: GitResult) => T): Promise<T> {
     return this.#exclusive(async () => {
-      const againstBase = range.to === undefined && (range.from ?? this.baseRef) === this.baseRef;
-      const tree = this.#treeRef === this.baseRef ? this.#tree : undefined;
-      if (againstBase && tree && this.#ignored && tree.size <= WALK_BEATS_GIT_ENTRIES) {
-        if (await tree.matches(await TreeIndex.build(this.dir, this.#ignored)))
-          return parse({ stdout: Buffer.alloc(0), stderr: "", exitCode: 0 });
-      }
       const from = await this.#resolveRef(range.from ?? this.baseRef);
       const base = ["diff", ...flags, "--no-renames"];
       if (range.to !== undefined)
         return parse(await this.#git([...base, from, await this.#resolveRef(range.to)]));
+      // The files are the snapshot the tree index stands for: compared with it, without `add -A`.
+      const tree = this.#treeRef ? this.#tree : undefined;
+      if (tree && this.#ignored && tree.size <= WALK_BEATS_GIT_ENTRIES) {
+        if (await tree.matches(await TreeIndex.build(this.dir, this.#ignored))) {
+          if (from === this.#treeRef) return parse({ stdout: Buffer.alloc(0), stderr: "", exitCode: 0 });
+          return parse(await this.#git([...base, from, this.#treeRef!]));
+        }
+      }
       await this.#git(["add", "-A"]);
       return parse(await this.#git([...base, "--cached", from]));
     });
@@ -529,6 +545,12 @@ export class Workspace {
 
   async #resolveRef(ref: string): Promise<string> {
     if (this.#known.has(ref)) return ref;
+    // HEAD names a commit: read from the files when they suffice (see readHeadFile).
+    const head = ref === "HEAD" ? await readHeadFile(this.gitDir) : undefined;
+    if (head) {
+      this.#known.add(head);
+      return head;
+    }
     const result = REF_PATTERN.test(ref)
       ? await this.#git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], {
           okExitCodes: [0, 1, 128],
