@@ -28,15 +28,42 @@ const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 
 /** Runs git with exactly `env` (nothing inherited) and returns its raw stdout. */
 export function runGit(args: string[], options: GitOptions): Promise<GitResult> {
+  const [file, argv] =
+    options.umask === undefined
+      ? ["git", args]
+      : [
+          "sh",
+          ["-c", `umask ${options.umask.toString(8).padStart(3, "0")} && exec git "$@"`, "git", ...args],
+        ];
+  return run(file, argv, `git ${args.join(" ")}`, options);
+}
+
+/**
+ * Runs a `sh` script of several git calls as one process, with `args` as `$1`…: each further process
+ * this one starts costs Entourage a fork of itself (milliseconds of its main thread at ~150 MiB), the
+ * script's a fork of `sh`. Exit 127 (`git` not found) is reported as git missing; `name` labels failures.
+ */
+export function runGitScript(
+  name: string,
+  script: string,
+  args: string[],
+  options: Omit<GitOptions, "umask">,
+): Promise<GitResult> {
+  const okExitCodes = [...(options.okExitCodes ?? [0]), 127];
+  return run("sh", ["-c", script, "sh", ...args], name, { ...options, okExitCodes }).then((result) => {
+    if (result.exitCode === 127) throw gitNotFound(new Error(result.stderr));
+    return result;
+  });
+}
+
+function gitNotFound(cause: unknown): UserError {
+  const message = "git is not installed or not on PATH; install git (2.30 or newer) and try again.";
+  return new UserError("git_not_found", message, { cause });
+}
+
+function run(file: string, argv: string[], name: string, options: GitOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     let inputError: unknown;
-    const [file, argv] =
-      options.umask === undefined
-        ? ["git", args]
-        : [
-            "sh",
-            ["-c", `umask ${options.umask.toString(8).padStart(3, "0")} && exec git "$@"`, "git", ...args],
-          ];
     const child = execFile(
       file,
       argv,
@@ -44,17 +71,14 @@ export function runGit(args: string[], options: GitOptions): Promise<GitResult> 
       (error, stdout, stderr) => {
         const stderrText = stderr.toString("utf8").trim();
         const code: unknown = error?.code;
-        if (code === "ENOENT") {
-          const message = "git is not installed or not on PATH; install git (2.30 or newer) and try again.";
-          return reject(new UserError("git_not_found", message, { cause: error }));
-        }
+        if (code === "ENOENT") return reject(gitNotFound(error));
         // Our own failure to produce the input explains more than git's reaction to being killed; a
         // broken pipe does not: then git exited first and its stderr says why.
         if (inputError !== undefined && (inputError as NodeJS.ErrnoException).code !== "EPIPE")
           return reject(inputError);
         const exitCode = error ? (typeof code === "number" ? code : -1) : 0;
         if (!(options.okExitCodes ?? [0]).includes(exitCode)) {
-          const message = `git ${args.join(" ")} failed (exit ${exitCode}): ${stderrText || error?.message}`;
+          const message = `${name} failed (exit ${exitCode}): ${stderrText || error?.message}`;
           return reject(new SystemError("git_failed", message, { cause: error }));
         }
         resolve({ stdout, stderr: stderrText, exitCode });

@@ -103,7 +103,11 @@ export async function mergeBatch(options: MergeBatchOptions): Promise<MergeOutco
   for (const [k, i] of taking.entries()) {
     const paths = changes[i]!.map((c) => c.path).sort();
     const written = changes[i]!;
-    outcomes[i] = { merged: paths, conflicts: [], commit: { ref: commits[k]!, filesChanged: paths, written } };
+    outcomes[i] = {
+      merged: paths,
+      conflicts: [],
+      commit: { ref: commits[k]!, filesChanged: paths, written },
+    };
   }
   return outcomes;
 }

@@ -20,7 +20,15 @@ import {
   type WriteResult,
   writeTextAt,
 } from "./files.ts";
-import { type GitResult, initShadowGit, readHeadFile, runGit, shadowGitEnv, splitNul } from "./git.ts";
+import {
+  type GitResult,
+  initShadowGit,
+  readHeadFile,
+  runGit,
+  runGitScript,
+  shadowGitEnv,
+  splitNul,
+} from "./git.ts";
 import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
 import { TreeIndex, WALK_BEATS_GIT_ENTRIES } from "./tree-index.ts";
 import {
@@ -94,6 +102,17 @@ export interface Snapshot {
 }
 
 const BASELINE_REF = "refs/entourage/baseline";
+const LOG_MARKER = Buffer.from("\0entourage-snapshot-log\0");
+/**
+ * A snapshot's git calls (`$1`: the label): exit 3 when `add` failed, 1 with commit's "nothing to commit",
+ * 4 when commit failed otherwise; else the marker and the new commit's raw diff.
+ */
+const SNAPSHOT_SCRIPT = `git add -A || exit 3
+git commit -q --no-verify --no-gpg-sign --allow-empty-message --untracked-files=no -m "$1"
+s=$?
+[ "$s" -eq 0 ] || { [ "$s" -eq 1 ] && exit 1; exit 4; }
+printf '\\0entourage-snapshot-log\\0'
+exec git log -1 --format=%H --raw --no-abbrev --no-renames -z HEAD`;
 const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;
 
 /**
@@ -235,22 +254,14 @@ export class Workspace {
       }
       this.#tree = walked;
       this.#treeRef = undefined;
-      await this.#git(["add", "-A"]);
-      const commit = await this.#git(
-        [
-          "commit",
-          "-q",
-          "--no-verify",
-          "--no-gpg-sign",
-          "--allow-empty-message",
-          "--untracked-files=no",
-          "-m",
-          label,
-        ],
-        { okExitCodes: [0, 1] },
-      );
-      if (commit.exitCode === 1) {
-        if (/nothing (added )?to commit/.test(commit.stdout.toString())) {
+      // add -A, commit and log in one process (see runGitScript); the log follows the marker.
+      const commit = await runGitScript("snapshot", SNAPSHOT_SCRIPT, [label], {
+        ...this.#gitOptions(),
+        okExitCodes: [0, 1, 3, 4],
+      });
+      const marker = commit.exitCode === 0 ? commit.stdout.lastIndexOf(LOG_MARKER) : -1;
+      if (commit.exitCode !== 0 || marker < 0) {
+        if (commit.exitCode === 1 && /nothing (added )?to commit/.test(commit.stdout.toString())) {
           // The walk saw a difference git does not: maybe new ignored files; list them again next time
           // (unless listed just now, or there was no earlier walk to differ from).
           if (!listedNow && earlier) this.#ignored = undefined;
@@ -263,10 +274,7 @@ export class Workspace {
         );
       }
       // "<sha>\0\n:<modes> <ids> <status>\0<path>\0…": the paths, and the blobs that vouch for racy files.
-      const [ref = "", ...tokens] = splitNul(
-        (await this.#git(["log", "-1", "--format=%H", "--raw", "--no-abbrev", "--no-renames", "-z", "HEAD"]))
-          .stdout,
-      );
+      const [ref = "", ...tokens] = splitNul(commit.stdout.subarray(marker + LOG_MARKER.length));
       const { raw } = parseRawNumstat(tokens.map((t) => t.replace(/^\n/, "")).filter((t) => t !== ""));
       walked.vouch(raw);
       const filesChanged = raw.map((c) => c.path);
@@ -433,7 +441,12 @@ export class Workspace {
       const last = batch?.findLast((o) => o.commit)?.commit;
       if (last && walked && this.#ignored) {
         const after = await TreeIndex.build(this.dir, this.#ignored);
-        if (await after.holdsWritten(walked, batch!.flatMap((o) => o.commit?.written ?? []))) {
+        if (
+          await after.holdsWritten(
+            walked,
+            batch!.flatMap((o) => o.commit?.written ?? []),
+          )
+        ) {
           this.#tree = after;
           this.#treeRef = last.ref;
           this.#known.add(last.ref);
@@ -577,13 +590,14 @@ export class Workspace {
     args: string[],
     options: { input?: string | Buffer; okExitCodes?: number[]; env?: Record<string, string> } = {},
   ): Promise<GitResult> {
-    const env = shadowGitEnv({
-      gitDir: this.gitDir,
-      workTree: this.dir,
-      home: path.join(this.gitDir, HOME_DIR),
-      time: this.#clock(),
-    });
-    return runGit(args, { ...options, env: { ...env, ...options.env }, cwd: this.dir });
+    const base = this.#gitOptions();
+    return runGit(args, { ...options, ...base, env: { ...base.env, ...options.env } });
+  }
+
+  #gitOptions(): { env: Record<string, string>; cwd: string } {
+    const home = path.join(this.gitDir, HOME_DIR);
+    const env = shadowGitEnv({ gitDir: this.gitDir, workTree: this.dir, home, time: this.#clock() });
+    return { env, cwd: this.dir };
   }
 
   /**
