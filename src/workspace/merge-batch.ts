@@ -22,6 +22,8 @@ export interface MergeBatchOptions {
    * last snapshot): our side is HEAD's tree and `add -A` + `write-tree` are skipped.
    */
   clean: boolean;
+  /** HEAD's commit when known without git: with `clean` and equal to `base`, our side is the base. */
+  head?: string;
   /** Unix ms: the merge commits' date. */
   time: number;
 }
@@ -42,27 +44,37 @@ const SCRATCH_REF = "refs/entourage/merging";
  */
 export async function mergeBatch(options: MergeBatchOptions): Promise<MergeOutcome[] | undefined> {
   const { git, base, sides } = options;
-  let ours: string | undefined;
-  if (!options.clean) {
-    await git(["add", "-A"]);
-    ours = (await git(["write-tree"])).stdout.toString().trim();
+  // Our files are HEAD's and HEAD is the base (no snapshot since the copies were made): git need not say.
+  let head = options.clean && options.head === base ? base : "";
+  let ours = head;
+  if (!head) {
+    if (!options.clean) {
+      await git(["add", "-A"]);
+      ours = (await git(["write-tree"])).stdout.toString().trim();
+    }
+    const trees = await git(["rev-parse", "HEAD", "HEAD^{tree}", `${base}^{tree}`], {
+      okExitCodes: [0, 128],
+    });
+    if (trees.exitCode !== 0) return undefined;
+    const [headCommit = "", headTree = "", baseTree = ""] = trees.stdout.toString().trim().split("\n");
+    head = headCommit;
+    ours ||= headTree;
+    if (ours !== baseTree) return undefined;
   }
-  const trees = await git(
-    ["rev-parse", "HEAD", "HEAD^{tree}", `${base}^{tree}`, ...sides.map((s) => `${s.theirs}^{tree}`)],
-    { okExitCodes: [0, 128] },
-  );
-  if (trees.exitCode !== 0) return undefined; // a side's commit is not here: mergeInto fetches it
-  const [head = "", headTree = "", baseTree = "", ...theirTrees] = trees.stdout.toString().trim().split("\n");
-  ours ??= headTree;
-  if (ours !== baseTree) return undefined;
 
-  const diffs = await git(["diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames"], {
-    input: theirTrees.map((t) => `${baseTree} ${t}\n`).join(""),
+  // "<theirs> <base>": a commit and the parent to diff it against; --always prints each one's header.
+  // A side whose commit is not here prints nothing: the layout check fails and mergeInto fetches it.
+  const diffs = await git(["diff-tree", "--stdin", "--always", "-r", "-z", "--raw", "--no-renames"], {
+    input: sides.map((s) => `${s.theirs} ${base}\n`).join(""),
+    okExitCodes: [0, 128],
   });
-  const changes = splitStdinDiff(
-    diffs.stdout,
-    theirTrees.map((t) => `${baseTree} ${t}\n`),
-  );
+  const changes =
+    diffs.exitCode === 0
+      ? splitStdinDiff(
+          diffs.stdout,
+          sides.map((s) => `${s.theirs}\0`),
+        )
+      : undefined;
   if (!changes || !disjoint(changes)) return undefined;
 
   const outcomes: MergeOutcome[] = sides.map(() => ({ merged: [], conflicts: [] }));
@@ -88,7 +100,11 @@ export async function mergeBatch(options: MergeBatchOptions): Promise<MergeOutco
   stream += `${taking.map((_, k) => `get-mark :${k + 1}\n`).join("")}done\n`;
   // runGit writes the stream as bytes with encodePath: paths that are not UTF-8 go back as their bytes.
   // --force: a scratch ref left by a crash is simply replaced.
-  const imported = await git(["fast-import", "--quiet", "--done", "--force"], { input: stream });
+  // unpackLimit=0: the few new trees and commits stay one pack (no `unpack-objects` process started).
+  const imported = await git(
+    ["-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--done", "--force"],
+    { input: stream },
+  );
   const commits = imported.stdout.toString().trim().split("\n");
   const last = commits.at(-1)!;
   try {
@@ -113,8 +129,8 @@ export async function mergeBatch(options: MergeBatchOptions): Promise<MergeOutco
 }
 
 /**
- * The output of `diff-tree --stdin -r -z --raw` for the given pairs: each pair's header line (printed
- * even when the trees are equal), then its records, `:<modes> <ids> <status>\0<path>\0`. Undefined
+ * The output of `diff-tree --stdin --always -r -z --raw` for the given lines: each one's header (printed
+ * even when nothing differs), then its records, `:<modes> <ids> <status>\0<path>\0`. Undefined
  * when the output is not laid out so.
  */
 function splitStdinDiff(out: Buffer, headers: readonly string[]): RawChange[][] | undefined {

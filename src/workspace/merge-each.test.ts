@@ -133,6 +133,72 @@ describe("Workspace.mergeEach", () => {
     assert.equal(await readFile(path.join(fx.workspace.dir, "a.txt"), "utf8"), "a from three\n");
   });
 
+  it("knows the files are the last merge's: the next checkpoint starts no git, a write after it is still taken", async () => {
+    const [one, two] = copies as [Workspace, Workspace];
+    await one.writeText("src/new/one.txt", "from one\n");
+    await one.snapshot("one");
+    await two.writeText("a.txt", "a from two\n");
+    await two.snapshot("two");
+    const [, second] = await fx.workspace.mergeEach(
+      [
+        { workspace: one, label: "merge one" },
+        { workspace: two, label: "merge two" },
+      ],
+      { base },
+    );
+    const gitLog = await countingGit();
+    assert.equal(await fx.workspace.snapshot("the planner's step"), null, "nothing changed since the merge");
+    const changes = await fx.workspace.changes();
+    assert.deepEqual((await gitLog.stop()).sort(), ["diff"], "one diff of two commits, no add -A or commit");
+    assert.deepEqual(
+      changes.files.map((f) => [f.path, f.status]),
+      [
+        ["a.txt", "modified"],
+        ["src/new/one.txt", "added"],
+      ],
+    );
+    assert.equal(await fx.workspace.head(), second!.snapshot!.ref);
+    // Written right away, same size: its stat cannot tell (racy), its bytes do.
+    await writeFile(path.join(fx.workspace.dir, "a.txt"), "A FROM TWO\n");
+    assert.deepEqual((await fx.workspace.snapshot("a command"))?.filesChanged, ["a.txt"]);
+    await writeFile(path.join(fx.workspace.dir, "src", "new", "one.txt"), "FROM ONE\n");
+    assert.deepEqual(
+      (await fx.workspace.changes()).files.map((f) => f.path),
+      ["a.txt", "src/new/one.txt"],
+    );
+  });
+
+  it("merges copies correctly when the run took a snapshot of its own after they were made", async () => {
+    const [one, two] = copies as [Workspace, Workspace];
+    await fx.workspace.writeText("own.txt", "the run's own\n");
+    await fx.workspace.snapshot("the run's step");
+    await one.writeText("a.txt", "a from one\n");
+    await one.snapshot("one");
+    await two.writeText("b.txt", "b from two\n");
+    await two.snapshot("two");
+    const results = await fx.workspace.mergeEach(
+      [
+        { workspace: one, label: "merge one" },
+        { workspace: two, label: "merge two" },
+      ],
+      { base },
+    );
+    assert.deepEqual(
+      results.map((r) => [r.merged, r.conflicts]),
+      [
+        [["a.txt"], []],
+        [["b.txt"], []],
+      ],
+    );
+    for (const [file, text] of [
+      ["own.txt", "the run's own\n"],
+      ["a.txt", "a from one\n"],
+      ["b.txt", "b from two\n"],
+    ])
+      assert.equal(await readFile(path.join(fx.workspace.dir, file!), "utf8"), text);
+    assert.equal(shadowGit(["status", "--porcelain"]), "", "index and files match HEAD");
+  });
+
   it("takes nothing and starts no merge when no copy changed anything", async () => {
     const results = await fx.workspace.mergeEach(
       copies.map((workspace) => ({ workspace })),

@@ -415,6 +415,7 @@ export class Workspace {
               base,
               sides,
               clean: walked ? await tree!.matches(walked) : false,
+              head: await readHeadFile(this.gitDir),
               time: this.#clock(),
             })
           : undefined;

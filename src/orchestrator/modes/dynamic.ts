@@ -155,27 +155,27 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
           return { t, i, workspace, sandbox };
         }),
       );
-      let outcomes: PhaseResult[];
-      try {
-        outcomes = await Promise.all(
-          copies.map((c) =>
-            phases.run(spec(c.t, c.i), c.workspace ? { workspace: c.workspace, sandbox: c.sandbox } : {}),
-          ),
-        );
-      } finally {
-        for (const c of copies) {
-          await c.sandbox?.destroy();
-          c.workspace?.lendTo(undefined);
-        }
-      }
+      const release = async (c: (typeof copies)[number]) => {
+        await c.sandbox?.destroy(); // idempotent: also called for all once every agent is done
+        c.workspace?.lendTo(undefined);
+      };
       const mergedAlready = (agentId: string) =>
         phases.events.some((e) => e.type === "workspace.merged" && e.data.fromAgentId === agentId);
-      // Each copy's last snapshot at once (separate shadow gits).
-      await Promise.all(
-        copies.map((c, k) =>
-          mergedAlready(outcomes[k]!.agentId) ? undefined : c.workspace?.snapshot(`final (${c.t.agent})`),
-        ),
-      );
+      let outcomes: PhaseResult[];
+      try {
+        // Each agent's sandbox goes, and its copy's last snapshot is taken, as soon as that agent is done
+        // (separate shadow gits), while the others still work.
+        outcomes = await Promise.all(
+          copies.map(async (c) => {
+            const own = c.workspace ? { workspace: c.workspace, sandbox: c.sandbox } : {};
+            const outcome = await phases.run(spec(c.t, c.i), own).finally(() => release(c));
+            if (!mergedAlready(outcome.agentId)) await c.workspace?.snapshot(`final (${c.t.agent})`);
+            return outcome;
+          }),
+        );
+      } finally {
+        await Promise.all(copies.map(release));
+      }
       // Merged back in order; copies that touched separate files are all taken in one go.
       const pending = copies.filter((c, k) => c.workspace && !mergedAlready(outcomes[k]!.agentId));
       const merges = await phases.deps.workspace.mergeEach(
