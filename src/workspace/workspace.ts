@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { realpath } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { type Clock, SystemError, systemClock, UserError } from "../core/index.ts";
+import { type Clock, systemClock, UserError } from "../core/index.ts";
 import { type ApplyOptions, type ApplyPlan, applyPlan, applyTargetOf } from "./apply.ts";
 import { commitBaseline } from "./baseline.ts";
 import type { ChangeSummary, DiffRange } from "./changes.ts";
@@ -20,15 +20,7 @@ import {
   type WriteResult,
   writeTextAt,
 } from "./files.ts";
-import {
-  type GitResult,
-  initShadowGit,
-  readHeadFile,
-  runGit,
-  runGitScript,
-  shadowGitEnv,
-  splitNul,
-} from "./git.ts";
+import { type GitResult, initShadowGit, readHeadFile, runGit, shadowGitEnv, splitNul } from "./git.ts";
 import { copyMissingObjects, keepPathsPrivate } from "./shared-objects.ts";
 import { TreeIndex, WALK_BEATS_GIT_ENTRIES } from "./tree-index.ts";
 import {
@@ -49,6 +41,7 @@ export type { WorkspaceMeta };
 import { type ListOptions, listProjectFiles } from "./glob.ts";
 import { type MergeConflict, type MergeOutcome, mergeInto } from "./merge.ts";
 import { mergeBatch } from "./merge-batch.ts";
+import { commitSnapshot } from "./snapshot-commit.ts";
 
 export interface CreateWorkspaceOptions {
   /** The user's checkout (any directory inside a git work tree; its top level is used). */
@@ -102,17 +95,6 @@ export interface Snapshot {
 }
 
 const BASELINE_REF = "refs/entourage/baseline";
-const LOG_MARKER = Buffer.from("\0entourage-snapshot-log\0");
-/**
- * A snapshot's git calls (`$1`: the label): exit 3 when `add` failed, 1 with commit's "nothing to commit",
- * 4 when commit failed otherwise; else the marker and the new commit's raw diff.
- */
-const SNAPSHOT_SCRIPT = `git add -A || exit 3
-git commit -q --no-verify --no-gpg-sign --allow-empty-message --untracked-files=no -m "$1"
-s=$?
-[ "$s" -eq 0 ] || { [ "$s" -eq 1 ] && exit 1; exit 4; }
-printf '\\0entourage-snapshot-log\\0'
-exec git log -1 --format=%H --raw --no-abbrev --no-renames -z HEAD`;
 const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;
 
 /**
@@ -254,28 +236,15 @@ export class Workspace {
       }
       this.#tree = walked;
       this.#treeRef = undefined;
-      // add -A, commit and log in one process (see runGitScript); the log follows the marker.
-      const commit = await runGitScript("snapshot", SNAPSHOT_SCRIPT, [label], {
-        ...this.#gitOptions(),
-        okExitCodes: [0, 1, 3, 4],
-      });
-      const marker = commit.exitCode === 0 ? commit.stdout.lastIndexOf(LOG_MARKER) : -1;
-      if (commit.exitCode !== 0 || marker < 0) {
-        if (commit.exitCode === 1 && /nothing (added )?to commit/.test(commit.stdout.toString())) {
-          // The walk saw a difference git does not: maybe new ignored files; list them again next time
-          // (unless listed just now, or there was no earlier walk to differ from).
-          if (!listedNow && earlier) this.#ignored = undefined;
-          this.#treeRef = headBefore;
-          return null;
-        }
-        throw new SystemError(
-          "snapshot_failed",
-          `Could not snapshot the workspace ${this.dir}: ${commit.stderr}`,
-        );
+      const commit = await commitSnapshot(label, this.#gitOptions());
+      if (!commit) {
+        // The walk saw a difference git does not: maybe new ignored files; list them again next time
+        // (unless listed just now, or there was no earlier walk to differ from).
+        if (!listedNow && earlier) this.#ignored = undefined;
+        this.#treeRef = headBefore;
+        return null;
       }
-      // "<sha>\0\n:<modes> <ids> <status>\0<path>\0…": the paths, and the blobs that vouch for racy files.
-      const [ref = "", ...tokens] = splitNul(commit.stdout.subarray(marker + LOG_MARKER.length));
-      const { raw } = parseRawNumstat(tokens.map((t) => t.replace(/^\n/, "")).filter((t) => t !== ""));
+      const { ref, raw } = commit;
       walked.vouch(raw);
       const filesChanged = raw.map((c) => c.path);
       if (filesChanged.some((f) => f === ".gitignore" || f.endsWith("/.gitignore")))
