@@ -97,7 +97,7 @@ async function cloneSharing(options: Omit<CloneShadowOptions, "shareObjects">): 
     path.dirname(options.baselineRef),
     HOME_DIR,
   ];
-  for (const dir of dirs) await mkdir(path.join(gitDir, dir), { recursive: true, mode: 0o700 });
+  await Promise.all(dirs.map((dir) => mkdir(path.join(gitDir, dir), { recursive: true, mode: 0o700 })));
   await Promise.all([
     ...SHARED_FILES.map(async (file) => {
       await copyFile(path.join(fromGitDir, file), path.join(gitDir, file)).catch(

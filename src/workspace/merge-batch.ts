@@ -1,7 +1,7 @@
 import path from "node:path";
 import { quotePath } from "./baseline.ts";
 import { parseRawNumstat, type RawChange } from "./changes.ts";
-import { SHADOW_IDENTITY, splitNul } from "./git.ts";
+import { runGitScript, SHADOW_IDENTITY, splitNul } from "./git.ts";
 import type { GitRunner, MergeOutcome } from "./merge.ts";
 import { encodePath } from "./path-bytes.ts";
 
@@ -14,6 +14,8 @@ export interface BatchSide {
 export interface MergeBatchOptions {
   /** Runs git in the workspace being merged into, with its work tree. */
   git: GitRunner;
+  /** The same git's environment and work tree, for a script of several git calls (`runGitScript`). */
+  shell: { env: Record<string, string>; cwd: string };
   /** The common ancestor of every side: the commit they were all cloned at. */
   base: string;
   sides: readonly BatchSide[];
@@ -107,15 +109,14 @@ export async function mergeBatch(options: MergeBatchOptions): Promise<MergeOutco
   );
   const commits = imported.stdout.toString().trim().split("\n");
   const last = commits.at(-1)!;
-  try {
-    await git(["read-tree", "-m", "-u", ours, last]);
-    await git(["update-ref", "-m", "merge", "--stdin"], {
-      input: `update HEAD ${last} ${head}\ndelete ${SCRATCH_REF}\n`,
-    });
-  } catch (error) {
-    await git(["update-ref", "-d", SCRATCH_REF]).catch(() => {});
-    throw error;
-  }
+  // Files and index, then HEAD, as one process (see runGitScript); the scratch ref goes either way.
+  await runGitScript(
+    `git read-tree -m -u ${ours} ${last} + update-ref HEAD`,
+    `git read-tree -m -u "$1" "$2" && git update-ref -m merge --stdin && exit 0
+s=$?; git update-ref -d ${SCRATCH_REF}; exit $s`,
+    [ours, last],
+    { ...options.shell, input: `update HEAD ${last} ${head}\ndelete ${SCRATCH_REF}\n` },
+  );
   for (const [k, i] of taking.entries()) {
     const paths = changes[i]!.map((c) => c.path).sort();
     const written = changes[i]!;

@@ -381,6 +381,7 @@ export class Workspace {
         sides.length > 1
           ? await mergeBatch({
               git: (args, opts) => this.#git(args, opts),
+              shell: this.#gitOptions(),
               base,
               sides,
               clean: walked ? await tree!.matches(walked) : false,
@@ -411,12 +412,8 @@ export class Workspace {
       const last = batch?.findLast((o) => o.commit)?.commit;
       if (last && walked && this.#ignored) {
         const after = await TreeIndex.build(this.dir, this.#ignored);
-        if (
-          await after.holdsWritten(
-            walked,
-            batch!.flatMap((o) => o.commit?.written ?? []),
-          )
-        ) {
+        const wrote = batch!.flatMap((o) => o.commit?.written ?? []);
+        if (await after.holdsWritten(walked, wrote)) {
           this.#tree = after;
           this.#treeRef = last.ref;
           this.#known.add(last.ref);
