@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { createWorkspaceFixture, type WorkspaceFixture } from "../../test/support/workspace.ts";
@@ -46,5 +46,37 @@ describe("cloneAt with shareObjects, merged back", () => {
     await reopened.restore(base);
     await reopened.restore(second.snapshot!.ref);
     assert.equal(await readFile(path.join(fx.workspace.dir, "src", "c.txt"), "utf8"), "c from the right\n");
+  });
+
+  it("makes several copies at once (cloneEachAt): each its own files, private, at the snapshot", async () => {
+    const dirs = ["one", "two", "three"].map((name) => path.join(fx.base, name, "ws"));
+    const copies = await fx.workspace.cloneEachAt(base, dirs);
+    assert.deepEqual(
+      copies.map((c) => c.dir),
+      await Promise.all(dirs.map(async (d) => path.join(await realpath(path.dirname(d)), "ws"))),
+    );
+    for (const copy of copies) {
+      assert.equal(await copy.head(), base);
+      assert.equal(await readFile(path.join(copy.dir, "a.txt"), "utf8"), "a, before the copies\n");
+      assert.equal((await stat(path.join(copy.dir, "src", "c.txt"))).mode & 0o077, 0, "private");
+      assert.equal((await stat(copy.dir)).mode & 0o077, 0);
+    }
+    // Independent: a write in one is in no other, and its snapshot names it alone.
+    await copies[0]!.writeText("b.txt", "b from one\n");
+    assert.deepEqual((await copies[0]!.snapshot("one"))?.filesChanged, ["b.txt"]);
+    assert.equal(await copies[1]!.snapshot("two"), null);
+    assert.equal(await readFile(path.join(copies[2]!.dir, "b.txt"), "utf8"), "b\n");
+    assert.equal(await readFile(path.join(fx.workspace.dir, "b.txt"), "utf8"), "b\n");
+  });
+
+  it("refuses a copy whose folder is not empty, leaving it as it was, and still makes the others", async () => {
+    const taken = path.join(fx.base, "taken", "ws");
+    await mkdir(taken, { recursive: true });
+    await writeFile(path.join(taken, "keep.txt"), "someone's\n");
+    const free = path.join(fx.base, "free", "ws");
+    await assert.rejects(fx.workspace.cloneEachAt(base, [free, taken]), { code: "workspace_exists" });
+    assert.deepEqual(await readdir(taken), ["keep.txt"]);
+    const made = await Workspace.open(free);
+    assert.equal(await readFile(path.join(made.dir, "a.txt"), "utf8"), "a, before the copies\n");
   });
 });

@@ -30,6 +30,8 @@ export interface MakeCloneOptions {
   baselineRef: string;
   time: number;
   shareObjects?: boolean;
+  /** With `shareObjects`: checks the files out (`reset --hard` under umask 077) instead of a git of its own. */
+  checkout?: (shadow: ShadowGitEnvOptions) => Promise<void>;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function makeClone(options: MakeCloneOptions): Promise<WorkspaceMet
         home: path.join(gitDir, HOME_DIR),
         time: options.time,
       };
-      if (options.shareObjects) await cloneSharing(shadow);
+      if (options.shareObjects) await cloneSharing(shadow, options.checkout);
       else {
         await cloneShadow(shadow);
         await keepPrivate(dir);
@@ -87,7 +89,15 @@ const SHARED_FILES = ["config", "info/attributes", "info/exclude"];
  * exclusions (a shadow git made the same way), the alternates file and the two refs as loose files —
  * and `reset --hard` writes the files under umask 077, so they are private without a `chmod -R`.
  */
-async function cloneSharing(options: Omit<CloneShadowOptions, "shareObjects">): Promise<void> {
+async function cloneSharing(
+  options: Omit<CloneShadowOptions, "shareObjects">,
+  checkout = (shadow: ShadowGitEnvOptions) =>
+    runGit(["reset", "-q", "--hard", "HEAD"], {
+      env: shadowGitEnv(shadow),
+      cwd: shadow.workTree,
+      umask: 0o077,
+    }).then(() => {}),
+): Promise<void> {
   const { gitDir, fromGitDir } = options;
   const dirs = [
     "objects/info",
@@ -115,11 +125,7 @@ async function cloneSharing(options: Omit<CloneShadowOptions, "shareObjects">): 
       mode: 0o600,
     }),
   ]);
-  await runGit(["reset", "-q", "--hard", "HEAD"], {
-    env: shadowGitEnv(options),
-    cwd: options.workTree,
-    umask: 0o077,
-  });
+  await checkout(options);
   const dir = await stat(options.workTree);
   if ((dir.mode & 0o077) !== 0) await chmod(options.workTree, dir.mode & 0o7700);
 }

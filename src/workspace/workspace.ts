@@ -36,11 +36,14 @@ import {
 
 export type { DiffRange } from "./changes.ts";
 export type { ListOptions } from "./glob.ts";
+export type { MergeOptions, MergeResult, Snapshot } from "./merge-result.ts";
 export type { WorkspaceMeta };
 
 import { type ListOptions, listProjectFiles } from "./glob.ts";
-import { type MergeConflict, type MergeOutcome, mergeInto } from "./merge.ts";
+import { type MergeOutcome, mergeInto } from "./merge.ts";
 import { mergeBatch } from "./merge-batch.ts";
+import type { MergeOptions, MergeResult, Snapshot } from "./merge-result.ts";
+import { makeSharedClones } from "./shared-clones.ts";
 import { commitSnapshot } from "./snapshot-commit.ts";
 
 export interface CreateWorkspaceOptions {
@@ -67,31 +70,6 @@ export interface CloneOptions {
   gitDir?: string;
   /** Borrow this workspace's objects instead of copying them (see `CloneShadowOptions.shareObjects`). */
   shareObjects?: boolean;
-}
-
-export interface MergeOptions {
-  /** A snapshot both workspaces have: usually the ref the other one was cloned at. */
-  base: string;
-  /** Their side. Default: the other workspace's latest snapshot (its HEAD). */
-  theirs?: string;
-  /** Label of the snapshot recording the merge. Default: "merge from <other dir>". */
-  label?: string;
-}
-
-export interface MergeResult {
-  /** Paths this workspace took from the other one or merged line-wise, sorted. */
-  merged: string[];
-  /** Paths both changed incompatibly; this workspace kept its own version of each. */
-  conflicts: MergeConflict[];
-  /** The snapshot recording the merge (with both histories as parents); null when nothing was merged. */
-  snapshot: Snapshot | null;
-}
-
-export interface Snapshot {
-  /** Commit id in the shadow git. */
-  ref: string;
-  label: string;
-  filesChanged: string[];
 }
 
 const BASELINE_REF = "refs/entourage/baseline";
@@ -319,6 +297,18 @@ export class Workspace {
       time: this.#clock(),
       shareObjects: options.shareObjects,
     });
+    return this.#cloneOf(meta, commit);
+  }
+
+  /** `cloneAt(ref, dir, { shareObjects: true })` for each of `dirs`, checked out by one process (`makeSharedClones`). */
+  async cloneEachAt(ref: string, dirs: readonly string[]): Promise<Workspace[]> {
+    const commit = await this.#exclusive(() => this.#resolveRef(ref));
+    const time = this.#clock();
+    const copies = dirs.map((dir) => ({ source: this, commit, dir, baselineRef: BASELINE_REF, time }));
+    return (await makeSharedClones(copies)).map((meta) => this.#cloneOf(meta, commit));
+  }
+
+  #cloneOf(meta: WorkspaceMeta, commit: string): Workspace {
     const clone = new Workspace(meta, this.#clock);
     clone.#known.add(commit);
     // The same ignore rules (same files at the commit, same info/exclude): what git ignores here.

@@ -142,14 +142,22 @@ function delegateTool(phases: PhaseRunner, options: DynamicOptions, plannerId: (
       const base =
         (await phases.deps.workspace.snapshot(`before parallel delegation ${callId}`))?.ref ??
         (await phases.deps.workspace.head());
+      const dirs = input.tasks.map((t, i) =>
+        readOnly(spec(t, i).agent, phases.deps.tools)
+          ? undefined
+          : join(options.agentsDir, `${callId}-${i}`, "workspace"),
+      );
+      const existing = await Promise.all(
+        dirs.map((dir) => (dir ? Workspace.open(dir).catch(() => undefined) : undefined)),
+      );
+      // Borrowing the run's objects (a copy is merged back into the workspace it came from), made together.
+      const missing = dirs.filter((dir, i): dir is string => dir !== undefined && !existing[i]);
+      const made = await phases.deps.workspace.cloneEachAt(base, missing);
       const copies = await Promise.all(
         input.tasks.map(async (t, i) => {
-          if (readOnly(spec(t, i).agent, phases.deps.tools)) return { t, i };
-          const dir = join(options.agentsDir, `${callId}-${i}`, "workspace");
-          const existing = await Workspace.open(dir).catch(() => undefined);
-          // Borrowing the run's objects: a copy is merged back into the workspace it came from.
-          const workspace =
-            existing ?? (await phases.deps.workspace.cloneAt(base, dir, { shareObjects: true }));
+          const dir = dirs[i];
+          if (dir === undefined) return { t, i };
+          const workspace = existing[i] ?? made[missing.indexOf(dir)]!;
           const sandbox = await options.sandboxFor(workspace.dir);
           workspace.lendTo(sandbox.runAs);
           return { t, i, workspace, sandbox };
