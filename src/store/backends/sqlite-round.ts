@@ -146,18 +146,24 @@ export function writeRound(
 export class RoundPacer {
   #perAppend = 0;
   #flush = 0;
-  #lastWriteEnded = 0;
+  #lastWrite = { began: 0, ended: 0 };
 
   wrote(appends: number, began: number, ended: number): void {
     const sample = (ended - began) / appends;
     this.#perAppend = this.#perAppend === 0 ? sample : 0.9 * this.#perAppend + 0.1 * sample;
-    this.#lastWriteEnded = ended;
+    this.#lastWrite = { began, ended };
   }
 
-  /** An fsync's span as the event loop saw it: its end is seen late if a transaction ran meanwhile. */
+  /**
+   * An fsync's span as the event loop saw it. A transaction written meanwhile delays the report: the
+   * fsync then ended between that transaction's start and the report, so only a bound is learnt (an
+   * upper one that shows it faster than thought, or a lower one that shows it slower).
+   */
   flushed(began: number, ended: number): void {
-    const sample = ended - began;
-    if (this.#lastWriteEnded > began && sample > this.#flush) return;
+    const upper = ended - began;
+    const lower = this.#lastWrite.ended > began ? Math.max(0, this.#lastWrite.began - began) : upper;
+    const sample = upper < this.#flush ? upper : lower > this.#flush ? lower : undefined;
+    if (sample === undefined) return;
     this.#flush = this.#flush === 0 ? sample : 0.9 * this.#flush + 0.1 * sample;
   }
 
