@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -70,6 +70,28 @@ describe("SQLite group commit", () => {
       (await reopened.listRuns()).map((r) => [r.runId, [r.events, r.inputTokens, r.costKnown]]),
     );
     assert.deepEqual(totals, { run_shared: [25, 700, false], run_a_only: [20, 200, true] });
+    await reopened.close();
+  });
+
+  it("keeps the WAL file bounded while 64 writers append 64 MB, and the database whole after close", async () => {
+    const file = freshFile();
+    const store = await openSqliteEventStore(file);
+    const text = "x".repeat(16_384);
+    const runs = Array.from({ length: 64 }, (_, r) => `run_big${r}`);
+    await Promise.all(
+      runs.map(async (runId) => {
+        for (let i = 0; i < 64; i++) await store.append(runId, [sampleEvents.delta(`${i}:${text}`)]);
+      }),
+    );
+    // SQLite never shrinks the WAL file, so its size is the most it held: checkpoints kept up (the bound
+    // is 4,000 pages, 16 MB, plus what is written while one runs).
+    const walBytes = statSync(`${file}-wal`).size;
+    assert.ok(walBytes < 48 * 1024 * 1024, `the WAL grew to ${walBytes} bytes`);
+    await store.close();
+    assert.equal(existsSync(`${file}-wal`), false, "the last connection to close checkpointed it away");
+
+    const reopened = await openSqliteEventStore(file);
+    for (const runId of runs) assert.equal((await reopened.read(runId)).length, 64);
     await reopened.close();
   });
 
