@@ -6,11 +6,10 @@ import { Worker } from "node:worker_threads";
  */
 export const WAL_CHECKPOINT_PAGES = 4000;
 
-/** Pages a checkpoint is requested after (SQLite's default), as many commits as that takes. */
-const PAGES_PER_CHECKPOINT = 1000;
+/** Commits between two checkpoints requested from the worker. */
+const COMMITS_PER_CHECKPOINT = 100;
 
-// The worker's whole program (CommonJS, evaluated): its own connection, one PASSIVE checkpoint a message,
-// answered with the WAL's length in pages.
+// The worker's whole program (CommonJS, evaluated): its own connection, one PASSIVE checkpoint a message.
 const workerSource = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { DatabaseSync } = require("node:sqlite");
@@ -23,10 +22,10 @@ parentPort.on("message", (message) => {
     return;
   }
   try {
-    const { log } = checkpoint.get();
-    parentPort.postMessage({ log });
+    checkpoint.get();
+    parentPort.postMessage("done");
   } catch (error) {
-    parentPort.postMessage({ error: String(error) });
+    parentPort.postMessage(String(error));
   }
 });
 `;
@@ -46,12 +45,7 @@ export class Checkpointer {
   #worker: Worker | undefined;
   #failed = false;
   #commits = 0;
-  /** Commits between two requests: ~`PAGES_PER_CHECKPOINT` pages, learnt from the WAL's length. */
-  #interval = 100;
-  /** The WAL's length in pages at the last checkpoint. */
-  #lastLog = 0;
   #busy = false;
-  #requested = 1;
 
   constructor(file: string, busyTimeoutMs: number) {
     this.#file = file;
@@ -60,11 +54,9 @@ export class Checkpointer {
 
   /** After each commit of the store's connection. */
   committed(): void {
-    if (++this.#commits < this.#interval || this.#busy || this.#failed) return;
-    const commits = this.#commits;
+    if (++this.#commits < COMMITS_PER_CHECKPOINT || this.#busy || this.#failed) return;
     this.#commits = 0;
     this.#busy = true;
-    this.#requested = commits;
     this.#start().postMessage("checkpoint");
   }
 
@@ -87,14 +79,9 @@ export class Checkpointer {
       workerData: { file: this.#file, busyTimeoutMs: this.#busyTimeoutMs },
     });
     worker.unref();
-    worker.on("message", (message: { log?: number; error?: string }) => {
+    worker.on("message", (message: string) => {
       this.#busy = false;
-      if (message.log === undefined) return this.#drop(worker);
-      // Pages written since the last checkpoint: the growth, or all of it if the WAL restarted meanwhile.
-      const pages = message.log >= this.#lastLog ? message.log - this.#lastLog : message.log;
-      this.#lastLog = message.log;
-      const perCommit = Math.max(pages, 1) / this.#requested;
-      this.#interval = Math.min(1000, Math.max(10, Math.round(PAGES_PER_CHECKPOINT / perCommit)));
+      if (message !== "done") this.#drop(worker);
     });
     worker.on("error", () => this.#drop(worker));
     worker.on("exit", () => this.#drop(worker));
