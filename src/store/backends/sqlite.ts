@@ -31,7 +31,6 @@ import {
 } from "../listeners.ts";
 import { type Codec, loadCodec, loadedCodec } from "../load-codec.ts";
 import { type EventRow, type LeaseRow, type RunRow, rowToLease, rowToSummary } from "../rows.ts";
-import { Checkpointer, WAL_CHECKPOINT_PAGES } from "./sqlite-checkpointer.ts";
 import {
   type AppendOutcome,
   type PendingAppend,
@@ -91,7 +90,6 @@ export async function openSqliteEventStore(
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
   let db: DatabaseSync | undefined;
   let flushWal = false;
-  let checkpointer: Checkpointer | undefined;
   try {
     db = new DatabaseSync(file, { timeout: busyTimeoutMs });
     const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
@@ -103,9 +101,6 @@ export async function openSqliteEventStore(
     if (mode.toLowerCase() === "wal") {
       db.exec("PRAGMA synchronous = NORMAL");
       flushWal = options.synchronous !== "normal";
-      // Checkpoints run in a worker thread; the connection's own only bounds the WAL (sqlite-checkpointer.ts).
-      db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
-      checkpointer = new Checkpointer(file, busyTimeoutMs);
     } else if (options.synchronous === "normal") db.exec("PRAGMA synchronous = NORMAL");
   } catch (cause) {
     try {
@@ -119,7 +114,7 @@ export async function openSqliteEventStore(
       { cause },
     );
   }
-  return new SqliteEventStore(db, file, busyTimeoutMs, flushWal, checkpointer, options);
+  return new SqliteEventStore(db, file, busyTimeoutMs, flushWal, options);
 }
 
 class SqliteEventStore implements EventStore {
@@ -141,7 +136,6 @@ class SqliteEventStore implements EventStore {
   /** Appends wait for `WalSync` (WAL mode, `synchronous: "full"`). */
   readonly #flushWal: boolean;
   readonly #wal: WalSync;
-  readonly #checkpointer: Checkpointer | undefined;
   /** Appends waiting for the next group commit round, and the loop writing rounds. */
   #pending: PendingAppend[] = [];
   #flushing: Promise<void> | undefined;
@@ -158,7 +152,6 @@ class SqliteEventStore implements EventStore {
     file: string,
     busyTimeoutMs: number,
     flushWal: boolean,
-    checkpointer: Checkpointer | undefined,
     options: SqliteEventStoreOptions,
   ) {
     this.#db = db;
@@ -172,7 +165,6 @@ class SqliteEventStore implements EventStore {
     this.#sql = prepareStatements(db);
     this.#flushWal = flushWal;
     this.#wal = new WalSync(file, (began, ended) => this.#pacer.flushed(began, ended));
-    this.#checkpointer = checkpointer;
   }
 
   append(runId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<EntourageEvent[]> {
@@ -365,7 +357,6 @@ class SqliteEventStore implements EventStore {
       const result = body();
       this.#db.exec("COMMIT");
       this.#wal.committed();
-      this.#checkpointer?.committed();
       return result;
     } catch (cause) {
       if (this.#db.isTransaction) {
@@ -506,7 +497,6 @@ class SqliteEventStore implements EventStore {
     if (this.#waitingForCodec > 0) await loadCodec();
     await this.#drain();
     this.#stopPolling();
-    await this.#checkpointer?.close();
     this.#wal.close();
     this.#db.close();
   }
