@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
+import { readPackageText } from "../core/package-files.ts";
 import type { AgentDefinition } from "./agent.ts";
 
-const prompt = (name: string) =>
-  readFileSync(new URL(`./builtin/${name}.md`, import.meta.url), "utf8").trim();
+const prompt = (name: string) => readPackageText(`agents/builtin/${name}.md`);
 
 const READ = ["read_file", "list_files", "search"] as const;
 

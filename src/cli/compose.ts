@@ -16,7 +16,7 @@ import type {
   SandboxSpec,
   Toolchain,
 } from "../sandbox/index.ts";
-import { DEFAULT_LIMITS } from "../sandbox/index.ts";
+import { DEFAULT_LIMITS, PendingSandbox } from "../sandbox/index.ts";
 import { entourageHome, type LoosePath, secureHome } from "../store/home.ts";
 import type { EventStore } from "../store/index.ts";
 import { storeLocation } from "./store-choice.ts";
@@ -176,25 +176,22 @@ export function mountsRef(
   };
 }
 
-export async function createSandbox(
-  name: SandboxBackendName,
-  workspace: string,
-  options: {
-    network: "off" | "on";
-    timeoutMs: number;
-    env: Record<string, string>;
-    /** Dependency folders and toolchain (`detectMounts`); none: the system PATH only. */
-    mounts?: SandboxMounts;
-    /** Container image (docker); see `image-choice.ts`. */
-    image?: string;
-    /** The run's disk quota (`workspaceQuotaMb`); none: no quota. */
-    diskBytes?: number;
-    /** The run's process cap (`maxProcesses`); none: DEFAULT_LIMITS'. */
-    pids?: number;
-  },
-): Promise<Sandbox> {
-  const { createBackend } = await import("../sandbox/backends/index.ts");
-  const spec: SandboxSpec = {
+type SandboxRequest = {
+  network: "off" | "on";
+  timeoutMs: number;
+  env: Record<string, string>;
+  /** Dependency folders and toolchain (`detectMounts`); none: the system PATH only. */
+  mounts?: SandboxMounts;
+  /** Container image (docker); see `image-choice.ts`. */
+  image?: string;
+  /** The run's disk quota (`workspaceQuotaMb`); none: no quota. */
+  diskBytes?: number;
+  /** The run's process cap (`maxProcesses`); none: DEFAULT_LIMITS'. */
+  pids?: number;
+};
+
+function sandboxSpec(workspace: string, options: SandboxRequest): SandboxSpec {
+  return {
     workspace,
     network: options.network,
     limits: {
@@ -208,7 +205,24 @@ export async function createSandbox(
     toolchain: options.mounts?.toolchain,
     ...(options.image ? { image: options.image } : {}),
   };
-  return createBackend(name).create(spec);
+}
+
+export async function createSandbox(
+  name: SandboxBackendName,
+  workspace: string,
+  options: SandboxRequest,
+): Promise<Sandbox> {
+  const { createBackend } = await import("../sandbox/backends/index.ts");
+  return createBackend(name).create(sandboxSpec(workspace, options));
+}
+
+/** A run's own sandbox, made while the run starts: its first command waits for it (`PendingSandbox`). */
+export function startSandbox(name: SandboxBackendName, workspace: string, options: SandboxRequest): Sandbox {
+  const spec = sandboxSpec(workspace, options);
+  const making = import("../sandbox/backends/index.ts").then(({ createBackend }) =>
+    createBackend(name).create(spec),
+  );
+  return new PendingSandbox(name, spec, making);
 }
 
 export interface ModelFlags {

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { UserError } from "../core/index.ts";
+import { packagePath } from "../core/package-files.ts";
 import { createScriptedModel, type Model, type ScriptedTurn, type ScriptPace } from "../llm/index.ts";
 
-const DEMO_DIR = new URL("../../demo/", import.meta.url);
+const DEMO_DIR = packagePath("demo/");
 
 /**
  * The demo's model: a script that replays demo/pipeline.scenario.json, one turn per model request, in
@@ -13,7 +15,7 @@ const DEMO_DIR = new URL("../../demo/", import.meta.url);
  * has moved past its plan): a script cannot rewrite its plan, so it proposes the same one again and says so.
  */
 export function createScriptedDemoModel(startTurn = 0, pace?: ScriptPace): Model {
-  const scenario = JSON.parse(readFileSync(new URL("pipeline.scenario.json", DEMO_DIR), "utf8")) as {
+  const scenario = JSON.parse(readFileSync(join(DEMO_DIR, "pipeline.scenario.json"), "utf8")) as {
     turns: (ScriptedTurn & { expectMessageContains?: string[] })[];
   };
   const turns = scenario.turns;

@@ -15,8 +15,8 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { errorMessage, SystemError, UserError } from "../core/index.ts";
+import { packagePath } from "../core/package-files.ts";
 
 export const DEPLOY_IMAGE = "entourage/entourage";
 
@@ -36,7 +36,7 @@ export interface DeployImageResult {
 
 /** The package's root: the folder of bin/entourage.js (a clone or an installed package). */
 export function packageRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+  return packagePath();
 }
 
 export async function buildDeployImage(options: {

@@ -4,6 +4,7 @@ import { errorMessage, isTerminal, newId, type RunState, systemClock } from "../
 import type { Model } from "../llm/index.ts";
 import { proposeLessons } from "../memory/index.ts";
 import { type Approver, driveRun, followSteering, RunControl } from "../orchestrator/index.ts";
+import { madeSandbox } from "../sandbox/index.ts";
 import type { Launcher } from "../server/deps.ts";
 import type { EventStore } from "../store/index.ts";
 import { exportRunTrace, runEndOtlpConfig } from "../telemetry/index.ts";
@@ -67,7 +68,14 @@ async function driveHolding(
   control: RunControl,
   signal: AbortSignal,
 ): Promise<RunState> {
-  await parts.workspace.lendTo(parts.sandbox.runAs);
+  // The sandbox may still be being made (`startSandbox`): the run starts meanwhile, the first command and
+  // the first file written wait for it, and a sandbox that cannot be made stops the run with its error.
+  const made = madeSandbox(parts.sandbox);
+  const unmade = new AbortController();
+  made.catch((error: unknown) => unmade.abort(error));
+  parts.workspace
+    .lendTo(made.then((sandbox) => sandbox.runAs))
+    .catch((error: unknown) => unmade.abort(error));
   // People's acts sent to other processes (a server, a worker's server) reach this run through its log.
   const stopFollowing = followSteering(store, control);
   let state: RunState;
@@ -87,7 +95,7 @@ async function driveHolding(
         },
         ids: newId,
         clock: systemClock,
-        signal: AbortSignal.any([signal, parts.lease.lost]),
+        signal: AbortSignal.any([signal, parts.lease.lost, unmade.signal]),
         control,
         tookOverFrom: parts.lease.tookOverFrom?.holder,
         sandboxFor: parts.sandboxFor,
@@ -99,6 +107,7 @@ async function driveHolding(
     );
   } catch (error) {
     await parts.project?.close();
+    if (unmade.signal.aborted) throw unmade.signal.reason;
     throw error;
   } finally {
     stopFollowing();

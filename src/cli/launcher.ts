@@ -40,6 +40,7 @@ import {
   mountsRef,
   runDir,
   type SandboxMounts,
+  startSandbox,
 } from "./compose.ts";
 import { chooseDockerImage } from "./image-choice.ts";
 import { loadProject, type Project } from "./project.ts";
@@ -372,14 +373,14 @@ export async function logNewRun(store: EventStore, prepared: PreparedRun, label:
   }
 }
 
-/** The drive parts of a prepared run: its sandbox is created here. */
+/** The drive parts of a prepared run: its sandbox is started here, made while the run starts. */
 export async function partsOf(prepared: PreparedRun, lease: HeldLease): Promise<DriveParts> {
   const { sandboxName, sandboxOptions } = prepared;
   return {
     lease,
     model: prepared.model,
     workspace: prepared.workspace,
-    sandbox: await createSandbox(sandboxName, prepared.workspace.dir, sandboxOptions),
+    sandbox: startSandbox(sandboxName, prepared.workspace.dir, sandboxOptions),
     approvalMode: prepared.approvalMode,
     approval: prepared.approval,
     repo: prepared.created.repo,

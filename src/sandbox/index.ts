@@ -1,2 +1,3 @@
 export * from "./sandbox.ts";
 export * from "./toolchain.ts";
+export * from "./pending.ts";

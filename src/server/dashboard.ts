@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { packagePath } from "../core/package-files.ts";
 import { apiError } from "./errors.ts";
 import { clientAddress, type LoginLimiter, tooManyFailures } from "./login-limit.ts";
 import { isLoopback } from "./security.ts";
@@ -53,7 +53,7 @@ export interface Dashboard {
   register(app: OpenAPIHono): void;
 }
 
-const DEFAULT_DIR = fileURLToPath(new URL("../../web/dist/", import.meta.url));
+const DEFAULT_DIR = packagePath("web/dist/");
 const RUN_PAGE = /^\/runs\/[A-Za-z0-9_-]{1,128}\/?$/;
 /** A built file: hashed names, no dot first (no `..`), no slash. */
 const ASSET = /^\/assets\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;

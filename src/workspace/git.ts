@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { SystemError, UserError } from "../core/index.ts";
@@ -231,18 +231,18 @@ export async function initShadowGit(options: ShadowGitEnvOptions): Promise<Recor
   const { gitDir, workTree } = options;
   const env = shadowGitEnv(options);
   // --shared=0600: every file git makes in the shadow git is 0600 and every directory 0700, whatever the
-  // umask (it holds the user's code).
-  await runGit(["init", "-q", "--object-format=sha1", "--initial-branch=main", "--shared=0600"], {
-    env,
-    cwd: workTree,
-  });
+  // umask (it holds the user's code). --template= (none): no sample hooks, description or info/exclude
+  // copied in (a shadow git has no hooks; its attributes are written below).
+  await runGit(
+    ["init", "-q", "--template=", "--object-format=sha1", "--initial-branch=main", "--shared=0600"],
+    { env, cwd: workTree },
+  );
   await mkdir(options.home, { recursive: true, mode: 0o700 });
   await writeFile(path.join(gitDir, "config"), SHADOW_GIT_CONFIG, { flag: "a", mode: 0o600 });
   await mkdir(path.join(gitDir, "info"), { recursive: true, mode: 0o700 });
   await writeFile(path.join(gitDir, "info", "attributes"), SHADOW_GIT_ATTRIBUTES, { mode: 0o600 });
   // The one file `--shared` leaves to the umask: made here, git rewrites it in place, keeping the mode.
   await writeFile(path.join(gitDir, "COMMIT_EDITMSG"), "", { mode: 0o600 });
-  await rm(path.join(gitDir, "hooks"), { recursive: true, force: true });
   return env;
 }
 

@@ -46,7 +46,7 @@ describe("a workspace fresh from create, as a run that changes nothing ends it",
     // update-ref, no unpack-objects.
     const shadow = created.slice(created.findIndex((c) => c.includes("--shared=0600")));
     assert.deepEqual(shadow, [
-      "init -q --object-format=sha1 --initial-branch=main --shared=0600",
+      "init -q --template= --object-format=sha1 --initial-branch=main --shared=0600",
       "-c fastimport.unpackLimit=0 fast-import --quiet --done",
       "reset -q",
     ]);

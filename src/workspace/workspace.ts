@@ -58,6 +58,9 @@ export interface CreateWorkspaceOptions {
 }
 
 /** `applyTo`'s options: the snapshot to apply, and the journal slot and hooks of `applyPlan`. */
+/** The uid/gid a sandbox runs commands as (`Sandbox.runAs`): files the tools create are given to it. */
+type Owner = { uid: number; gid: number };
+
 export type ApplyToOptions = { ref?: string } & Partial<Omit<ApplyOptions, "headRef">>;
 
 export interface OpenWorkspaceOptions {
@@ -95,7 +98,9 @@ export class Workspace {
   readonly skipped: readonly SkippedPath[];
   readonly #clock: Clock;
   #queue: Promise<unknown> = Promise.resolve();
-  #owner: { uid: number; gid: number } | undefined;
+  #owner: Owner | undefined;
+  /** Settles once the owner given to `lendTo` is known. */
+  #lent: Promise<void> = Promise.resolve();
   /** The files as walked just before the latest snapshot (git's view of them): see `snapshot`. */
   #tree: TreeIndex | undefined;
   /** The snapshot whose files `#tree` walked; undefined when unknown. */
@@ -455,11 +460,22 @@ export class Workspace {
    * A copy fresh from `create` is lent before any tool runs: the sandbox's chown stamped every ctime, so
    * it is walked again, and the walk kept if only ctimes differ (then unchanged steps still need no git).
    */
-  lendTo(owner: { uid: number; gid: number } | undefined): Promise<void> {
-    this.#owner = owner;
-    if (!owner || !this.#pristine) return Promise.resolve();
-    this.#pristine = false;
+  lendTo(owner: Owner | undefined | Promise<Owner | undefined>): Promise<void> {
+    // A promise: the owner is known once the sandbox is made (a run's sandbox is made while the run starts).
+    // Files written meanwhile wait for it; git's work queues behind the walk below. A sandbox that was not
+    // made lends to no one.
+    const known = Promise.resolve(owner).catch(() => undefined);
+    this.#lent = known.then((o) => {
+      this.#owner = o;
+    });
+    if (!(owner instanceof Promise) && (!owner || !this.#pristine)) {
+      this.#owner = owner;
+      return Promise.resolve();
+    }
     return this.#exclusive(async () => {
+      await this.#lent;
+      if (!this.#owner || !this.#pristine) return;
+      this.#pristine = false;
       const before = this.#tree;
       if (!before || !this.#ignored || this.#treeRef !== this.baseRef) return;
       const walked = await TreeIndex.build(this.dir, this.#ignored).catch(() => undefined);
@@ -470,6 +486,7 @@ export class Workspace {
   }
 
   async writeText(relPath: string, content: string | Buffer): Promise<WriteResult> {
+    await this.#lent;
     return writeTextAt(confine(this.dir, relPath), content, this.#owner);
   }
 

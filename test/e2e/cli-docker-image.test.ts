@@ -80,6 +80,47 @@ describe("entourage run --sandbox docker: the image", () => {
     }
   });
 
+  // The sandbox is made while the run starts (its first model request does not wait): one that cannot be
+  // made still stops the run with the reason, and leaves it resumable once the image is there.
+  it("stops the run with an image that is not in the engine, naming it, and leaves the run resumable", async (t) => {
+    if (unavailable) return missingDependency(t, `docker unavailable: ${unavailable}`);
+    const server = await startFakeModelServer({
+      scenario: {
+        turns: [
+          { text: "Reading.", toolCalls: [{ name: "read_file", arguments: { path: "package.json" } }] },
+        ],
+      },
+    });
+    try {
+      const run = await runCli(
+        [
+          "run",
+          "What does package.json say?",
+          "--repo",
+          repo,
+          ...fakeModel(server),
+          "--sandbox",
+          "docker",
+          "--image",
+          "entourage-test/no-such-image:1",
+        ],
+        { env: cliEnv(home) },
+      );
+      assert.equal(run.code, 2, `stderr: ${run.stderr}\nstdout: ${run.stdout.slice(-2000)}`);
+      assert.match(run.stderr, /The docker sandbox image entourage-test\/no-such-image:1 is not present/);
+      const json = await runCli(["show", "--json", jsonRunId(run.stdout)], { env: cliEnv(home) });
+      const events = jsonLines(json.stdout);
+      assert.equal(
+        events.some((e) => e.type === "run.finished"),
+        false,
+        "not finished: resumable",
+      );
+      assert.match(JSON.stringify(events.at(-1)), /"status":"paused".*entourage resume/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses --image with a backend other than docker, saying what to do", async () => {
     const model = ["--provider", "openai-compatible", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"];
     const run = await runCli(

@@ -108,6 +108,10 @@ describe("the package: npm pack, a global install on the system Node, entourage 
     PATH: SYSTEM_PATH,
     HOME: process.env.HOME ?? "/root",
     NO_COLOR: "1",
+    // The one registry fetch (node-linux-<arch>): a stalled connection is retried after 30 s instead of
+    // npm's default 5 minutes, which outlasted the test's timeout once in the full suite.
+    npm_config_fetch_timeout: "30000",
+    npm_config_fetch_retries: "4",
   });
   const userEnv = (path: string) => ({ PATH: path, HOME: home, ENTOURAGE_HOME: home, NO_COLOR: "1" });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -49,45 +49,98 @@ describe("SQLite group commit", () => {
     await reopened.close();
   });
 
-  it("keeps every intent whose act happened when the process is killed -9 mid-run", async () => {
+  it("keeps each run's seqs and totals right when another connection appends between its rounds", async () => {
     const file = freshFile();
-    const acts = join(tmp, "acts.txt");
-    const child = spawn(process.execPath, [workerPath, JSON.stringify({ file, acts, runs: 4 })], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    const exited = new Promise((resolve) => child.on("exit", resolve));
-    const actCount = () => (existsSync(acts) ? readFileSync(acts, "utf8").split("\n").length - 1 : 0);
-    await waitFor(() => actCount() >= 200 || child.exitCode !== null, "200 acts", 60_000);
-    assert.equal(child.exitCode, null, `the worker died on its own: ${stderr}`);
-    child.kill("SIGKILL");
-    await exited;
-
-    const done = readFileSync(acts, "utf8")
-      .split("\n")
-      .filter((line) => line !== "");
-    assert.ok(done.length >= 200);
-    const store = await openSqliteEventStore(file);
-    for (let r = 0; r < 4; r++) {
-      const runId = `run_crash${r}`;
-      const events = await store.read(runId);
-      assert.deepEqual(
-        events.map((e) => e.seq),
-        events.map((_, i) => i),
-        `${runId}: gap-free`,
-      );
-      const logged = new Set(events.flatMap((e) => (e.type === "tool.call.started" ? [e.data.callId] : [])));
-      for (const line of done.filter((l) => l.startsWith(`${runId} `))) {
-        const callId = line.split(" ")[1] as string;
-        assert.ok(logged.has(callId), `${runId} acted on ${callId}, so its intent is in the log`);
-        // The event posted (not waited for) before the intent was written before it.
-        const at = events.findIndex((e) => e.type === "tool.call.started" && e.data.callId === callId);
-        assert.equal(events[at - 1]?.type, "agent.step.started");
-      }
+    const [a, b] = [await openSqliteEventStore(file), await openSqliteEventStore(file)];
+    const runs = ["run_shared", "run_a_only"];
+    // Each connection remembers where the runs it wrote stand; the other's commits must make it re-read.
+    for (let i = 0; i < 20; i++) {
+      const writer = i % 3 === 0 ? b : a;
+      await Promise.all(runs.map((runId) => writer.append(runId, [sampleEvents.response(10, 1, 0.5)])));
+      if (i % 4 === 0) await b.append("run_shared", [sampleEvents.response(100, 0)]);
     }
-    await store.close();
+    await Promise.all([a.close(), b.close()]);
+
+    const reopened = await openSqliteEventStore(file);
+    assert.deepEqual(
+      (await reopened.read("run_shared")).map((e) => e.seq),
+      Array.from({ length: 25 }, (_, i) => i),
+    );
+    const totals = Object.fromEntries(
+      (await reopened.listRuns()).map((r) => [r.runId, [r.events, r.inputTokens, r.costKnown]]),
+    );
+    assert.deepEqual(totals, { run_shared: [25, 700, false], run_a_only: [20, 200, true] });
+    await reopened.close();
   });
+
+  it("keeps the WAL file bounded while 64 writers append 64 MB, and the database whole after close", async () => {
+    const file = freshFile();
+    const store = await openSqliteEventStore(file);
+    const text = "x".repeat(16_384);
+    const runs = Array.from({ length: 64 }, (_, r) => `run_big${r}`);
+    await Promise.all(
+      runs.map(async (runId) => {
+        for (let i = 0; i < 64; i++) await store.append(runId, [sampleEvents.delta(`${i}:${text}`)]);
+      }),
+    );
+    // SQLite never shrinks the WAL file, so its size is the most it held: checkpoints kept up (one every
+    // 1,000 pages, 4 MB; pipelined rounds must not starve them).
+    const walBytes = statSync(`${file}-wal`).size;
+    assert.ok(walBytes < 48 * 1024 * 1024, `the WAL grew to ${walBytes} bytes`);
+    await store.close();
+    assert.equal(existsSync(`${file}-wal`), false, "the last connection to close checkpointed it away");
+
+    const reopened = await openSqliteEventStore(file);
+    for (const runId of runs) assert.equal((await reopened.read(runId)).length, 64);
+    await reopened.close();
+  });
+
+  for (const runs of [4, 64]) {
+    it(`keeps every intent whose act happened when the process is killed -9 mid-run (${runs} runs at once)`, async () => {
+      await killedMidRun(runs);
+    });
+  }
 });
+
+/** A worker drives `runs` runs, acting after each durable intent, until SIGKILL; every act's intent is logged. */
+async function killedMidRun(runs: number): Promise<void> {
+  const file = freshFile();
+  const acts = join(tmp, `acts-${runs}.txt`);
+  const child = spawn(process.execPath, [workerPath, JSON.stringify({ file, acts, runs })], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  const actCount = () => (existsSync(acts) ? readFileSync(acts, "utf8").split("\n").length - 1 : 0);
+  await waitFor(() => actCount() >= 200 || child.exitCode !== null, "200 acts", 60_000);
+  assert.equal(child.exitCode, null, `the worker died on its own: ${stderr}`);
+  child.kill("SIGKILL");
+  await exited;
+
+  const done = readFileSync(acts, "utf8")
+    .split("\n")
+    .filter((line) => line !== "");
+  assert.ok(done.length >= 200);
+  const store = await openSqliteEventStore(file);
+  for (let r = 0; r < runs; r++) {
+    const runId = `run_crash${r}`;
+    const events = await store.read(runId);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i),
+      `${runId}: gap-free`,
+    );
+    const logged = new Set(events.flatMap((e) => (e.type === "tool.call.started" ? [e.data.callId] : [])));
+    for (const line of done.filter((l) => l.startsWith(`${runId} `))) {
+      const callId = line.split(" ")[1] as string;
+      assert.ok(logged.has(callId), `${runId} acted on ${callId}, so its intent is in the log`);
+      // The event posted (not waited for) before the intent was written before it.
+      const at = events.findIndex((e) => e.type === "tool.call.started" && e.data.callId === callId);
+      assert.equal(events[at - 1]?.type, "agent.step.started");
+    }
+  }
+  await store.close();
+}

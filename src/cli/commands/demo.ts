@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type ApprovalMode, newId, type SandboxBackendName } from "../../core/index.ts";
+import { packagePath } from "../../core/package-files.ts";
 import { detectTestCommand, Workspace } from "../../workspace/index.ts";
 import { chooseSandbox, detectMounts, home, type MountConfig, mountsRef, runDir } from "../compose.ts";
 import { createScriptedDemoModel } from "../demo-model.ts";
@@ -13,14 +14,14 @@ import { startRun } from "./run.ts";
 
 export { createScriptedDemoModel } from "../demo-model.ts";
 
-const DEMO_DIR = new URL("../../../demo/", import.meta.url);
+const DEMO_DIR = packagePath("demo/");
 const DEMO_TASK = "Fix the failing tests in src/date.js";
 
 /** Copies the bundled sample repo into ENTOURAGE_HOME and makes it a git repo, so the demo never touches the user's files. */
 function makeSampleRepo(): string {
   const dir = join(home(), "demo", `dates-${newId("repo").slice(5)}`);
   mkdirSync(dir, { recursive: true });
-  cpSync(new URL("sample-repo/", DEMO_DIR), dir, { recursive: true });
+  cpSync(join(DEMO_DIR, "sample-repo"), dir, { recursive: true });
   const git = (...args: string[]) =>
     execFileSync(
       "git",

@@ -123,23 +123,34 @@ export async function drive(
       }),
   );
   steering.control = control;
-  let server: { url: string; dashboardUrl: string; close: () => Promise<void> } | undefined;
+  type Server = { url: string; dashboardUrl: string; close: () => Promise<void> };
+  let server: Server | undefined;
+  let serverStarting: Promise<Server | undefined> | undefined;
   let stopGuide: (() => void) | undefined;
   try {
     if (parts.server !== false) {
-      server = await startRunServer(store, runId, control).catch((error: unknown) => {
-        process.stderr.write(
-          `entourage: the API server did not start (${errorMessage(error)}); the run goes on without it.\n`,
-        );
-        return undefined;
-      });
-      if (server) {
-        serverUrl = server.url;
-        control.hasRemoteClients = true;
-        const line = `dashboard ${server.dashboardUrl}\napi ${server.url}  ·  watch: curl -N ${server.url}/runs/${runId}/stream  ·  attach: entourage attach ${runId}\n`;
-        if (parts.json) process.stderr.write(line);
-        else process.stdout.write(style.dim(line));
-      }
+      // The server starts beside the run, not before it: its set-up (node:http, the token, the port) runs
+      // while the first model request is on its way, and its URL is printed when it listens. An approval
+      // asked meanwhile waits for a remote answer as it would once the server is up.
+      control.hasRemoteClients = true;
+      serverStarting = startRunServer(store, runId, control).then(
+        (started) => {
+          serverUrl = started.url;
+          const line = `dashboard ${started.dashboardUrl}\napi ${started.url}  ·  watch: curl -N ${started.url}/runs/${runId}/stream  ·  attach: entourage attach ${runId}\n`;
+          if (parts.json) process.stderr.write(line);
+          else liveOutput.write(style.dim(line));
+          return started;
+        },
+        (error: unknown) => {
+          control.hasRemoteClients = false;
+          process.stderr.write(
+            `entourage: the API server did not start (${errorMessage(error)}); the run goes on without it.\n`,
+          );
+          return undefined;
+        },
+      );
+      // The guided tour links to the dashboard: it starts once the server listens.
+      if (console && parts.guide) server = await serverStarting;
     }
     if (console) process.stdout.write(style.dim(`keys: ${STEER_KEYS}\n`));
     stopGuide = console
@@ -171,6 +182,7 @@ export async function drive(
     signals.dispose();
     liveOutput.through = undefined;
     console?.close();
+    server ??= await serverStarting;
     await server?.close();
     await parts.lease.release(); // already released when the run was driven; not when it never started
   }

@@ -17,9 +17,12 @@ export class WalSync {
   #written = 0;
   #synced = 0;
   #inFlight: Promise<void> | undefined;
+  /** Told when each flush began and when its completion reached the event loop (`performance.now()`). */
+  readonly #onFlushed: ((began: number, ended: number) => void) | undefined;
 
-  constructor(databasePath: string) {
+  constructor(databasePath: string, onFlushed?: (began: number, ended: number) => void) {
     this.#walPath = `${databasePath}-wal`;
+    this.#onFlushed = onFlushed;
   }
 
   /** Records that a transaction was committed (its frames are in the WAL, maybe not on disk yet). */
@@ -36,10 +39,12 @@ export class WalSync {
         continue;
       }
       const covers = this.#written;
+      const began = performance.now();
       this.#inFlight = new Promise<void>((resolve, reject) => {
         fdatasync(this.#descriptor(), (error) => (error ? reject(error) : resolve()));
       }).then(
         () => {
+          this.#onFlushed?.(began, performance.now());
           this.#synced = Math.max(this.#synced, covers);
           this.#inFlight = undefined;
         },

@@ -31,22 +31,16 @@ import {
 } from "../listeners.ts";
 import { type Codec, loadCodec, loadedCodec } from "../load-codec.ts";
 import { type EventRow, type LeaseRow, type RunRow, rowToLease, rowToSummary } from "../rows.ts";
-import { foldRunSummary } from "../run-summary.ts";
-import type { StampedEvent } from "../stamp-events.ts";
+import {
+  type AppendOutcome,
+  type PendingAppend,
+  RoundPacer,
+  RunStateCache,
+  writeRound,
+} from "./sqlite-round.ts";
 import { migrateSqliteSchema } from "./sqlite-schema.ts";
-import { prepareStatements, writeRunRow } from "./sqlite-statements.ts";
+import { prepareStatements } from "./sqlite-statements.ts";
 import { WalSync } from "./sqlite-wal-sync.ts";
-
-/** An append waiting for its group commit round. */
-interface PendingAppend {
-  runId: string;
-  stamped: StampedEvent[];
-  leaseToken: string | undefined;
-  /** Resolve only once on disk (the default); otherwise once committed. */
-  durable: boolean;
-  resolve: (events: EntourageEvent[]) => void;
-  reject: (error: unknown) => void;
-}
 
 export { defaultDatabasePath } from "../location.ts";
 export { SQLITE_SCHEMA_VERSION } from "./sqlite-schema.ts";
@@ -142,9 +136,14 @@ class SqliteEventStore implements EventStore {
   /** Appends wait for `WalSync` (WAL mode, `synchronous: "full"`). */
   readonly #flushWal: boolean;
   readonly #wal: WalSync;
-  /** Appends waiting for the next group commit round, and the round being written. */
+  /** Appends waiting for the next group commit round, and the loop writing rounds. */
   #pending: PendingAppend[] = [];
   #flushing: Promise<void> | undefined;
+  /** The last committed round to resolve (each resolves after the one before), and how many appends wait. */
+  #settled: Promise<void> = Promise.resolve();
+  #unsettled = 0;
+  readonly #runs = new RunStateCache();
+  readonly #pacer = new RoundPacer();
   /** Appends made before the codec had loaded, still waiting for it: later ones queue behind them. */
   #waitingForCodec = 0;
 
@@ -165,7 +164,7 @@ class SqliteEventStore implements EventStore {
     this.#listeners = new ListenerSet(options.onError);
     this.#sql = prepareStatements(db);
     this.#flushWal = flushWal;
-    this.#wal = new WalSync(file);
+    this.#wal = new WalSync(file, (began, ended) => this.#pacer.flushed(began, ended));
   }
 
   append(runId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<EntourageEvent[]> {
@@ -212,72 +211,122 @@ class SqliteEventStore implements EventStore {
 
   async sync(): Promise<void> {
     this.#checkOpen();
-    while (this.#flushing) await this.#flushing;
+    await this.#drain();
     if (this.#flushWal) await this.#syncWal();
+  }
+
+  /** Until every accepted append has been written and has resolved or been refused. */
+  async #drain(): Promise<void> {
+    while (this.#flushing || this.#unsettled > 0) {
+      await this.#flushing;
+      await this.#settled;
+    }
   }
 
   /**
    * Group commit: appends made while a round is being written or flushed queue up, and the next round
-   * writes all of them in one transaction (each append under its own savepoint, so a lost lease rejects
-   * only that append) and, when one of them must be durable, one fsync of the WAL off the event loop.
-   * Every append of a round resolves after that fsync, in order, after its events reached the listeners.
+   * writes all of them in one transaction and, when one of them must be durable, one fsync of the WAL off
+   * the event loop. Every append resolves after that fsync (begun after its commit), in the order the
+   * appends were made, after its events reached the listeners.
+   *
+   * Pipelining, when writing a round costs the event loop more than an fsync costs the disk (many
+   * writers, `RoundPacer`): the next round is written while the previous one's fsync runs. Writers that
+   * await each append would all land in one round and wait together, so a round that starts with nothing
+   * in flight takes half the queue: the halves then alternate, one written while the other is flushed.
    */
   #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = (async () => {
       // Appends made in the same tick as the first join its round.
       await Promise.resolve();
-      while (this.#pending.length > 0) await this.#round(this.#pending.splice(0));
+      while (this.#pending.length > 0) {
+        const overlap = this.#pacer.overlaps(this.#pending.length + this.#unsettled);
+        if (this.#unsettled > 0 && !overlap) {
+          await this.#settled;
+          continue;
+        }
+        const take =
+          overlap && this.#unsettled === 0 ? Math.ceil(this.#pending.length / 2) : this.#pending.length;
+        this.#round(this.#pending.splice(0, take));
+      }
     })().finally(() => {
       this.#flushing = undefined;
       if (this.#pending.length > 0) this.#scheduleFlush();
     });
   }
 
-  async #round(batch: PendingAppend[]): Promise<void> {
-    let outcomes: ({ firstPos: number } | { error: unknown })[];
+  /** Writes a round, hands its events to the listeners, and queues its appends to resolve after its flush. */
+  #round(batch: PendingAppend[]): void {
+    const began = performance.now();
+    let written: ReturnType<typeof writeRound>;
     let statementFailed = false;
     try {
-      outcomes = this.#transact(batch[0]!.runId, () => {
+      written = this.#transact(batch[0]!.runId, () => {
         try {
-          return this.#writeRound(batch);
+          return writeRound(this.#sql, this.#runs, (runId) => this.#leaseRow(runId), batch);
         } catch (error) {
           statementFailed = true;
           throw error;
         }
       });
     } catch (error) {
+      this.#runs.clear();
       // A statement failed and the round was rolled back: only one append can be at fault, so each goes
       // again alone and the others still land. Otherwise (BEGIN, COMMIT) none was written.
       if (statementFailed && batch.length > 1) {
-        for (const pending of batch) await this.#round([pending]);
+        for (const pending of batch) this.#round([pending]);
         return;
       }
-      for (const pending of batch) pending.reject(error);
+      this.#settleAfter(batch, undefined, () => {
+        for (const pending of batch) pending.reject(error);
+      });
       return;
     }
+    written.commit();
+    this.#pacer.wrote(batch.length, began, performance.now());
+    const { outcomes } = written;
     // Listeners (live views) get the events at commit, as other processes' readers do; the appends
     // resolve after the flush. Anything acting on a delivered event first appends its own intent, and
     // that intent's flush covers these frames too: the WAL is one file, written in commit order.
     const appended = batch.map((pending, i) => {
-      const outcome = outcomes[i]!;
+      const outcome = outcomes[i] as AppendOutcome;
       if ("error" in outcome) return undefined;
       const events = pending.stamped.map((s) => s.event);
       this.#deliverOwn(outcome.firstPos, events);
       return events;
     });
-    try {
-      if (this.#flushWal && batch.some((p) => p.durable)) await this.#syncWal();
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
-      return;
-    }
-    for (const [i, pending] of batch.entries()) {
-      const events = appended[i];
-      const outcome = outcomes[i]!;
-      if (events) pending.resolve(events);
-      else if ("error" in outcome) pending.reject(outcome.error);
-    }
+    // Begun now, so that it covers this commit; waited for in order.
+    const flushed =
+      this.#flushWal && batch.some((p) => p.durable)
+        ? this.#syncWal().then(
+            () => undefined,
+            (error: unknown) => ({ error }),
+          )
+        : undefined;
+    this.#settleAfter(batch, flushed, (failed) => {
+      for (const [i, pending] of batch.entries()) {
+        const outcome = outcomes[i] as AppendOutcome;
+        if (failed) pending.reject(failed.error);
+        else if ("error" in outcome) pending.reject(outcome.error);
+        else pending.resolve(appended[i] as EntourageEvent[]);
+      }
+    });
+  }
+
+  /** Runs `settle` once every earlier round has settled and `flushed` (if any) has finished. */
+  #settleAfter(
+    batch: readonly PendingAppend[],
+    flushed: Promise<{ error: unknown } | undefined> | undefined,
+    settle: (failed: { error: unknown } | undefined) => void,
+  ): void {
+    const previous = this.#settled;
+    this.#unsettled += batch.length;
+    this.#settled = (async () => {
+      await previous;
+      const failed = await flushed;
+      this.#unsettled -= batch.length;
+      settle(failed);
+    })();
   }
 
   async #syncWal(): Promise<void> {
@@ -290,63 +339,6 @@ class SqliteEventStore implements EventStore {
         { cause },
       );
     }
-  }
-
-  /**
-   * The round's writes, under the write lock: per run, the next seq, its lease and its list row are read
-   * once; each append's events are inserted (an append whose lease is lost writes nothing and is refused
-   * alone); then each run's row is written once.
-   */
-  #writeRound(batch: readonly PendingAppend[]): ({ firstPos: number } | { error: unknown })[] {
-    const sql = this.#sql;
-    const runs = new Map<
-      string,
-      { next: number; before?: RunSummary; summary?: RunSummary; lease?: RunLease | null }
-    >();
-    const outcomes: ({ firstPos: number } | { error: unknown })[] = [];
-    for (const { runId, stamped, leaseToken } of batch) {
-      let run = runs.get(runId);
-      if (!run) {
-        const row = sql.getRun.get(runId) as RunRow | undefined;
-        const before = row && rowToSummary(row);
-        run = { next: (sql.nextSeq.get(runId) as { next: number }).next, before, summary: before };
-        runs.set(runId, run);
-      }
-      if (leaseToken !== undefined) {
-        run.lease ??= this.#leaseRow(runId) ?? null;
-        if (run.lease?.token !== leaseToken) {
-          outcomes.push({ error: leaseLostError(runId, run.lease ?? undefined) });
-          continue;
-        }
-      }
-      (loadedCodec() as Codec).assignSeqs(stamped, run.next);
-      run.next += stamped.length;
-      let firstPos = 0;
-      for (let i = 0; i < stamped.length; i++) {
-        const { event, dataJson } = stamped[i] as StampedEvent;
-        const result = sql.insertEvent.run(
-          runId,
-          event.seq,
-          event.id,
-          event.time,
-          event.type,
-          event.agentId ?? null,
-          event.parentId ?? null,
-          event.v,
-          dataJson,
-        );
-        if (i === 0) firstPos = Number(result.lastInsertRowid);
-      }
-      run.summary = foldRunSummary(
-        run.summary,
-        runId,
-        stamped.map((s) => s.event),
-      );
-      outcomes.push({ firstPos });
-    }
-    for (const { before, summary } of runs.values())
-      if (summary && summary !== before) writeRunRow(sql, before, summary);
-    return outcomes;
   }
 
   #leaseRow(runId: string): RunLease | undefined {
@@ -503,7 +495,7 @@ class SqliteEventStore implements EventStore {
     this.#closed = true;
     // Accepted appends still land: those waiting for the codec join a round as soon as it has loaded.
     if (this.#waitingForCodec > 0) await loadCodec();
-    while (this.#flushing) await this.#flushing;
+    await this.#drain();
     this.#stopPolling();
     this.#wal.close();
     this.#db.close();

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ToolInputError } from "../../core/index.ts";
+import { readPackageText } from "../../core/package-files.ts";
 import { detectEol, isBinary, splitLines } from "../../workspace/index.ts";
 import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
@@ -14,7 +14,7 @@ const MAX_EXCERPT_LINES = 30;
 
 export const editFileTool = defineTool({
   name: "edit_file",
-  description: readFileSync(new URL("./edit-file.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/edit-file.md"),
   input: z.object({
     path: z.string().min(1).describe("File path relative to the project root"),
     old_string: z.string().describe("The exact text to replace, whitespace and indentation included"),

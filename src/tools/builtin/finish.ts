@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { REPORT_STATUSES } from "../../core/index.ts";
+import { readPackageText } from "../../core/package-files.ts";
 import { defineTool } from "../tool.ts";
 
 export const finishInput = z.object({
@@ -14,7 +14,7 @@ export const finishInput = z.object({
 /** The agent loop intercepts `finish`: executing it only acknowledges; the report goes into `agent.finished`. */
 export const finishTool = defineTool({
   name: "finish",
-  description: readFileSync(new URL("./finish.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/finish.md"),
   input: finishInput,
   risk: "read",
   protocol: "finish",

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ToolInputError } from "../../core/index.ts";
+import { readPackageText } from "../../core/package-files.ts";
 import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 
@@ -8,7 +8,7 @@ export const MAX_LISTED_FILES = 1000;
 
 export const listFilesTool = defineTool({
   name: "list_files",
-  description: readFileSync(new URL("./list-files.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/list-files.md"),
   input: z.object({
     pattern: z
       .string()

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { readPackageText } from "../../core/package-files.ts";
 import { defineTool } from "../tool.ts";
 
 export const proposePlanInput = z.object({
@@ -18,7 +18,7 @@ export const proposePlanInput = z.object({
 /** The agent loop intercepts `propose_plan` like `finish`: the plan goes into `plan.proposed`. */
 export const proposePlanTool = defineTool({
   name: "propose_plan",
-  description: readFileSync(new URL("./propose-plan.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/propose-plan.md"),
   input: proposePlanInput,
   risk: "read",
   protocol: "plan",

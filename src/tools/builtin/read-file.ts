@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ToolInputError } from "../../core/index.ts";
+import { readPackageText } from "../../core/package-files.ts";
 import type { Workspace } from "../../workspace/index.ts";
 import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
@@ -14,7 +14,7 @@ export const READ_OUTPUT_BUDGET = 25_000;
 
 export const readFileTool = defineTool({
   name: "read_file",
-  description: readFileSync(new URL("./read-file.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/read-file.md"),
   input: z.object({
     path: z.string().min(1).describe("File path relative to the project root, e.g. src/index.ts"),
     offset: z

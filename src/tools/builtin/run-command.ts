@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { AbortedError } from "../../core/index.ts";
+import { readPackageText } from "../../core/package-files.ts";
 import type { Risk } from "../tool.ts";
 import { defineTool } from "../tool.ts";
 
@@ -34,7 +34,7 @@ const FORK_FAILED =
 
 export const runCommandTool = defineTool({
   name: "run_command",
-  description: readFileSync(new URL("./run-command.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/run-command.md"),
   input: z.object({
     command: z.string().min(1).describe("The bash command line to run"),
     timeout_seconds: z

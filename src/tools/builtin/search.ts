@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { rgPath } from "@vscode/ripgrep";
 import { z } from "zod";
 import { AbortedError, SystemError, ToolInputError } from "../../core/index.ts";
+import { readPackageText } from "../../core/package-files.ts";
 import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 
@@ -46,7 +46,7 @@ export function ripgrepArgs(input: {
 
 export const searchTool = defineTool({
   name: "search",
-  description: readFileSync(new URL("./search.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/search.md"),
   input: z.object({
     pattern: z.string().min(1).describe("Regular expression (ripgrep syntax), e.g. function\\s+parseConfig"),
     path: z

@@ -1,12 +1,12 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { readPackageText } from "../../core/package-files.ts";
 import { splitLines } from "../../workspace/index.ts";
 import { PATH_ALIASES } from "../arguments.ts";
 import { defineTool } from "../tool.ts";
 
 export const writeFileTool = defineTool({
   name: "write_file",
-  description: readFileSync(new URL("./write-file.md", import.meta.url), "utf8").trim(),
+  description: readPackageText("tools/builtin/write-file.md"),
   input: z.object({
     path: z.string().min(1).describe("File path relative to the project root, e.g. src/new-module.ts"),
     content: z.string().describe("The complete content of the file"),
