@@ -37,14 +37,16 @@ export {
 } from "./test-command.ts";
 export {
   type ApplyToOptions,
-  type CloneOptions,
   type CreateWorkspaceOptions,
   type DiffRange,
   type ListOptions,
-  type MergeOptions,
-  type MergeResult,
-  type OpenWorkspaceOptions,
-  type Snapshot,
   Workspace,
   type WorkspaceMeta,
 } from "./workspace.ts";
+export type {
+  CloneOptions,
+  MergeOptions,
+  MergeResult,
+  OpenWorkspaceOptions,
+  Snapshot,
+} from "./workspace-options.ts";

@@ -36,15 +36,20 @@ import {
 
 export type { DiffRange } from "./changes.ts";
 export type { ListOptions } from "./glob.ts";
-export type { MergeOptions, MergeResult, Snapshot } from "./merge-result.ts";
 export type { WorkspaceMeta };
 
 import { type ListOptions, listProjectFiles } from "./glob.ts";
 import { type MergeOutcome, mergeInto } from "./merge.ts";
 import { mergeBatch } from "./merge-batch.ts";
-import type { MergeOptions, MergeResult, Snapshot } from "./merge-result.ts";
 import { makeSharedClones } from "./shared-clones.ts";
 import { commitSnapshot } from "./snapshot-commit.ts";
+import type {
+  CloneOptions,
+  MergeOptions,
+  MergeResult,
+  OpenWorkspaceOptions,
+  Snapshot,
+} from "./workspace-options.ts";
 
 export interface CreateWorkspaceOptions {
   /** The user's checkout (any directory inside a git work tree; its top level is used). */
@@ -62,18 +67,6 @@ export interface CreateWorkspaceOptions {
 type Owner = { uid: number; gid: number };
 
 export type ApplyToOptions = { ref?: string } & Partial<Omit<ApplyOptions, "headRef">>;
-
-export interface OpenWorkspaceOptions {
-  gitDir?: string;
-  clock?: Clock;
-}
-
-export interface CloneOptions {
-  /** The clone's shadow git directory. Default: `shadow.git` beside `dir`. */
-  gitDir?: string;
-  /** Borrow this workspace's objects instead of copying them (see `CloneShadowOptions.shareObjects`). */
-  shareObjects?: boolean;
-}
 
 const BASELINE_REF = "refs/entourage/baseline";
 const REF_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]*$/;

@@ -1,6 +1,20 @@
+import type { Clock } from "../core/index.ts";
 import type { MergeConflict } from "./merge.ts";
 
-/** What `Workspace.mergeFrom` and `mergeEach` take and return, and a snapshot as `Workspace.snapshot` reports it. */
+/** Options and results of `Workspace`'s methods (open, clone, merge, snapshot). */
+
+export interface OpenWorkspaceOptions {
+  gitDir?: string;
+  clock?: Clock;
+}
+
+export interface CloneOptions {
+  /** The clone's shadow git directory. Default: `shadow.git` beside `dir`. */
+  gitDir?: string;
+  /** Borrow this workspace's objects instead of copying them (see `CloneShadowOptions.shareObjects`). */
+  shareObjects?: boolean;
+}
+
 export interface MergeOptions {
   /** A snapshot both workspaces have: usually the ref the other one was cloned at. */
   base: string;
