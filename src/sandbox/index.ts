@@ -1,3 +1,3 @@
+export * from "./pending.ts";
 export * from "./sandbox.ts";
 export * from "./toolchain.ts";
-export * from "./pending.ts";
