@@ -1,5 +1,5 @@
 import { lstat, readFile, readlink } from "node:fs/promises";
-import { runGit, SHADOW_IDENTITY, writeChunk } from "./git.ts";
+import { runGitScript, SHADOW_IDENTITY, writeChunk } from "./git.ts";
 import { encodePath, fsPath } from "./path-bytes.ts";
 
 /** Files read ahead of the stream; bounds memory while keeping the disk busy. */
@@ -23,7 +23,8 @@ export interface BaselineOptions {
  * which writes a single pack instead of one loose object file per file (`git add` of 1,000 files
  * spends most of its time creating files), then builds the index from it. Every listed path is
  * committed, including files the project's .gitignore matches but the user tracks anyway. Two git
- * processes: `fast-import` writes the pack, the commit, `main` and `alsoRef`; `reset` builds the index.
+ * processes, started by one `sh`: `fast-import` writes the pack, the commit, `main` and `alsoRef`; `reset`
+ * builds the index.
  */
 export async function commitBaseline(options: BaselineOptions): Promise<void> {
   const { dir, env } = options;
@@ -31,8 +32,9 @@ export async function commitBaseline(options: BaselineOptions): Promise<void> {
   const ident = `${SHADOW_IDENTITY.name} <${SHADOW_IDENTITY.email}> ${date}`;
   const message = Buffer.from(options.message);
   // A pack whatever the size: below fastimport.unpackLimit (100 objects) git would start `unpack-objects`
-  // to turn a small import into loose files, one process more.
-  await runGit(["-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--done"], {
+  // to turn a small import into loose files, one process more. Then the index = the baseline tree, with
+  // stat data refreshed from the files on disk. Both in one `sh` (one fork of Entourage, not two).
+  await runGitScript("baseline", BASELINE_SCRIPT, [], {
     env,
     cwd: dir,
     input: async (stdin) => {
@@ -56,9 +58,11 @@ export async function commitBaseline(options: BaselineOptions): Promise<void> {
       await writeChunk(stdin, `\nreset ${options.alsoRef}\nfrom :1\n\ndone\n`);
     },
   });
-  // Index = the baseline tree, with stat data refreshed from the files on disk.
-  await runGit(["reset", "-q"], { env, cwd: dir });
 }
+
+/** fast-import reads the stream on the script's stdin; `reset` runs only once it committed. */
+const BASELINE_SCRIPT = `git -c fastimport.unpackLimit=0 fast-import --quiet --done || exit
+exec git reset -q`;
 
 async function readEntry(dir: string, rel: string): Promise<{ mode: string; data: Buffer }> {
   const file = fsPath(dir, rel);
