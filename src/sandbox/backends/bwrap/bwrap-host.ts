@@ -3,12 +3,13 @@
  * shells, the identity commands run as, the system folders to bind, cgroup support — and a smoke test
  * that one real sandbox starts. The backend (bwrap-backend.ts) creates sandboxes from it.
  */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { errorMessage } from "../../../core/index.ts";
 import type { BackendProbe } from "../../sandbox.ts";
 import { sandboxEnv } from "../../sandbox.ts";
@@ -36,6 +37,8 @@ import {
 } from "./bwrap-args.ts";
 import { sweepStaleSessions } from "./stale-sessions.ts";
 import { detectSystemEntries, prepareEtcDir } from "./system-entries.ts";
+
+const execFileAsync = promisify(execFile);
 
 /** Where commands see their HOME (a private per-session host folder). */
 export const HOME_INSIDE = "/tmp/home";
@@ -81,13 +84,12 @@ export async function probeHost(
     };
   }
   const details: Record<string, string> = { bwrap };
-  let bwrapVersion = "unknown";
-  try {
-    bwrapVersion = execFileSync(bwrap, ["--version"], { encoding: "utf8", env: {} }).trim();
-  } catch {
-    // very old bwrap without --version: the smoke test below decides
-  }
-  details.version = bwrapVersion;
+  // Asked while the rest of the probe runs (it is only shown); a very old bwrap without --version is
+  // "unknown", and the smoke test below decides.
+  const version = execFileAsync(bwrap, ["--version"], { encoding: "utf8", env: {} }).then(
+    (out) => out.stdout.trim(),
+    () => "unknown",
+  );
 
   const isRoot = process.getuid?.() === 0;
   let identity: SandboxIdentity = { kind: "userns" };
@@ -126,7 +128,7 @@ export async function probeHost(
 
   const host: Host = {
     bwrap,
-    bwrapVersion,
+    bwrapVersion: "unknown",
     sh: "/bin/sh",
     bash,
     identity,
@@ -136,7 +138,9 @@ export async function probeHost(
   };
 
   // Smoke test: one real `true` in a throwaway workspace, without limits.
-  const smoke = await smokeTest(host);
+  const [smoke, bwrapVersion] = await Promise.all([smokeTest(host), version]);
+  host.bwrapVersion = bwrapVersion;
+  details.version = bwrapVersion;
   if (smoke) return { probe: { available: false, reason: smoke, details } };
   if (!cgroup.layout && policy === "enforce") {
     return {
