@@ -78,6 +78,8 @@ async function driveHolding(
     .catch((error: unknown) => unmade.abort(error));
   // People's acts sent to other processes (a server, a worker's server) reach this run through its log.
   const stopFollowing = followSteering(store, control);
+  let returned: Promise<void> | undefined;
+  const giveBack = () => (returned ??= parts.sandbox.destroy().then(() => parts.workspace.lendTo(undefined)));
   let state: RunState;
   try {
     state = await driveRun(
@@ -107,17 +109,23 @@ async function driveHolding(
     );
   } catch (error) {
     await parts.project?.close();
+    await giveBack();
     if (unmade.signal.aborted) throw unmade.signal.reason;
     throw error;
   } finally {
     stopFollowing();
-    await parts.sandbox.destroy();
-    await parts.workspace.lendTo(undefined);
   }
-  await proposeLessonsAfterRun(store, runId, state, parts.model, signal);
-  // After the lessons, so plugins' listeners see them too; then MCP servers stop.
-  await parts.project?.close();
-  await exportTraceAfterRun(store, runId, state);
+  // The sandbox goes (its processes killed, its folder removed, the workspace given back) while the lessons
+  // are proposed and the trace sent: neither needs it.
+  const back = giveBack();
+  try {
+    await proposeLessonsAfterRun(store, runId, state, parts.model, signal);
+    // After the lessons, so plugins' listeners see them too; then MCP servers stop.
+    await parts.project?.close();
+    await exportTraceAfterRun(store, runId, state);
+  } finally {
+    await back;
+  }
   return state;
 }
 
