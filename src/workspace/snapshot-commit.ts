@@ -1,6 +1,7 @@
 import { SystemError } from "../core/index.ts";
 import { parseRawNumstat, type RawChange } from "./changes.ts";
-import { runGitScript, splitNul } from "./git.ts";
+import { runGit, runGitScript, splitNul } from "./git.ts";
+import { encodePath } from "./path-bytes.ts";
 
 const LOG_MARKER = Buffer.from("\0entourage-snapshot-log\0");
 
@@ -37,4 +38,18 @@ export async function commitSnapshot(
   const [ref = "", ...tokens] = splitNul(result.stdout.subarray(marker + LOG_MARKER.length));
   const { raw } = parseRawNumstat(tokens.map((t) => t.replace(/^\n/, "")).filter((t) => t !== ""));
   return { ref, raw };
+}
+
+/**
+ * Drops `paths` from git's index (not from the files), so that the next `add -A` reads them again: the
+ * files a walk saw change that git's whole-second stat check would miss (`TreeIndex.gitBlind`).
+ */
+export async function forgetInIndex(
+  paths: readonly string[],
+  git: { env: Record<string, string>; cwd: string },
+): Promise<void> {
+  if (paths.length === 0) return;
+  const pathspecs = Buffer.concat(paths.flatMap((p) => [encodePath(p), Buffer.from([0])]));
+  const rm = ["rm", "--cached", "-q", "--ignore-unmatch", "--pathspec-from-file=-", "--pathspec-file-nul"];
+  await runGit(["--literal-pathspecs", ...rm], { ...git, input: pathspecs });
 }

@@ -72,6 +72,21 @@ describe("Workspace.snapshot without git for an unchanged tree", () => {
     assert.deepEqual(snap?.filesChanged, ["b.txt"]);
   });
 
+  it("snapshots such a write in the same second as the last checkpoint too, where git alone misses it", async () => {
+    const file = path.join(fx.workspace.dir, "b.txt");
+    const old = 1_600_000_000;
+    // Several tries: each one that lands in the second of its checkpoint is a write git's stat check cannot
+    // see (its whole-second ctime and mtime, size and inode all unchanged); the walk's nanoseconds can.
+    for (const [i, text] of ["bea\n", "beb\n", "bec\n", "bed\n", "bee\n"].entries()) {
+      await utimes(file, old, old);
+      await fx.workspace.snapshot(`before ${i}`);
+      await writeFile(file, text);
+      await utimes(file, old, old);
+      await settle();
+      assert.deepEqual((await fx.workspace.snapshot(`cp -p ${i}`))?.filesChanged, ["b.txt"], `try ${i}`);
+    }
+  });
+
   it("trusts a file written just before its checkpoint by its bytes: the next quiet step starts no git", async () => {
     await settle();
     await fx.workspace.snapshot("settle");

@@ -141,6 +141,22 @@ export class TreeIndex {
   }
 
   /**
+   * Files `other` (a later walk) saw with another stat than this walk did, that git would still take for
+   * unchanged: it compares whole seconds of mtime and ctime (and size, mode, inode), so a write that keeps
+   * the size and puts the mtime back (`cp -p`, `touch -r`) within the same second is invisible to it, and
+   * `add -A` would not read the file again. Its callers drop these from git's index first.
+   */
+  gitBlind(other: TreeIndex): string[] {
+    const blind: string[] = [];
+    for (const [rel, theirs] of other.#entries) {
+      const mine = this.#entries.get(rel);
+      if (mine === undefined || mine === theirs || theirs === "dir") continue;
+      if (toSeconds(mine) === toSeconds(theirs)) blind.push(rel);
+    }
+    return blind;
+  }
+
+  /**
    * True when `other` (a later walk) saw exactly the same files with the same stats, and every file that
    * was racy here still holds the bytes and mode the snapshot vouched for — what git does for its racily
    * clean entries: look at the content. A file still racy in `other` (the same ctime, so racy here too)
@@ -205,6 +221,12 @@ export interface WrittenEntry {
   path: string;
   newMode: string;
   newBlob: string;
+}
+
+/** A stat signature ("mode:size:ino:mtimeNs:ctimeNs") as git compares it: times in whole seconds. */
+function toSeconds(signature: string): string {
+  const [mode, size, ino, mtime = "0", ctime = "0"] = signature.split(":");
+  return `${mode}:${size}:${ino}:${BigInt(mtime) / 1_000_000_000n}:${BigInt(ctime) / 1_000_000_000n}`;
 }
 
 /** The git mode and blob id of the file at `rel` (stat signature `mode:…`), as `add` would record them. */

@@ -42,7 +42,7 @@ import { type ListOptions, listProjectFiles } from "./glob.ts";
 import { type MergeOutcome, mergeInto } from "./merge.ts";
 import { mergeBatch } from "./merge-batch.ts";
 import { makeSharedClones } from "./shared-clones.ts";
-import { commitSnapshot } from "./snapshot-commit.ts";
+import { commitSnapshot, forgetInIndex } from "./snapshot-commit.ts";
 import type {
   CloneOptions,
   MergeOptions,
@@ -62,10 +62,10 @@ export interface CreateWorkspaceOptions {
   clock?: Clock;
 }
 
-/** `applyTo`'s options: the snapshot to apply, and the journal slot and hooks of `applyPlan`. */
 /** The uid/gid a sandbox runs commands as (`Sandbox.runAs`): files the tools create are given to it. */
 type Owner = { uid: number; gid: number };
 
+/** `applyTo`'s options: the snapshot to apply, and the journal slot and hooks of `applyPlan`. */
 export type ApplyToOptions = { ref?: string } & Partial<Omit<ApplyOptions, "headRef">>;
 
 const BASELINE_REF = "refs/entourage/baseline";
@@ -212,6 +212,7 @@ export class Workspace {
       }
       this.#tree = walked;
       this.#treeRef = undefined;
+      if (earlier) await forgetInIndex(earlier.gitBlind(walked), this.#gitOptions());
       const commit = await commitSnapshot(label, this.#gitOptions());
       if (!commit) {
         // The walk saw a difference git does not: maybe new ignored files; list them again next time
@@ -513,10 +514,12 @@ export class Workspace {
       // The files are the snapshot the tree index stands for: compared with it, without `add -A`.
       const tree = this.#treeRef ? this.#tree : undefined;
       if (tree && this.#ignored && tree.size <= WALK_BEATS_GIT_ENTRIES) {
-        if (await tree.matches(await TreeIndex.build(this.dir, this.#ignored))) {
+        const walked = await TreeIndex.build(this.dir, this.#ignored);
+        if (await tree.matches(walked)) {
           if (from === this.#treeRef) return parse({ stdout: Buffer.alloc(0), stderr: "", exitCode: 0 });
           return parse(await this.#git([...base, from, this.#treeRef!]));
         }
+        await forgetInIndex(tree.gitBlind(walked), this.#gitOptions());
       }
       await this.#git(["add", "-A"]);
       return parse(await this.#git([...base, "--cached", from]));
