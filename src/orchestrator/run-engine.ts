@@ -130,6 +130,7 @@ export async function driveRun(
   await emitter.emit({ type: "run.status", data: { status: "running" } });
 
   try {
+    if (resumed) await logUnloggedSnapshot(ctx.workspace, emitter, events);
     const created = createdData(runId, events);
     // Custom agents and tool grants are fixed in run.created, so a resumed run has the same team.
     const agents = new AgentRoster(created.agents, created.agentTools);
@@ -317,4 +318,32 @@ export async function driveRun(
   }
   await emitter.flush();
   return foldRun(runId, await ctx.store.read(runId));
+}
+
+/**
+ * A driver that stopped between a snapshot's commit and its `checkpoint.created` left a commit no event
+ * names: the next snapshot finds nothing to commit, so whatever reads "a file changed since" from the log
+ * (verification's reuse of an agent's test result, rewind's points) would miss the change. Logged when the
+ * run is resumed, before anything reads the log.
+ */
+async function logUnloggedSnapshot(
+  workspace: Workspace,
+  emitter: RunEmitter,
+  events: readonly EntourageEvent[],
+): Promise<void> {
+  const head = await workspace.head();
+  if (head === workspace.baseRef) return;
+  for (const e of events) {
+    if ((e.type === "checkpoint.created" || e.type === "workspace.restored") && e.data.ref === head) return;
+    if (e.type === "workspace.merged" && e.data.ref === head) return;
+  }
+  const { files } = await workspace.changes({ from: `${head}^`, to: head });
+  await emitter.emit({
+    type: "checkpoint.created",
+    data: {
+      ref: head,
+      label: "recovered: a snapshot taken before the run's driver stopped, not logged then",
+      filesChanged: files.map((f) => f.path),
+    },
+  });
 }
