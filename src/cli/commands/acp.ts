@@ -28,11 +28,11 @@ export async function acpCommand(flags: AcpFlags): Promise<number> {
   const log = (message: string) => process.stderr.write(`entourage acp: ${message}\n`);
   const { reportError } = await import("../terminal/exit.ts");
   try {
-    const [{ ndJsonStream }, { serveAcp }, { openStore, home }, { startAcpServer }] = await Promise.all([
+    const [{ ndJsonStream }, { serveAcp }, { openStore, home }, { startLocalServer }] = await Promise.all([
       import("@agentclientprotocol/sdk"),
       import("../acp/agent.ts"),
       import("../compose.ts"),
-      import("../acp/api-server.ts"),
+      import("../remote/run-server.ts"),
     ]);
     const store = await openStore();
     const runs = new Map();
@@ -40,7 +40,7 @@ export async function acpCommand(flags: AcpFlags): Promise<number> {
     const server =
       flags.server === false
         ? undefined
-        : await startAcpServer(store, runs).catch((error: unknown) => {
+        : await startLocalServer(store, runs).catch((error: unknown) => {
             log(`the API server did not start (${String(error)}); sessions go on without it`);
             return undefined;
           });
