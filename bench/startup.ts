@@ -22,6 +22,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync 
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type FakeModelServer, startFakeModelServer } from "../test/fake-llm/index.ts";
+import { fakeModel } from "../test/helpers/cli.ts";
 
 type Row = Record<string, string>;
 type Table = (title: string, rows: Row[]) => void;
@@ -194,14 +195,6 @@ export async function startupBench(table: Table): Promise<void> {
     const command = await serve(
       readThenAnswer({ name: "run_command", arguments: { command: "cat README.md" } }),
     );
-    const model = (server: FakeModelServer) => [
-      "--provider",
-      "openai-compatible",
-      "--base-url",
-      server.baseUrl,
-      "--model",
-      "fake-coder",
-    ];
     const node = (label: string, args: string[], extra: Partial<Contender> = {}): Contender => ({
       label,
       argv: args[0] === BIN ? args : [process.execPath, ...args],
@@ -221,12 +214,12 @@ export async function startupBench(table: Table): Promise<void> {
     const baseline = node("node -e 0", ["-e", "0"]);
     const defaultMode = node(
       "entourage: the task, default mode (pipeline → Analyzer)",
-      [BIN, "run", TASK, "--repo", repo, ...model(reading), "--yes", "--json"],
+      [BIN, "run", TASK, "--repo", repo, ...fakeModel(reading), "--json"],
       { server: reading, check: succeeded },
     );
     const singleMode = node(
       "entourage: the task, --mode single (run_command in the sandbox)",
-      [BIN, "run", TASK, "--repo", repo, ...model(command), "--yes", "--json", "--mode", "single"],
+      [BIN, "run", TASK, "--repo", repo, ...fakeModel(command), "--json", "--mode", "single"],
       { server: command, check: succeeded },
     );
     const codex = await codexContender(codexHome, repo, home, serve);
