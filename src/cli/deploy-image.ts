@@ -34,11 +34,6 @@ export interface DeployImageResult {
   sandbox: { image: string; built: boolean };
 }
 
-/** The package's root: the folder of bin/entourage.js (a clone or an installed package). */
-export function packageRoot(): string {
-  return packagePath();
-}
-
 export async function buildDeployImage(options: {
   rebuild?: boolean;
   onProgress?: (line: string) => void;
@@ -52,7 +47,7 @@ export async function buildDeployImage(options: {
   const { RUNTIME_RECIPE } = await import("../sandbox/backends/docker/image-recipes.ts");
   const { connectDocker } = await import("../sandbox/backends/docker/client.ts");
 
-  const root = packageRoot();
+  const root = packagePath();
   for (const part of ["dist/cli/main.js", "web/dist/index.html"]) {
     if (!existsSync(path.join(root, part)))
       throw new UserError(
