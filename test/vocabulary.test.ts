@@ -64,7 +64,7 @@ describe("one vocabulary: the config file, the API, the CLI and the event log ac
       [...FINAL_RUN_STATUSES],
     );
     for (const status of RUN_STATUSES) {
-      const parsed = runFinished.shape.data.safeParse({ status, summary: "" });
+      const parsed = runFinished.schema.shape.data.safeParse({ status, summary: "" });
       assert.equal(parsed.success, isTerminal(status), status);
     }
   });
@@ -72,9 +72,12 @@ describe("one vocabulary: the config file, the API, the CLI and the event log ac
   it("risk classes and approval decisions are what the log records", () => {
     assert.deepEqual(enumOf(configJsonSchema(), "approvalTimeoutDecision"), ["approve", "deny"]);
     for (const decision of APPROVAL_DECISIONS)
-      assert.ok(approvalResolved.shape.data.safeParse({ approvalId: "a", decision, by: "cli" }).success);
+      assert.ok(
+        approvalResolved.schema.shape.data.safeParse({ approvalId: "a", decision, by: "cli" }).success,
+      );
     assert.ok(
-      !approvalResolved.shape.data.safeParse({ approvalId: "a", decision: "maybe", by: "cli" }).success,
+      !approvalResolved.schema.shape.data.safeParse({ approvalId: "a", decision: "maybe", by: "cli" })
+        .success,
     );
     const rules = (configJsonSchema() as { properties: { approvalRules: { items: Schema } } }).properties
       .approvalRules.items;

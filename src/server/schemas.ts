@@ -21,7 +21,7 @@ const idPattern = /^[A-Za-z0-9_-]{1,128}$/;
 const id = (what: string) =>
   z.string().regex(idPattern, `must be a ${what} id (letters, digits, _ and -, at most 128)`);
 
-export const apiEventSchema = eventSchema.meta({
+export const apiEventSchema = eventSchema().meta({
   id: "Event",
   description: "One event of a run's log. `seq` is gap-free per run and is the SSE id of the per-run stream.",
 });

@@ -3,10 +3,10 @@ import {
   EntourageError,
   type EntourageEvent,
   EVENT_FORMAT_VERSION,
-  eventSchema,
   eventTypes,
   type IdGenerator,
   type NewEvent,
+  safeParseEvent,
 } from "../core/index.ts";
 import { checkRunId } from "./check-arguments.ts";
 
@@ -54,7 +54,7 @@ export function stampEvents(
           "Nothing of the batch was written; every event type needs a schema in src/core/events.",
       );
     }
-    const parsed = eventSchema.safeParse(candidate);
+    const parsed = safeParseEvent(candidate);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const field = issue && issue.path.length > 0 ? issue.path.join(".") : "(event)";

@@ -2,8 +2,8 @@ import {
   AbortedError,
   type EntourageEvent,
   errorMessage,
-  eventSchema,
   type RunState,
+  safeParseEvent,
   UserError,
 } from "../../core/index.ts";
 import type { ApprovalDecision } from "../../orchestrator/index.ts";
@@ -138,7 +138,7 @@ export async function attachCommand(runId: string, opts: { url?: string }): Prom
           failures = 0;
           lastId = message.id ?? lastId;
           // An event type this client does not know (a newer server) is skipped, not fatal.
-          const parsed = eventSchema.safeParse(JSON.parse(message.data));
+          const parsed = safeParseEvent(JSON.parse(message.data));
           if (!parsed.success) continue;
           const event = parsed.data;
           renderer.render(event);

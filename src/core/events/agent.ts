@@ -14,8 +14,7 @@ export const agentReportSchema = z.object({
 });
 export type AgentReport = z.infer<typeof agentReportSchema>;
 
-export const agentStarted = defineEvent(
-  "agent.started",
+export const agentStarted = defineEvent("agent.started", () =>
   z.object({
     name: z.string(),
     role: z.string().describe("Short description of the agent's role"),
@@ -29,8 +28,7 @@ export const agentStarted = defineEvent(
 );
 
 /** The orchestrator hands the work from one agent to the next (pipeline) or delegates (dynamic). */
-export const agentHandoff = defineEvent(
-  "agent.handoff",
+export const agentHandoff = defineEvent("agent.handoff", () =>
   z.object({
     from: z.string().optional().describe("Name of the agent handing over, if any"),
     to: z.string(),
@@ -39,23 +37,19 @@ export const agentHandoff = defineEvent(
   }),
 );
 
-export const agentStepStarted = defineEvent(
-  "agent.step.started",
+export const agentStepStarted = defineEvent("agent.step.started", () =>
   z.object({ step: z.number().int().positive() }),
 );
 
-export const agentTextDelta = defineEvent(
-  "agent.text.delta",
+export const agentTextDelta = defineEvent("agent.text.delta", () =>
   z.object({ step: z.number().int(), text: z.string() }),
 );
 
-export const agentReasoningDelta = defineEvent(
-  "agent.reasoning.delta",
+export const agentReasoningDelta = defineEvent("agent.reasoning.delta", () =>
   z.object({ step: z.number().int(), text: z.string() }),
 );
 
-export const agentStepEnded = defineEvent(
-  "agent.step.ended",
+export const agentStepEnded = defineEvent("agent.step.ended", () =>
   z.object({
     step: z.number().int().positive(),
     /** The assistant message of this step, exactly as it goes back into the conversation. */
@@ -67,8 +61,7 @@ export const agentStepEnded = defineEvent(
   }),
 );
 
-export const agentFinished = defineEvent(
-  "agent.finished",
+export const agentFinished = defineEvent("agent.finished", () =>
   z.object({
     name: z.string(),
     report: agentReportSchema,

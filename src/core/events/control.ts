@@ -3,8 +3,7 @@ import { APPROVAL_DECISIONS } from "../vocabulary.ts";
 import { defineEvent } from "./envelope.ts";
 import { riskSchema } from "./tool.ts";
 
-export const approvalRequested = defineEvent(
-  "approval.requested",
+export const approvalRequested = defineEvent("approval.requested", () =>
   z.object({
     approvalId: z.string(),
     callId: z.string().optional(),
@@ -15,8 +14,7 @@ export const approvalRequested = defineEvent(
   }),
 );
 
-export const approvalResolved = defineEvent(
-  "approval.resolved",
+export const approvalResolved = defineEvent("approval.resolved", () =>
   z.object({
     approvalId: z.string(),
     decision: z.enum(APPROVAL_DECISIONS),
@@ -27,8 +25,7 @@ export const approvalResolved = defineEvent(
   }),
 );
 
-export const interventionReceived = defineEvent(
-  "intervention.received",
+export const interventionReceived = defineEvent("intervention.received", () =>
   z.object({
     interventionId: z.string(),
     message: z.string(),
@@ -43,24 +40,20 @@ export const interventionReceived = defineEvent(
   }),
 );
 
-export const interventionDelivered = defineEvent(
-  "intervention.delivered",
+export const interventionDelivered = defineEvent("intervention.delivered", () =>
   z.object({ interventionId: z.string(), agentId: z.string(), step: z.number().int() }),
 );
 
-export const runPaused = defineEvent(
-  "run.paused",
+export const runPaused = defineEvent("run.paused", () =>
   z.object({ by: z.string(), reason: z.string().optional() }),
 );
-export const runResumed = defineEvent("run.resumed", z.object({ by: z.string() }));
-export const runForked = defineEvent(
-  "run.forked",
+export const runResumed = defineEvent("run.resumed", () => z.object({ by: z.string() }));
+export const runForked = defineEvent("run.forked", () =>
   z.object({ newRunId: z.string(), atSeq: z.number().int(), guidance: z.string().optional() }),
 );
 
 /** A safety detector fired: the same call repeated, or no progress for N steps. */
-export const loopDetected = defineEvent(
-  "loop.detected",
+export const loopDetected = defineEvent("loop.detected", () =>
   z.object({
     kind: z.enum(["repeated_call", "no_progress"]),
     detail: z.string(),
@@ -74,8 +67,7 @@ export const loopDetected = defineEvent(
  * A model did not follow the protocol and the orchestrator took the fallback a person would accept: a plan
  * answered in text is the plan, a report in text is the report, an agent that acted on nothing is nudged once.
  */
-export const protocolFallback = defineEvent(
-  "protocol.fallback",
+export const protocolFallback = defineEvent("protocol.fallback", () =>
   z.object({
     kind: z.enum(["plan_from_text", "plan_from_analysis", "report_from_text", "nudged"]),
     detail: z.string(),
@@ -90,8 +82,7 @@ export const protocolFallback = defineEvent(
  * by the driver, which answers with `steer.handled`. The acts themselves are logged as usual
  * (approval.resolved, intervention.received, run.paused…); this pair is the delivery.
  */
-export const steerRequested = defineEvent(
-  "steer.requested",
+export const steerRequested = defineEvent("steer.requested", () =>
   z.object({
     requestId: z.string(),
     by: z.string(),
@@ -127,8 +118,7 @@ export const steerRequested = defineEvent(
 );
 
 /** The driver's answer to a `steer.requested`: done (with what it produced), or refused with the reason. */
-export const steerHandled = defineEvent(
-  "steer.handled",
+export const steerHandled = defineEvent("steer.handled", () =>
   z.object({
     requestId: z.string(),
     ok: z.boolean(),

@@ -14,9 +14,33 @@ export const envelopeFields = {
   parentId: z.string().optional().describe("Event this one follows from (e.g. a tool call's request)"),
 };
 
-/** Declares one event type: its `type` literal and its `data` schema. */
-export function defineEvent<T extends string, D extends z.ZodType>(type: T, data: D) {
+function eventObject<T extends string, D extends z.ZodType>(type: T, data: D) {
   return z.object({ ...envelopeFields, type: z.literal(type), data });
+}
+
+/** One event type: its `type` literal, and the schema of the whole event (envelope, type and data). */
+export interface EventDefinition<T extends string = string, D extends z.ZodType = z.ZodType> {
+  readonly type: T;
+  readonly schema: ReturnType<typeof eventObject<T, D>>;
+}
+
+/**
+ * Declares one event type: its `type` literal and (a function making) its `data` schema. The schema is made
+ * on first use: zod builds a few hundred objects for the 53 types, ~10 ms of every command's start, and a
+ * command that reads a run's log meets a dozen of them.
+ */
+export function defineEvent<T extends string, D extends z.ZodType>(
+  type: T,
+  data: () => D,
+): EventDefinition<T, D> {
+  let schema: ReturnType<typeof eventObject<T, D>> | undefined;
+  return {
+    type,
+    get schema() {
+      schema ??= eventObject(type, data());
+      return schema;
+    },
+  };
 }
 
 /** The shape the store persists without knowing each type's data. */

@@ -17,8 +17,7 @@ export const extensionKindSchema = z.enum([
 ]);
 export type ExtensionKind = z.infer<typeof extensionKindSchema>;
 
-export const extensionLoaded = defineEvent(
-  "extension.loaded",
+export const extensionLoaded = defineEvent("extension.loaded", () =>
   z.object({
     kind: extensionKindSchema,
     name: z.string(),
@@ -31,8 +30,7 @@ export const extensionLoaded = defineEvent(
   }),
 );
 
-export const extensionFailed = defineEvent(
-  "extension.failed",
+export const extensionFailed = defineEvent("extension.failed", () =>
   z.object({
     kind: extensionKindSchema,
     name: z.string().optional(),

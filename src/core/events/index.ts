@@ -2,6 +2,7 @@ import { z } from "zod";
 import * as agent from "./agent.ts";
 import * as check from "./check.ts";
 import * as control from "./control.ts";
+import type { EventDefinition } from "./envelope.ts";
 import * as extension from "./extension.ts";
 import * as llm from "./llm.ts";
 import * as memory from "./memory.ts";
@@ -22,8 +23,8 @@ export * from "./run.ts";
 export * from "./tool.ts";
 export * from "./workspace.ts";
 
-/** Every event type, one schema each. The store, the SSE stream, OpenAPI and the dashboard read this. */
-export const eventSchemas = [
+/** Every event type, one definition each. The store, the SSE stream, OpenAPI and the dashboard read this. */
+export const eventDefinitions = [
   run.runCreated,
   run.runStatus,
   run.runFinished,
@@ -79,8 +80,22 @@ export const eventSchemas = [
   memory.lessonUsed,
 ] as const;
 
-export const eventSchema = z.discriminatedUnion("type", eventSchemas);
-export type EntourageEvent = z.infer<typeof eventSchema>;
+type Definitions = typeof eventDefinitions;
+type SchemaOf<D> = D extends { readonly schema: infer S } ? S : never;
+type Schemas = { -readonly [K in keyof Definitions]: SchemaOf<Definitions[K]> };
+
+type EventUnion = z.ZodDiscriminatedUnion<Schemas, "type">;
+let union: EventUnion | undefined;
+/** The union of every event type's schema (OpenAPI, the dashboard's types): made on first use. */
+export function eventSchema(): EventUnion {
+  union ??= z.discriminatedUnion(
+    "type",
+    eventDefinitions.map((d) => d.schema) as never,
+  ) as unknown as EventUnion;
+  return union;
+}
+
+export type EntourageEvent = z.infer<Schemas[number]>;
 export type EventType = EntourageEvent["type"];
 export type EventOf<T extends EventType> = Extract<EntourageEvent, { type: T }>;
 export type EventData<T extends EventType> = EventOf<T>["data"];
@@ -90,9 +105,25 @@ export type NewEvent = {
   [T in EventType]: { type: T; data: EventData<T>; agentId?: string; parentId?: string };
 }[EventType];
 
-export const eventTypes: readonly EventType[] = eventSchemas.map((s) => s.shape.type.value);
+export const eventTypes: readonly EventType[] = eventDefinitions.map((d) => d.type);
+
+const byType = new Map<string, EventDefinition>(eventDefinitions.map((d) => [d.type, d]));
+
+/**
+ * The schema for `value`'s type, as the union would choose it; the union itself for a value it would
+ * reject by its type (missing, unknown), so the error is the union's.
+ */
+function schemaFor(value: unknown): z.ZodType {
+  const type = typeof value === "object" && value !== null ? (value as { type?: unknown }).type : undefined;
+  return (typeof type === "string" && byType.get(type)?.schema) || eventSchema();
+}
 
 /** Parses an event read from storage or the wire; throws a zod error naming the field on bad input. */
 export function parseEvent(value: unknown): EntourageEvent {
-  return eventSchema.parse(value);
+  return schemaFor(value).parse(value) as EntourageEvent;
+}
+
+/** `parseEvent` without throwing: zod's result. */
+export function safeParseEvent(value: unknown): z.ZodSafeParseResult<EntourageEvent> {
+  return schemaFor(value).safeParse(value) as z.ZodSafeParseResult<EntourageEvent>;
 }

@@ -2,8 +2,7 @@ import { z } from "zod";
 import { defineEvent } from "./envelope.ts";
 import { usageSchema } from "./run.ts";
 
-export const llmRequest = defineEvent(
-  "llm.request",
+export const llmRequest = defineEvent("llm.request", () =>
   z.object({
     provider: z.string(),
     model: z.string(),
@@ -17,8 +16,7 @@ export const llmRequest = defineEvent(
   }),
 );
 
-export const llmResponse = defineEvent(
-  "llm.response",
+export const llmResponse = defineEvent("llm.response", () =>
   z.object({
     step: z.number().int(),
     usage: usageSchema,
@@ -29,8 +27,7 @@ export const llmResponse = defineEvent(
   }),
 );
 
-export const llmRetry = defineEvent(
-  "llm.retry",
+export const llmRetry = defineEvent("llm.retry", () =>
   z.object({
     step: z.number().int(),
     attempt: z.number().int().positive().describe("The attempt that failed"),

@@ -11,8 +11,7 @@ import { defineEvent } from "./envelope.ts";
 export const correctionKindSchema = z.enum(["denial", "plan-edit", "plan-sent-back", "intervention"]);
 
 /** Fields added after format v1 are optional, so v1 logs stay readable. */
-export const lessonProposed = defineEvent(
-  "lesson.proposed",
+export const lessonProposed = defineEvent("lesson.proposed", () =>
   z.object({
     lessonId: z.string(),
     text: z.string(),
@@ -29,14 +28,12 @@ export const lessonProposed = defineEvent(
 );
 
 /** The model found nothing general to learn from a correction (it answered "none"). */
-export const lessonSkipped = defineEvent(
-  "lesson.skipped",
+export const lessonSkipped = defineEvent("lesson.skipped", () =>
   z.object({ sourceSeq: z.number().int(), reason: z.string() }),
 );
 
 /** A person's decision on a proposed lesson. `edited` carries the text they kept. */
-export const lessonDecided = defineEvent(
-  "lesson.decided",
+export const lessonDecided = defineEvent("lesson.decided", () =>
   z.object({
     lessonId: z.string(),
     decision: z.enum(["accepted", "edited", "rejected"]),
@@ -47,8 +44,7 @@ export const lessonDecided = defineEvent(
   }),
 );
 
-export const lessonSaved = defineEvent(
-  "lesson.saved",
+export const lessonSaved = defineEvent("lesson.saved", () =>
   z.object({
     lessonId: z.string(),
     text: z.string(),
@@ -59,7 +55,6 @@ export const lessonSaved = defineEvent(
 );
 
 /** The lessons a run gives its agents (in `run.created.data.projectContext`), recorded when it starts. */
-export const lessonUsed = defineEvent(
-  "lesson.used",
+export const lessonUsed = defineEvent("lesson.used", () =>
   z.object({ lessonIds: z.array(z.string()), file: z.string() }),
 );

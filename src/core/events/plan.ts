@@ -13,16 +13,18 @@ export const planSchema = z.object({
   steps: z.array(planStepSchema),
 });
 
-export const planProposed = defineEvent("plan.proposed", z.object({ planId: z.string(), plan: planSchema }));
-export const planApproved = defineEvent("plan.approved", z.object({ planId: z.string(), by: z.string() }));
-export const planRevised = defineEvent(
-  "plan.revised",
+export const planProposed = defineEvent("plan.proposed", () =>
+  z.object({ planId: z.string(), plan: planSchema }),
+);
+export const planApproved = defineEvent("plan.approved", () =>
+  z.object({ planId: z.string(), by: z.string() }),
+);
+export const planRevised = defineEvent("plan.revised", () =>
   z.object({ planId: z.string(), plan: planSchema, by: z.string(), reason: z.string().optional() }),
 );
 
 /** The planner's progress ledger (dynamic mode): is the task done, progressing, stuck, and who goes next. */
-export const ledgerUpdated = defineEvent(
-  "ledger.updated",
+export const ledgerUpdated = defineEvent("ledger.updated", () =>
   z.object({
     done: z.boolean(),
     progressing: z.boolean(),

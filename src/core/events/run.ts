@@ -67,8 +67,7 @@ export type AgentSpec = z.infer<typeof agentSpecSchema>;
 export const pipelineStageSchema = z.enum(["analyze", "test", "refactor"]);
 export type PipelineStage = z.infer<typeof pipelineStageSchema>;
 
-export const runCreated = defineEvent(
-  "run.created",
+export const runCreated = defineEvent("run.created", () =>
   z.object({
     task: z.string(),
     repo: z.string().describe("Absolute path of the user's checkout"),
@@ -107,13 +106,11 @@ export const runCreated = defineEvent(
   }),
 );
 
-export const runStatus = defineEvent(
-  "run.status",
+export const runStatus = defineEvent("run.status", () =>
   z.object({ status: runStatusSchema, reason: z.string().optional() }),
 );
 
-export const runFinished = defineEvent(
-  "run.finished",
+export const runFinished = defineEvent("run.finished", () =>
   z.object({
     status: z.enum(FINAL_RUN_STATUSES),
     summary: z.string(),
@@ -125,8 +122,7 @@ export const runFinished = defineEvent(
  * A process (re)attached to the run: the first start and every `resume`. `tookOverFrom`: the driver whose
  * lease had gone stale (it died, or stopped heartbeating) when this one took the run.
  */
-export const runAttached = defineEvent(
-  "run.attached",
+export const runAttached = defineEvent("run.attached", () =>
   z.object({
     pid: z.number().int(),
     resumed: z.boolean(),
@@ -139,14 +135,12 @@ export const runAttached = defineEvent(
  * How the orchestrator routes the request (pipeline mode): a question or read-only request is answered by the
  * Analyzer with no plan and no edits; a change goes through the whole team.
  */
-export const runRouted = defineEvent(
-  "run.routed",
+export const runRouted = defineEvent("run.routed", () =>
   z.object({ route: z.enum(["answer", "change"]), reason: z.string() }),
 );
 
 /** The run continues on another model from here (`resume`/`fork`/`rewind --provider/--model/--base-url`). */
-export const modelChanged = defineEvent(
-  "model.changed",
+export const modelChanged = defineEvent("model.changed", () =>
   z.object({ from: modelRefSchema, to: modelRefSchema, by: z.string(), reason: z.string() }),
 );
 
@@ -156,4 +150,6 @@ export const modelChanged = defineEvent(
  * the run then runs one follow-up phase (the general agent, told the earlier task and outcome) and ends it again
  * with `diff.ready`, verification and `run.finished`.
  */
-export const runReopened = defineEvent("run.reopened", z.object({ request: z.string(), by: z.string() }));
+export const runReopened = defineEvent("run.reopened", () =>
+  z.object({ request: z.string(), by: z.string() }),
+);

@@ -4,8 +4,7 @@ import { defineEvent } from "./envelope.ts";
 
 export const riskSchema = z.enum(RISKS);
 
-export const toolCallRequested = defineEvent(
-  "tool.call.requested",
+export const toolCallRequested = defineEvent("tool.call.requested", () =>
   z.object({
     callId: z.string(),
     name: z.string(),
@@ -15,18 +14,15 @@ export const toolCallRequested = defineEvent(
   }),
 );
 
-export const toolCallStarted = defineEvent(
-  "tool.call.started",
+export const toolCallStarted = defineEvent("tool.call.started", () =>
   z.object({ callId: z.string(), name: z.string() }),
 );
 
-export const toolOutputDelta = defineEvent(
-  "tool.output.delta",
+export const toolOutputDelta = defineEvent("tool.output.delta", () =>
   z.object({ callId: z.string(), stream: z.enum(["stdout", "stderr"]), text: z.string() }),
 );
 
-export const toolCallEnded = defineEvent(
-  "tool.call.ended",
+export const toolCallEnded = defineEvent("tool.call.ended", () =>
   z.object({
     callId: z.string(),
     name: z.string(),

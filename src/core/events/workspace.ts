@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { defineEvent } from "./envelope.ts";
 
-export const checkpointCreated = defineEvent(
-  "checkpoint.created",
+export const checkpointCreated = defineEvent("checkpoint.created", () =>
   z.object({
     ref: z.string().describe("Commit id in the run's shadow git"),
     label: z.string(),
@@ -11,13 +10,11 @@ export const checkpointCreated = defineEvent(
   }),
 );
 
-export const workspaceRestored = defineEvent(
-  "workspace.restored",
+export const workspaceRestored = defineEvent("workspace.restored", () =>
   z.object({ ref: z.string(), toSeq: z.number().int().optional(), reason: z.string() }),
 );
 
-export const diffReady = defineEvent(
-  "diff.ready",
+export const diffReady = defineEvent("diff.ready", () =>
   z.object({
     baseRef: z.string(),
     headRef: z.string(),
@@ -27,14 +24,12 @@ export const diffReady = defineEvent(
   }),
 );
 
-export const diffApplied = defineEvent(
-  "diff.applied",
+export const diffApplied = defineEvent("diff.applied", () =>
   z.object({ target: z.string(), files: z.array(z.string()), headRef: z.string() }),
 );
 
 /** A parallel agent's copy of the workspace was merged back (three-way). Conflicts are kept, never dropped. */
-export const workspaceMerged = defineEvent(
-  "workspace.merged",
+export const workspaceMerged = defineEvent("workspace.merged", () =>
   z.object({
     fromAgentId: z.string(),
     base: z.string(),
@@ -56,8 +51,7 @@ export const workspaceMerged = defineEvent(
  * A command took the run's disk (workspace + the sandbox's HOME) past its quota (`workspaceQuotaMb`): it
  * was stopped if still running, and the agent was told in the command's result.
  */
-export const quotaExceeded = defineEvent(
-  "quota.exceeded",
+export const quotaExceeded = defineEvent("quota.exceeded", () =>
   z.object({
     callId: z.string().optional(),
     command: z.string().optional(),

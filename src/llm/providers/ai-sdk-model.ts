@@ -63,7 +63,12 @@ export class AiSdkModel implements Model {
   }
 
   warmUp(): void {
-    loadSdk().catch(() => {});
+    // Then undici, Node's fetch: the SDK's first request builds a `Headers` (the global's first use loads
+    // all of undici, a synchronous ~25 ms). Loaded here, it fills a wait for other processes instead.
+    loadSdk().then(
+      () => globalThis.Headers,
+      () => {},
+    );
     this.#languageModel ??= this.#options.languageModel();
     this.#languageModel.catch(() => {});
   }
