@@ -20,7 +20,8 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   }
   enableCompileCache();
   if (args[0] !== "serve" && args[0] !== "worker") interpretSchemas();
-  const { main } = await import("../dist/cli/main.js");
+  // The bundle is CommonJS (scripts/bundle.ts says why): required, not imported.
+  const { main } = module.createRequire(import.meta.url)("../dist/cli/main.cjs");
   process.exitCode = await main(process.argv);
 }
 

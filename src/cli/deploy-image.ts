@@ -48,7 +48,7 @@ export async function buildDeployImage(options: {
   const { connectDocker } = await import("../sandbox/backends/docker/client.ts");
 
   const root = packagePath();
-  for (const part of ["dist/cli/main.js", "web/dist/index.html"]) {
+  for (const part of ["dist/cli/main.cjs", "web/dist/index.html"]) {
     if (!existsSync(path.join(root, part)))
       throw new UserError(
         "deploy_not_built",

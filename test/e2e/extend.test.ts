@@ -18,7 +18,7 @@ import { assertNoCrash, describeResult } from "./support.ts";
 type Event = { runId: string; type: string; agentId?: string; seq: number; data: Record<string, unknown> };
 
 const MCP_SERVER = join(ROOT, "test", "e2e", "fixtures", "mcp-notes-server.ts");
-const PLUGIN_API = join(ROOT, "dist", "cli", "plugin.js");
+const PLUGIN_API = join(ROOT, "dist", "cli", "plugin.cjs");
 
 function write(path: string, text: string): void {
   mkdirSync(join(path, ".."), { recursive: true });
