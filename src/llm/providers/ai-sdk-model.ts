@@ -63,12 +63,7 @@ export class AiSdkModel implements Model {
   }
 
   warmUp(): void {
-    // Then undici, Node's fetch: the SDK's first request builds a `Headers` (the global's first use loads
-    // all of undici, a synchronous ~25 ms). Loaded here, it fills a wait for other processes instead.
-    loadSdk().then(
-      () => globalThis.Headers,
-      () => {},
-    );
+    loadSdk().catch(() => {});
     this.#languageModel ??= this.#options.languageModel();
     this.#languageModel.catch(() => {});
   }
